@@ -1,0 +1,163 @@
+"""Value conventions shared by readers: param strings, flattening, tolerant JSON, safe YAML."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from expdesk.core.errors import IncompleteRead, SourceError
+
+#: refuse YAML documents bigger than this (a 50 MB config is an attack or a mistake, not a config)
+MAX_YAML_BYTES = 8 * 1024 * 1024
+#: alias expansions allowed per document: billion-laughs stops here
+MAX_YAML_ALIASES = 100
+
+
+def param_str(value: Any) -> str:
+    """Params are shown as recorded: scalars with `str()`, lists/dicts as JSON (the corpus convention)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            return json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "", sep: str = ".") -> dict[str, str]:
+    """Nested dicts become dotted keys; lists stay one param (JSON). Insertion order is kept."""
+    out: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{sep}{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name, sep))
+        else:
+            out[name] = param_str(dict(value) if isinstance(value, Mapping) else value)
+    return out
+
+
+def to_float(value: Any) -> float | None:
+    """A metric value as float, or None when it is not a number (strings "nan"/"inf" count as numbers)."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """SafeLoader (no Python tags, ever) that also caps alias expansion against billion-laughs."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._alias_count = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            self._alias_count += 1
+            if self._alias_count > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases (alias bomb?)")
+        return super().compose_node(parent, index)
+
+
+def _construct_str_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    # YAML allows non-string keys (1: x, null: y); params need strings, and unhashable keys must not crash us.
+    pairs = loader.construct_pairs(node, deep=True)
+    out: dict[Any, Any] = {}
+    for k, v in pairs:
+        out[k if isinstance(k, str) else param_str(k)] = v
+    return out
+
+
+_LimitedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_str_keys)
+
+
+def safe_yaml(text: str | bytes, source: Path | str = "<yaml>") -> Any:
+    """Parse YAML with the safe loader and limits. `${...}` interpolations are plain strings to YAML already.
+
+    Unknown tags (`!!python/object/apply:...`) are refused by the safe loader: that is a `SourceError`.
+    """
+    if len(text) > MAX_YAML_BYTES:
+        raise SourceError(source, f"YAML larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB, not parsed")
+    try:
+        return yaml.load(text, Loader=_LimitedLoader)  # noqa: S506 - _LimitedLoader is a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        raise SourceError(source, f"invalid YAML: {getattr(exc, 'problem', None) or exc}", where) from None
+    except RecursionError:
+        raise SourceError(source, "YAML nested too deeply") from None
+
+
+def read_yaml_file(path: Path) -> Any:
+    data = read_bytes_capped(path, MAX_YAML_BYTES)
+    return safe_yaml(data, path)
+
+
+def read_bytes_capped(path: Path, cap: int) -> bytes:
+    """Read a whole small file, refusing files over `cap` bytes and anything that is not a regular file."""
+    import os
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise SourceError(path, f"cannot open: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SourceError(path, "not a regular file")
+        if st.st_size > cap:
+            raise SourceError(path, f"file is {st.st_size} bytes, over the {cap}-byte limit")
+        chunks = []
+        remaining = cap + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def parse_json_text(text: str | bytes, source: Path | str, *, partial_ok: bool = False) -> Any:
+    """JSON that accepts the NaN/Infinity literals Python and Sacred write. Deep nesting is an error.
+
+    `partial_ok`: the file may be mid-rewrite (Sacred, trainer_state.json); an empty or truncated document
+    raises `IncompleteRead` so the caller retries instead of reporting corruption.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if partial_ok and not text.strip():
+        raise IncompleteRead(source, "file is empty (being rewritten?)")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise SourceError(source, "JSON nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        if partial_ok and exc.pos >= len(text.rstrip()) - 1:
+            raise IncompleteRead(source, f"truncated JSON at line {exc.lineno}") from None
+        raise SourceError(source, f"invalid JSON: {exc.msg}", f"line {exc.lineno} col {exc.colno}") from None
+
+
+MAX_JSON_BYTES = 256 * 1024 * 1024
+
+
+def read_json_file(path: Path, *, partial_ok: bool = False) -> Any:
+    return parse_json_text(read_bytes_capped(path, MAX_JSON_BYTES), path, partial_ok=partial_ok)

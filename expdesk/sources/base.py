@@ -1,0 +1,104 @@
+"""The contract every run format implements, and the helpers readers share.
+
+A reader module defines one `Reader` subclass and registers an instance in `expdesk.sources.registry`.
+`detect` looks at one directory (or file) and says how sure it is that this is its format;
+`runs` lists the runs found there; `read` reads one run incrementally from a cursor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from expdesk.core.entities import Artifact, RunRef, RunUpdate
+
+
+class Reader(ABC):
+    """One run format. Subclasses are stateless: everything about a run lives in its cursor."""
+
+    #: the `format` value in the run JSON
+    format: str = ""
+    #: higher runs first when two readers detect the same directory
+    priority: int = 0
+    #: when True, nothing below a detected directory is offered to other readers
+    claims_subtree: bool = True
+
+    @abstractmethod
+    def detect(self, path: Path) -> float:
+        """Confidence in [0, 1] that `path` (a directory, or a file for DB stores) is this format; 0 = not mine.
+
+        Must be cheap (a few `stat`s / a directory listing) and must never raise for an unreadable path.
+        """
+
+    @abstractmethod
+    def runs(self, path: Path, root: Path) -> Iterable[RunRef]:
+        """The runs at a detected `path` (one for most formats; many for stores and sweeps)."""
+
+    @abstractmethod
+    def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
+        """Read a run. With a cursor from a previous `RunUpdate`, return only new metric points.
+
+        Raises `SourceError` when nothing usable could be read; a partial read instead returns what it has
+        with `RunUpdate.error` set. Half-written files are not errors: leave them for the next read.
+        """
+
+    def fingerprint(self, ref: RunRef) -> str:
+        """A cheap digest that changes whenever anything `read` looks at changes. Default: the whole run folder."""
+        return tree_fingerprint(ref.path)
+
+
+def tree_fingerprint(path: Path, max_entries: int = 20000) -> str:
+    """sha1 over (relative path, size, mtime_ns, inode) of every entry below `path`, symlinks not followed."""
+    digest = hashlib.sha1()
+    count = 0
+    for rel, st in walk_stats(path):
+        digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode("utf-8", "surrogateescape"))
+        count += 1
+        if count >= max_entries:
+            break
+    try:
+        st = os.stat(path)
+        digest.update(f".\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}".encode())
+    except OSError:
+        digest.update(b"missing")
+    return digest.hexdigest()
+
+
+def walk_stats(path: Path, prune: frozenset[str] = frozenset()) -> Iterator[tuple[str, os.stat_result]]:
+    """(relative POSIX path, lstat) of every file below `path`; symlinks are neither followed nor listed
+    as directories, so a link to `/` or a link loop cannot make us leave the run.
+    """
+    stack = [(path, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{prefix}{entry.name}"
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in prune:
+                    stack.append((Path(entry.path), rel + "/"))
+                continue
+            yield rel, st
+
+
+def list_artifacts(path: Path, prune: frozenset[str] = frozenset()) -> list[Artifact]:
+    """Regular files below `path` as artifacts (symlinks, FIFOs, devices and sockets are skipped)."""
+    import stat as _stat
+
+    out = []
+    for rel, st in walk_stats(path, prune):
+        if _stat.S_ISREG(st.st_mode):
+            out.append(Artifact(rel, st.st_size, st.st_mtime_ns))
+    out.sort(key=lambda a: a.path)
+    return out
