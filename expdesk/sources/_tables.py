@@ -1,0 +1,211 @@
+"""Metric tables as researchers hand-write them: JSON Lines, CSV, lists of per-step dicts.
+
+Shared by the generic, Keras, Hydra and other readers. All functions are incremental through a small
+per-file cursor entry and never raise for a torn last line (it is left for the next read).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from expdesk.core.entities import Series
+from expdesk.sources._tail import read_new_lines
+
+#: columns that are the x axis or a clock, never metrics
+STEP_KEYS = ("step", "global_step", "_step", "iteration", "iter")
+EPOCH_KEYS = ("epoch",)
+TIME_KEYS = ("time", "timestamp", "wall_time", "_timestamp", "walltime")
+
+
+class Columns:
+    """Accumulates (step, value, timestamp) per metric key, then hands out `Series`."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[list[int], list[float], list[float]]] = {}
+
+    def add(self, key: str, step: int, value: float, ts: float) -> None:
+        steps, values, stamps = self._data.setdefault(key, ([], [], []))
+        steps.append(step)
+        values.append(value)
+        stamps.append(ts)
+
+    def series(self, replace: bool = False) -> list[Series]:
+        return [Series.from_lists(k, s, v, t, replace) for k, (s, v, t) in self._data.items()]
+
+
+def number(value: Any) -> float | None:
+    """A metric value: JSON numbers (not bools) and numeric strings ("nan", "inf", "1e-3")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, float):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def to_ms(value: Any) -> float:
+    """A recorded clock value as epoch milliseconds: seconds, milliseconds and nanoseconds are told apart
+    by magnitude (1e9 s ~ 2001, 1e12 ms ~ 2001, 1e18 ns ~ 2001)."""
+    v = number(value)
+    if v is None or not math.isfinite(v):
+        return math.nan
+    if abs(v) >= 1e17:
+        return v / 1e6
+    if abs(v) >= 1e11:
+        return v
+    return v * 1000.0
+
+
+def _step_of(record: Mapping[str, Any], x_key: str | None, fallback: int) -> int:
+    if x_key is not None:
+        v = number(record.get(x_key))
+        if v is not None and math.isfinite(v):
+            return int(v)
+    return fallback
+
+
+def pick_x_key(keys: Iterable[str]) -> str | None:
+    keys = list(keys)
+    for candidate in STEP_KEYS + EPOCH_KEYS:
+        if candidate in keys:
+            return candidate
+    return None
+
+
+def flatten_record(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"train": {"loss": 1}}` -> `{"train/loss": 1}` (the slash convention of TensorBoard, W&B, DVCLive)."""
+    out: dict[str, Any] = {}
+    for k, v in record.items():
+        name = f"{prefix}/{k}" if prefix else str(k)
+        if isinstance(v, Mapping):
+            out.update(flatten_record(v, name))
+        else:
+            out[name] = v
+    return out
+
+
+def records_to_columns(records: Iterable[Mapping[str, Any]], cols: Columns, first_index: int = 0,
+                       x_key: str | None = None) -> str | None:
+    """Add every numeric field of each record as a point; the step comes from `step` (else `epoch`, else the
+    record's index). Returns the x key used, so later increments use the same one."""
+    for i, raw in enumerate(records, start=first_index):
+        record = flatten_record(raw)
+        if x_key is None:
+            x_key = pick_x_key(record)
+        step = _step_of(record, x_key, i)
+        ts = math.nan
+        for tk in TIME_KEYS:
+            if tk in record:
+                ts = to_ms(record[tk])
+                break
+        for key, value in record.items():
+            if key == x_key or key in TIME_KEYS or key in STEP_KEYS or key in EPOCH_KEYS:
+                continue
+            v = number(value) if not isinstance(value, str) else None
+            if v is not None:
+                cols.add(key, step, v, ts)
+    return x_key
+
+
+def read_jsonl(path: Path, state: dict[str, Any] | None) -> tuple[list[Series], bool, dict[str, Any], list[str]]:
+    """New points of a JSON Lines metrics file -> (series, reset, new state, errors)."""
+    tail = read_new_lines(path, (state or {}).get("tail"))
+    lines_before = 0 if tail.reset else int((state or {}).get("lines", 0))
+    x_key = None if tail.reset else (state or {}).get("x")
+    records = []
+    errors = []
+    for n, line in enumerate(tail.data.splitlines(), start=lines_before + 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            errors.append(f"{path.name}: line {n}: not valid JSON, skipped")
+            continue
+        if isinstance(obj, dict):
+            records.append(obj)
+        else:
+            errors.append(f"{path.name}: line {n}: not a JSON object, skipped")
+    cols = Columns()
+    x_key = records_to_columns(records, cols, lines_before, x_key)
+    new_state = {"tail": tail.state, "lines": lines_before + tail.data.count(b"\n"), "x": x_key}
+    return cols.series(replace=tail.reset), tail.reset, new_state, errors
+
+
+def read_csv_table(path: Path, state: dict[str, Any] | None, *, x_candidates: tuple[str, ...] = STEP_KEYS + EPOCH_KEYS,
+                   ) -> tuple[list[Series], bool, dict[str, Any], list[str]]:
+    """New rows of a CSV metrics file (header row; empty cell = not logged) -> (series, reset, state, errors).
+
+    When the header is rewritten (Lightning adds a column by rewriting the file) the head digest in the
+    tail cursor changes, so the whole file is read again and `reset` is True.
+    """
+    tail = read_new_lines(path, (state or {}).get("tail"))
+    prev = {} if tail.reset else (state or {})
+    text = tail.data.decode("utf-8", "replace").replace("\0", "")
+    rows = list(csv.reader(io.StringIO(text)))
+    header = prev.get("header")
+    row_index = int(prev.get("rows", 0))
+    errors: list[str] = []
+    if header is None:
+        if not rows:
+            return [], tail.reset, {"tail": tail.state, "header": None, "rows": 0}, errors
+        header, rows = [h.strip() for h in rows[0]], rows[1:]
+    x_key = next((c for c in x_candidates if c in header), None)
+    time_idx = next((i for i, h in enumerate(header) if h in TIME_KEYS), None)
+    x_idx = header.index(x_key) if x_key else None
+    cols = Columns()
+    for row in rows:
+        if not row:
+            continue
+        if len(row) > len(header):
+            errors.append(f"{path.name}: row {row_index + 1}: {len(row)} cells for {len(header)} columns")
+        step = row_index
+        if x_idx is not None and x_idx < len(row):
+            v = number(row[x_idx])
+            if v is not None and math.isfinite(v):
+                step = int(v)
+        ts = to_ms(row[time_idx]) if time_idx is not None and time_idx < len(row) else math.nan
+        for i, cell in enumerate(row[: len(header)]):
+            if i == x_idx or i == time_idx or header[i] in STEP_KEYS or header[i] in EPOCH_KEYS:
+                continue
+            v = number(cell)
+            if v is not None:
+                cols.add(header[i], step, v, ts)
+        row_index += 1
+    new_state = {"tail": tail.state, "header": header, "rows": row_index}
+    return cols.series(replace=tail.reset), tail.reset, new_state, errors
+
+
+def history_dict_to_series(history: Mapping[str, Any]) -> list[Series]:
+    """Keras `History.history` saved as JSON: `{metric: [value per epoch]}`, x = epoch index."""
+    out = []
+    for key, values in history.items():
+        if not isinstance(values, list):
+            continue
+        nums = [number(v) for v in values]
+        pairs = [(i, v) for i, v in enumerate(nums) if v is not None]
+        if pairs:
+            out.append(Series(key, np.array([p[0] for p in pairs], dtype=np.int64),
+                              np.array([p[1] for p in pairs], dtype=np.float64),
+                              np.full(len(pairs), np.nan), replace=True))
+    return out
