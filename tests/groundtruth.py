@@ -68,5 +68,7 @@ def assert_metrics_equal(got: dict[str, dict[str, Any]], expected: dict[str, dic
     for key, exp in expected.items():
         g = got[key]
         for field in ("count", "first_step", "last_step", "last_value", "min", "max"):
-            assert same_number(g[field], exp[field]), f"{key}.{field}: got {g[field]!r}, expected {exp[field]!r}"
+            assert same_number(g[field], exp[field]), (
+                f"{key}.{field}: got {g[field]!r}, expected {exp[field]!r}"
+            )
         assert g.get("nan_count", 0) == exp.get("nan_count", 0), f"{key}.nan_count"

@@ -85,8 +85,13 @@ class Series:
         replace: bool = False,
     ) -> Series:
         ts = timestamps if timestamps is not None else [float("nan")] * len(steps)
-        return cls(key, np.array(steps, dtype=np.int64), np.array(values, dtype=np.float64),
-                   np.array(ts, dtype=np.float64), replace)
+        return cls(
+            key,
+            np.array(steps, dtype=np.int64),
+            np.array(values, dtype=np.float64),
+            np.array(ts, dtype=np.float64),
+            replace,
+        )
 
 
 @dataclass(frozen=True)

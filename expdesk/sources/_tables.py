@@ -104,8 +104,9 @@ def flatten_record(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any
     return out
 
 
-def records_to_columns(records: Iterable[Mapping[str, Any]], cols: Columns, first_index: int = 0,
-                       x_key: str | None = None) -> str | None:
+def records_to_columns(
+    records: Iterable[Mapping[str, Any]], cols: Columns, first_index: int = 0, x_key: str | None = None
+) -> str | None:
     """Add every numeric field of each record as a point; the step comes from `step` (else `epoch`, else the
     record's index). Returns the x key used, so later increments use the same one."""
     for i, raw in enumerate(records, start=first_index):
@@ -127,7 +128,9 @@ def records_to_columns(records: Iterable[Mapping[str, Any]], cols: Columns, firs
     return x_key
 
 
-def read_jsonl(path: Path, state: dict[str, Any] | None) -> tuple[list[Series], bool, dict[str, Any], list[str]]:
+def read_jsonl(
+    path: Path, state: dict[str, Any] | None
+) -> tuple[list[Series], bool, dict[str, Any], list[str]]:
     """New points of a JSON Lines metrics file -> (series, reset, new state, errors)."""
     tail = read_new_lines(path, (state or {}).get("tail"))
     lines_before = 0 if tail.reset else int((state or {}).get("lines", 0))
@@ -152,8 +155,12 @@ def read_jsonl(path: Path, state: dict[str, Any] | None) -> tuple[list[Series], 
     return cols.series(replace=tail.reset), tail.reset, new_state, errors
 
 
-def read_csv_table(path: Path, state: dict[str, Any] | None, *, x_candidates: tuple[str, ...] = STEP_KEYS + EPOCH_KEYS,
-                   ) -> tuple[list[Series], bool, dict[str, Any], list[str]]:
+def read_csv_table(
+    path: Path,
+    state: dict[str, Any] | None,
+    *,
+    x_candidates: tuple[str, ...] = STEP_KEYS + EPOCH_KEYS,
+) -> tuple[list[Series], bool, dict[str, Any], list[str]]:
     """New rows of a CSV metrics file (header row; empty cell = not logged) -> (series, reset, state, errors).
 
     When the header is rewritten (Lightning adds a column by rewriting the file) the head digest in the
@@ -205,7 +212,13 @@ def history_dict_to_series(history: Mapping[str, Any]) -> list[Series]:
         nums = [number(v) for v in values]
         pairs = [(i, v) for i, v in enumerate(nums) if v is not None]
         if pairs:
-            out.append(Series(key, np.array([p[0] for p in pairs], dtype=np.int64),
-                              np.array([p[1] for p in pairs], dtype=np.float64),
-                              np.full(len(pairs), np.nan), replace=True))
+            out.append(
+                Series(
+                    key,
+                    np.array([p[0] for p in pairs], dtype=np.int64),
+                    np.array([p[1] for p in pairs], dtype=np.float64),
+                    np.full(len(pairs), np.nan),
+                    replace=True,
+                )
+            )
     return out

@@ -63,8 +63,13 @@ def read_new_lines(path: Path, state: dict[str, Any] | None, *, final: bool = Fa
         end = len(data) if final else data.rfind(b"\n") + 1
         data, pending = data[:end], len(data) - end
         new_offset = offset + end
-        new_state = {"ino": st.st_ino, "dev": st.st_dev, "offset": new_offset,
-                     "head": _head_digest(fd, new_offset), "mtime_ns": st.st_mtime_ns}
+        new_state = {
+            "ino": st.st_ino,
+            "dev": st.st_dev,
+            "offset": new_offset,
+            "head": _head_digest(fd, new_offset),
+            "mtime_ns": st.st_mtime_ns,
+        }
         return Tail(data, reset, new_state, pending)
     finally:
         os.close(fd)
@@ -78,5 +83,8 @@ def file_changed(path: Path, state: dict[str, Any] | None) -> bool:
         st = os.stat(path)
     except OSError:
         return True
-    return not (st.st_ino == state.get("ino") and st.st_mtime_ns == state.get("mtime_ns")
-                and st.st_size == state.get("size", st.st_size))
+    return not (
+        st.st_ino == state.get("ino")
+        and st.st_mtime_ns == state.get("mtime_ns")
+        and st.st_size == state.get("size", st.st_size)
+    )

@@ -94,7 +94,7 @@ def safe_yaml(text: str | bytes, source: Path | str = "<yaml>") -> Any:
     if len(text) > MAX_YAML_BYTES:
         raise SourceError(source, f"YAML larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB, not parsed")
     try:
-        return yaml.load(text, Loader=_LimitedLoader)  # noqa: S506 - _LimitedLoader is a SafeLoader
+        return yaml.load(text, Loader=_LimitedLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None

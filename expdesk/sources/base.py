@@ -56,7 +56,9 @@ def tree_fingerprint(path: Path, max_entries: int = 20000) -> str:
     digest = hashlib.sha1()
     count = 0
     for rel, st in walk_stats(path):
-        digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode("utf-8", "surrogateescape"))
+        digest.update(
+            f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode("utf-8", "surrogateescape")
+        )
         count += 1
         if count >= max_entries:
             break

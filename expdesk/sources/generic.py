@@ -17,8 +17,17 @@ from expdesk.sources._tables import flatten_record, history_dict_to_series, numb
 from expdesk.sources._values import flatten, read_json_file, read_yaml_file
 from expdesk.sources.base import Reader, list_artifacts
 
-PARAM_FILES = ("params.json", "params.yaml", "params.yml", "config.json", "config.yaml", "config.yml",
-               "hparams.json", "hparams.yaml", "hparams.yml")
+PARAM_FILES = (
+    "params.json",
+    "params.yaml",
+    "params.yml",
+    "config.json",
+    "config.yaml",
+    "config.yml",
+    "hparams.json",
+    "hparams.yaml",
+    "hparams.yml",
+)
 #: metric files in order of preference: the first present is the run's metric history
 METRIC_FILES = ("metrics.jsonl", "metrics.csv")
 MARKERS = ("DONE", "results.json")
@@ -28,7 +37,9 @@ def _exists(folder: Path, name: str) -> bool:
     return is_regular_file(folder / name)
 
 
-def read_params(folder: Path, names: tuple[str, ...] = PARAM_FILES) -> tuple[dict[str, str], list[str], list[str]]:
+def read_params(
+    folder: Path, names: tuple[str, ...] = PARAM_FILES
+) -> tuple[dict[str, str], list[str], list[str]]:
     """Merge every params/config file present (in `names` order) -> (params, files used, errors)."""
     params: dict[str, str] = {}
     used, errors = [], []
@@ -49,8 +60,11 @@ def read_params(folder: Path, names: tuple[str, ...] = PARAM_FILES) -> tuple[dic
     return params, used, errors
 
 
-def read_metric_file(folder: Path, name: str, state: dict[str, Any] | None,
-                     ) -> tuple[list[Series], bool, dict[str, Any], list[str]]:
+def read_metric_file(
+    folder: Path,
+    name: str,
+    state: dict[str, Any] | None,
+) -> tuple[list[Series], bool, dict[str, Any], list[str]]:
     path = folder / name
     if name.endswith(".jsonl"):
         return read_jsonl(path, state)
@@ -145,7 +159,9 @@ class GenericReader(Reader):
             return
         if isinstance(data, dict):
             flat = flatten_record(data)
-            update.info["results"] = {k: v for k, v in flat.items() if number(v) is not None or isinstance(v, str)}
+            update.info["results"] = {
+                k: v for k, v in flat.items() if number(v) is not None or isinstance(v, str)
+            }
 
     def status_of(self, folder: Path) -> tuple[Status, str | None]:
         if _exists(folder, "DONE"):

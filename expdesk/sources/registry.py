@@ -32,8 +32,19 @@ READER_MODULES = [
 ]
 
 #: folders never worth descending into (they hold no runs and can be huge)
-SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".mypy_cache",
-                       ".ipynb_checkpoints", ".cache"})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        "__pycache__",
+        "node_modules",
+        ".venv",
+        "venv",
+        ".tox",
+        ".mypy_cache",
+        ".ipynb_checkpoints",
+        ".cache",
+    }
+)
 
 _readers: list[Reader] | None = None
 

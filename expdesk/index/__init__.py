@@ -1,0 +1,1 @@
+"""The SQLite index: schema + migrations, the single writer thread, read-only readers, the indexer."""

@@ -1,0 +1,187 @@
+"""The indexing service: discover runs below roots, read what changed, hand updates to the writer.
+
+Reads run on a small thread pool (parsing is mostly C code in numpy/json, so two workers overlap I/O and
+parsing with the writer's commits); the writer thread alone touches the DB. A run whose fingerprint is
+unchanged is not read at all, which makes a warm re-index of an unchanged store a walk plus a few stats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from expdesk.core.entities import RunRef, RunUpdate
+from expdesk.core.errors import SourceError
+from expdesk.index import store
+from expdesk.index.db import open_reader
+from expdesk.index.writer import Writer
+from expdesk.sources import registry
+
+Progress = Callable[[int, int, str], None]  # (done, found so far, current run path)
+
+
+@dataclass
+class IndexReport:
+    found: int = 0
+    read: int = 0
+    unchanged: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (run path, message)
+    gone: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    cancelled: bool = False
+    keys: list[str] = field(default_factory=list)
+
+
+def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | None, str, str | None]:
+    """(update or None, fingerprint, error). Never raises for a bad run: the error is the run's."""
+    reader = registry.reader_for(ref.format)
+    try:
+        fingerprint = reader.fingerprint(ref)
+    except OSError as exc:
+        return None, "", f"{ref.path}: {exc.strerror or exc}"
+    try:
+        return reader.read(ref, cursor), fingerprint, None
+    except SourceError as exc:
+        return None, fingerprint, str(exc)
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        UnicodeError,
+        RecursionError,
+        MemoryError,
+    ) as exc:
+        # a reader bug or an input no reader anticipated: contained to this run, reported with the run
+        return None, fingerprint, f"{ref.path}: unexpected {type(exc).__name__}: {exc}"
+
+
+class Indexer:
+    def __init__(self, writer: Writer, workers: int = 2) -> None:
+        self.writer = writer
+        self.workers = workers
+
+    def known(self) -> dict[str, tuple[str | None, dict[str, Any]]]:
+        conn = open_reader(self.writer.db_path)
+        try:
+            rows = conn.execute("SELECT key, fingerprint, cursor, error FROM runs").fetchall()
+        finally:
+            conn.close()
+        # a run that errored is re-read next time even if unchanged: the error may have been a torn file
+        return {
+            r["key"]: (None if r["error"] else r["fingerprint"], json.loads(r["cursor"] or "{}"))
+            for r in rows
+        }
+
+    def index(
+        self,
+        roots: Iterable[Path],
+        progress: Progress | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+        force: bool = False,
+    ) -> IndexReport:
+        started = time.perf_counter()
+        report = IndexReport()
+        known = self.known()
+        writes: list[Future[Any]] = []
+        for root in roots:
+            root = Path(os.path.abspath(root))
+            seen: set[str] = set()
+            refs = list(registry.discover(root, cancelled))
+            report.found += len(refs)
+            self._read_all(refs, known, force, report, writes, seen, progress, cancelled)
+            if cancelled():
+                report.cancelled = True
+                break
+            report.gone += self.writer.call(lambda c, r=str(root), s=seen: store.mark_gone(c, r, s))
+        for fut in writes:
+            fut.result()
+        self.writer.call(store.resolve_links, set(report.keys))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def refresh(self, refs: list[RunRef], force: bool = False) -> IndexReport:
+        """Re-read specific runs (the watcher's path): same rules as `index`, no discovery."""
+        report = IndexReport(found=len(refs))
+        writes: list[Future[Any]] = []
+        self._read_all(refs, self.known(), force, report, writes, set(), None, lambda: False)
+        for fut in writes:
+            fut.result()
+        self.writer.call(store.resolve_links, set(report.keys))
+        return report
+
+    def _read_all(
+        self,
+        refs: list[RunRef],
+        known: dict[str, tuple[str | None, dict[str, Any]]],
+        force: bool,
+        report: IndexReport,
+        writes: list[Future[Any]],
+        seen: set[str],
+        progress: Progress | None,
+        cancelled: Callable[[], bool],
+    ) -> None:
+        todo = []
+        for ref in refs:
+            seen.add(ref.key)
+            report.keys.append(ref.key)
+            previous = known.get(ref.key)
+            if not force and previous is not None and previous[0] is not None:
+                reader = registry.reader_for(ref.format)
+                try:
+                    if reader.fingerprint(ref) == previous[0]:
+                        report.unchanged += 1
+                        continue
+                except OSError:
+                    pass
+            todo.append((ref, None if force or previous is None else previous[1]))
+        done = report.unchanged
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="expdesk-read") as pool:
+            pending: dict[Future[Any], RunRef] = {}
+            queue = iter(todo)
+            exhausted = False
+            while pending or not exhausted:
+                # keep only a few runs in flight: memory stays flat however large the store is
+                while not exhausted and len(pending) < self.workers * 2 and not cancelled():
+                    item = next(queue, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    pending[pool.submit(read_run, *item)] = item[0]
+                if cancelled():
+                    exhausted = True
+                if not pending:
+                    break
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    ref = pending.pop(fut)
+                    update, fingerprint, error = fut.result()
+                    if update is not None:
+                        writes.append(
+                            self.writer.submit(
+                                lambda c, r=ref, u=update, f=fingerprint: store.apply_update(c, r, u, f),
+                                {ref.key},
+                            )
+                        )
+                        if update.error:
+                            report.errors.append((str(ref.path), update.error))
+                    else:
+                        assert error is not None
+                        report.errors.append((str(ref.path), error))
+                        writes.append(
+                            self.writer.submit(
+                                lambda c, r=ref, e=error, f=fingerprint: store.record_error(c, r, e, f),
+                                {ref.key},
+                            )
+                        )
+                    report.read += 1
+                    done += 1
+                    if progress is not None:
+                        progress(done, len(refs), str(ref.path))

@@ -1,0 +1,231 @@
+"""Read-only queries on the index (own `mode=ro` connection per reader; use one reader per thread)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import struct
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from expdesk.core.errors import UsageError
+from expdesk.core.summary import json_number
+from expdesk.index.db import open_reader
+from expdesk.index.store import unpack
+
+_EXACT = struct.Struct("<3d")
+#: a running run with no sign of life for this long is shown as stale (seconds)
+DEFAULT_STALE_AFTER = 600.0
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def is_stale(status: str, last_activity: float | None, now: float, stale_after: float) -> bool:
+    return status == "running" and last_activity is not None and now - last_activity > stale_after
+
+
+class IndexReader:
+    def __init__(self, db_path: Path, stale_after: float = DEFAULT_STALE_AFTER) -> None:
+        self.db_path = db_path
+        self.conn = open_reader(db_path)
+        self.stale_after = stale_after
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> IndexReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- run lookup ---------------------------------------------------------------------------------
+    def resolve(self, key_or_prefix: str) -> str:
+        """A run key, or a unique prefix of one."""
+        rows = self.conn.execute(
+            "SELECT key FROM runs WHERE key LIKE ? ESCAPE '\\' LIMIT 3",
+            (key_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+        ).fetchall()
+        if not rows:
+            raise UsageError(f"no run matches {key_or_prefix!r}")
+        if len(rows) > 1 and rows[0]["key"] != key_or_prefix:
+            raise UsageError(f"{key_or_prefix!r} is ambiguous: {', '.join(r['key'] for r in rows)}…")
+        return rows[0]["key"]
+
+    def run_keys(
+        self,
+        include_deleted: bool = False,
+        where_sql: str = "",
+        params: tuple[Any, ...] = (),
+        order_sql: str = "r.start_time IS NULL, r.start_time DESC, r.key",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[str]:
+        clauses = ["r.gone = 0"]
+        if not include_deleted:
+            clauses.append("r.deleted = 0")
+        if where_sql:
+            clauses.append(f"({where_sql})")
+        sql = f"SELECT r.key FROM runs r WHERE {' AND '.join(clauses)} ORDER BY {order_sql}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return [row[0] for row in self.conn.execute(sql, params)]
+
+    # -- run JSON -----------------------------------------------------------------------------------
+    def run_json(self, key: str, history: bool = False) -> dict[str, Any]:
+        return self.runs_json([key], history)[0]
+
+    def runs_json(self, keys: list[str], history: bool = False) -> list[dict[str, Any]]:
+        """Run JSON (the CLI's `--json` shape) for many runs with a handful of queries."""
+        if not keys:
+            return []
+        now = time.time()
+        out: dict[str, dict[str, Any]] = {}
+        for part in _chunks(keys, 500):
+            marks = ",".join("?" * len(part))
+            for r in self.conn.execute(f"SELECT * FROM runs WHERE key IN ({marks})", part):
+                out[r["key"]] = {
+                    "key": r["key"],
+                    "format": r["format"],
+                    "path": r["path"],
+                    "native_id": r["native_id"],
+                    "name": r["name"],
+                    "experiment": r["experiment"],
+                    "status": r["status"],
+                    "native_status": r["native_status"],
+                    "stale": is_stale(r["status"], r["last_activity"], now, self.stale_after),
+                    "deleted": bool(r["deleted"]),
+                    "start_time": iso(r["start_time"]),
+                    "end_time": iso(r["end_time"]),
+                    "parent": r["parent_key"],
+                    "params": {},
+                    "tags": {},
+                    "metrics": {},
+                    "artifacts": [],
+                    "error": r["error"],
+                    "info": json.loads(r["info"] or "{}"),
+                    "gone": bool(r["gone"]),
+                }
+            for table, target in (("params", "params"), ("tags", "tags")):
+                for r in self.conn.execute(
+                    f"SELECT run_key, key, value FROM {table} WHERE run_key IN ({marks}) ORDER BY key", part
+                ):
+                    out[r[0]][target][r[1]] = r[2]
+            for r in self.conn.execute(
+                f"SELECT run_key, key, count, first_step, last_step, nan_count, exact, id FROM series"
+                f" WHERE run_key IN ({marks}) ORDER BY key",
+                part,
+            ):
+                last, vmin, vmax = _EXACT.unpack(r["exact"]) if r["exact"] else (math.nan,) * 3
+                entry = {
+                    "count": r["count"],
+                    "first_step": r["first_step"],
+                    "last_step": r["last_step"],
+                    "last": json_number(last) if r["count"] else None,
+                    "min": None if math.isnan(vmin) else json_number(vmin),
+                    "max": None if math.isnan(vmax) else json_number(vmax),
+                    "nan_count": r["nan_count"],
+                }
+                if history:
+                    steps, values, stamps = self.series_by_id(r["id"])
+                    entry["history"] = [
+                        {
+                            "step": int(s),
+                            "value": json_number(float(v)),
+                            "timestamp": None if math.isnan(t) else int(t),
+                        }
+                        for s, v, t in zip(steps, values, stamps, strict=True)
+                    ]
+                out[r[0]]["metrics"][r[1]] = entry
+            for r in self.conn.execute(
+                f"SELECT run_key, path, size FROM artifacts WHERE run_key IN ({marks}) ORDER BY path", part
+            ):
+                out[r[0]]["artifacts"].append({"path": r[1], "size": r[2]})
+            for r in self.conn.execute(f"SELECT * FROM annotations WHERE run_key IN ({marks})", part):
+                if r["run_key"] in out:
+                    out[r["run_key"]]["starred"] = bool(r["starred"])
+                    out[r["run_key"]]["note"] = r["note"]
+            for r in self.conn.execute(
+                f"SELECT run_key, tag FROM user_tags WHERE run_key IN ({marks})", part
+            ):
+                if r[0] in out:
+                    out[r[0]].setdefault("labels", []).append(r[1])
+        return [out[k] for k in keys if k in out]
+
+    # -- metric history -----------------------------------------------------------------------------
+    def series_by_id(self, series_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = self.conn.execute(
+            "SELECT steps, vals, ts FROM chunks WHERE series_id=? ORDER BY seq", (series_id,)
+        ).fetchall()
+        if not rows:
+            empty = np.empty(0)
+            return empty.astype(np.int64), empty, empty
+        parts = [unpack(r[0], r[1], r[2]) for r in rows]
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+        )
+
+    def series(self, run_key: str, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Full history of one metric: (steps int64, values float64, timestamps float64 ms), in write order."""
+        row = self.conn.execute(
+            "SELECT id FROM series WHERE run_key=? AND key=?", (run_key, metric)
+        ).fetchone()
+        if row is None:
+            raise UsageError(f"run {run_key} has no metric {metric!r}")
+        return self.series_by_id(row[0])
+
+    # -- vocabulary (for completion, column choosers) ----------------------------------------------
+    def param_keys(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT key FROM params ORDER BY key")]
+
+    def metric_keys(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT key FROM series ORDER BY key")]
+
+    def tag_keys(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT key FROM tags ORDER BY key")]
+
+    def roots(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT r.path, r.network, r.added_at, (SELECT COUNT(*) FROM runs x WHERE x.root = r.path AND x.gone = 0)"
+            " AS runs, (SELECT COUNT(*) FROM runs x WHERE x.root = r.path AND x.error IS NOT NULL AND x.gone = 0)"
+            " AS errors FROM roots r ORDER BY r.path"
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def format_counts(self, root: str) -> dict[str, int]:
+        return {
+            r[0]: r[1]
+            for r in self.conn.execute(
+                "SELECT format, COUNT(*) FROM runs WHERE root=? AND gone=0 GROUP BY format", (root,)
+            )
+        }
+
+    def files(self, run_key: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM files WHERE run_key=?", (run_key,)).fetchall()
+        return [{**dict(r), "digests": json.loads(r["digests"])} for r in rows]
+
+    def links(self, run_key: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM links WHERE run_key=?", (run_key,)).fetchall()
+        return [{**dict(r), "evidence": json.loads(r["evidence"])} for r in rows]
+
+    def raw(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Escape hatch for the other read-side packages (compare, lineage, gui models): read-only anyway."""
+        return self.conn.execute(sql, params).fetchall()
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,142 @@
+"""Schema of the index DB, only ever changed through migrations (sqlite-utils `Migrations`).
+
+The runs/params/series/... tables are a cache of the run folders: they can be rebuilt at any time.
+`annotations` and `user_tags` hold the user's own data, keyed by the stable run key and deliberately
+without foreign keys, so a rebuilt cache keeps stars, notes and tags.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("expdesk")
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE runs (
+            key TEXT PRIMARY KEY,
+            format TEXT NOT NULL,
+            path TEXT NOT NULL,
+            root TEXT NOT NULL,
+            store TEXT,
+            native_id TEXT,
+            name TEXT,
+            experiment TEXT,
+            status TEXT NOT NULL DEFAULT 'unknown',
+            native_status TEXT,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            gone INTEGER NOT NULL DEFAULT 0,
+            start_time REAL,
+            end_time REAL,
+            last_activity REAL,
+            parent_native_id TEXT,
+            parent_key TEXT,
+            info TEXT NOT NULL DEFAULT '{}',
+            error TEXT,
+            fingerprint TEXT,
+            cursor TEXT NOT NULL DEFAULT '{}',
+            indexed_at REAL,
+            first_seen REAL
+        );
+        CREATE INDEX runs_root ON runs(root);
+        CREATE INDEX runs_store_native ON runs(store, native_id);
+        CREATE TABLE params (
+            run_key TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            num REAL,
+            PRIMARY KEY (run_key, key)
+        );
+        CREATE INDEX params_key ON params(key, num);
+        CREATE TABLE tags (
+            run_key TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (run_key, key)
+        );
+        CREATE TABLE series (
+            id INTEGER PRIMARY KEY,
+            run_key TEXT NOT NULL,
+            key TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            first_step INTEGER,
+            last_step INTEGER,
+            last REAL,
+            min REAL,
+            max REAL,
+            argmin_step INTEGER,
+            argmax_step INTEGER,
+            nan_count INTEGER NOT NULL DEFAULT 0,
+            last_timestamp REAL,
+            exact BLOB,
+            UNIQUE (run_key, key)
+        );
+        CREATE INDEX series_key ON series(key);
+        CREATE TABLE chunks (
+            series_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            steps BLOB NOT NULL,
+            vals BLOB NOT NULL,
+            ts BLOB NOT NULL,
+            PRIMARY KEY (series_id, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE artifacts (
+            run_key TEXT NOT NULL,
+            path TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (run_key, path)
+        );
+        CREATE TABLE files (
+            run_key TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            role TEXT NOT NULL,
+            path TEXT NOT NULL,
+            local TEXT,
+            size INTEGER,
+            digests TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX files_run ON files(run_key);
+        CREATE TABLE links (
+            run_key TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            target_native_id TEXT,
+            target_path TEXT,
+            target_key TEXT,
+            evidence TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX links_run ON links(run_key);
+        CREATE TABLE roots (
+            path TEXT PRIMARY KEY,
+            added_at REAL NOT NULL,
+            network INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE hashes (
+            dev INTEGER NOT NULL,
+            ino INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            PRIMARY KEY (dev, ino, size, mtime_ns)
+        ) WITHOUT ROWID;
+        CREATE TABLE annotations (
+            run_key TEXT PRIMARY KEY,
+            starred INTEGER NOT NULL DEFAULT 0,
+            note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE user_tags (
+            run_key TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (run_key, tag)
+        );
+        """
+    )
+
+
+def migrate(db: Database) -> None:
+    MIGRATIONS.apply(db)

@@ -1,0 +1,119 @@
+"""`Index`: the one object the CLI, the watcher and the GUI hold. Owns the writer; hands out readers."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from expdesk.core.entities import RunRef
+from expdesk.core.paths import default_db_path
+from expdesk.index.indexer import Indexer, IndexReport, Progress
+from expdesk.index.reader import IndexReader
+from expdesk.index.writer import Writer
+
+
+class Index:
+    def __init__(self, db_path: Path | None = None, workers: int = 2) -> None:
+        self.db_path = Path(db_path) if db_path else default_db_path()
+        self.writer = Writer(self.db_path)
+        self.indexer = Indexer(self.writer, workers)
+
+    def close(self) -> None:
+        self.writer.stop()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def reader(self) -> IndexReader:
+        """A fresh read-only connection; give each thread its own."""
+        return IndexReader(self.db_path)
+
+    # -- roots --------------------------------------------------------------------------------------
+    def add_root(self, path: Path | str, network: bool = False) -> str:
+        root = os.path.abspath(path)
+        self.writer.call(
+            lambda c: c.execute(
+                "INSERT INTO roots (path, added_at, network) VALUES (?,?,?)"
+                " ON CONFLICT(path) DO UPDATE SET network=excluded.network",
+                (root, time.time(), int(network)),
+            )
+        )
+        return root
+
+    def remove_root(self, path: Path | str) -> None:
+        """Forget a root and its cached runs (annotations stay, keyed by run key)."""
+        root = os.path.abspath(path)
+
+        def task(conn: sqlite3.Connection) -> None:
+            keys = [r[0] for r in conn.execute("SELECT key FROM runs WHERE root=?", (root,))]
+            for table, col in (
+                ("params", "run_key"),
+                ("tags", "run_key"),
+                ("artifacts", "run_key"),
+                ("files", "run_key"),
+                ("links", "run_key"),
+            ):
+                conn.executemany(f"DELETE FROM {table} WHERE {col}=?", [(k,) for k in keys])
+            conn.executemany(
+                "DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_key=?)",
+                [(k,) for k in keys],
+            )
+            conn.executemany("DELETE FROM series WHERE run_key=?", [(k,) for k in keys])
+            conn.execute("DELETE FROM runs WHERE root=?", (root,))
+            conn.execute("DELETE FROM roots WHERE path=?", (root,))
+
+        self.writer.call(task, {"*"})
+
+    # -- indexing -----------------------------------------------------------------------------------
+    def index(
+        self,
+        roots: Iterable[Path | str],
+        progress: Progress | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+        force: bool = False,
+        remember: bool = True,
+    ) -> IndexReport:
+        paths = [Path(os.path.abspath(r)) for r in roots]
+        if remember:
+            for p in paths:
+                self.add_root(p)
+        return self.indexer.index(paths, progress, cancelled, force)
+
+    def refresh(self, refs: list[RunRef], force: bool = False) -> IndexReport:
+        return self.indexer.refresh(refs, force)
+
+    # -- the user's own data (never written into run folders) ---------------------------------------
+    def set_star(self, key: str, starred: bool) -> None:
+        self.writer.call(
+            lambda c: c.execute(
+                "INSERT INTO annotations (run_key, starred) VALUES (?,?)"
+                " ON CONFLICT(run_key) DO UPDATE SET starred=excluded.starred",
+                (key, int(starred)),
+            ),
+            {key},
+        )
+
+    def set_note(self, key: str, note: str) -> None:
+        self.writer.call(
+            lambda c: c.execute(
+                "INSERT INTO annotations (run_key, note) VALUES (?,?)"
+                " ON CONFLICT(run_key) DO UPDATE SET note=excluded.note",
+                (key, note),
+            ),
+            {key},
+        )
+
+    def set_labels(self, key: str, labels: Iterable[str]) -> None:
+        wanted = sorted({label.strip() for label in labels if label.strip()})
+
+        def task(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM user_tags WHERE run_key=?", (key,))
+            c.executemany("INSERT INTO user_tags (run_key, tag) VALUES (?,?)", [(key, t) for t in wanted])
+
+        self.writer.call(task, {key})

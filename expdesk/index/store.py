@@ -1,0 +1,291 @@
+"""Write tasks: turning a `RunUpdate` into rows. Runs on the writer thread only.
+
+Metric points are stored as chunks of packed little-endian arrays (int64 steps, float64 values, float64
+ms timestamps): bulk inserts run at array speed and NaN, ±inf and -0.0 survive exactly. Appends top up the
+last chunk until it holds CHUNK_POINTS points, so live tailing does not leave millions of tiny chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import struct
+import time
+from typing import Any
+
+import numpy as np
+
+from expdesk.core.entities import RunRef, RunUpdate, Series
+from expdesk.core.summary import Summary, merge
+
+CHUNK_POINTS = 8192
+_EXACT = struct.Struct("<3d")
+
+
+def _pack(steps: np.ndarray, values: np.ndarray, ts: np.ndarray) -> tuple[bytes, bytes, bytes]:
+    return (steps.astype("<i8").tobytes(), values.astype("<f8").tobytes(), ts.astype("<f8").tobytes())
+
+
+def unpack(steps: bytes, vals: bytes, ts: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        np.frombuffer(steps, dtype="<i8"),
+        np.frombuffer(vals, dtype="<f8"),
+        np.frombuffer(ts, dtype="<f8"),
+    )
+
+
+def _real(value: float | None) -> float | None:
+    """SQLite turns NaN into NULL; the exact value lives in the `exact` blob, REAL is for sorting/filters."""
+    if value is None or math.isnan(value):
+        return None
+    return value
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _load_summary(row: sqlite3.Row | tuple[Any, ...] | None) -> Summary:
+    if row is None:
+        return Summary()
+    (count, first_step, last_step, _last, _min, _max, argmin_step, argmax_step, nan_count, last_ts, exact) = (
+        row
+    )
+    last, vmin, vmax = _EXACT.unpack(exact) if exact else (math.nan, math.nan, math.nan)
+    return Summary(
+        count=count,
+        first_step=first_step,
+        last_step=last_step,
+        last=None if count == 0 else last,
+        min=None if math.isnan(vmin) else vmin,
+        max=None if math.isnan(vmax) else vmax,
+        argmin_step=argmin_step,
+        argmax_step=argmax_step,
+        nan_count=nan_count,
+        last_timestamp=last_ts,
+    )
+
+
+def _save_summary(conn: sqlite3.Connection, series_id: int, s: Summary) -> None:
+    conn.execute(
+        "UPDATE series SET count=?, first_step=?, last_step=?, last=?, min=?, max=?, argmin_step=?,"
+        " argmax_step=?, nan_count=?, last_timestamp=?, exact=? WHERE id=?",
+        (
+            s.count,
+            s.first_step,
+            s.last_step,
+            _real(s.last),
+            _real(s.min),
+            _real(s.max),
+            s.argmin_step,
+            s.argmax_step,
+            s.nan_count,
+            s.last_timestamp,
+            _EXACT.pack(_nan(s.last), _nan(s.min), _nan(s.max)),
+            series_id,
+        ),
+    )
+
+
+_SUMMARY_COLS = (
+    "count, first_step, last_step, last, min, max, argmin_step, argmax_step, nan_count, last_timestamp, exact"
+)
+
+
+def append_series(conn: sqlite3.Connection, run_key: str, series: Series) -> None:
+    row = conn.execute(
+        f"SELECT id, {_SUMMARY_COLS} FROM series WHERE run_key=? AND key=?", (run_key, series.key)
+    ).fetchone()
+    if row is None:
+        series_id = conn.execute(
+            "INSERT INTO series (run_key, key) VALUES (?, ?)", (run_key, series.key)
+        ).lastrowid
+        summary = Summary()
+    else:
+        series_id = row[0]
+        summary = _load_summary(row[1:])
+        if series.replace:
+            conn.execute("DELETE FROM chunks WHERE series_id=?", (series_id,))
+            summary = Summary()
+    assert series_id is not None
+    if len(series.steps) == 0:
+        _save_summary(conn, series_id, summary)
+        return
+    steps, values, ts = series.steps, series.values, series.timestamps
+    seq = 0
+    last = conn.execute(
+        "SELECT seq, n, steps, vals, ts FROM chunks WHERE series_id=? ORDER BY seq DESC LIMIT 1", (series_id,)
+    ).fetchone()
+    if last is not None:
+        seq, n = last[0], last[1]
+        if n < CHUNK_POINTS:
+            # top up the last, short chunk (live appends) instead of adding another tiny one
+            old_s, old_v, old_t = unpack(last[2], last[3], last[4])
+            steps = np.concatenate([old_s, steps])
+            values = np.concatenate([old_v, values])
+            ts = np.concatenate([old_t, ts])
+        else:
+            seq += 1
+    rows = []
+    for start in range(0, len(steps), CHUNK_POINTS):
+        end = start + CHUNK_POINTS
+        rows.append(
+            (
+                series_id,
+                seq,
+                len(steps[start:end]),
+                *_pack(steps[start:end], values[start:end], ts[start:end]),
+            )
+        )
+        seq += 1
+    conn.executemany(
+        "INSERT OR REPLACE INTO chunks (series_id, seq, n, steps, vals, ts) VALUES (?,?,?,?,?,?)", rows
+    )
+    _save_summary(conn, series_id, merge(summary, series.steps, series.values, series.timestamps))
+
+
+def _num(value: str) -> float | None:
+    try:
+        v = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def apply_update(conn: sqlite3.Connection, ref: RunRef, update: RunUpdate, fingerprint: str | None) -> None:
+    """Upsert one run and everything it owns. Idempotent for the same folders."""
+    key = ref.key
+    now = time.time()
+    conn.execute(
+        "INSERT INTO runs (key, format, path, root, store, native_id, first_seen) VALUES (?,?,?,?,?,?,?)"
+        " ON CONFLICT(key) DO UPDATE SET root=excluded.root, gone=0",
+        (
+            key,
+            ref.format,
+            str(ref.path),
+            str(ref.root),
+            str(ref.store) if ref.store else None,
+            ref.native_id,
+            now,
+        ),
+    )
+    conn.execute(
+        "UPDATE runs SET name=?, experiment=?, status=?, native_status=?, deleted=?, start_time=?, end_time=?,"
+        " last_activity=?, parent_native_id=?, info=?, error=?, fingerprint=?, cursor=?, indexed_at=? WHERE key=?",
+        (
+            update.name,
+            update.experiment,
+            str(update.status),
+            update.native_status,
+            int(update.deleted),
+            update.start_time,
+            update.end_time,
+            update.last_activity,
+            update.parent_native_id,
+            json.dumps(update.info, sort_keys=True, default=str),
+            update.error,
+            fingerprint,
+            json.dumps(update.cursor, sort_keys=True),
+            now,
+            key,
+        ),
+    )
+    conn.execute("DELETE FROM params WHERE run_key=?", (key,))
+    conn.executemany(
+        "INSERT OR REPLACE INTO params (run_key, key, value, num) VALUES (?,?,?,?)",
+        [(key, k, v, _num(v)) for k, v in update.params.items()],
+    )
+    conn.execute("DELETE FROM tags WHERE run_key=?", (key,))
+    conn.executemany(
+        "INSERT OR REPLACE INTO tags (run_key, key, value) VALUES (?,?,?)",
+        [(key, k, v) for k, v in update.tags.items()],
+    )
+    conn.execute("DELETE FROM artifacts WHERE run_key=?", (key,))
+    conn.executemany(
+        "INSERT OR REPLACE INTO artifacts (run_key, path, size, mtime_ns) VALUES (?,?,?,?)",
+        [(key, a.path, a.size, a.mtime_ns) for a in update.artifacts],
+    )
+    conn.execute("DELETE FROM files WHERE run_key=?", (key,))
+    conn.executemany(
+        "INSERT INTO files (run_key, direction, role, path, local, size, digests) VALUES (?,?,?,?,?,?,?)",
+        [
+            (key, f.direction, f.role, f.path, f.local, f.size, json.dumps(dict(f.digests), sort_keys=True))
+            for f in update.files
+        ],
+    )
+    conn.execute("DELETE FROM links WHERE run_key=?", (key,))
+    conn.executemany(
+        "INSERT INTO links (run_key, rule, target_native_id, target_path, evidence) VALUES (?,?,?,?,?)",
+        [
+            (key, ln.rule, ln.target_native_id, ln.target_path, json.dumps(dict(ln.evidence), sort_keys=True))
+            for ln in update.links
+        ],
+    )
+    if update.metrics_reset:
+        conn.execute("DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_key=?)", (key,))
+        conn.execute("DELETE FROM series WHERE run_key=?", (key,))
+    merged: dict[str, Series] = {}
+    for s in update.metrics:
+        # several Series for one key in one update (e.g. two files) are appended in order
+        if s.key in merged and not s.replace:
+            m = merged[s.key]
+            merged[s.key] = Series(
+                s.key,
+                np.concatenate([m.steps, s.steps]),
+                np.concatenate([m.values, s.values]),
+                np.concatenate([m.timestamps, s.timestamps]),
+                m.replace,
+            )
+        else:
+            merged[s.key] = s
+    for s in merged.values():
+        append_series(conn, key, s)
+
+
+def record_error(conn: sqlite3.Connection, ref: RunRef, error: str, fingerprint: str | None) -> None:
+    """A run that could not be read at all still appears, with its reason."""
+    now = time.time()
+    conn.execute(
+        "INSERT INTO runs (key, format, path, root, store, native_id, name, error, fingerprint, first_seen,"
+        " indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT(key) DO UPDATE SET error=excluded.error, fingerprint=excluded.fingerprint,"
+        " indexed_at=excluded.indexed_at, gone=0",
+        (
+            ref.key,
+            ref.format,
+            str(ref.path),
+            str(ref.root),
+            str(ref.store) if ref.store else None,
+            ref.native_id,
+            ref.native_id or ref.path.name,
+            error,
+            fingerprint,
+            now,
+            now,
+        ),
+    )
+
+
+def resolve_links(conn: sqlite3.Connection) -> None:
+    """Turn recorded parent ids and link targets into run keys (the target may be indexed after the source)."""
+    conn.execute(
+        "UPDATE runs SET parent_key = (SELECT p.key FROM runs p WHERE p.store = runs.store"
+        " AND p.native_id = runs.parent_native_id AND p.format = runs.format LIMIT 1)"
+        " WHERE parent_native_id IS NOT NULL"
+    )
+    conn.execute("UPDATE runs SET parent_key = NULL WHERE parent_native_id IS NULL")
+    conn.execute(
+        "UPDATE links SET target_key = COALESCE("
+        " (SELECT t.key FROM runs t, runs s WHERE s.key = links.run_key AND links.target_native_id IS NOT NULL"
+        "  AND t.native_id = links.target_native_id AND (t.store IS s.store OR s.store IS NULL) LIMIT 1),"
+        " (SELECT t.key FROM runs t WHERE links.target_path IS NOT NULL AND t.path = links.target_path LIMIT 1))"
+    )
+
+
+def mark_gone(conn: sqlite3.Connection, root: str, seen: set[str]) -> list[str]:
+    """Runs under `root` that a complete scan did not find are marked gone (annotations stay)."""
+    rows = conn.execute("SELECT key FROM runs WHERE root=? AND gone=0", (root,)).fetchall()
+    missing = [r[0] for r in rows if r[0] not in seen]
+    conn.executemany("UPDATE runs SET gone=1 WHERE key=?", [(k,) for k in missing])
+    return missing
