@@ -98,7 +98,7 @@ class Writer:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            for task, fut, _ in batch:
+            for _task, fut, _ in batch:
                 if not fut.done():
                     if not fut.running():
                         fut.set_running_or_notify_cancel()

@@ -193,7 +193,7 @@ def read_csv_table(
                 step = int(v)
         ts = to_ms(row[time_idx]) if time_idx is not None and time_idx < len(row) else math.nan
         for i, cell in enumerate(row[: len(header)]):
-            if i == x_idx or i == time_idx or header[i] in STEP_KEYS or header[i] in EPOCH_KEYS:
+            if i in (x_idx, time_idx) or header[i] in STEP_KEYS or header[i] in EPOCH_KEYS:
                 continue
             v = number(cell)
             if v is not None:

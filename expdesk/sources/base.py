@@ -54,12 +54,10 @@ class Reader(ABC):
 def tree_fingerprint(path: Path, max_entries: int = 20000) -> str:
     """sha1 over (relative path, size, mtime_ns, inode) of every entry below `path`, symlinks not followed."""
     digest = hashlib.sha1()
-    count = 0
-    for rel, st in walk_stats(path):
+    for count, (rel, st) in enumerate(walk_stats(path), start=1):
         digest.update(
             f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode("utf-8", "surrogateescape")
         )
-        count += 1
         if count >= max_entries:
             break
     try:
