@@ -1,0 +1,1 @@
+"""The model bundle: deterministic BagIt + RO-Crate export, verification and safe opening."""

@@ -1,0 +1,1 @@
+"""Every Qt class of expdesk lives in this package (and only here)."""

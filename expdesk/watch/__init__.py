@@ -1,0 +1,1 @@
+"""Live updates: watchdog observers route filesystem events to run keys; reconcile catches what they miss."""
