@@ -10,6 +10,7 @@ points are an unchanged prefix sends only its new points; any other change sends
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import re
@@ -22,7 +23,7 @@ import numpy as np
 from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError, UnsafePath
 from expdesk.core.paths import is_within, resolve_inside
-from expdesk.sources._values import flatten, read_json_file, to_float
+from expdesk.sources._values import MAX_JSON_BYTES, flatten, parse_json_text, read_bytes_capped, to_float
 from expdesk.sources.base import Reader, list_artifacts
 
 CURSOR_VERSION = 1
@@ -39,6 +40,10 @@ STATUSES = {
     "QUEUED": Status.QUEUED,
     "RUNNING": Status.RUNNING,
 }
+#: what a JSON document cut short ends with after the last complete token (a literal or number prefix)
+_TRUNCATED_TAIL = re.compile(
+    r"-?[0-9.eE+-]*|N|Na|I|In|Inf|Infi|Infin|Infini|Infinit|-I[nfity]*|t|tr|tru|f|fa|fal|fals|n|nu|nul"
+)
 _CREDENTIALS = re.compile(r"(?<=://)[^/@]+@")
 _MD5_SUFFIX = re.compile(r"_([0-9a-f]{32})(?:\.[^/]*)?$")
 
@@ -219,6 +224,31 @@ class SacredReader(Reader):
         return out
 
 
+def _read_json(path: Path) -> Any:
+    """`read_json_file(partial_ok=True)`, plus the truncations it misses: cut inside a string or a literal
+    (`"start_`, `Na`) is a rewrite in progress too, not a corrupt file."""
+    data = read_bytes_capped(path, MAX_JSON_BYTES)
+    try:
+        return parse_json_text(data, path, partial_ok=True)
+    except IncompleteRead:
+        raise
+    except SourceError:
+        if _looks_truncated(data.decode("utf-8", "replace")):
+            raise IncompleteRead(path, "truncated JSON (being rewritten?)") from None
+        raise
+
+
+def _looks_truncated(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        tail = text[exc.pos :].rstrip()
+        return exc.msg.startswith("Unterminated string") or _TRUNCATED_TAIL.fullmatch(tail) is not None
+    except (ValueError, RecursionError):
+        return False
+    return False
+
+
 def _cached_json(path: Path, old: dict[str, Any] | None, errors: list[str]) -> dict[str, Any]:
     """{"sig": file identity, "data": parsed JSON}: re-parsed only when the file changed; a half-written
     file keeps the previous data (and the previous signature, so it is re-read next time)."""
@@ -231,7 +261,7 @@ def _cached_json(path: Path, old: dict[str, Any] | None, errors: list[str]) -> d
     if sig == old.get("sig"):
         return old
     try:
-        return {"sig": sig, "data": read_json_file(path, partial_ok=True)}
+        return {"sig": sig, "data": _read_json(path)}
     except IncompleteRead:
         return old
     except SourceError as exc:
@@ -255,7 +285,7 @@ def _metrics(
     if sig == old.get("sig"):
         return old
     try:
-        doc = read_json_file(path, partial_ok=True)
+        doc = _read_json(path)
     except IncompleteRead:
         return old
     except SourceError as exc:

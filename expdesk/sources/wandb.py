@@ -115,7 +115,7 @@ class WandbReader(Reader):
                 offset, update.error = _fold(
                     fd, str(log_path), max(offset, _wandb_log.HEADER_LEN), st.st_size, state, metrics
                 )
-            if state.records == 0 and update.error is None and st.st_size >= _wandb_log.HEADER_LEN:
+            if state.records == 0 and update.error is None and st.st_size == _wandb_log.HEADER_LEN:
                 update.error = (
                     f"{name} holds no records after its header: the run was probably killed "
                     "before anything was logged"
@@ -180,7 +180,7 @@ class WandbReader(Reader):
         summary = dict(state.summary)
         if not summary:
             legacy_summary = self._legacy_json(ref.path / "files" / "wandb-summary.json", update)
-            summary = flatten(legacy_summary, sep="/") if legacy_summary else {}
+            summary = _flat_values(legacy_summary)
         update.info = _info(state, legacy_meta, summary, ref)
         update.artifacts = list_artifacts(ref.path)
 
@@ -284,6 +284,18 @@ def _info(state: RunState, meta: dict[str, Any], summary: dict[str, Any], ref: R
         info["saved_files"] = [f"files/{p}" for p in state.files]
     info["summary"] = summary
     return info
+
+
+def _flat_values(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested summary dicts as `a/b` keys (how W&B spells nested summary keys), values kept as they are."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}/{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            out.update(_flat_values(value, name))
+        else:
+            out[name] = value
+    return out
 
 
 def _legacy_git(meta: dict[str, Any]) -> dict[str, str]:
