@@ -47,6 +47,15 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
             raise ProtoError("varint longer than 10 bytes")
 
 
+def _varint2(buf: bytes, pos: int, first: int) -> tuple[int, int]:
+    """A varint whose first byte (already read, >= 0x80) ends at `pos`: two-byte values inline, e.g. the
+    value_json tag 0x82 0x01 of every item and record lengths of 128..16383 bytes."""
+    second = buf[pos]
+    if second < 0x80:
+        return (first & 0x7F) | (second << 7), pos + 1
+    return _varint(buf, pos - 1)
+
+
 def fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
     """(field number, wire type, value) of every field: ints for varint/fixed, bytes for length-delimited."""
     pos, end = 0, len(buf)
@@ -107,10 +116,41 @@ def message(value: Any) -> bytes:
 def record_type(payload: bytes) -> tuple[int, bytes] | None:
     """The oneof member of a `Record`: (field number, its message bytes), or None for control-only records."""
     found = None
-    for number, wire, value in fields(payload):
-        # Record.num (1), control (16), uuid (19), _info (200) and request (100) carry no run data
-        if wire == _LEN and 2 <= number <= 27 and number != 16 and number != 19:
-            found = (number, value)
+    pos, end = 0, len(payload)
+    try:
+        while pos < end:
+            tag = payload[pos]
+            pos += 1
+            if tag > 0x7F:
+                tag, pos = _varint2(payload, pos, tag)
+            wire = tag & 7
+            if tag < 8:
+                raise ProtoError("field number 0")
+            if wire == _LEN:
+                length = payload[pos]
+                pos += 1
+                if length > 0x7F:
+                    length, pos = _varint2(payload, pos, length)
+                stop = pos + length
+                if stop > end:
+                    raise ProtoError("field runs past the record end")
+                number = tag >> 3
+                # Record.control (16), uuid (19), request (100) and _info (200) carry no run data
+                if 2 <= number <= 27 and number != 16 and number != 19:
+                    found = (number, payload[pos:stop])
+                pos = stop
+            elif wire == _VARINT:
+                _, pos = _varint(payload, pos)
+            elif wire == _I64:
+                pos += 8
+            elif wire == _I32:
+                pos += 4
+            else:
+                raise ProtoError(f"unsupported wire type {wire}")
+    except IndexError:
+        raise ProtoError("record ends inside a varint") from None
+    if pos != end:
+        raise ProtoError("field overruns the record end")
     return found
 
 
@@ -125,77 +165,161 @@ def timestamp(buf: bytes) -> float:
     return seconds + nanos / 1e9
 
 
-def item_path(buf: bytes) -> tuple[tuple[str, ...], Any]:
-    """ConfigItem/SummaryItem {key = 1, nested_key = 2 (repeated), value_json = 16}: (path, value_json text).
-
-    Newer SDKs spell a nested entry as nested_key ["_wandb", "runtime"], older ones as key "_wandb".
-    """
-    key = ""
-    nested: list[str] = []
-    value_json: str | None = None
-    for number, _wire, value in fields(buf):
-        if number == 1:
-            key = text(value)
-        elif number == 2:
-            nested.append(text(value))
-        elif number == 16:
-            value_json = text(value)
-    return (tuple(nested) if nested else (key,)), value_json
-
-
-def updates(buf: bytes) -> tuple[list[tuple[tuple[str, ...], Any]], list[tuple[str, ...]]]:
-    """ConfigRecord/SummaryRecord {update = 1, remove = 2}: ([(path, value_json)], [removed paths])."""
-    added: list[tuple[tuple[str, ...], Any]] = []
-    removed: list[tuple[str, ...]] = []
-    for number, _wire, value in fields(buf):
-        if number == 1:
-            added.append(item_path(message(value)))
-        elif number == 2:
-            removed.append(item_path(message(value))[0])
-    return added, removed
-
-
-# HistoryItem value kinds returned by `history`
+# item value kinds returned by `_item` / `history`
 NUMBER, JSON, OTHER = 0, 1, 2
 
 
-def history(buf: bytes) -> tuple[list[tuple[tuple[str, ...], int, Any]], int | None]:
-    """HistoryRecord {item = 1, step = 2 {num = 1}}: ([(path, kind, value)], step or None).
+Item = tuple[str, tuple[str, ...] | None, int, Any]
 
-    HistoryItem: key 1, nested_key 2, typed oneof none 3 / boolean 4 / integer 5 (sint64) / number 6
-    (double) / text 7 / json 8, and value_json 16. A typed number wins over value_json (exact, no parsing).
+
+def _item(buf: bytes, pos: int, end: int) -> Item:
+    """One HistoryItem/ConfigItem/SummaryItem in buf[pos:end] as (name, nested path, kind, value), inline.
+
+    `name` is the key, or the nested_key parts joined with "/" (how W&B names nested keys); `nested` is the
+    nested_key tuple or None.
+
+    Fields: key 1, nested_key 2 (repeated), value_json 16, and HistoryItem's typed oneof none 3 / boolean 4 /
+    integer 5 (sint64) / number 6 (double) / text 7 / json 8. Newer SDKs spell a nested entry as nested_key
+    ["_wandb", "runtime"], older ones as key "_wandb". A typed number wins over value_json (exact, no parse).
+    `value` is a float for NUMBER and the raw JSON bytes for JSON.
     """
-    items: list[tuple[tuple[str, ...], int, Any]] = []
+    key = ""
+    nested: list[str] | None = None
+    kind, val = OTHER, None
+    while pos < end:
+        tag = buf[pos]
+        pos += 1
+        if tag > 0x7F:  # value_json's tag is 0x82 0x01: decode two-byte tags without a call
+            second = buf[pos]
+            if second < 0x80:
+                tag = (tag & 0x7F) | (second << 7)
+                pos += 1
+            else:
+                tag, pos = _varint(buf, pos - 1)
+        wire = tag & 7
+        if wire == _LEN:
+            length = buf[pos]
+            pos += 1
+            if length > 0x7F:
+                length, pos = _varint2(buf, pos, length)
+            stop = pos + length
+            if stop > end:
+                raise ProtoError("item field runs past the item")
+            number = tag >> 3
+            if number == 16:
+                if kind == OTHER:
+                    kind, val = JSON, buf[pos:stop]
+            elif number == 2:
+                if nested is None:
+                    nested = []
+                nested.append(buf[pos:stop].decode("utf-8", "replace"))
+            elif number == 1:
+                key = buf[pos:stop].decode("utf-8", "replace")
+            elif number == 8:
+                kind, val = JSON, buf[pos:stop]
+            elif number == 7:
+                kind, val = OTHER, None  # text: not a metric value
+            pos = stop
+        elif wire == _VARINT:
+            value = buf[pos]
+            pos += 1
+            if value > 0x7F:
+                value, pos = _varint(buf, pos - 1)
+            number = tag >> 3
+            if number == 5:
+                kind, val = NUMBER, float((value >> 1) ^ -(value & 1))  # zigzag sint64
+            elif number == 3 or number == 4:
+                kind, val = OTHER, None  # none / boolean: not a metric value
+        elif wire == _I64:
+            if pos + 8 > end:
+                raise ProtoError("truncated fixed64")
+            if tag >> 3 == 6:
+                kind, val = NUMBER, _DOUBLE.unpack_from(buf, pos)[0]
+            pos += 8
+        elif wire == _I32:
+            pos += 4
+        else:
+            raise ProtoError(f"unsupported wire type {wire}")
+        if tag < 8:
+            raise ProtoError("field number 0")
+    if pos != end:
+        raise ProtoError("item overruns its length")
+    if nested:
+        return "/".join(nested), tuple(nested), kind, val
+    return key, None, kind, val
+
+
+def _items(buf: bytes) -> tuple[list[Item], list[tuple[int, bytes]]]:
+    """Field 1 (the repeated items of History/Config/SummaryRecord) decoded; other LEN fields raw."""
+    items: list[Item] = []
+    others: list[tuple[int, bytes]] = []
+    pos, end = 0, len(buf)
+    try:
+        while pos < end:
+            tag = buf[pos]
+            pos += 1
+            if tag > 0x7F:
+                tag, pos = _varint2(buf, pos, tag)
+            wire = tag & 7
+            if tag < 8:
+                raise ProtoError("field number 0")
+            if wire == _LEN:
+                length = buf[pos]
+                pos += 1
+                if length > 0x7F:
+                    length, pos = _varint2(buf, pos, length)
+                stop = pos + length
+                if stop > end:
+                    raise ProtoError("field runs past the message end")
+                if tag == 0x0A:
+                    items.append(_item(buf, pos, stop))
+                else:
+                    others.append((tag >> 3, buf[pos:stop]))
+                pos = stop
+            elif wire == _VARINT:
+                _, pos = _varint(buf, pos)
+            elif wire == _I64:
+                pos += 8
+            elif wire == _I32:
+                pos += 4
+            else:
+                raise ProtoError(f"unsupported wire type {wire}")
+    except IndexError:
+        raise ProtoError("message ends inside a varint") from None
+    if pos != end:
+        raise ProtoError("field overruns the message end")
+    return items, others
+
+
+def updates(buf: bytes) -> tuple[list[tuple[tuple[str, ...], bytes | None]], list[tuple[str, ...]]]:
+    """ConfigRecord/SummaryRecord {update = 1, remove = 2}: ([(path, value_json bytes)], [removed paths])."""
+    added, others = _items(buf)
+    removed = []
+    try:
+        for number, raw in others:
+            if number == 2:
+                name, nested, _, _ = _item(raw, 0, len(raw))
+                removed.append(nested or (name,))
+    except IndexError:
+        raise ProtoError("message ends inside a varint") from None
+    return [
+        (nested or (name,), value if kind == JSON else None) for name, nested, kind, value in added
+    ], removed
+
+
+def history(buf: bytes) -> tuple[list[Item], int | None]:
+    """HistoryRecord {item = 1, step = 2 {num = 1}}: ([(name, nested, kind, value)], step or None)."""
+    items, others = _items(buf)
     step: int | None = None
-    for number, wire, value in fields(buf):
-        if number == 1 and wire == _LEN:
-            key = ""
-            nested: list[str] | None = None
-            kind, val = OTHER, None
-            for inner, iwire, ival in fields(value):
-                if inner == 16 and iwire == _LEN:
-                    if kind == OTHER:
-                        kind, val = JSON, ival
-                elif inner == 1 and iwire == _LEN:
-                    key = ival.decode("utf-8", "replace")
-                elif inner == 2 and iwire == _LEN:
-                    if nested is None:
-                        nested = []
-                    nested.append(ival.decode("utf-8", "replace"))
-                elif inner == 6 and iwire == _I64:
-                    kind, val = NUMBER, _DOUBLE.unpack(ival.to_bytes(8, "little"))[0]
-                elif inner == 5 and iwire == _VARINT:
-                    kind, val = NUMBER, float((ival >> 1) ^ -(ival & 1))  # zigzag sint64
-                elif inner == 8 and iwire == _LEN:
-                    kind, val = JSON, ival
-                elif 3 <= inner <= 7:
-                    kind, val = OTHER, None  # none / bool / text: not a metric value
-            items.append((tuple(nested) if nested else (key,), kind, val))
-        elif number == 2 and wire == _LEN:
-            step = 0  # an empty HistoryStep means step 0 (proto3 default)
-            for inner, iwire, ival in fields(value):
-                if inner == 1 and iwire == _VARINT:
-                    step = int64(ival)
+    for number, raw in others:
+        if number == 2:
+            step = 0  # a present but empty HistoryStep is step 0 (proto3 default)
+            if raw[:1] == b"\x08" and raw[1:2] < b"\x80" and len(raw) == 2:
+                step = raw[1]  # the usual single-byte-varint step < 128, without the generic walk
+                continue
+            for inner, wire, value in fields(raw):
+                if inner == 1 and wire == _VARINT:
+                    step = int64(value)
     return items, step
 
 

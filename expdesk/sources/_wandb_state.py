@@ -67,7 +67,7 @@ class RunState:
         saved = saved or {}
         self.run: dict[str, Any] = saved.get("run", {})
         self.config: dict[str, Any] = saved.get("config", {})
-        self.summary: dict[str, Any] = saved.get("summary", {})
+        self.summary: dict[str, str] = saved.get("summary", {})  # key -> value_json
         self.exit: dict[str, Any] | None = saved.get("exit")
         self.env: dict[str, Any] = saved.get("env", {})
         self.files: list[str] = saved.get("files", [])
@@ -104,7 +104,8 @@ class RunState:
         elif kind == pb.REC_SUMMARY:
             added, removed = pb.updates(body)
             for path, value_json in added:
-                self.summary["/".join(path)] = parse_json(value_json)
+                # kept as JSON text: only the last value of a key matters, so parse once, when reported
+                self.summary["/".join(path)] = value_json.decode("utf-8", "replace") if value_json else "null"
             for path in removed:
                 self.summary.pop("/".join(path), None)
         elif kind == pb.REC_CONFIG:
@@ -154,41 +155,53 @@ class RunState:
         self.history += 1
         ts_ms = math.nan
         step_item: float | None = None
-        media: list[tuple[str, ...]] = []
-        candidates: list[tuple[tuple[str, ...], int, Any]] = []
-        for path, kind, value in items:
-            head = path[0]
-            if head == "_timestamp" or head == "_step":
-                number = _number(kind, value)
-                if number is not None and math.isfinite(number):
-                    if head == "_timestamp":
-                        ts_ms = number * 1000.0
-                    else:
-                        step_item = number
-            elif path[-1] == "_type" and len(path) > 1:
-                media.append(path[:-1])  # `sample/_type` marks `sample/*` as a media object, not metrics
-            elif not any(part.startswith("_") for part in path):
-                candidates.append((path, kind, value))
+        media: list[str] = []
+        candidates: list[tuple[str, int, Any]] = []
+        for name, nested, kind, value in items:
+            if name[:1] == "_":
+                if name == "_timestamp" or name == "_step":
+                    number = _number(kind, value)
+                    if number is not None and math.isfinite(number):
+                        if name == "_timestamp":
+                            ts_ms = number * 1000.0
+                        else:
+                            step_item = number
+            elif "/_" in name:  # a nested part starting with "_" (name = nested parts joined by "/")
+                if nested is not None and name.endswith("/_type"):
+                    media.append(name[:-5])  # `sample/_type` marks `sample/*` as a media object, not metrics
+            else:
+                candidates.append((name, kind, value))
         if step is None:
             # legacy SDKs leave HistoryRecord.step unset and only log `_step`; with neither, count on
             step = int(step_item) if step_item is not None else self.last_step + 1
         if not _INT64[0] <= step <= _INT64[1]:
             return
         self.last_step = step
-        if not math.isnan(ts_ms):
+        if ts_ms == ts_ms:  # not NaN
             self.last_ts = ts_ms / 1000.0
-        for path, kind, value in candidates:
-            if media and any(path[: len(m)] == m for m in media):
+        series = metrics.series
+        for name, kind, value in candidates:
+            if media and any(name.startswith(prefix) for prefix in media):
                 continue
             if kind == pb.NUMBER:
-                metrics.add("/".join(path), step, value, ts_ms)
+                number = value
             elif kind == pb.JSON:
                 try:
-                    metrics.add("/".join(path), step, float(value), ts_ms)  # the common case: a bare number
+                    number = float(value)  # the common case: a bare number (NaN/Infinity included)
                 except ValueError:
                     if value[:1] == b"{":
-                        for leaf, number in _numeric_leaves(parse_json(value), path):
-                            metrics.add("/".join(leaf), step, number, ts_ms)
+                        for leaf, leaf_value in _numeric_leaves(parse_json(value), (name,)):
+                            metrics.add("/".join(leaf), step, leaf_value, ts_ms)
+                    continue
+            else:
+                continue
+            entry = series.get(name)
+            if entry is None:
+                entry = series[name] = ([], [], [])
+            entry[0].append(step)
+            entry[1].append(number)
+            entry[2].append(ts_ms)
+            metrics.points += 1
 
 
 def _number(kind: int, value: Any) -> float | None:

@@ -22,7 +22,7 @@ from expdesk.core.entities import RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.sources import _wandb_log, _wandb_proto
 from expdesk.sources._values import flatten, read_json_file
-from expdesk.sources._wandb_state import MetricBuffer, RunState
+from expdesk.sources._wandb_state import MetricBuffer, RunState, parse_json
 from expdesk.sources.base import Reader, list_artifacts
 
 #: `offline-run-20261126_192224-g6l3ugh2` (offline) or `run-20261126_192224-g6l3ugh2` (online)
@@ -177,7 +177,7 @@ class WandbReader(Reader):
             runtime_end = start + state.exit.get("runtime", 0) if start is not None else None
             ends = [t for t in (runtime_end, state.last_ts) if t is not None]
             update.end_time = max(ends) if ends else None
-        summary = dict(state.summary)
+        summary = {key: parse_json(text) for key, text in state.summary.items()}
         if not summary:
             legacy_summary = self._legacy_json(ref.path / "files" / "wandb-summary.json", update)
             summary = _flat_values(legacy_summary)
