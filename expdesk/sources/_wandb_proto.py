@@ -107,12 +107,6 @@ def text(value: Any) -> str:
     return value.decode("utf-8", "replace")
 
 
-def message(value: Any) -> bytes:
-    if not isinstance(value, bytes):
-        raise ProtoError("expected an embedded message")
-    return value
-
-
 def record_type(payload: bytes) -> tuple[int, bytes] | None:
     """The oneof member of a `Record`: (field number, its message bytes), or None for control-only records."""
     found = None
