@@ -179,7 +179,8 @@ def _item(buf: bytes, pos: int, end: int) -> Item:
     """
     key = ""
     nested: list[str] | None = None
-    kind, val = OTHER, None
+    kind: int = OTHER
+    val: Any = None
     while pos < end:
         tag = buf[pos]
         pos += 1

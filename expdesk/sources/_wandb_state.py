@@ -122,9 +122,9 @@ class RunState:
         elif kind == pb.REC_ENVIRONMENT:
             self.env.update(pb.environment(body))
         elif kind == pb.REC_FILES:
-            for path in pb.files_record(body):
-                if path not in self.files:
-                    self.files.append(path)
+            for saved in pb.files_record(body):
+                if saved not in self.files:
+                    self.files.append(saved)
         elif kind == pb.REC_HEADER:
             producer = pb.header_version(body)
             if producer:
@@ -147,7 +147,8 @@ class RunState:
         for path in removed:
             node = self.config
             for part in path[:-1]:
-                node = node.get(part) if isinstance(node.get(part), dict) else {}
+                child = node.get(part)
+                node = child if isinstance(child, dict) else {}
             node.pop(path[-1], None)
 
     def _history(self, body: bytes, metrics: MetricBuffer) -> None:

@@ -49,6 +49,10 @@ _CREDENTIALS = re.compile(r"(?<=://)[^/@]+@")
 _MD5_SUFFIX = re.compile(r"_([0-9a-f]{32})(?:\.[^/]*)?$")
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _isfile(path: Path) -> bool:
     try:
         return path.is_file() and not path.is_symlink()
@@ -133,7 +137,7 @@ class SacredReader(Reader):
 
     @staticmethod
     def _identity(update: RunUpdate, ref: RunRef, run: dict[str, Any]) -> None:
-        experiment = run.get("experiment") if isinstance(run.get("experiment"), dict) else {}
+        experiment = _dict(run.get("experiment"))
         update.name = str(experiment.get("name") or ref.native_id)
         update.experiment = experiment.get("name")
         native = run.get("status")
@@ -152,9 +156,9 @@ class SacredReader(Reader):
     @staticmethod
     def _info(run: dict[str, Any], run_info: Any) -> dict[str, Any]:
         info: dict[str, Any] = {}
-        host = run.get("host") if isinstance(run.get("host"), dict) else {}
-        experiment = run.get("experiment") if isinstance(run.get("experiment"), dict) else {}
-        meta = run.get("meta") if isinstance(run.get("meta"), dict) else {}
+        host = _dict(run.get("host"))
+        experiment = _dict(run.get("experiment"))
+        meta = _dict(run.get("meta"))
         if host.get("hostname"):
             info["host"] = host["hostname"]
         if isinstance(host.get("os"), list) and host["os"]:
@@ -199,7 +203,7 @@ class SacredReader(Reader):
     @staticmethod
     def _files(ref: RunRef, run: dict[str, Any]) -> list[FileRef]:
         """Source snapshots (`_sources/<name>_<md5>.py`) and resources, contained in the watched root."""
-        experiment = run.get("experiment") if isinstance(run.get("experiment"), dict) else {}
+        experiment = _dict(run.get("experiment"))
         out = []
         pairs = [("source", p) for p in experiment.get("sources") or []]
         pairs += [("resource", p) for p in run.get("resources") or []]
