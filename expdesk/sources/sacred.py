@@ -220,7 +220,7 @@ class SacredReader(Reader):
             try:
                 target = resolve_inside(basedir, stored)
                 if is_within(target, ref.root.resolve()) and _isfile(target):
-                    local = os.path.relpath(target, ref.root.resolve())
+                    local = str(target)  # FileRef.local is absolute (contained in the root)
             except UnsafePath:
                 local = None
             digest = _MD5_SUFFIX.search(stored)

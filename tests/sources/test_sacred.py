@@ -78,7 +78,7 @@ def test_run_matches_ground_truth(run_path: str) -> None:
     assert {(a.path, a.size) for a in update.artifacts} == {(a["path"], a["size"]) for a in gt["artifacts"]}
     assert {a["path"] for a in gt["artifacts"]} >= set(gt["declared_artifacts"])
     assert [(f.path, f.local) for f in update.files if f.role == "source"] == [
-        (name, f"sacred/runs/{stored}") for name, stored in gt["sources"]
+        (name, str(RUNS / "sacred" / "runs" / stored)) for name, stored in gt["sources"]
     ]
     assert update.links == []
 
@@ -242,7 +242,7 @@ def test_resources_are_rerooted_into_the_moved_basedir(tmp_path: Path) -> None:
     (tmp_path / "runs" / "_resources").mkdir()
     (tmp_path / "runs" / "_resources" / "data_0123.csv").write_text("x")
     [resource] = READER.read(ref, None).files
-    assert resource.role == "resource" and resource.local == "runs/_resources/data_0123.csv"
+    assert resource.role == "resource" and resource.local == str(tmp_path / "runs" / "_resources" / "data_0123.csv")
 
 
 def test_deep_json_is_an_error_not_a_crash(tmp_path: Path) -> None:
