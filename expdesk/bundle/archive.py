@@ -74,7 +74,8 @@ def checked_entries(archive: zipfile.ZipFile, limits: Limits) -> tuple[str, list
     files = []
     for info in infos:
         name = info.filename
-        reason = check_name(name, limits)
+        # zipfile cuts names at a NUL byte; the original (central directory) name is what other tools see
+        reason = "NUL byte in name" if info.orig_filename != name else check_name(name, limits)
         if reason is not None:
             raise UnsafeArchive(f"entry {name!r}: {reason}")
         mode = info.external_attr >> 16
