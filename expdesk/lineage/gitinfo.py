@@ -21,9 +21,8 @@ from expdesk.core.paths import is_within
 
 GIT_TIMEOUT = 20.0
 MAX_DIFF_BYTES = 16 * 1024 * 1024
-_RISKY_CONFIG = re.compile(
-    r"^(filter\.|diff\.[^=]*\.(command|textconv)=|core\.(fsmonitor|sshcommand|pager)=)", re.I
-)
+#: config that makes `status`/`diff` run programs (our own `-c core.fsmonitor=false` is listed too: fine)
+_RISKY_CONFIG = re.compile(r"^(filter\.|diff\.[^=]*\.(command|textconv)=|core\.fsmonitor=(?!false$))", re.I)
 _SECRET_QUERY = re.compile(r"(token|key|secret|password|sig|signature|auth)", re.I)
 
 

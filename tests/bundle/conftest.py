@@ -125,7 +125,10 @@ def mlflow_contract_index(index: Index) -> Index:
 
 def key_of(index: Index, native_id: str | None = None, name: str | None = None) -> str:
     with index.reader() as reader:
-        rows = reader.raw("SELECT key FROM runs WHERE native_id IS ? OR name = ?", (native_id, name))
+        if native_id is not None:
+            rows = reader.raw("SELECT key FROM runs WHERE native_id = ?", (native_id,))
+        else:
+            rows = reader.raw("SELECT key FROM runs WHERE name = ?", (name,))
     assert len(rows) == 1, rows
     return rows[0][0]
 
