@@ -113,19 +113,11 @@ def cmd_open(args: argparse.Namespace) -> int:
     opened = extract_bundle(args.path, args.into)
     try:
         print(f"verified {opened.report.base}: fingerprint {opened.report.fingerprint}")
-        print(f"extracted (read-only view) to {opened.bag}")
-        if not args.no_gui:
-            try:
-                from expdesk.gui.export_view import show_bundle
-            except ImportError as exc:
-                print(
-                    f"expdesk: no window available ({exc}); the card is {opened.bag / 'data' / 'README.md'}"
-                )
-            else:
-                return show_bundle(opened.bag, opened.report.fingerprint or "")
-        else:
-            card = (opened.bag / "data" / "README.md").read_text(encoding="utf-8", errors="replace")
-            print(card)
+        print(
+            f"extracted (read-only) to {opened.bag}{'' if args.keep else ' (removed on exit; --keep keeps it)'}"
+        )
+        # the app window for received bundles is not built yet: the card is the read-only view for now
+        print((opened.bag / "data" / "README.md").read_text(encoding="utf-8", errors="replace"))
     finally:
         if not args.keep:
             opened.cleanup()
@@ -157,11 +149,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("path", type=Path, metavar="FILE.zip|DIR")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("open", help="safely extract and verify a received bundle, then show it read-only")
+    p = sub.add_parser("open", help="safely extract and verify a received bundle, then show its model card")
     p.add_argument("path", type=Path, metavar="FILE.zip")
     p.add_argument("--into", type=Path, default=None, help="parent folder for the extraction (default: temp)")
     p.add_argument("--keep", action="store_true", help="keep the extracted folder")
-    p.add_argument("--no-gui", action="store_true", help="print the model card instead of opening a window")
     p.set_defaults(func=cmd_open)
 
 

@@ -141,7 +141,7 @@ def test_a_real_bundle_opens_read_only(
     assert opened.bag.parent.parent == parent and (opened.bag / "data" / "model" / "MLmodel").is_file()
     opened.cleanup()
     assert list(parent.iterdir()) == []
-    assert main(["open", str(path), "--no-gui", "--into", str(parent)]) == 0
+    assert main(["open", str(path), "--into", str(parent)]) == 0
     assert "verified" in capsys.readouterr().out
     assert list(parent.iterdir()) == []
 
