@@ -111,6 +111,14 @@ def _dataset_name(entry: dict[str, Any]) -> str:
     return text
 
 
+DATASET_ROLES = ("dataset", "training", "train", "validation", "val", "evaluation", "eval", "test")
+
+
+def _is_dataset(entry: dict[str, Any]) -> bool:
+    """MLflow dataset inputs carry their context ("training", ...) as role and an `mlflow_digest`."""
+    return entry["role"] in DATASET_ROLES or "mlflow_digest" in entry["tool_digests"]
+
+
 def _redact(record: RunRecord) -> None:
     for name in ("host", "user"):
         if name in record.identity:
@@ -215,7 +223,7 @@ def plan_bundle(
     if not options.license:
         gaps.append("license: none recorded; the card says 'unknown'")
     summary = json.loads(files[f"data/{folders[key]}/metrics-summary.json"].data or b"{}")
-    datasets = sorted({_dataset_name(e) for r in records for e in r.inputs if e["role"] == "dataset"})
+    datasets = sorted({_dataset_name(e) for r in records for e in r.inputs if _is_dataset(e)})
     lineage = lineage_document(
         graph, records, [{"path": f"model/{f['path']}", "sha256": f["sha256"]} for f in model_files]
     )
