@@ -34,6 +34,7 @@ import difflib
 import math
 import re
 import sqlite3
+import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "~", "!~")
 KEYWORDS = ("and", "or", "not", "in", "is", "null")
 STATUSES = tuple(s.value for s in Status)
 _INT64 = (-(2**63), 2**63 - 1)
+_F8 = struct.Struct("<d")
 
 # attribute -> (kind, SQL over `runs r`). The only SQL text a filter can select.
 _ANNOTATION = "(SELECT a.{} FROM annotations a WHERE a.run_key = r.key)"
@@ -427,7 +429,8 @@ class Frag:
 
 
 def _cat(*parts: Frag | str) -> Frag:
-    sql, params = [], []
+    sql: list[str] = []
+    params: list[Any] = []
     for p in parts:
         if isinstance(p, Frag):
             sql.append(p.sql)
@@ -568,14 +571,16 @@ def _predicate(src: _Source, operand: Operand, op: str, value: Value) -> Frag:
     return _cat(src.text, f" {op} ", _bound(value.text if value.kind == "bool" else value.value))
 
 
-def _compare(node: Compare, bind: Callable[[Any], Frag], stale: str) -> Frag:
+def _compare(node: Compare, stale: str, negated: bool) -> Frag:
+    """One comparison; `negated` when an odd number of `not`s sit above it (see `_compile`)."""
     operand = node.operand
-    src = _source(operand, bind, stale)
+    src = _source(operand, _bound, stale)
     if src.kind == "labels":
         # labels are a set: `label = x` means "has x", the negated operators mean "has no such label"
         if node.op in ("is null", "is not null"):
+            has_any = node.op == "is not null"
             exists = "EXISTS (SELECT 1 FROM user_tags u WHERE u.run_key = r.key)"
-            return Frag(f"NOT {exists}" if node.op == "is null" else exists)
+            return Frag(exists if has_any != negated else f"NOT {exists}")
         positive = {"!=": "=", "!~": "~", "not in": "in"}.get(node.op, node.op)
         if positive not in ("=", "~", "in"):
             raise _fail(operand, f"'{operand.text}' is a set of labels; use =, !=, ~, !~, in or not in")
@@ -583,30 +588,36 @@ def _compare(node: Compare, bind: Callable[[Any], Frag], stale: str) -> Frag:
             *_join([_predicate(src, operand, "=" if positive == "in" else positive, v) for v in node.values])
         )
         sql = _cat("EXISTS (SELECT 1 FROM user_tags u WHERE u.run_key = r.key AND (", inner, "))")
-        return _cat("NOT ", sql) if positive != node.op else sql
+        return _cat("NOT ", sql) if (positive != node.op) != negated else sql
     if node.op in ("is null", "is not null"):
         # params/tags exist as text (their numeric shadow is NULL for "adam"); metrics exist as numbers
         column = src.text if src.text is not None else src.num
         assert column is not None
+        wants_null = (node.op == "is null") != negated
         if src.table is None:
-            return _cat(column, " IS NULL" if node.op == "is null" else " IS NOT NULL")
-        alias = src.table[-1]
-        exists = _cat(
-            f"EXISTS (SELECT 1 FROM {src.table} WHERE {alias}.run_key = r.key AND {alias}.key = ",
-            src.key or Frag("NULL"), " AND ", column, " IS NOT NULL)",
-        )  # fmt: skip
-        return _cat("NOT ", exists) if node.op == "is null" else exists
+            return _cat("(", column, " IS NULL)" if wants_null else " IS NOT NULL)")
+        has_row = _cat("EXISTS ", _key_row(src, Frag("1"), _cat(" AND ", column, " IS NOT NULL")))
+        return _cat("NOT ", has_row) if wants_null else has_row
     op = "=" if node.op in ("in", "not in") else node.op
     pred = _cat(*_join([_predicate(src, operand, op, v) for v in node.values]))
-    if node.op == "not in":
-        pred = _cat("NOT ", pred)
+    if (node.op == "not in") != negated:
+        # NOT of a NULL comparison stays NULL: a missing or non-numeric value matches neither way
+        pred = _cat("NOT (", pred, ")")
     if src.table is None:
         return _cat("(", pred, ")")
-    # a scalar subquery: no row (missing key) gives NULL, so a missing key matches nothing, even under NOT
+    # a scalar subquery: no row (missing key) gives NULL, so a missing key matches nothing
+    return _key_row(src, pred)
+
+
+def _key_row(src: _Source, select: Frag, extra: Frag | str = "") -> Frag:
+    """`select` evaluated on this run's row for the key. Correlated on purpose: measured against
+    `r.key IN (SELECT run_key ... WHERE key = ?)`, it loses 2x on a lone comparison but wins on the
+    usual conjunctions, because AND stops early instead of materialising every key's rows."""
+    assert src.table is not None and src.key is not None
     alias = src.table[-1]
     return _cat(
-        "(SELECT ", pred, f" FROM {src.table} WHERE {alias}.run_key = r.key AND {alias}.key = ",
-        src.key or Frag("NULL"), ")",
+        "(SELECT ", select, f" FROM {src.table} WHERE {alias}.run_key = r.key AND {alias}.key = ", src.key,
+        extra, ")",
     )  # fmt: skip
 
 
@@ -627,14 +638,19 @@ def _flag(operand: Operand, stale: str) -> Frag:
     return Frag(f"({sql} != 0)")
 
 
-def _compile(node: Node, stale: str) -> Frag:
+def _compile(node: Node, stale: str, negated: bool = False) -> Frag:
+    """`not` is pushed down to the comparisons (De Morgan), which is exactly SQL's three-valued NOT; the
+    comparisons then say what negation means for them (a set of labels, `is null`)."""
     if isinstance(node, BoolOp):
-        return _cat("(", _compile(node.left, stale), f" {node.op} ", _compile(node.right, stale), ")")
+        op = {"AND": "OR", "OR": "AND"}[node.op] if negated else node.op
+        left, right = _compile(node.left, stale, negated), _compile(node.right, stale, negated)
+        return _cat("(", left, f" {op} ", right, ")")
     if isinstance(node, Not):
-        return _cat("(NOT ", _compile(node.inner, stale), ")")
+        return _compile(node.inner, stale, not negated)
     if isinstance(node, Flag):
-        return _flag(node.operand, stale)
-    return _compare(node, _bound, stale)
+        flag = _flag(node.operand, stale)  # never NULL, so a plain NOT is exact
+        return _cat("(NOT ", flag, ")") if negated else flag
+    return _compare(node, stale, negated)
 
 
 def compile_filter(
@@ -672,18 +688,16 @@ def compile_sort(spec: str, now: float | None = None, stale_after: float = DEFAU
         if src.kind == "labels":
             raise _fail(operand, "cannot sort by labels (a run has several)")
         if src.table is not None:
-            column = Frag(f"COALESCE({src.num.sql}, {src.text.sql})") if src.text and src.num else src.num
-            assert column is not None and src.key is not None
-            alias = src.table[-1]
-            value = _cat(
-                f"(SELECT {column.sql} FROM {src.table} WHERE {alias}.run_key = r.key AND {alias}.key = ",
-                src.key, ")",
-            )  # fmt: skip
+            # params/tags: numbers sort numerically before text (SQLite orders REAL before TEXT)
+            column = _cat("COALESCE(", src.num, ", ", src.text, ")") if src.text and src.num else src.num
+            assert column is not None
+            value = _key_row(src, column)
         else:
             value = src.num if src.num is not None else src.text  # type: ignore[assignment]
             assert value is not None
         assert not value.params
-        terms.append(f"{value.sql} IS NULL, {value.sql} {'DESC' if descending else 'ASC'}")
+        # NULLS LAST (SQLite >= 3.30) evaluates the key once per row; `x IS NULL, x` would do it twice
+        terms.append(f"{value.sql} {'DESC' if descending else 'ASC'} NULLS LAST")
         sep = parser.next()
         if sep.kind == "end":
             break
@@ -712,17 +726,30 @@ def _finite_number(value: Any) -> float | None:
 
 
 def _step_index(steps: bytes | None, step: int | None) -> int | None:
-    if steps is None or step is None or len(steps) % 8:
+    """Index of the last occurrence of `step` in a packed <i8 array (the last write wins)."""
+    if not isinstance(steps, bytes) or not isinstance(step, int) or len(steps) % 8:
         return None
-    hits = np.flatnonzero(np.frombuffer(steps, dtype="<i8") == step)
-    return int(hits[-1]) if len(hits) else None
+    if len(steps) > 1024:
+        hits = np.flatnonzero(np.frombuffer(steps, dtype="<i8") == step)
+        return int(hits[-1]) if len(hits) else None
+    # small chunks (live runs, short series): a byte search beats numpy's per-call overhead 5x
+    try:
+        needle = step.to_bytes(8, "little", signed=True)
+    except OverflowError:
+        return None
+    end = len(steps)
+    while (found := steps.rfind(needle, 0, end)) >= 0:
+        if found % 8 == 0:
+            return found // 8
+        end = found + 7  # a match straddling two elements: look further left
+    return None
 
 
 def _value_at(steps: bytes | None, vals: bytes | None, step: int | None) -> float | None:
     index = _step_index(steps, step)
-    if index is None or vals is None or len(vals) < 8 * (index + 1):
+    if index is None or not isinstance(vals, bytes) or len(vals) < 8 * (index + 1):
         return None
-    value = float(np.frombuffer(vals, dtype="<f8", count=1, offset=8 * index)[0])
+    (value,) = _F8.unpack_from(vals, 8 * index)
     return None if math.isnan(value) else value
 
 

@@ -18,6 +18,7 @@ from expdesk.core.errors import UsageError
 from expdesk.index import store
 from expdesk.index.query import (
     FilterError,
+    _step_index,
     compile_filter,
     compile_sort,
     completions,
@@ -462,3 +463,17 @@ def test_random_sort_specs_compile_or_raise_filter_error(reader: IndexReader, sp
     except FilterError:
         return
     reader.run_keys(True, order_sql=sql)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(-300, 300) | st.integers(-(2**63), 2**63 - 1), max_size=200),
+    st.integers(-300, 300),
+)
+def test_step_index_agrees_with_numpy(steps: list[int], step: int) -> None:
+    # small values are mostly zero bytes: the byte search must skip matches straddling two elements
+    packed = np.array(steps, dtype="<i8").tobytes()
+    hits = np.flatnonzero(np.array(steps, dtype=np.int64) == step)
+    expected = int(hits[-1]) if len(hits) else None
+    assert _step_index(packed, step) == expected
+    assert _step_index(packed * 8, step) == (None if expected is None else expected + 7 * len(steps))
