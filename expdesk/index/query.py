@@ -466,6 +466,8 @@ class _Source:
 
 
 def _stale_sql(now: float, stale_after: float) -> str:
+    if not (math.isfinite(now) and math.isfinite(stale_after)):
+        return "0"  # stale_after = inf: nothing is ever stale (and 'inf' is no SQL number)
     # numbers we produce (never user text), so they may be spelled into the SQL
     return (
         f"(r.status = 'running' AND r.last_activity IS NOT NULL"

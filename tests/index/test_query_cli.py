@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from expdesk.cli import main
+from tests.groundtruth import load_gt
 
 
 @pytest.fixture
@@ -58,3 +61,44 @@ def test_bad_filter_is_a_usage_error(db: Path, capsys: pytest.CaptureFixture[str
     assert "unknown attribute 'stauts' at column 1 (did you mean 'status'?)" in err
     assert main(["runs", "--db", str(db), "--sort", "metrics.loss.mni"]) == 2
     assert "unknown aggregate 'mni'" in capsys.readouterr().err
+
+
+@pytest.fixture
+def mlflow_db(runs_dir: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "index.sqlite"
+    assert main(["index", str(runs_dir / "mlflow"), "--db", str(path), "-q"]) == 0
+    return path
+
+
+def test_mlflow_runs_against_ground_truth(mlflow_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt = load_gt("mlflow")["runs"]
+    fmt = {"file": "mlflow", "sqlite": "mlflow-sqlite"}
+
+    def expected(keep: Callable[[dict[str, Any]], bool]) -> list[str]:
+        return sorted(f"{r['run_name']}|{fmt[r['backend']]}" for r in gt if keep(r))
+
+    def got(*args: str) -> list[str]:
+        capsys.readouterr()
+        assert main(["runs", "--db", str(mlflow_db), "--json", "--sort", "name, format", *args]) == 0
+        return [f"{r['name']}|{r['format']}" for r in json.loads(capsys.readouterr().out)]
+
+    active = [r for r in gt if r["lifecycle_stage"] == "active"]
+    assert got() == expected(lambda r: r in active)
+    assert got("--all", "--where", "deleted") == expected(lambda r: r["lifecycle_stage"] == "deleted")
+    assert got("--where", "params.alpha < 0.005") == expected(
+        lambda r: r in active and float(r["params"].get("alpha", "inf")) < 0.005
+    )
+    assert got("--where", "metrics.val_accuracy.max > 0.62 and format = mlflow") == expected(
+        lambda r: r["backend"] == "file" and r["metrics"].get("val_accuracy", {}).get("max", 0) > 0.62
+    )
+    assert got("--where", "parent is not null") == expected(lambda r: r["parent_run_id"] is not None)
+    assert got("--where", 'tags."mlflow.runName" ~ "^alpha=" and not params.alpha = 0.01') == expected(
+        lambda r: r["run_name"] in ("alpha=0.001", "alpha=0.0001")
+    )
+    assert got("--where", "status = failed or native_status = RUNNING") == expected(
+        lambda r: r["status"] in ("FAILED", "RUNNING")
+    )
+    # diverging-lr logs train_loss 7.5 * 7.5**step: 421.875 at step 2
+    assert got("--where", "metrics.train_loss.at(2) = 421.875") == expected(
+        lambda r: r["run_name"] == "diverging-lr"
+    )
