@@ -217,9 +217,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _path_or_file_uri(value: str) -> Path:
+    """A path, or a `file://` URI as desktop shells pass it through the desktop entry's `Exec=expdesk %U`."""
+    if value.startswith("file://"):
+        from urllib.parse import urlsplit
+        from urllib.request import url2pathname
+
+        parts = urlsplit(value)
+        if parts.netloc not in ("", "localhost"):
+            return Path(value)  # a remote host: left as given, so it is reported as missing
+        return Path(url2pathname(parts.path))  # decodes %20 etc. once
+    return Path(value)
+
+
 def _gui_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="expdesk", description="Open the expdesk window.")
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="folders to add as watched roots")
+    parser.add_argument(
+        "paths", nargs="*", type=_path_or_file_uri, metavar="PATH", help="folders to add as watched roots"
+    )
     parser.add_argument("--demo", action="store_true", help="open the bundled demo workspace")
     parser.add_argument("--self-test", action="store_true", help="open, index the demo, exit 0 (smoke test)")
     _db_arg(parser)
