@@ -1,0 +1,103 @@
+"""DVCLive step histories: `plots/metrics/<name>.tsv`, one file per metric, appended a line per step.
+
+Header `step\\t<leaf>` or `timestamp\\tstep\\t<leaf>` (timestamp in ms); NaN is written as `nan`. A resumed
+session (`resume=True`) keeps appending to the same files; a fresh session deletes and recreates them, which
+the tail cursor sees as a new file identity and reads from the start.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from expdesk.core.entities import Series
+from expdesk.sources._tables import to_ms
+from expdesk.sources._tail import read_new_lines
+
+
+def _parse_header(line: bytes) -> tuple[int | None, int | None, int] | None:
+    """(step column, timestamp column, value column) of a header line, or None if it is not one."""
+    names = [c.strip() for c in line.rstrip(b"\r").split(b"\t")]
+    step = names.index(b"step") if b"step" in names else None
+    stamp = names.index(b"timestamp") if b"timestamp" in names else None
+    values = [i for i in range(len(names)) if i not in (step, stamp)]
+    if not values:
+        return None
+    # DVCLive writes the leaf name last; anything else is from a different writer and still readable
+    return step, stamp, values[-1]
+
+
+def read_tsv(
+    path: Path, state: dict[str, Any] | None, key: str
+) -> tuple[Series, bool, dict[str, Any], list[str]]:
+    """New points of one TSV -> (series, reset, new state, errors). A torn last line waits."""
+    tail = read_new_lines(path, (state or {}).get("tail"))
+    prev = {} if tail.reset else (state or {})
+    lines = tail.data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    header = prev.get("header")
+    row = int(prev.get("rows", 0))
+    errors: list[str] = []
+    if header is None and lines:
+        parsed = _parse_header(lines[0])
+        lines = lines[1:]
+        if parsed is None:
+            errors.append(f"{path.name}: line 1: not a DVCLive header")
+        header = list(parsed) if parsed is not None else None
+    steps: list[int] = []
+    values: list[float] = []
+    stamps: list[float] = []
+    if header is not None:
+        step_col, stamp_col, value_col = header
+        width = max(c for c in header if c is not None) + 1
+        line_no = row + 2  # 1-based, after the header
+        for line in lines:
+            parts = line.rstrip(b"\r").split(b"\t")
+            if len(parts) < width:
+                if line.strip():
+                    errors.append(f"{path.name}: line {line_no}: {len(parts)} fields, expected {width}")
+                line_no += 1
+                continue
+            try:
+                # float()/int() take bytes directly, which keeps this loop cheap
+                value = float(parts[value_col])
+                step = _int(parts[step_col]) if step_col is not None else row
+            except (ValueError, OverflowError):
+                errors.append(f"{path.name}: line {line_no}: not a number, skipped")
+                line_no += 1
+                continue
+            steps.append(step)
+            values.append(value)
+            stamps.append(to_ms(_float(parts[stamp_col])) if stamp_col is not None else math.nan)
+            row += 1
+            line_no += 1
+    series = Series(
+        key,
+        np.array(steps, dtype=np.int64),
+        np.array(values, dtype=np.float64),
+        np.array(stamps, dtype=np.float64),
+        replace=tail.reset,
+    )
+    new_state = {"tail": tail.state, "header": header, "rows": row}
+    return series, tail.reset, new_state, errors[:20]
+
+
+def _int(cell: bytes) -> int:
+    try:
+        value = int(cell)
+    except ValueError:
+        value = int(float(cell))  # `3.0` from a float-typed writer; nan/inf raise ValueError/OverflowError
+    if not -(2**63) <= value < 2**63:
+        raise OverflowError("step out of int64 range")
+    return value
+
+
+def _float(cell: bytes) -> float:
+    try:
+        return float(cell)
+    except ValueError:
+        return math.nan
