@@ -30,13 +30,13 @@ from expdesk.sources._dvc_stages import (
     lookup,
     stale_reasons,
 )
+from expdesk.sources._hydra_yaml import read_yaml_checked
 from expdesk.sources._tables import flatten_record, number
 from expdesk.sources._values import (
     MAX_YAML_BYTES,
     flatten,
     read_bytes_capped,
     read_json_file,
-    read_yaml_file,
 )
 from expdesk.sources.base import Reader, walk_stats
 from expdesk.sources.generic import run_name
@@ -90,7 +90,7 @@ def load_data_file(path: Path) -> Any:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SourceError(path, f"invalid TOML: {exc}") from None
     if suffix in (".yaml", ".yml"):
-        return read_yaml_file(path)
+        return read_yaml_checked(path)
     raise SourceError(path, "unsupported params/metrics file type")
 
 
@@ -182,7 +182,7 @@ class DvcReader(Reader):
         if not is_regular_file(path):
             return None
         try:
-            return load_data_file(path) if not rel.endswith((".lock", ".dvc")) else read_yaml_file(path)
+            return load_data_file(path) if not rel.endswith((".lock", ".dvc")) else read_yaml_checked(path)
         except IncompleteRead:
             return None  # being rewritten by DVC right now: the next read gets it
         except SourceError as exc:

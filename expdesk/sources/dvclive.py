@@ -16,7 +16,8 @@ from expdesk.core.entities import Link, RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file, is_within
 from expdesk.sources._dvclive_tsv import read_tsv
-from expdesk.sources._values import flatten, read_json_file, read_yaml_file
+from expdesk.sources._hydra_yaml import read_yaml_checked
+from expdesk.sources._values import flatten, read_json_file
 from expdesk.sources.base import Reader, list_artifacts, walk_stats
 from expdesk.sources.dvc import looks_like_project, metric_values
 from expdesk.sources.generic import run_name
@@ -65,7 +66,7 @@ class DvcLiveReader(Reader):
         params_path = folder / "params.yaml"
         if is_regular_file(params_path):
             try:
-                data = read_yaml_file(params_path)
+                data = read_yaml_checked(params_path)
             except SourceError as exc:
                 errors.append(str(exc))
             else:

@@ -20,7 +20,8 @@ from expdesk.core.entities import Link, RunRef, RunUpdate, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file, is_within
 from expdesk.sources._hydra_metrics import read_job_metrics
-from expdesk.sources._values import flatten, param_str, read_yaml_file
+from expdesk.sources._hydra_yaml import read_yaml_checked
+from expdesk.sources._values import flatten, param_str
 from expdesk.sources.base import Reader, list_artifacts
 from expdesk.sources.generic import run_name
 
@@ -90,7 +91,7 @@ class HydraReader(Reader):
             if not is_regular_file(path):
                 continue
             try:
-                docs[name] = read_yaml_file(path)
+                docs[name] = read_yaml_checked(path)
             except SourceError as exc:
                 errors.append(str(exc))
         update = RunUpdate(name=run_name(folder, ref.root))

@@ -16,8 +16,9 @@ from typing import Any
 from expdesk.core.entities import RunRef, RunUpdate, Status
 from expdesk.core.errors import SourceError
 from expdesk.core.paths import is_regular_file
+from expdesk.sources._hydra_yaml import read_yaml_checked
 from expdesk.sources._tables import read_csv_table
-from expdesk.sources._values import flatten, read_yaml_file
+from expdesk.sources._values import flatten
 from expdesk.sources.base import Reader, list_artifacts
 
 #: a header longer than this is not a Lightning header (and we will not read a 1 GB line to find out)
@@ -26,6 +27,8 @@ MAX_HEADER_BYTES = 1 << 20
 
 def _first_line(path: Path, limit: int = MAX_HEADER_BYTES) -> bytes | None:
     """The file's first whole line (without `\\n`), or None when there is none yet (or it is too long)."""
+    if not is_regular_file(path):
+        return None  # a FIFO or device named metrics.csv must not be opened
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
@@ -40,12 +43,11 @@ def _first_line(path: Path, limit: int = MAX_HEADER_BYTES) -> bytes | None:
     return chunk[:end] if end >= 0 else None
 
 
-def _header_has_step(path: Path) -> bool:
+def _header_columns(path: Path) -> list[str]:
     line = _first_line(path, 4096)
     if line is None:
-        return False
-    columns = {c.strip() for c in line.decode("utf-8", "replace").split(",")}
-    return "step" in columns
+        return []
+    return [c.strip() for c in line.decode("utf-8", "replace").split(",")]
 
 
 class LightningReader(Reader):
@@ -58,13 +60,19 @@ class LightningReader(Reader):
             names = set(os.listdir(path))
         except OSError:
             return 0.0
-        if "metrics.csv" not in names or not _header_has_step(path / "metrics.csv"):
-            # hparams.yaml alone is what generic folders use too; a checkpoints/ dir tips it (no metrics yet)
-            if "hparams.yaml" in names and "checkpoints" in names and "metrics.csv" not in names:
-                return 0.6
+        columns = _header_columns(path / "metrics.csv") if "metrics.csv" in names else []
+        if "step" in columns:
+            # generic claims metrics.csv at 0.4; a `step` column next to hparams.yaml is CSVLogger's
+            if "hparams.yaml" in names:
+                return 0.8
+            # No hparams.yaml (yet): CSVLogger's header is the *sorted* key union with epoch and step,
+            # which a hand-written `step,loss` file almost never is.
+            if "epoch" in columns and columns == sorted(columns) and "metrics.jsonl" not in names:
+                return 0.5
             return 0.0
-        # generic claims metrics.csv at 0.4; a CSV with a `step` column next to hparams.yaml is CSVLogger's
-        return 0.8 if "hparams.yaml" in names else 0.6
+        if "hparams.yaml" in names and "checkpoints" in names and "metrics.csv" not in names:
+            return 0.6  # fit started, nothing logged yet
+        return 0.0
 
     def runs(self, path: Path, root: Path) -> list[RunRef]:
         return [RunRef(self.format, path, root)]
@@ -79,7 +87,7 @@ class LightningReader(Reader):
         hparams = folder / "hparams.yaml"
         if is_regular_file(hparams):
             try:
-                data = read_yaml_file(hparams)
+                data = read_yaml_checked(hparams)
             except SourceError as exc:
                 errors.append(str(exc))
             else:
