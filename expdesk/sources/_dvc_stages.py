@@ -205,6 +205,10 @@ def dvc_file_stage(rel: str, data: Any) -> dict[str, Any]:
 
 
 def _merge(declared: list[str], locked: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Declared paths in dvc.yaml order with their locked md5/size, then paths only the lock knows."""
+    if locked:
+        # `${item}.o` in a foreach/matrix body: the lock holds the resolved path; the template adds nothing
+        declared = [p for p in declared if "${" not in p]
     by_path = {f["path"]: f for f in locked}
     out = [by_path.get(p, {"path": p}) for p in dict.fromkeys(declared)]
     out += [f for f in locked if f["path"] not in set(declared)]
