@@ -144,3 +144,27 @@ def test_arbitrary_bytes_never_raise(tsv: bytes, more: bytes, latest: bytes) -> 
         with open(path, "ab") as fh:
             fh.write(more)
         READER.read(RunRef("dvclive", live, Path(tmp)), first.cursor)
+
+
+@pytest.mark.parametrize("garbage", [False, True])
+def test_fast_path_gives_the_same_points_as_the_line_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, garbage: bool
+) -> None:
+    from expdesk.sources import _dvclive_tsv
+
+    live = _live(tmp_path)
+    lines = [
+        f"{1_700_000_000_000 + i}\t{i}\t{v!r}" for i, v in enumerate([0.1, math.nan, -0.0, 1e-310] * 800)
+    ]
+    if garbage:
+        lines[1234] = "1\t1234\toops"
+    (live / "plots" / "metrics" / "loss.tsv").write_text("timestamp\tstep\tloss\n" + "\n".join(lines) + "\n")
+    fast = READER.read(RunRef("dvclive", live, tmp_path), None)
+    monkeypatch.setattr(_dvclive_tsv, "FAST_MIN_LINES", 10**9)
+    slow = READER.read(RunRef("dvclive", live, tmp_path), None)
+    (a,), (b,) = fast.metrics, slow.metrics
+    assert a.steps.tolist() == b.steps.tolist() and len(a.steps) == 3200 - garbage
+    assert a.values.tobytes() == b.values.tobytes()  # bit-identical, NaN and -0.0 included
+    assert a.timestamps.tolist() == b.timestamps.tolist()
+    assert fast.cursor == slow.cursor and fast.error == slow.error
+    assert ("line 1236" in (fast.error or "")) == garbage
