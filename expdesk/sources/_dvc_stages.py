@@ -141,7 +141,7 @@ def build_stages(dvc_yaml: Any, lock: Any) -> list[dict[str, Any]]:
     result = []
     for name in list(defined) + [n for n in locked if n not in defined]:
         spec, entry = defined.get(name, {}), locked.get(name, {})
-        wdir = spec.get("wdir") if isinstance(spec.get("wdir"), str) else "."
+        wdir: str = spec["wdir"] if isinstance(spec.get("wdir"), str) else "."
         flags: dict[str, dict[str, Any]] = {}
         for kind in ("outs", "metrics", "plots"):
             for raw in as_list(spec.get(kind)):

@@ -56,9 +56,9 @@ def read_tsv(
     values: list[float] = []
     stamps: list[float] = []
     big = header is not None and body.count(b"\n") >= FAST_MIN_LINES
-    fast = _parse_fast(body, header) if big else None
+    fast = _parse_fast(body, header) if big and header is not None else None
     if fast is not None:
-        series = Series(key, *fast, replace=tail.reset)
+        series = Series(key, fast[0], fast[1], fast[2], replace=tail.reset)
         new_state = {"tail": tail.state, "header": header, "rows": row + len(series.steps)}
         return series, tail.reset, new_state, errors
     lines = body.split(b"\n")[:-1]
@@ -97,7 +97,7 @@ def read_tsv(
     return series, tail.reset, new_state, errors[:20]
 
 
-def _parse_fast(body: bytes, header: list[int | None]) -> tuple[np.ndarray, ...] | None:
+def _parse_fast(body: bytes, header: list[int | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """A big, well-formed chunk parsed by pandas' C reader; None (use the line loop) at the first oddity, so
     errors are still reported per line and the two paths give identical points."""
     import pandas as pd
