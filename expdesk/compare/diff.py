@@ -175,15 +175,20 @@ class DiffTable:
         rows = self.constant_rows()
         if not rows:
             return ""
-        parts = [f"{r.label}={r.cells[0].text}" for r in rows[:limit]]
+        parts = [f"{r.label}={r.cells[0].text if r.cells[0].present else '(missing)'}" for r in rows[:limit]]
         more = ", …" if len(rows) > limit else ""
         noun = "row" if len(rows) == 1 else "rows"
         return f"{len(rows)} identical {noun}: {', '.join(parts)}{more}"
 
-    def as_matrix(self, only_differences: bool = True, transpose: bool = False) -> list[list[str]]:
-        """Header row + body as text (what copy and CSV export write)."""
+    def as_matrix(
+        self, only_differences: bool = True, transpose: bool = False, best_mark: str = ""
+    ) -> list[list[str]]:
+        """Header row + body as text (what copy and CSV export write); `best_mark` is appended to best cells."""
         rows = self.visible_rows(only_differences)
-        matrix = [["", *self.run_names]] + [[r.label, *(c.text for c in r.cells)] for r in rows]
+        matrix = [["", *self.run_names]] + [
+            [r.label, *(c.text + (best_mark if i in r.best else "") for i, c in enumerate(r.cells))]
+            for r in rows
+        ]
         if transpose:
             matrix = [list(col) for col in zip(*matrix, strict=True)]
             matrix[0][0] = ""
@@ -281,7 +286,8 @@ def _best(cells: Sequence[Cell], direction: Direction) -> frozenset[int]:
 def legend_labels(runs: Sequence[Mapping[str, Any]], max_params: int = 3) -> list[str]:
     """Names for runs in a legend: the params that differ among them (`lr=0.01, opt=adam`), else the name.
 
-    Up to `max_params` differing params, fewest distinct values first (they group runs); a label that would
+    Up to `max_params` differing params: those present in most runs first, then fewest distinct values (they
+    group runs), then by name; a label that would
     be ambiguous or empty falls back to the run name.
     """
     names = [str(r.get("name") or r["key"]) for r in runs]
@@ -291,9 +297,10 @@ def legend_labels(runs: Sequence[Mapping[str, Any]], max_params: int = 3) -> lis
     for key in _union(r.get("params") or {} for r in runs):
         cells = [_value_cell(r.get("params") or {}, key) for r in runs]
         if not same_cells(cells):
+            missing = sum(not c.present for c in cells)
             distinct = len({c.text for c in cells})
-            differing.append((distinct, key))
-    chosen = sorted(k for _, k in sorted(differing)[:max_params])
+            differing.append((missing, distinct, key))
+    chosen = sorted(k for *_, k in sorted(differing)[:max_params])
     labels = []
     for r, name in zip(runs, names, strict=True):
         params = r.get("params") or {}

@@ -94,3 +94,13 @@ def value_at_step(steps: np.ndarray, values: np.ndarray, step: int) -> float | N
     best = int(steps[mask].max())
     idx = np.flatnonzero(steps == best)[-1]
     return float(values[idx])
+
+
+def values_at(
+    reader: IndexReader, run_keys: Sequence[str], metrics: Iterable[str], step: int
+) -> dict[str, dict[str, float | None]]:
+    """`{metric: {run_key: value at step}}` for the diff table's "value at step" rows."""
+    out: dict[str, dict[str, float | None]] = {}
+    for raw in load_series(reader, run_keys, metrics):
+        out.setdefault(raw.metric, {})[raw.run_key] = value_at_step(raw.steps, raw.values, step)
+    return out
