@@ -35,6 +35,12 @@ MAX_LEGEND = 20
 X_LABELS = {XMode.STEP: "step", XMode.WALL: "wall time (UTC)", XMode.RELATIVE: "relative time"}
 
 
+def mpl_text(text: str) -> str:
+    """A user string as literal matplotlib text: `$` would start mathtext, a leading `_` hides a legend entry."""
+    text = text.replace("$", r"\$")
+    return " " + text if text.startswith("_") else text
+
+
 class Decimator:
     """Full-resolution data of the lines of one axes, re-decimated for the current view."""
 
@@ -174,7 +180,7 @@ def metric_chart(
                 ax.add_line(line)
                 dec.add(line, s.x, s.smoothed)
                 shown = line
-            shown.set_label(s.label)
+            shown.set_label(mpl_text(s.label))
             legend_handles.setdefault(s.run_key, shown)
         _style_metric_axes(ax, metric, x_mode, log_x, log_y)
         limits = dec.data_limits()
@@ -211,7 +217,7 @@ def metric_chart(
 
 
 def _style_metric_axes(ax: Axes, metric: str, x_mode: XMode, log_x: bool, log_y: bool) -> None:
-    ax.set_title(metric, fontsize="medium")
+    ax.set_title(mpl_text(metric), fontsize="medium")
     ax.set_xlabel(X_LABELS[x_mode])
     ax.grid(True, alpha=0.3)
     if log_x and x_mode is not XMode.WALL:
@@ -338,15 +344,15 @@ def parallel_figure(
     for i, spec in enumerate(specs):
         ax.axvline(i, color="0.2", linewidth=1)
         for pos, label in spec.ticks:
-            ax.text(i + 0.03, pos, label, fontsize="x-small", va="center", ha="left", color="0.2")
+            ax.text(i + 0.03, pos, mpl_text(label), fontsize="x-small", va="center", ha="left", color="0.2")
     ax.set_xlim(-0.3, len(specs) - 0.7 + 0.3)
     ax.set_ylim(-0.05, 1.05)
-    ax.set_xticks(xs, [s.name + (" (log)" if s.log else "") for s in specs], rotation=20, ha="right")
+    ax.set_xticks(xs, [mpl_text(s.name) + (" (log)" if s.log else "") for s in specs], rotation=20, ha="right")
     ax.set_yticks([])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     ax.set_title(
-        f"{len(runs)} runs" + (f", coloured by {metric} · {stat}" if metric else ""), fontsize="medium"
+        f"{len(runs)} runs" + (f", coloured by {mpl_text(metric)} · {stat}" if metric else ""), fontsize="medium"
     )
     return fig
 
@@ -375,13 +381,13 @@ def scatter_figure(
     points = ax.scatter(x[ok], y[ok], s=28, color=colormaps["tab10"](0), edgecolors="white", linewidths=0.5)
     points.set_gid("runs")
     if spec.categorical:
-        ax.set_xticks([p for p, _ in spec.ticks], [label for _, label in spec.ticks])
+        ax.set_xticks([p for p, _ in spec.ticks], [mpl_text(label) for _, label in spec.ticks])
     elif log_x if log_x is not None else spec.log:
         ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
-    ax.set_xlabel(param)
-    ax.set_ylabel(f"{metric} · {stat}")
+    ax.set_xlabel(mpl_text(param))
+    ax.set_ylabel(f"{mpl_text(metric)} · {stat}")
     ax.grid(True, alpha=0.3)
     missing = int((~ok).sum())
     ax.set_title(
@@ -389,7 +395,7 @@ def scatter_figure(
     )
     if labels is not None and ok.sum() <= 12:
         for xi, yi, label in zip(x[ok], y[ok], np.asarray(list(labels), dtype=object)[ok], strict=True):
-            ax.annotate(str(label), (xi, yi), fontsize="x-small", xytext=(4, 4), textcoords="offset points")
+            ax.annotate(mpl_text(str(label)), (xi, yi), fontsize="x-small", xytext=(4, 4), textcoords="offset points")
     return fig
 
 

@@ -120,6 +120,7 @@ class CompareView(QWidget):
         self.tabs.addTab(self._build_chart_tab(), "Charts")
         self.tabs.addTab(self._build_parallel_tab(), "Parallel coordinates")
         self.tabs.addTab(self._build_scatter_tab(), "Scatter")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
 
     def _build_table_tab(self) -> QWidget:
         tab = QWidget()
@@ -337,7 +338,7 @@ class CompareView(QWidget):
         self.runs = result.runs
         self.model.set_table(result.table)
         self._update_summary()
-        self.table_view.resizeColumnsToContents()
+        self._fit_columns()
         found = len(self.runs)
         gone = len(self.keys) - found
         self.status.setText(f"Comparing {found} runs" + (f" ({gone} no longer in the index)" if gone else ""))
@@ -348,8 +349,8 @@ class CompareView(QWidget):
         _refill(self.sc_metric, metrics, _default_metric(metrics))
         differing = [r.key for r in result.table.rows if r.section == "param" and not r.same]
         _refill(self.sc_param, params, differing[0] if differing else None)
-        self._draw_parallel()
-        self._draw_scatter()
+        # parallel coordinates and scatter are drawn when their tab is shown, not on every reload
+        self._on_tab_changed(self.tabs.currentIndex())
         self.table_ready.emit()
         self._request_chart()
 
@@ -416,6 +417,12 @@ class CompareView(QWidget):
         hit = self.chart.nearest(event.inaxes, event.x, event.y)
         self.hover.setText(hit.text.replace("\n", "   ") if hit else " ")
 
+    def _on_tab_changed(self, index: int) -> None:
+        if index == 2:
+            self._draw_parallel()
+        elif index == 3:
+            self._draw_scatter()
+
     def _draw_parallel(self) -> None:
         fig = self.parallel_canvas.figure
         table = self.model.table()
@@ -444,7 +451,14 @@ class CompareView(QWidget):
 
     def _on_transpose(self, on: bool) -> None:
         self.model.set_transposed(on)
-        self.table_view.resizeColumnsToContents()
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        # measuring every cell of hundreds of columns costs seconds; wide tables get a fixed width instead
+        if self.model.columnCount() <= 60:
+            self.table_view.resizeColumnsToContents()
+        else:
+            self.table_view.horizontalHeader().setDefaultSectionSize(110)
 
     def _update_summary(self) -> None:
         table = self.model.table()

@@ -84,7 +84,12 @@ def test_table_chart_and_figures_after_loading(qtbot: QtBot, index: Index, keys:
         "lr=0.01, opt=adam",
         "lr=0.001, opt=<b>adam</b>",
     ]
-    assert view.parallel_canvas.figure.axes and view.scatter_canvas.figure.axes
+    assert not view.parallel_canvas.figure.axes, "drawn when its tab is shown"
+    view.tabs.setCurrentIndex(2)
+    ax = view.parallel_canvas.figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["lr (log)", "opt", "val_loss · last"]
+    view.tabs.setCurrentIndex(3)
+    assert view.scatter_canvas.figure.axes[0].get_xlabel() == "lr"
 
 
 def test_chart_options_and_small_multiples(qtbot: QtBot, index: Index, keys: list[str]) -> None:
