@@ -71,12 +71,13 @@ class Indexer:
     def known(self) -> dict[str, tuple[str | None, dict[str, Any]]]:
         conn = open_reader(self.writer.db_path)
         try:
-            rows = conn.execute("SELECT key, fingerprint, cursor, error FROM runs").fetchall()
+            rows = conn.execute("SELECT key, fingerprint, cursor, error, gone FROM runs").fetchall()
         finally:
             conn.close()
-        # a run that errored is re-read next time even if unchanged: the error may have been a torn file
+        # a run that errored is re-read even if unchanged (the error may have been a torn file), and so is a
+        # run marked gone that reappeared (its folder came back, e.g. a remounted disk)
         return {
-            r["key"]: (None if r["error"] else r["fingerprint"], json.loads(r["cursor"] or "{}"))
+            r["key"]: (None if r["error"] or r["gone"] else r["fingerprint"], json.loads(r["cursor"] or "{}"))
             for r in rows
         }
 
