@@ -22,22 +22,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
 
-from expdesk.compare.decimate import m4_indices  # noqa: E402
-from expdesk.compare.diff import build_diff  # noqa: E402
-from expdesk.compare.smoothing import ema_smooth  # noqa: E402
-from expdesk.core.entities import RunRef, RunUpdate, Series  # noqa: E402
-from expdesk.gui.compare_view import CompareView  # noqa: E402
-from expdesk.index import store  # noqa: E402
-from expdesk.index.service import Index  # noqa: E402
+from expdesk.compare.decimate import m4_indices
+from expdesk.compare.diff import build_diff
+from expdesk.compare.smoothing import ema_smooth
+from expdesk.core.entities import RunRef, RunUpdate, Series
+from expdesk.gui.compare_view import CompareView
+from expdesk.index import store
+from expdesk.index.service import Index
 
 
 def add(index: Index, root: Path, name: str, params: dict[str, str], metrics: dict[str, np.ndarray]) -> str:
     ref = RunRef("generic", root / name, root)
     series = [
-        Series(k, np.arange(len(v), dtype=np.int64), v, 1.7e12 + np.arange(len(v)) * 100.0) for k, v in metrics.items()
+        Series(k, np.arange(len(v), dtype=np.int64), v, 1.7e12 + np.arange(len(v)) * 100.0)
+        for k, v in metrics.items()
     ]
     update = RunUpdate(name=name, params=params, metrics=series)
     index.writer.call(lambda c: store.apply_update(c, ref, update, None), {ref.key})
@@ -65,7 +66,15 @@ def bench_chart(app: QApplication, root: Path, runs: int, points: int) -> None:
         for i in range(runs):
             y = 2.0 / (1 + np.arange(points) / (points / 20)) + rng.normal(size=points) * 0.05
             y[rng.integers(0, points, 5)] += 3.0  # spikes a sampler would drop
-            keys.append(add(index, root, f"run-{i:02d}", {"lr": f"{10 ** -(1 + i % 4)}", "seed": str(i)}, {"val_loss": y}))
+            keys.append(
+                add(
+                    index,
+                    root,
+                    f"run-{i:02d}",
+                    {"lr": f"{10 ** -(1 + i % 4)}", "seed": str(i)},
+                    {"val_loss": y},
+                )
+            )
         print(f"setup: {runs} runs x {points:,} points indexed in {time.perf_counter() - t:.1f} s")
         # pure parts
         y = index.reader().series(keys[0], "val_loss")[1]
@@ -103,8 +112,12 @@ def bench_chart(app: QApplication, root: Path, runs: int, points: int) -> None:
             view.close()
             view.deleteLater()
             app.processEvents()
-        print(f"compare -> drawn chart ({runs} runs, smoothing 0.6): median {ms(statistics.median(firsts))}  (target < 1000 ms)")
-        print(f"redraw after zoom (50%..0.01% of x):     median {ms(statistics.median(zooms))}, max {ms(max(zooms))}  (target < 100 ms)")
+        print(
+            f"compare -> drawn chart ({runs} runs, smoothing 0.6): median {ms(statistics.median(firsts))}  (target < 1000 ms)"
+        )
+        print(
+            f"redraw after zoom (50%..0.01% of x):     median {ms(statistics.median(zooms))}, max {ms(max(zooms))}  (target < 100 ms)"
+        )
         print(f"redraw back to the full range:           median {ms(statistics.median(homes))}")
         print(f"points drawn at full range: {shown:,} of {2 * runs * points:,} (raw + smoothed)")
 
@@ -116,7 +129,9 @@ def bench_table(app: QApplication, root: Path, runs: int = 500) -> None:
         for i in range(runs):
             params = {f"p{j:02d}": str(j if j < 15 else int(rng.integers(0, 5))) for j in range(30)}
             params["lr"] = f"{rng.choice([1e-2, 1e-3, 1e-4])}"
-            metrics = {m: rng.normal(size=50) for m in ("train_loss", "val_loss", "val_accuracy", "epoch_time")}
+            metrics = {
+                m: rng.normal(size=50) for m in ("train_loss", "val_loss", "val_accuracy", "epoch_time")
+            }
             keys.append(add(index, root, f"run-{i:03d}", params, metrics))
         reader = index.reader()
         t = time.perf_counter()
@@ -138,7 +153,9 @@ def bench_table(app: QApplication, root: Path, runs: int = 500) -> None:
             view.close()
             view.deleteLater()
             app.processEvents()
-        print(f"diff table of {runs} runs shown (query + diff + model + paint): median {ms(statistics.median(times))}  (target < 500 ms)")
+        print(
+            f"diff table of {runs} runs shown (query + diff + model + paint): median {ms(statistics.median(times))}  (target < 500 ms)"
+        )
 
 
 def main() -> None:
