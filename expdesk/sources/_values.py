@@ -108,7 +108,7 @@ def safe_yaml(text: str | bytes, source: Path | str = "<yaml>") -> Any:
     try:
         anchors = b"&" in text if isinstance(text, bytes) else "&" in text
         loader = _FastLoader if _FastLoader is not None and not anchors else _LimitedLoader
-        data = yaml.load(text, Loader=loader)  # noqa: S506 - both loaders are safe loaders
+        data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
