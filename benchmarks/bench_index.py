@@ -41,7 +41,7 @@ def write_store(root: Path, runs: int, metrics: int, steps: int, seed: int = 0) 
             (run / sub).mkdir(parents=True)
         (run / "meta.yaml").write_text(
             f"artifact_uri: file://{run}/artifacts\nend_time: 1700000100000\nexperiment_id: '1'\n"
-            f"lifecycle_stage: active\nrun_id: {run_id}\nrun_name: run-{r}\nsource_type: 4\n"
+            f"lifecycle_stage: active\nrun_id: '{run_id}'\nrun_name: run-{r}\nsource_type: 4\n"
             f"start_time: 1700000000000\nstatus: 3\nuser_id: bench\n"
         )
         (run / "params" / "lr").write_text(str(10 ** -rng.randint(1, 5)))
