@@ -36,6 +36,8 @@ class IndexReport:
     seconds: float = 0.0
     cancelled: bool = False
     keys: list[str] = field(default_factory=list)
+    #: the refs behind `keys`, as discovered (with reader hints, which the runs table does not store)
+    refs: list[RunRef] = field(default_factory=list)
 
 
 def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | None, str, str | None]:
@@ -71,12 +73,13 @@ class Indexer:
     def known(self) -> dict[str, tuple[str | None, dict[str, Any]]]:
         conn = open_reader(self.writer.db_path)
         try:
-            rows = conn.execute("SELECT key, fingerprint, cursor, error FROM runs").fetchall()
+            rows = conn.execute("SELECT key, fingerprint, cursor, error, gone FROM runs").fetchall()
         finally:
             conn.close()
-        # a run that errored is re-read next time even if unchanged: the error may have been a torn file
+        # a run that errored is re-read next time even if unchanged: the error may have been a torn file;
+        # a run marked gone is re-read when it is found again (an unmounted disk came back unchanged)
         return {
-            r["key"]: (None if r["error"] else r["fingerprint"], json.loads(r["cursor"] or "{}"))
+            r["key"]: (None if r["error"] or r["gone"] else r["fingerprint"], json.loads(r["cursor"] or "{}"))
             for r in rows
         }
 
@@ -132,6 +135,7 @@ class Indexer:
         for ref in refs:
             seen.add(ref.key)
             report.keys.append(ref.key)
+            report.refs.append(ref)
             previous = known.get(ref.key)
             if not force and previous is not None and previous[0] is not None:
                 reader = registry.reader_for(ref.format)
