@@ -31,11 +31,13 @@ log = logging.getLogger("expdesk.watch")
 
 Listener = Callable[[set[str]], None]
 
-#: a dirty key is re-read once it has been dirty this long and its events paused (coalescing window)
+#: a dirty key is re-read this long after its first event (coalescing window)...
 DEBOUNCE = 0.3
-#: "paused": no event for this long (a burst still arriving keeps the key waiting)
-SETTLE = 0.05
-#: ... but never longer than this after the first event (a writer that never pauses is still shown)
+#: ... unless its events come faster than this (events/s): a burst (a copy, a flood of appends) is read
+#: once it pauses for BURST_SETTLE, so thousands of events cost one read...
+BURST_RATE = 100.0
+BURST_SETTLE = 0.2
+#: ... but never later than this after the first event (a writer that never pauses is still shown)
 MAX_DELAY = 1.0
 RECONCILE_NATIVE = 30.0
 RECONCILE_POLLING = 5.0
@@ -45,7 +47,7 @@ ROOT_CHECK = 2.0
 MISSED_MAX = 10_000
 
 # kinds of dirty keys
-_RUN, _ROOT, _CHECK, _ADD, _REMOVE = "run", "root", "check", "add", "remove"
+_RUN, _ROOT, _CHECK, _ADD, _REMOVE, _STALE = "run", "root", "check", "add", "remove", "stale"
 _Key = tuple[str, str]
 
 
@@ -87,7 +89,7 @@ class Watcher:
         self._listeners: list[Listener] = [on_change] if on_change else []
         # shared between observer threads and the worker: guarded by _cond
         self._cond = threading.Condition()
-        self._dirty: dict[_Key, tuple[float, float]] = {}  # key -> (first event, last event), monotonic
+        self._dirty: dict[_Key, tuple[float, float, int]] = {}  # key -> (first, last event, count)
         self._stopping = False
         self._status: dict[str, RootStatus] = {}
         self._pending_add: dict[str, bool] = {}  # add_root after start: path -> network, for the worker
@@ -196,14 +198,17 @@ class Watcher:
         """Caller holds `_cond`. Only a new key can move the worker's next deadline earlier: notify then."""
         previous = self._dirty.get(key)
         if previous is None:
-            self._dirty[key] = (now, now)
+            self._dirty[key] = (now, now, 1)
             self._cond.notify()
         else:
-            self._dirty[key] = (previous[0], max(previous[1], now))
+            self._dirty[key] = (previous[0], max(previous[1], now), previous[2] + 1)
 
     # -- writer thread ------------------------------------------------------------------------------
     def _on_commit(self, keys: set[str]) -> None:
         self._notify(keys)
+        # a run may have started or stopped running: the worker recomputes the next stale deadline
+        with self._cond:
+            self._mark((_STALE, ""), time.monotonic())
 
     def _notify(self, keys: set[str]) -> None:
         for listener in tuple(self._listeners):
@@ -249,8 +254,10 @@ class Watcher:
                 now = time.monotonic()
                 due: list[_Key] = []
                 wake = min(self._next_check, min(self._next_reconcile.values(), default=now + 3600))
-                for key, (first, last) in self._dirty.items():
-                    ready_at = min(max(first + self.debounce, last + SETTLE), first + self.max_delay)
+                for key, (first, last, count) in self._dirty.items():
+                    ready_at = first + self.debounce
+                    if count > BURST_RATE * max(last - first, self.debounce):
+                        ready_at = min(max(ready_at, last + BURST_SETTLE), first + self.max_delay)
                     if key[0] in (_ADD, _REMOVE) or ready_at <= now:
                         due.append(key)
                     else:
@@ -261,7 +268,7 @@ class Watcher:
                     due.append((_CHECK, "*"))
                 due += [(_ROOT, r) for r, t in self._next_reconcile.items() if t <= now]
                 if time.time() >= self._next_stale:
-                    due.append(("stale", ""))
+                    due.append((_STALE, ""))
                 else:
                     wake = min(wake, now + (self._next_stale - time.time()))
                 if due:
