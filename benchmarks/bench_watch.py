@@ -102,6 +102,8 @@ def idle_cpu(network: bool, runs: int, seconds: float) -> float:
             watcher.add_root(root, network=network)
             watcher.start()
             assert watcher.wait_ready(120)
+            others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+            print(f"  ({len(others)} threads while idle: {', '.join(sorted(set(others)))})")
             cpu0, wall0 = time.process_time(), time.perf_counter()
             threading.Event().wait(seconds)  # this thread idles: what is counted is the watcher's work
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0

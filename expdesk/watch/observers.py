@@ -79,11 +79,23 @@ class Scheduled:
 
 
 def identity(path: str) -> tuple[int, int] | None:
+    """(st_dev, st_ino), or None when the root is not there or cannot be read right now."""
+    return probe(path)[0]
+
+
+def probe(path: str) -> tuple[tuple[int, int] | None, str | None]:
+    """(identity, None) when readable; (None, None) when missing; (None, reason) when it exists but cannot
+    be read (EIO, ESTALE, EACCES: a network mount hiccup), which must not mark its runs gone."""
     try:
         st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
+        if os.path.isdir(path):
+            with os.scandir(path) as entries:
+                next(entries, None)
+    except (FileNotFoundError, NotADirectoryError):
+        return None, None
+    except OSError as exc:
+        return None, f"{path} cannot be read ({exc.strerror or exc}); keeping its runs until it can"
+    return (st.st_dev, st.st_ino), None
 
 
 def _count_dirs(path: str) -> int:

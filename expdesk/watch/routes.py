@@ -62,14 +62,3 @@ class RouteTable:
             if parent == current:
                 return Route()
             current = parent
-
-    def root_of(self, path: str) -> str | None:
-        """The innermost watched root that holds `path` (or is it)."""
-        current = os.path.normpath(path)
-        while True:
-            if current in self.roots:
-                return current
-            parent = os.path.dirname(current)
-            if parent == current:
-                return None
-            current = parent

@@ -24,7 +24,7 @@ from expdesk.core.entities import RunRef
 from expdesk.index.indexer import IndexReport
 from expdesk.index.reader import DEFAULT_STALE_AFTER, IndexReader
 from expdesk.index.service import Index
-from expdesk.watch.observers import Mode, ObserverFactory, Observers, PathHandler, Scheduled, identity
+from expdesk.watch.observers import Mode, ObserverFactory, Observers, PathHandler, Scheduled, probe
 from expdesk.watch.routes import RouteTable
 
 log = logging.getLogger("expdesk.watch")
@@ -145,6 +145,9 @@ class Watcher:
         if self._thread is not None:
             raise RuntimeError("watcher already started")
         self._stopping = False
+        self._ready.clear()
+        with self._cond:
+            self._dirty.clear()
         self.index.writer.add_listener(self._on_commit)
         self._thread = threading.Thread(target=self._run, name="expdesk-watch", daemon=True)
         self._thread.start()
@@ -347,8 +350,11 @@ class Watcher:
             if only is not None and root != only:
                 continue
             scheduled = self._scheduled.get(root)
-            now_identity = identity(root)
+            now_identity, unreadable = probe(root)
             if scheduled is None:
+                continue
+            if unreadable is not None:
+                self._set_error(root, unreadable)
                 continue
             if scheduled.mode is Mode.MISSING:
                 if now_identity is None:
@@ -372,6 +378,11 @@ class Watcher:
             mode = self._scheduled.get(root, Scheduled(Mode.MISSING)).mode
             interval = self.reconcile_native if mode is Mode.NATIVE else self.reconcile_polling
             self._next_reconcile[root] = time.monotonic() + interval
+            unreadable = probe(root)[1]
+            if unreadable is not None:
+                # a full pass over an unreadable root would find nothing and mark every run gone
+                self._set_error(root, unreadable)
+                continue
             try:
                 report = self.index.index([root], cancelled=lambda: self._stopping, remember=False)
             except Exception as exc:

@@ -121,3 +121,26 @@ def test_remove_root_stops_routing(tmp_path: Path, live_factory: Callable[..., L
     live.watcher.remove_root(b)
     live.index.remove_root(b)
     assert [s.path for s in live.watcher.status()] == [str(a)]
+
+
+def test_unreadable_root_keeps_its_runs(tmp_path: Path, index: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from expdesk.watch import observers, watcher
+
+    root = tmp_path / "nfs"
+    plain_run(root)
+    index.index([root])
+    real_scandir = os.scandir
+
+    def stale_handle(path: Any) -> Any:
+        if str(path) == str(root):
+            raise OSError(errno.ESTALE, "Stale file handle")
+        return real_scandir(path)
+
+    monkeypatch.setattr(observers.os, "scandir", stale_handle)
+    assert observers.probe(str(root))[1] is not None
+    w = watcher.Watcher(index)
+    w.add_root(root, network=True)
+    w._index_roots([str(root)])  # the pass a reconcile would run: skipped, nothing marked gone
+    with index.reader() as reader:
+        assert len(reader.run_keys()) == 1
+    assert "Stale file handle" in (w.status()[0].error or "")

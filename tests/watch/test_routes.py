@@ -29,4 +29,3 @@ def test_routes() -> None:
     assert table.lookup("/elsewhere/file") == Route()
     assert table.lookup("/data/exp-other/file") == Route()
     assert table.by_key[inner.key] is inner
-    assert table.root_of("/data/exp/proj/x") == str(root)
