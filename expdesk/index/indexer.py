@@ -78,8 +78,8 @@ class Indexer:
             rows = conn.execute("SELECT key, fingerprint, cursor, error, gone FROM runs").fetchall()
         finally:
             conn.close()
-        # a run that errored is re-read next time even if unchanged: the error may have been a torn file;
-        # a run marked gone is re-read when it is found again (an unmounted disk came back unchanged)
+        # a run that errored is re-read even if unchanged (the error may have been a torn file), and so is a
+        # run marked gone that reappeared (its folder came back, e.g. a remounted disk)
         return {
             r["key"]: (None if r["error"] or r["gone"] else r["fingerprint"], json.loads(r["cursor"] or "{}"))
             for r in rows
