@@ -150,11 +150,15 @@ def scan(data: bytes, start: int, path: str, base: int = 0) -> Frames:
         bad = np.flatnonzero(header_crc != _gather_u32(buf, rec + 8))
         if len(bad):
             k = int(bad[0])
-            error = SourceError(
-                path, "length header fails its CRC check", f"record at byte {base + int(rec[k])}"
-            )
+            bad_at = int(rec[k])
+            if any(data[bad_at:]):
+                error = SourceError(
+                    path, "length header fails its CRC check", f"record at byte {base + bad_at}"
+                )
+                torn_at = -1
+            else:
+                torn_at = bad_at  # zero-filled preallocation after a crash: nothing written here yet
             rec, lens = rec[:k], lens[:k]
-            torn_at = -1
         starts = rec + 12
         lens = lens.astype(np.int64)
         bad = np.flatnonzero(masked_crc32c_many(buf, starts, lens) != _gather_u32(buf, starts + lens))

@@ -119,19 +119,24 @@ def event_files(path: Path) -> list[str]:
 
 
 def _cursor_still_valid(run: Path, previous: dict[str, Any], files: list[str]) -> bool:
-    """Event files only grow: a vanished, replaced or shrunk file invalidates the cursor."""
+    """Event files only grow: a vanished, replaced, shrunk or rewritten file invalidates the cursor."""
     present = set(files)
     for rel, entry in previous.items():
         if rel not in present:
             return False
         try:
-            st = os.stat(run / rel, follow_symlinks=False)
+            fd = os.open(run / rel, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             return False
-        if (st.st_ino, st.st_dev) != (entry.get("ino"), entry.get("dev")) or st.st_size < entry.get(
-            "offset", 0
-        ):
-            return False
+        try:
+            st = os.fstat(fd)
+            offset = int(entry.get("offset", 0))
+            if (st.st_ino, st.st_dev) != (entry.get("ino"), entry.get("dev")) or st.st_size < offset:
+                return False
+            if not stat.S_ISREG(st.st_mode) or _head(fd, offset) != entry.get("head"):
+                return False
+        finally:
+            os.close(fd)
     return True
 
 
