@@ -159,7 +159,8 @@ def _fast_scalars(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> _Fas
     ok &= (l1 < 0x80) & (l2 == tlen + 7) & (l1 == tlen + 9) & (q + 2 + l1 == ends)
     tail = _window(buf, q + 6 + tlen, 5)
     ok &= tail[:, 0] == 0x15
-    values = np.ascontiguousarray(tail[:, 1:5]).view("<f4").reshape(-1).astype(np.float64)
+    with np.errstate(invalid="ignore"):  # signalling NaNs widen to quiet NaNs: data, not an error
+        values = np.ascontiguousarray(tail[:, 1:5]).view("<f4").reshape(-1).astype(np.float64)
     return _Fast(ok, walls, steps, values, q + 6, tlen)
 
 
