@@ -24,6 +24,9 @@ MAX_RECORD_BYTES = 1 << 30
 _NUMPY_MIN_GROUP = 48
 #: records per CRC block (the working arrays stay in cache) and bytes per gathered block
 _BLOCK_RECORDS = 16384
+#: record lengths remembered for guessing the cycle, and candidate periods tried per guess
+_HISTORY = 3072
+_MAX_CANDIDATES = 64
 _GATHER_BYTES = 1 << 24
 
 
@@ -221,7 +224,8 @@ def _boundaries(data: bytes, buf: np.ndarray, pos: int) -> tuple[np.ndarray, np.
     lengths: list[int] = []
     recent: list[int] = []  # the latest lengths, walked or predicted: what the next guess is made from
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
-    walk = 64
+    walk = 64  # records to walk before the next guess; doubles while guesses fail
+    budget = 4096  # records to predict per guess; doubles while guesses hold, halves when they break
     limit = size - 12
     windows = np.lib.stride_tricks.sliding_window_view(buf, 8) if size >= 8 else None
     while pos <= limit:
@@ -236,21 +240,24 @@ def _boundaries(data: bytes, buf: np.ndarray, pos: int) -> tuple[np.ndarray, np.
             pos = nxt
         if pos > limit or windows is None:
             break
-        recent = (recent + lengths[-1024:])[-1024:]
-        predicted = _predict(recent, pos, size)
+        recent = (recent + lengths[-_HISTORY:])[-_HISTORY:]
+        predicted = _predict(recent, pos, size, budget)
         good = 0
         if predicted is not None:
             at, lens = predicted
             wrong = np.flatnonzero(np.ascontiguousarray(windows[at]).view("<u8").reshape(-1) != lens)
             good = int(wrong[0]) if len(wrong) else len(at)
-        if not good:
-            walk = min(walk * 2, 1 << 16)  # no cycle: walk further before guessing again
-            continue
-        blocks.append(_flush(offsets, lengths))
-        blocks.append((at[:good], lens[:good].astype(np.int64)))
-        pos = int(at[good - 1]) + 16 + int(lens[good - 1])
-        recent = lens[max(0, good - 1024) : good].astype(np.int64).tolist()
-        walk = 64
+        if good:
+            blocks.append(_flush(offsets, lengths))
+            blocks.append((at[:good], lens[:good].astype(np.int64)))
+            pos = int(at[good - 1]) + 16 + int(lens[good - 1])
+            recent = lens[max(0, good - _HISTORY) : good].astype(np.int64).tolist()
+        # a guess that held pays for a bigger one; one that broke early costs a longer walk (bounded work
+        # per record even on logs with no cycle at all)
+        if predicted is not None and good == len(predicted[0]):
+            budget, walk = min(budget * 2, 1 << 16), 64
+        else:
+            budget, walk = max(budget // 2, 256), min(walk * 2, 1 << 14)
     return _join(blocks, offsets, lengths, pos)
 
 
@@ -268,18 +275,22 @@ def _join(
     return np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]), pos
 
 
-def _predict(lengths: list[int], pos: int, size: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Offsets and lengths of the next records if the recent lengths repeat with some period, else None."""
-    recent = np.array(lengths[-1024:], dtype=np.int64)
+def _predict(lengths: list[int], pos: int, size: int, budget: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Offsets and lengths of the next records if the recent lengths repeat with some period, else None.
+
+    A period must have held for three whole cycles; the shortest such period wins.
+    """
+    recent = np.array(lengths, dtype=np.int64)
     n = len(recent)
     candidates = n - 1 - np.flatnonzero(recent[:-1] == recent[-1])[::-1]  # nearest first
-    for period in candidates[:32].tolist():
-        if 2 * period > n or not np.array_equal(recent[-period:], recent[-2 * period : -period]):
+    for period in candidates[candidates * 3 <= n][:_MAX_CANDIDATES].tolist():
+        tail = recent[n - 3 * period :].reshape(3, period)
+        if not ((tail[0] == tail[1]).all() and (tail[1] == tail[2]).all()):
             continue
-        cycle = recent[-period:]
+        cycle = tail[2]
         sizes = cycle + 16
         span = int(sizes.sum())
-        repeats = min((size - pos) // span, max(1, 65536 // period))
+        repeats = min((size - pos) // span, max(1, budget // period))
         if repeats < 1:
             return None
         starts = pos + np.concatenate(([0], np.cumsum(sizes)[:-1]))
