@@ -95,7 +95,7 @@ class TrainerReader(Reader):
         update.links = _links(ref, history, state, update.params.get("output_dir"))
         update.artifacts = list_artifacts(ref.path)
         update.files = [
-            FileRef("output", "checkpoint" if "/" in a.path else "model", a.path, a.path, a.size)
+            FileRef("output", "checkpoint" if "/" in a.path else "model", a.path, str(ref.path / a.path), a.size)
             for a in update.artifacts
             if a.path.endswith(".safetensors")
         ]
