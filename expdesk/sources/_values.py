@@ -16,6 +16,8 @@ from expdesk.core.errors import IncompleteRead, SourceError
 MAX_YAML_BYTES = 8 * 1024 * 1024
 #: alias expansions allowed per document: billion-laughs stops here
 MAX_YAML_ALIASES = 100
+#: values a document may expand to once aliases are followed (99 aliases can still nest to 9**11 values)
+MAX_YAML_EXPANDED = 200_000
 
 
 def param_str(value: Any) -> str:
@@ -94,13 +96,31 @@ def safe_yaml(text: str | bytes, source: Path | str = "<yaml>") -> Any:
     if len(text) > MAX_YAML_BYTES:
         raise SourceError(source, f"YAML larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB, not parsed")
     try:
-        return yaml.load(text, Loader=_LimitedLoader)
+        data = yaml.load(text, Loader=_LimitedLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
         raise SourceError(source, f"invalid YAML: {getattr(exc, 'problem', None) or exc}", where) from None
     except RecursionError:
         raise SourceError(source, "YAML nested too deeply") from None
+    if _expanded_size(data, MAX_YAML_EXPANDED) > MAX_YAML_EXPANDED:
+        raise SourceError(source, f"YAML expands to more than {MAX_YAML_EXPANDED} values (alias bomb?)")
+    return data
+
+
+def _expanded_size(data: Any, budget: int) -> int:
+    """Values reachable when shared (aliased) containers are counted every time they are referenced;
+    stops counting past `budget`, so a bomb costs at most `budget` steps."""
+    count = 0
+    stack = [data]
+    while stack and count <= budget:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
 
 
 def read_yaml_file(path: Path) -> Any:

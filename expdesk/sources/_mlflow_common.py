@@ -1,0 +1,156 @@
+"""Pieces shared by the MLflow file-store and SQLite-store readers: status words, metric line parsing,
+system tags -> run info, and mapping recorded artifact URIs onto where the store lives now.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import numpy as np
+
+from expdesk.core.entities import Status
+
+#: RunStatus ints of the file store (mlflow/protos/service.proto)
+STATUS_INTS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
+STATUS_WORDS = {
+    "RUNNING": Status.RUNNING,
+    "SCHEDULED": Status.QUEUED,
+    "FINISHED": Status.FINISHED,
+    "FAILED": Status.FAILED,
+    "KILLED": Status.KILLED,
+}
+#: below this many bytes, Python's own float() beats pandas' per-call overhead
+PANDAS_MIN_BYTES = 16 * 1024
+INT64_MAX = 2**63 - 1
+
+
+def status_of(word: str | None) -> Status:
+    return STATUS_WORDS.get((word or "").upper(), Status.UNKNOWN)
+
+
+def parse_metric_lines(
+    data: bytes,
+    name: str,
+    first_line: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """MLflow metric lines `<timestamp_ms> <value> <step>[ <dataset> <digest>| <run_id>]` -> arrays + errors.
+
+    Large, well-formed files go through pandas' C parser (exact float parsing in pandas >= 2); anything it
+    refuses (ragged lines, float or out-of-range steps, garbage) falls back to a line-by-line parse that keeps
+    every good line and names the bad ones.
+    """
+    if not data:
+        empty = np.empty(0)
+        return empty.astype(np.int64), empty, empty, []
+    if len(data) >= PANDAS_MIN_BYTES:
+        try:
+            import pandas as pd
+
+            frame = pd.read_csv(
+                io.BytesIO(data),
+                sep=" ",
+                header=None,
+                usecols=[0, 1, 2],
+                engine="c",
+                dtype={0: np.float64, 1: np.float64, 2: np.int64},
+                na_filter=True,
+                keep_default_na=False,
+                na_values=["nan", "NaN"],
+            )
+            return (
+                frame[2].to_numpy(np.int64),
+                frame[1].to_numpy(np.float64),
+                frame[0].to_numpy(np.float64),
+                [],
+            )
+        except (ValueError, OverflowError, pd.errors.ParserError):
+            pass  # fall through to the careful path
+    steps: list[int] = []
+    values: list[float] = []
+    stamps: list[float] = []
+    errors: list[str] = []
+    for n, raw in enumerate(data.split(b"\n"), start=first_line):
+        parts = raw.split()
+        if not parts:
+            continue
+        try:
+            if len(parts) < 3:
+                raise ValueError(f"expected '<timestamp> <value> <step>', found {len(parts)} field(s)")
+            ts = float(parts[0])
+            value = float(parts[1])
+            step_f = parts[2]
+            step = int(step_f) if step_f.lstrip(b"-").isdigit() else int(float(step_f))
+            if not -INT64_MAX - 1 <= step <= INT64_MAX:
+                raise ValueError(f"step {step} does not fit in 64 bits")
+        except (ValueError, OverflowError) as exc:
+            if len(errors) < 5:
+                errors.append(f"{name} line {n}: {exc}")
+            continue
+        steps.append(step)
+        values.append(value)
+        stamps.append(ts)
+    return (
+        np.array(steps, dtype=np.int64),
+        np.array(values, dtype=np.float64),
+        np.array(stamps, dtype=np.float64),
+        errors,
+    )
+
+
+_CREDENTIALS = re.compile(r"//[^/@]*@")
+
+
+def strip_credentials(url: str) -> str:
+    """`https://user:token@host/repo` -> `https://host/repo` (remotes are shown and exported, secrets never)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _CREDENTIALS.sub("//", url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return _CREDENTIALS.sub("//", url)
+
+
+def info_from_tags(tags: dict[str, str], user: str | None) -> dict[str, Any]:
+    """MLflow system tags -> the run info vocabulary shared by every reader."""
+    info: dict[str, Any] = {}
+    if user or tags.get("mlflow.user"):
+        info["user"] = tags.get("mlflow.user") or user
+    if tags.get("mlflow.source.name"):
+        info["command"] = tags["mlflow.source.name"]
+        info["entry_point"] = tags["mlflow.source.name"]
+    if tags.get("mlflow.source.type"):
+        info["source_type"] = tags["mlflow.source.type"]
+    git = {}
+    if tags.get("mlflow.source.git.commit"):
+        git["commit"] = tags["mlflow.source.git.commit"]
+    if tags.get("mlflow.source.git.branch"):
+        git["branch"] = tags["mlflow.source.git.branch"]
+    if tags.get("mlflow.source.git.repoURL"):
+        git["remote"] = strip_credentials(tags["mlflow.source.git.repoURL"])
+    if git:
+        git["evidence"] = "recorded"
+        info["git"] = git
+    if tags.get("mlflow.note.content"):
+        info["note"] = tags["mlflow.note.content"]
+    return info
+
+
+def uri_tail(uri: str | None) -> str | None:
+    """The path part of a recorded `file://` URI or plain absolute path, percent-decoded; None for remote URIs."""
+    if not uri:
+        return None
+    if uri.startswith("file://"):
+        rest = uri[len("file://") :]
+        if not rest.startswith("/"):
+            return None  # file://otherhost/...
+        return unquote(rest)
+    if uri.startswith("/"):
+        return uri
+    return None
