@@ -107,7 +107,7 @@ class Artifact:
 class FileRef:
     """A file a run read (`role` input/config/init-checkpoint) or produced (output/model/checkpoint).
 
-    `path` is as recorded by the tool; `local` is where it resolves now inside the root (or None when it
+    `path` is as recorded by the tool; `local` is the absolute path it resolves to now inside the root (None when it
     cannot be resolved or would leave the root). Digests are the tool's own (`md5` for DVC, MLflow dataset
     digests) and never recomputed from a different file.
     """

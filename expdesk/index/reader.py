@@ -40,6 +40,9 @@ class IndexReader:
     def __init__(self, db_path: Path, stale_after: float = DEFAULT_STALE_AFTER) -> None:
         self.db_path = db_path
         self.conn = open_reader(db_path)
+        from expdesk.index.query import install_functions  # lazy: query imports this module
+
+        install_functions(self.conn)  # regexp + chunk access used by compiled filters and sorts
         self.stale_after = stale_after
 
     def close(self) -> None:
