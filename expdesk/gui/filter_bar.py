@@ -20,7 +20,8 @@ except ImportError:  # pragma: no cover - only before expdesk.index.query exists
     _query = None  # type: ignore[assignment]
 
 PLACEHOLDER = "Filter runs:  params.lr < 1e-3 and metrics.val/loss.min < 0.2 and status != failed"
-_TOKEN_BREAKS = " \t()"
+#: characters that end the word being completed (operators, parentheses, commas, quotes)
+_TOKEN_BREAKS = " \t()<>=!~,\"'"
 
 
 def available() -> bool:
@@ -150,21 +151,27 @@ class FilterBar(QWidget):
         if _query is None:
             return
         start, end = self._token_bounds()
-        prefix = self.edit.text()[start:end]
-        if not prefix or prefix[0] in "\"'0123456789-":
-            self.completer.popup().hide()
+        word = self.edit.text()[start:end]
+        if not word or word[0] in "0123456789-.":
+            self._hide_popup()
             return
+        # the language decides from the whole text before the cursor what may come next
         options = _query.completions(
-            prefix, self._vocab["params"], self._vocab["metrics"], self._vocab["tags"]
-        )
-        options = [o for o in options if o != prefix][:200]
+            self.edit.text()[:end], self._vocab["params"], self._vocab["metrics"], self._vocab["tags"]
+        )[:200]
         if not options:
-            self.completer.popup().hide()
+            self._hide_popup()
             return
         self._completions.setStringList(options)
         rect = self.edit.cursorRect()
         rect.setWidth(max(260, self.completer.popup().sizeHintForColumn(0) + 24))
         self.completer.complete(rect)
+
+    def _hide_popup(self) -> None:
+        # the popup took the keyboard focus while shown; give it back so Enter reaches the edit
+        if self.completer.popup().isVisible():
+            self.completer.popup().hide()
+            self.edit.setFocus(Qt.FocusReason.PopupFocusReason)
 
     def _insert_completion(self, choice: str) -> None:
         start, end = self._token_bounds()

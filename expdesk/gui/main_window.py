@@ -10,6 +10,7 @@ through `IndexBridge` as a queued signal.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -34,11 +35,7 @@ from expdesk.gui.sources_panel import SourceInfo, load_sources
 from expdesk.gui.window_layout import WindowLayout, build_layout, local_folders
 from expdesk.gui.workers import IndexBridge, WorkerPool
 from expdesk.index.indexer import IndexReport
-
-try:  # live watching is written in parallel: without it, dropped folders are indexed once
-    from expdesk.watch.watcher import Watcher
-except ImportError:  # pragma: no cover - before expdesk.watch lands
-    Watcher = None  # type: ignore[assignment,misc]
+from expdesk.watch.watcher import Watcher
 
 PROGRESS_EVERY = 0.05  # s between progress signals from the indexer (the status bar needs no more)
 
@@ -57,6 +54,10 @@ class MainWindow(QMainWindow):
 
     def __init__(self, index: Any, watch: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # Workers run Python (row preparation) while the GUI thread re-enters Python for every data()
+        # call of a paint; with the default 5 ms GIL switch interval a paint can wait 5 ms per cell.
+        # 1 ms keeps painting smooth at a small cost in worker throughput.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self.index = index
         self.setWindowTitle("expdesk")
         self.setAcceptDrops(True)
@@ -64,11 +65,12 @@ class MainWindow(QMainWindow):
         self.index_pool = WorkerPool(1, self, "expdesk-index")
         self.pool.error.connect(self._show_error)
         self.index_pool.error.connect(self._show_error)
-        self.bridge = IndexBridge(index, self)
-        self.bridge.runs_changed.connect(self._on_runs_changed)
         self.watcher: Any = None
-        if watch and Watcher is not None:
+        if watch:
             self.watcher = Watcher(index)
+        # with a watcher, its listeners hear every commit (once started) plus runs turning stale
+        self.bridge = IndexBridge(self.watcher or index.writer, self)
+        self.bridge.runs_changed.connect(self._on_runs_changed)
         self._progress = _Progress(self)
         self._progress.changed.connect(self._on_progress)
         self._cancel = threading.Event()
@@ -134,9 +136,11 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("/"), self, self.filter_bar.focus)
         QShortcut(QKeySequence("S"), self, self.toggle_star)
         for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            QShortcut(
-                QKeySequence(key), self.table, self.open_detail, context=Qt.ShortcutContext.WidgetShortcut
-            )
+            # context set explicitly: the constructor's keyword is not honoured by this PySide6, and a
+            # window-wide Return would swallow Enter in the filter bar
+            enter = QShortcut(QKeySequence(key), self.table)
+            enter.setContext(Qt.ShortcutContext.WidgetShortcut)
+            enter.activated.connect(self.open_detail)
         self._refresh_recent_menu()
 
     # -- folders ------------------------------------------------------------------------------------

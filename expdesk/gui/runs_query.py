@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from expdesk.core.summary import json_number
 from expdesk.index.reader import IndexReader, is_stale
 
 ColumnKind = Literal["attr", "param", "metric"]
@@ -153,7 +152,7 @@ class Row:
     """One prepared table row: display texts, tooltips for long values, flags the delegates need."""
 
     key: str
-    texts: list[str]
+    texts: dict[int, str]  # column index -> text; sparse: a run has a few of the 2,000 value columns
     tooltips: dict[int, str]
     status: str
     stale: bool
@@ -163,6 +162,8 @@ class Row:
 
 def elide(text: str, limit: int = CELL_CHARS) -> str:
     """One line, at most `limit` characters (newlines and tabs shown as symbols, never interpreted)."""
+    if len(text) <= limit and "\n" not in text and "\r" not in text and "\t" not in text:
+        return text  # the common case, kept cheap: thousands of cells per page
     head = text[: limit + 1]
     head = head.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
     return head if len(text) <= limit else head[:limit] + "…"
@@ -175,9 +176,8 @@ def fmt_number(value: float | None) -> str:
         return "NaN"
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
-    number = json_number(value)
-    if isinstance(number, int) and abs(number) < 10**15:
-        return str(number)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
     return f"{value:.6g}"
 
 
@@ -210,6 +210,7 @@ def fetch_rows(
 ) -> list[Row]:
     """Display rows for `keys` (in that order) with exactly `columns`: a few IN (...) queries per chunk."""
     now = time.time() if now is None else now
+    attr_cols = [(i, col.key) for i, col in enumerate(columns) if col.kind == "attr"]
     param_cols: dict[str, int] = {}
     metric_cols: dict[str, list[tuple[int, int]]] = {}  # key -> [(column index, which of last/min/max)]
     for i, col in enumerate(columns):
@@ -238,7 +239,7 @@ def fetch_rows(
             labels.setdefault(r[0], []).append(r[1])
         for r in base:
             key = r["key"]
-            texts = [""] * len(columns)
+            texts: dict[int, str] = {}
             tooltips: dict[int, str] = {}
             stale = is_stale(r["status"], r["last_activity"], now, reader.stale_after)
             end = r["end_time"] if r["end_time"] is not None else r["last_activity"]
@@ -253,9 +254,8 @@ def fetch_rows(
                 "duration": fmt_duration(duration),
                 "labels": ", ".join(labels.get(key, [])),
             }
-            for i, col in enumerate(columns):
-                if col.kind == "attr":
-                    _put(texts, tooltips, i, attrs.get(col.key, ""))
+            for i, attr in attr_cols:
+                _put(texts, tooltips, i, attrs.get(attr, ""))
             rows[key] = Row(key, texts, tooltips, r["status"], stale, bool(stars.get(key)), r["error"])
         if param_cols:
             # few wanted keys: filter in SQL; thousands: fetch the runs' params and pick in Python
@@ -296,7 +296,7 @@ def fetch_rows(
     return [rows[k] for k in keys if k in rows]
 
 
-def _put(texts: list[str], tooltips: dict[int, str], i: int, value: str) -> None:
+def _put(texts: dict[int, str], tooltips: dict[int, str], i: int, value: str) -> None:
     texts[i] = elide(value)
     if len(value) > CELL_CHARS or "\n" in value:
         tooltips[i] = value[:TOOLTIP_CHARS] + ("…" if len(value) > TOOLTIP_CHARS else "")

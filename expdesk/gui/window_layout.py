@@ -211,7 +211,7 @@ class WindowLayout:
         for name in ("detail", "star", "compare"):
             run.addAction(self.actions[name])
         self.actions["detail"].setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        self.actions["detail"].setText("Open Detail\tEnter")
+        self.actions["detail"].setText("Open Detail (Enter)")
 
     def _empty_page(self, window: MainWindow) -> QWidget:
         page = QWidget(window)

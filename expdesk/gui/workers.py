@@ -102,20 +102,21 @@ class WorkerPool(QObject):
 
 
 class IndexBridge(QObject):
-    """Carries the writer thread's "runs changed" notifications to the GUI thread as a signal.
+    """Carries "runs changed" notifications (writer thread, or the watcher, which adds runs that just
+    turned stale) to the GUI thread as a signal.
 
-    The writer has no `remove_listener`, so the listener stays registered after the window is gone: it
-    checks `closed` under a lock, and `close()` takes the same lock, so no emit races the deletion.
+    `on_change` checks `closed` under a lock and `close()` takes the same lock, so no emit races the
+    window's teardown even if the source calls once more while it is being detached.
     """
 
     runs_changed = Signal(object)  # set[str] of run keys
 
-    def __init__(self, index: Any, parent: QObject | None = None) -> None:
+    def __init__(self, source: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._index = index
+        self._source = source
         self._lock = threading.Lock()
         self._closed = False
-        index.writer.add_listener(self.on_change)
+        source.add_listener(self.on_change)
 
     def on_change(self, keys: set[str]) -> None:
         # writer (or watcher) thread: emit only (queued to the GUI thread), never touch widgets here
@@ -126,6 +127,4 @@ class IndexBridge(QObject):
     def close(self) -> None:
         with self._lock:
             self._closed = True
-        remove = getattr(self._index.writer, "remove_listener", None)
-        if remove is not None:
-            remove(self.on_change)
+        self._source.remove_listener(self.on_change)
