@@ -54,10 +54,10 @@ class MainWindow(QMainWindow):
 
     def __init__(self, index: Any, watch: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        # Workers run Python (row preparation) while the GUI thread re-enters Python for every data()
-        # call of a paint; with the default 5 ms GIL switch interval a paint can wait 5 ms per cell.
-        # 1 ms keeps painting smooth at a small cost in worker throughput.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        # Workers run Python (row preparation, regexp filters) while a paint re-enters Python once per
+        # cell (multiData); each re-entry waits for the GIL up to the switch interval. The default 5 ms
+        # made a repaint under load take seconds; 0.2 ms keeps frames short (measured, bench_gui.py).
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0002))
         self.index = index
         self.setWindowTitle("expdesk")
         self.setAcceptDrops(True)

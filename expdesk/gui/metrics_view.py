@@ -29,7 +29,7 @@ from expdesk.gui.charts import ChartStyle, SeriesView, decimate, metric_figure, 
 from expdesk.gui.workers import WorkerPool
 from expdesk.index.reader import IndexReader
 
-SMALL_SIZE = (3.1, 1.9)  # inches at 100 dpi: ~310x190 px
+SMALL_SIZE = (2.6, 1.7)  # inches at 100 dpi: ~260x170 px, two columns in the detail panel
 SMALL_COLUMNS_PX = 300
 #: charts rendered per batch; "Show all" renders the rest
 FIRST_BATCH = 24
@@ -94,6 +94,9 @@ class MetricsView(QWidget):
         self._names: list[str] = []
         self._generation = 0
         self._shown_limit = FIRST_BATCH
+        # a live run changes faster than charts render: one render in flight, the latest request after it
+        self._inflight: tuple[str, str, int] | None = None
+        self._again = False
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Search metrics")
         self.search.setClearButtonEnabled(True)
@@ -107,6 +110,7 @@ class MetricsView(QWidget):
         self.grid_host = QWidget(self)
         self.grid = QGridLayout(self.grid_host)
         self.grid.setSpacing(6)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.grid_host)
@@ -139,6 +143,11 @@ class MetricsView(QWidget):
             self.more.hide()
             return
         needle = self.search.text().strip().lower()
+        request = (self._key, needle, self._shown_limit)
+        if self._inflight is not None:
+            self._again = True
+            return
+        self._inflight = request
         matching = [n for n in self._names if needle in n.lower()]
         wanted = matching[: self._shown_limit]
         hidden = len(matching) - len(wanted)
@@ -158,20 +167,33 @@ class MetricsView(QWidget):
             return out
 
         def done(charts: list[SmallChart]) -> None:
-            if generation != self._generation:
+            self._inflight = None
+            if self._again:
+                self._again = False
+                if request[0] == self._key:
+                    self._show_charts(charts, len(matching))
+                self._render()
                 return
-            self._clear()
-            for i, chart in enumerate(charts):
-                label = _ChartLabel(chart.name, self.grid_host)
-                image = QImage(chart.rgba, chart.width, chart.height, QImage.Format.Format_RGBA8888).copy()
-                label.setPixmap(QPixmap.fromImage(image))
-                label.setToolTip("Click for the full series")
-                label.clicked.connect(self.open_large)
-                self.grid.addWidget(label, i // 2, i % 2)
-            self.info.setText(f"{len(matching)} of {len(self._names)} metrics")
-            self.rendered.emit(len(charts))
+            if generation == self._generation:
+                self._show_charts(charts, len(matching))
 
-        self._pool.submit(job, done)
+        def failed(message: str) -> None:
+            self._inflight = None
+            self.info.setText(f"Could not draw the metrics: {message}")
+
+        self._pool.submit(job, done, failed)
+
+    def _show_charts(self, charts: list[SmallChart], matching: int) -> None:
+        self._clear()
+        for i, chart in enumerate(charts):
+            label = _ChartLabel(chart.name, self.grid_host)
+            image = QImage(chart.rgba, chart.width, chart.height, QImage.Format.Format_RGBA8888).copy()
+            label.setPixmap(QPixmap.fromImage(image))
+            label.setToolTip("Click for the full series")
+            label.clicked.connect(self.open_large)
+            self.grid.addWidget(label, i // 2, i % 2)
+        self.info.setText(f"{matching} of {len(self._names)} metrics")
+        self.rendered.emit(len(charts))
 
     def _clear(self) -> None:
         while self.grid.count():

@@ -142,7 +142,7 @@ class WindowLayout:
         self.splitter.addWidget(self.stack)
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([250, 760, 430])
+        self.splitter.setSizes([240, 740, 580])
         self.splitter.setChildrenCollapsible(False)
         window.setCentralWidget(self.splitter)
         # status bar: counts, a busy hint, indexing progress with cancel
