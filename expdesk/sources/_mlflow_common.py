@@ -121,8 +121,11 @@ def _fast_parse(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[s
         return None
     table = flat.reshape(-1, 3)
     steps = table[:, 2]
-    if not (np.all(np.isfinite(steps)) and np.all(np.abs(steps) < EXACT_FLOAT_INT)
-            and np.array_equal(steps, np.floor(steps))):
+    if not (
+        np.all(np.isfinite(steps))
+        and np.all(np.abs(steps) < EXACT_FLOAT_INT)
+        and np.array_equal(steps, np.floor(steps))
+    ):
         return None
     return steps.astype(np.int64), table[:, 1].copy(), table[:, 0].copy(), []
 
