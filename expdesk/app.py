@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QSettings, QTimer
+from PySide6.QtCore import QCoreApplication, QSettings, QSize, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from expdesk import __version__
 from expdesk.core.errors import ExpdeskError
+from expdesk.resources_path import APP_ID, icon_path, icon_pngs
 
 ORGANIZATION = "expdesk"
 APPLICATION = "expdesk"
@@ -21,11 +22,13 @@ SELF_TEST_TIMEOUT_MS = 120_000
 
 
 def _icon() -> QIcon | None:
-    for base in (Path(__file__).parent / "resources", Path(__file__).parent.parent / "resources"):
-        for name in ("icons/expdesk.svg", "icons/expdesk.png", "expdesk.svg", "expdesk.png"):
-            if (base / name).is_file():
-                return QIcon(str(base / name))
-    return None
+    """Every shipped PNG size plus the SVG, so title bars and task bars get the hand-tuned small glyph."""
+    icon = QIcon()
+    for size, png in icon_pngs().items():
+        icon.addFile(str(png), QSize(size, size))
+    if icon_path().is_file():
+        icon.addFile(str(icon_path()))
+    return None if icon.isNull() else icon
 
 
 def configure_application(app: QCoreApplication) -> None:
@@ -34,7 +37,8 @@ def configure_application(app: QCoreApplication) -> None:
     QCoreApplication.setApplicationName(APPLICATION)
     QCoreApplication.setApplicationVersion(__version__)
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QGuiApplication.setDesktopFileName("expdesk")
+    # Wayland shells match windows to resources/<APP_ID>.desktop (name, icon) by this id
+    QGuiApplication.setDesktopFileName(APP_ID)
 
 
 def run_app(args: argparse.Namespace) -> int:

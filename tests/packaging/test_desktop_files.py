@@ -81,3 +81,14 @@ def test_package_icons_are_copies_of_resources() -> None:
     for size, png in icon_pngs().items():
         source = RESOURCES / "icons" / "hicolor" / f"{size}x{size}" / "apps" / f"{ICON_NAME}.png"
         assert png.read_bytes() == source.read_bytes(), f"run packaging/render_icons.sh ({png.name} differs)"
+
+
+def test_metainfo_screenshots_are_the_repository_screenshots() -> None:
+    """Each screenshot URL is the published copy of a file in docs/screenshots/ (see the metainfo comment)."""
+    prefix = "https://expdesk.example/docs/screenshots/"
+    urls = [img.text or "" for img in ET.parse(METAINFO).getroot().iter("image")]
+    assert all(url.startswith(prefix) for url in urls), urls
+    missing = [
+        url for url in urls if not (ROOT / "docs" / "screenshots" / url.removeprefix(prefix)).is_file()
+    ]
+    assert not missing, f"no such file in docs/screenshots/: {missing}"
