@@ -1,0 +1,82 @@
+"""Wires the views written as standalone widgets (compare, lineage, export) into the main window.
+
+Kept apart from main_window.py so the window stays about the runs table; each function here owns the life
+cycle of what it opens (the window calls `close_all` on shutdown).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QStandardPaths
+from PySide6.QtWidgets import QWidget
+
+from expdesk.bundle.export import ExportOptions, plan_bundle, write_bundle
+from expdesk.gui.compare_view import CompareView
+from expdesk.gui.export_dialog import ExportDialog
+from expdesk.gui.lineage_view import LineageView
+from expdesk.lineage.build import build_lineage
+
+if TYPE_CHECKING:
+    from expdesk.gui.main_window import MainWindow
+
+
+class WindowViews:
+    """The compare windows, the lineage tab and export dialogs of one main window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.compares: list[CompareView] = []
+        self.dialogs: list[ExportDialog] = []
+        index = window.index
+
+        def load_lineage(key: str) -> Any:
+            # runs on a worker thread: its own read-only reader; hashes are cached through the writer
+            with index.reader() as reader:
+                return build_lineage(reader, key, writer_call=index.writer.call)
+
+        self.lineage = LineageView(load_lineage, window.detail)
+        self.lineage.run_activated.connect(lambda key: window.detail.show_run(key))
+        window.detail.add_tab("Lineage", self.lineage, self.lineage.set_run)
+
+    def open_compare(self, keys: list[str]) -> CompareView:
+        view = CompareView(self.window.index, keys)
+        view.setWindowTitle(f"Compare {len(keys)} runs — expdesk")
+        view.resize(1280, 820)
+        view.destroyed.connect(
+            lambda _o=None, v=view: self.compares.remove(v) if v in self.compares else None
+        )
+        self.compares.append(view)
+        view.show()
+        return view
+
+    def open_export(self, key: str, label: str, parent: QWidget | None = None) -> ExportDialog:
+        index = self.window.index
+
+        def planner(progress: Any, cancelled: Any) -> Any:
+            with index.reader() as reader:  # the worker thread's own reader
+                return plan_bundle(
+                    reader, key, ExportOptions(), progress, cancelled, writer_call=index.writer.call
+                )
+
+        out_dir = Path(
+            QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home()
+        )
+        dialog = ExportDialog(label, planner, write_bundle, out_dir, parent or self.window)
+        dialog.exported.connect(
+            lambda path: self.window.statusBar().showMessage(f"Bundle written: {path}", 8000)
+        )
+        dialog.finished.connect(lambda _r, d=dialog: self.dialogs.remove(d) if d in self.dialogs else None)
+        self.dialogs.append(dialog)
+        dialog.show()
+        return dialog
+
+    def close_all(self) -> None:
+        for view in list(self.compares):
+            view.shutdown()
+            view.close()
+        for dialog in list(self.dialogs):
+            dialog.reject()
+        self.compares.clear()
+        self.dialogs.clear()
