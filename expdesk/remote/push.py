@@ -119,6 +119,24 @@ def artifact_file(run: dict[str, Any], rel: str) -> Path | None:
     return None
 
 
+def _distinct(
+    steps: np.ndarray, values: np.ndarray, stamps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Drop exact repeats, keeping first occurrences in order. MLflow's SQL store keys metric rows on
+    (key, timestamp, step, value) and silently merges repeats, so without this our point counts would never
+    match the server's and the count-based resume would be off."""
+    canonical = np.where(
+        np.isnan(values), np.nan, values + 0.0
+    )  # one NaN, no -0.0: as the server stores them
+    rows = np.empty(len(steps), dtype=[("s", "<i8"), ("t", "<i8"), ("v", "<i8")])
+    rows["s"], rows["t"], rows["v"] = steps, stamps.astype(np.int64), canonical.view(np.int64)
+    _, first = np.unique(rows, return_index=True)
+    if len(first) == len(steps):
+        return steps, values, stamps, 0
+    keep = np.sort(first)
+    return steps[keep], values[keep], stamps[keep], len(steps) - len(keep)
+
+
 class Pusher:
     """Pushes runs read from `reader` to one server; one instance per push job (it caches experiment ids)."""
 
@@ -295,6 +313,12 @@ class Pusher:
                 )
                 continue
             stamps = np.where(np.isnan(stamps), fallback, stamps)
+            steps, values, stamps, dropped = _distinct(steps, values, stamps)
+            if dropped:
+                result.warnings.append(
+                    f"metric {name!r}: {dropped} repeated (step, timestamp, value) points sent once; "
+                    "an MLflow server stores each such point only once"
+                )
             for step, value, stamp in zip(
                 steps[already:].tolist(), values[already:].tolist(), stamps[already:].tolist(), strict=True
             ):
