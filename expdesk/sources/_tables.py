@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from expdesk.core.entities import Series
+from expdesk.core.errors import SourceError
 from expdesk.sources._tail import read_new_lines
 
 #: columns that are the x axis or a clock, never metrics
@@ -169,7 +170,10 @@ def read_csv_table(
     tail = read_new_lines(path, (state or {}).get("tail"))
     prev = {} if tail.reset else (state or {})
     text = tail.data.decode("utf-8", "replace").replace("\0", "")
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): a bad file, not a crash
+        raise SourceError(path, f"unreadable CSV: {exc}") from None
     header = prev.get("header")
     row_index = int(prev.get("rows", 0))
     errors: list[str] = []

@@ -16,7 +16,8 @@ from typing import Any
 
 from expdesk.core.errors import SourceError
 
-HEAD_BYTES = 512
+#: enough to cover a CSV header with many columns (Lightning rewrites the file when a column appears)
+HEAD_BYTES = 8192
 
 
 @dataclass
