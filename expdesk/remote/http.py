@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -75,6 +76,7 @@ class MlflowRest:
         self.retries = retries
         self.backoff = backoff
         self.requests_made = 0
+        self.seconds_waiting = 0.0  # wall time inside HTTP round trips (the rest of a push is ours)
         # set by close(): cuts retry back-off waits short so a cancel or shutdown returns promptly
         self._closing = threading.Event()
 
@@ -94,6 +96,7 @@ class MlflowRest:
         attempt = 0
         while True:
             self.requests_made += 1
+            started = time.perf_counter()
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     return bytes(response.read())
@@ -111,6 +114,8 @@ class MlflowRest:
                 raise ServerUnreachable(
                     self.credentials.mask(f"cannot reach the tracking server {self.base} ({what}): {reason}")
                 ) from None
+            finally:
+                self.seconds_waiting += time.perf_counter() - started
 
     def _refused(self, exc: urllib.error.HTTPError, what: str) -> ServerRefused:
         body = exc.read()[:4000].decode("utf-8", "replace")
