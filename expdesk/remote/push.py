@@ -169,11 +169,13 @@ class Pusher:
                 report.runs.append(self._push_run(run))
             except RemoteError as exc:
                 completed = ", ".join(r.name for r in report.runs) or "none"
-                raise type(exc)(
+                # same exception (type, HTTP status, error code), with what it interrupted and what to do
+                exc.args = (
                     f"{exc}\n  while pushing run {label} ({run['key']}), {index} of {len(runs)} runs complete "
                     f"({completed}). Nothing was recorded locally; push again to complete it: points already "
-                    "on the server are not sent twice."
-                ) from None
+                    "on the server are not sent twice.",
+                )
+                raise
             finally:
                 report.requests = self.api.client.requests_made
         return report

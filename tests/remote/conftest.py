@@ -108,16 +108,17 @@ def three_formats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 class CuttableProxy:
-    """TCP proxy in front of the server. `cut_after(n)`: connection n is forwarded to the server (so the
-    server commits it) but its answer is dropped, and the proxy then stops listening (later connections are
-    refused), like a server that dies mid-push. urllib opens one connection per request."""
+    """TCP proxy in front of the server, like a server that dies mid-push. After `cut_at(fragment, n)`, the
+    n-th request whose request line contains `fragment` is forwarded (so the server commits it) but its answer
+    is dropped, and the proxy stops listening: later connections are refused. urllib sends one request per
+    connection, and a push is sequential, so connections are served one at a time."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        self.connections = 0
-        self.cut_at: int | None = None
+        self.requests: list[str] = []  # request lines seen
+        self._cut: tuple[bytes, int] | None = None
         self.cut = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
@@ -126,8 +127,8 @@ class CuttableProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def cut_after(self, n: int) -> None:
-        self.cut_at = n
+    def cut_at(self, fragment: str, n: int) -> None:
+        self._cut = (fragment.encode(), n)
 
     def close(self) -> None:
         self.cut.set()
@@ -139,17 +140,19 @@ class CuttableProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            self.connections += 1
-            drop = self.cut_at is not None and self.connections >= self.cut_at
-            threading.Thread(target=self._serve, args=(client, drop), daemon=True).start()
-            if drop:
-                return
+            self._serve(client)
 
-    def _serve(self, client: socket.socket, drop: bool) -> None:
+    def _serve(self, client: socket.socket) -> None:
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
-        pump = threading.Thread(target=self._pump, args=(client, upstream), daemon=True)
-        pump.start()
         try:
+            head = client.recv(65536)
+            line = head.split(b"\r\n", 1)[0]
+            self.requests.append(line.decode("latin-1"))
+            drop = False
+            if self._cut is not None and self._cut[0] in line:
+                drop = sum(self._cut[0].decode() in r for r in self.requests) >= self._cut[1]
+            upstream.sendall(head)
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
             while True:
                 data = upstream.recv(65536)
                 if not data:

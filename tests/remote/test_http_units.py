@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from expdesk.remote import batching, credentials
-from expdesk.remote.http import MlflowRest, ServerUnreachable, http_base, source_url
+from expdesk.remote.http import MlflowRest, ServerRefused, ServerUnreachable, http_base, source_url
 
 
 def test_credentials_order_and_masking() -> None:
@@ -75,3 +75,41 @@ def test_remote_package_imports_no_qt_and_no_mlflow() -> None:
         "bad = [m for m in ('PySide6', 'mlflow', 'requests') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+
+
+def test_refusal_names_the_code_hints_at_credentials_and_masks_the_token(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization", ""))
+            body = json.dumps({"error_code": "UNAUTHENTICATED", "message": "bad token tok-secret"}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("EXPDESK_MLFLOW_TOKEN", "tok-secret")
+    try:
+        client = MlflowRest(f"http://127.0.0.1:{server.server_address[1]}")
+        try:
+            client.call("GET", "experiments/get-by-name", {"experiment_name": "x"})
+        except ServerRefused as exc:
+            refused = exc
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["Bearer tok-secret"]
+    assert refused.status == 401 and refused.error_code == "UNAUTHENTICATED"
+    text = str(refused)
+    assert "HTTP 401 UNAUTHENTICATED" in text and "EXPDESK_MLFLOW_TOKEN" in text and "tok-secret" not in text

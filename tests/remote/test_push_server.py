@@ -13,7 +13,7 @@ import pytest
 
 from expdesk.cli import main
 from expdesk.index.reader import IndexReader
-from expdesk.remote.http import MlflowRest, ServerUnreachable
+from expdesk.remote.http import MlflowRest, ServerRefused, ServerUnreachable
 from expdesk.remote.push import SOURCE_KEY_TAG, push_runs
 from tests.remote.conftest import CuttableProxy, Server
 
@@ -92,6 +92,16 @@ def compare_with_server(db: Path, url: str, experiment: str) -> int:
     return checked_points
 
 
+def _server_point_count(url: str, experiment: str) -> int:
+    client = MlflowClient(url)
+    exp = client.get_experiment_by_name(experiment)
+    return sum(
+        len(client.get_metric_history(run.info.run_id, key))
+        for run in client.search_runs([exp.experiment_id])
+        for key in run.data.metrics
+    )
+
+
 def _walk(client: MlflowClient, run_id: str, path: str | None = None) -> list[Any]:
     out = []
     for entry in client.list_artifacts(run_id, path):
@@ -120,8 +130,8 @@ def test_push_three_formats_then_again(mlflow_server: Server, three_formats: Pat
 def test_server_dies_mid_push_then_retry_completes(
     mlflow_server: Server, three_formats: Path, proxy: CuttableProxy
 ) -> None:
-    # request 20 is a log-batch the server commits but whose answer never arrives; then the server is gone
-    proxy.cut_after(20)
+    # the 6th log-batch is committed by the server but its answer never arrives; then the server is gone
+    proxy.cut_at("runs/log-batch", 6)
     with IndexReader(three_formats) as reader, pytest.raises(ServerUnreachable) as failure:
         push_runs(
             reader, reader.run_keys(), MlflowRest(proxy.url, retries=1, backoff=0.05), experiment="it-cut"
@@ -133,9 +143,14 @@ def test_server_dies_mid_push_then_retry_completes(
         and "push again" in message
         and "Nothing was recorded locally" in message
     )
+    already = _server_point_count(mlflow_server.url, "it-cut")
+    assert already > 0
     with IndexReader(three_formats) as reader:
         retry = push_runs(reader, reader.run_keys(), MlflowRest(mlflow_server.url), experiment="it-cut")
     assert any(not r.created for r in retry.runs) and any(r.created for r in retry.runs)
+    # the retry sent exactly the points the server lacked, including after the batch whose answer was lost
+    # (the SQL store would silently merge exact repeats, so counting what we send is the real check)
+    assert already + retry.points == _server_point_count(mlflow_server.url, "it-cut")
     compare_with_server(three_formats, mlflow_server.url, "it-cut")  # no duplicated point, nothing missing
 
 
@@ -183,3 +198,11 @@ def test_cli_push_and_errors(
     assert main(dead) == 1
     assert "cannot reach the tracking server http://127.0.0.1:9" in capsys.readouterr().err
     assert main(["push", key, "--to", "ftp://x", "--db", str(three_formats)]) == 2
+
+
+def test_a_refusing_server_gives_a_clear_error(mlflow_server: Server, three_formats: Path) -> None:
+    with IndexReader(three_formats) as reader, pytest.raises(ServerRefused) as failure:
+        # MLflow refuses experiment names longer than 500 characters
+        push_runs(reader, reader.run_keys()[:1], MlflowRest(mlflow_server.url), experiment="x" * 600)
+    assert failure.value.status == 400 and failure.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "refused experiments/create" in str(failure.value) and "push again" in str(failure.value)
