@@ -112,9 +112,6 @@ class DvcReader(Reader):
             return 0.8
         return 0.0
 
-    def runs(self, path: Path, root: Path) -> list[RunRef]:
-        return [RunRef(self.format, path, root)]
-
     def fingerprint(self, ref: RunRef) -> str:
         digest = hashlib.sha1()
         for _, (rel, st) in zip(range(MAX_FINGERPRINT_ENTRIES), self._walk(ref.path), strict=False):

@@ -18,7 +18,7 @@ from expdesk.core.paths import is_regular_file, is_within
 from expdesk.sources._dvclive_tsv import read_tsv
 from expdesk.sources._hydra_yaml import read_yaml_checked
 from expdesk.sources._values import flatten, read_json_file
-from expdesk.sources.base import Reader, list_artifacts, walk_stats
+from expdesk.sources.base import Reader, list_artifacts, require_folder, walk_stats
 from expdesk.sources.dvc import looks_like_project, metric_values
 from expdesk.sources.generic import run_name
 
@@ -54,13 +54,8 @@ class DvcLiveReader(Reader):
             return 0.7  # steps logged, no `log_metric` summary yet
         return 0.0
 
-    def runs(self, path: Path, root: Path) -> list[RunRef]:
-        return [RunRef(self.format, path, root)]
-
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
-        folder = ref.path
-        if not folder.is_dir():
-            raise SourceError(folder, "run folder is gone")
+        folder = require_folder(ref)
         errors: list[str] = []
         update = RunUpdate(name=run_name(folder, ref.root))
         params_path = folder / "params.yaml"

@@ -19,7 +19,7 @@ from expdesk.core.paths import is_regular_file
 from expdesk.sources._hydra_yaml import read_yaml_checked
 from expdesk.sources._tables import read_csv_table
 from expdesk.sources._values import flatten
-from expdesk.sources.base import Reader, list_artifacts
+from expdesk.sources.base import Reader, list_artifacts, require_folder
 
 #: a header longer than this is not a Lightning header (and we will not read a 1 GB line to find out)
 MAX_HEADER_BYTES = 1 << 20
@@ -74,13 +74,8 @@ class LightningReader(Reader):
             return 0.6  # fit started, nothing logged yet
         return 0.0
 
-    def runs(self, path: Path, root: Path) -> list[RunRef]:
-        return [RunRef(self.format, path, root)]
-
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
-        folder = ref.path
-        if not folder.is_dir():
-            raise SourceError(folder, "run folder is gone")
+        folder = require_folder(ref)
         # `<save_dir>/<name>/<version>`: the logger name groups versions like an experiment
         update = RunUpdate(name=f"{folder.parent.name}/{folder.name}", experiment=folder.parent.name)
         errors: list[str] = []

@@ -60,9 +60,6 @@ class TensorBoardReader(Reader):
     def detect(self, path: Path) -> float:
         return 0.9 if has_event_files(path) else 0.0
 
-    def runs(self, path: Path, root: Path) -> list[RunRef]:
-        return [RunRef(self.format, path, root)]
-
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
         files = event_files(ref.path)
         if not files:

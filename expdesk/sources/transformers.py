@@ -73,9 +73,6 @@ class TrainerReader(Reader):
     def detect(self, path: Path) -> float:
         return 0.9 if is_output_dir(path) else 0.0
 
-    def runs(self, path: Path, root: Path) -> list[RunRef]:
-        return [RunRef(self.format, path, root)]
-
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
         state, source, problem = _authoritative_state(ref.path)
         update = RunUpdate(name=ref.path.name)
@@ -95,7 +92,9 @@ class TrainerReader(Reader):
         update.links = _links(ref, history, state, update.params.get("output_dir"))
         update.artifacts = list_artifacts(ref.path)
         update.files = [
-            FileRef("output", "checkpoint" if "/" in a.path else "model", a.path, a.path, a.size)
+            FileRef(
+                "output", "checkpoint" if "/" in a.path else "model", a.path, str(ref.path / a.path), a.size
+            )
             for a in update.artifacts
             if a.path.endswith(".safetensors")
         ]

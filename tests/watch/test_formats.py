@@ -76,6 +76,24 @@ def _records(data: bytes) -> list[bytes]:
     return out
 
 
+def _scalar_record(tag: str, step: int, value: float) -> bytes:
+    """A framed tensorflow.Event with one simple_value scalar, encoded by hand (as a SummaryWriter would)."""
+    from expdesk.sources._tfrecord import frame
+
+    name = tag.encode()
+    val = b"\x0a" + bytes([len(name)]) + name + b"\x15" + struct.pack("<f", value)
+    summary = b"\x0a" + bytes([len(val)]) + val
+    step_varint = bytearray()
+    n = step
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        step_varint.append(byte | (0x80 if n else 0))
+        if not n:
+            break
+    event = b"\x09" + struct.pack("<d", 1795720999.0) + b"\x10" + bytes(step_varint) + b"\x2a" + bytes([len(summary)]) + summary
+    return frame(event)
+
+
 def _is_summary(record: bytes) -> bool:
     """Event field 5 (summary), tag byte 0x2a, after wall_time (0x09 + 8 bytes) and step (0x10 + varint)."""
     payload = record[12:-4]
@@ -99,7 +117,7 @@ def test_tensorboard_event_file_appends(tmp_path: Path, live_factory: Callable[.
         Path(p) for p in _runs_below(live, root) if str(run_dir).startswith(p) or p.startswith(str(run_dir))
     )
     before = live.total_points(run)
-    record = [r for r in _records(event_file.read_bytes()) if _is_summary(r)][-1]
+    record = _scalar_record("loss", step=999, value=0.125)
     # a torn record first (the writer is mid-flush), then its rest: counted once, when complete
     with open(event_file, "ab") as f:
         f.write(record[:10])
