@@ -158,6 +158,16 @@ class MlflowRest:
             return False
         return True
 
+    def list_artifacts(self, artifact_path: str) -> dict[str, int]:
+        """Files directly inside `artifact_path` on the artifact proxy: name -> size (folders left out).
+        Protobuf JSON omits zero values, so an empty file comes without `file_size`."""
+        url = f"{self.base}{ARTIFACTS_API}?{urlencode({'path': artifact_path})}"
+        raw = self._send(urllib.request.Request(url, headers=self._headers(None)), "the artifact listing")
+        files = json.loads(raw or b"{}").get("files", [])
+        return {
+            f["path"].rsplit("/", 1)[-1]: int(f.get("file_size", 0)) for f in files if not f.get("is_dir")
+        }
+
     def put_artifact(self, artifact_path: str, file: Path) -> None:
         """Upload one file through the server's artifact proxy (`mlflow server --serve-artifacts`)."""
         url = f"{self.base}{ARTIFACTS_API}/{quote(artifact_path)}"

@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import os
+import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +34,7 @@ import numpy as np
 
 from expdesk.index.reader import IndexReader
 from expdesk.remote import batching
-from expdesk.remote.http import MlflowRest, RemoteError
+from expdesk.remote.http import MlflowRest, RemoteError, ServerRefused
 from expdesk.remote.mlflow_api import ServerApi, remote_status
 
 SOURCE_KEY_TAG = "expdesk.source_key"
@@ -219,7 +220,7 @@ class Pusher:
             self._tick(len(batch.metrics), f"{label}: {len(batch.metrics)} points")
         result.params, result.tags = len(params), len(tags)
         if self.artifacts:
-            self._artifacts(run, existing.artifact_uri, result)
+            self._artifacts(run, existing.artifact_uri, result, fresh=result.created)
         end_ms = _ms(run["end_time"])
         self.api.update_run(run_id, remote_status(run["status"]), end_ms, label)
         self.api.set_tag(run_id, DIGEST_TAG, digest)  # last: only a complete push is ever "up to date"
@@ -332,7 +333,7 @@ class Pusher:
                     "step": step,
                 }
 
-    def _artifacts(self, run: dict[str, Any], artifact_uri: str, result: RunResult) -> None:
+    def _artifacts(self, run: dict[str, Any], artifact_uri: str, result: RunResult, fresh: bool) -> None:
         if not run["artifacts"]:
             return
         if not artifact_uri.startswith("mlflow-artifacts:"):
@@ -342,7 +343,19 @@ class Pusher:
             )
             return
         prefix = artifact_uri.split(":", 1)[1].lstrip("/")
+        # on a re-push, files already on the server with the same size are not uploaded again (a running
+        # run re-pushed for its new metric points must not re-send its checkpoints); one listing per folder
+        remote: dict[str, int] = {}
+        if not fresh:
+            for folder in sorted({posixpath.dirname(a["path"]) for a in run["artifacts"]}):
+                try:
+                    listed = self.api.client.list_artifacts(f"{prefix}/{folder}".rstrip("/"))
+                except ServerRefused:
+                    continue  # a folder not created yet
+                remote.update({posixpath.join(folder, name): size for name, size in listed.items()})
         for artifact in run["artifacts"]:
+            if remote.get(artifact["path"]) == artifact["size"]:
+                continue
             local = artifact_file(run, artifact["path"])
             if local is None:
                 result.warnings.append(f"artifact {artifact['path']} not found on disk; not pushed")

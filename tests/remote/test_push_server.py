@@ -175,6 +175,8 @@ def test_changed_param_is_a_reported_conflict(mlflow_server: Server, three_forma
         reader.runs_json = patched  # type: ignore[method-assign]
         report = push_runs(reader, [key], MlflowRest(mlflow_server.url), experiment="it-conflict")
     (result,) = report.runs
+    # the run changed, so it was pushed again, but its artifacts were already there: none re-uploaded
+    assert not result.unchanged and result.artifacts == 0 and run["artifacts"]
     assert (
         len(result.conflicts) == 1
         and repr(name) in result.conflicts[0]
