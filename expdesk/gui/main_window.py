@@ -32,7 +32,7 @@ from expdesk.gui import settings
 from expdesk.gui.columns import ColumnChooser, default_columns
 from expdesk.gui.runs_query import STARRED_SQL, vocabulary
 from expdesk.gui.sources_panel import SourceInfo, load_sources
-from expdesk.gui.views import WindowViews
+from expdesk.gui.views import WindowViews, is_server_url
 from expdesk.gui.window_layout import WindowLayout, build_layout, local_folders
 from expdesk.gui.workers import IndexBridge, WorkerPool
 from expdesk.index.indexer import IndexReport
@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         actions["star"].triggered.connect(self.toggle_star)
         actions["compare"].triggered.connect(lambda: self.open_compare(self.selected_keys()))
         actions["export"].triggered.connect(self.export_current)
+        actions["push"].triggered.connect(lambda: self.views.open_push(self.selected_keys()))
         actions["toggle_sources"].toggled.connect(self.sources.setVisible)
         actions["toggle_detail"].toggled.connect(self.detail.setVisible)
         # single-key shortcuts: a QLineEdit claims printable keys first (ShortcutOverride), so typing
@@ -264,11 +265,15 @@ class MainWindow(QMainWindow):
         def job() -> list[dict[str, Any]]:
             with self.index.reader() as reader:
                 roots = reader.roots()
+            folders = [r for r in roots if not is_server_url(r["path"])]
+            for root in roots:
+                if is_server_url(root["path"]):  # a tracking server is polled, not watched
+                    self.views.watch_server(root["path"])
             if watcher is not None:
-                for root in roots:
+                for root in folders:
                     watcher.add_root(root["path"], bool(root["network"]))
                 watcher.start()  # returns at once; its own thread schedules and indexes
-            return roots
+            return folders
 
         def done(roots: list[dict[str, Any]]) -> None:
             if watcher is None:

@@ -6,6 +6,7 @@ cycle of what it opens (the window calls `close_all` on shutdown).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,17 @@ from expdesk.bundle.export import ExportOptions, plan_bundle, write_bundle
 from expdesk.gui.compare_view import CompareView
 from expdesk.gui.export_dialog import ExportDialog
 from expdesk.gui.lineage_view import LineageView
+from expdesk.gui.push_dialog import PushDialog, index_pusher
 from expdesk.lineage.build import build_lineage
+from expdesk.remote.browse import ServerRefresher
+
+SERVER_SCHEMES = ("mlflow+http://", "mlflow+https://")
+
+
+def is_server_url(root: str) -> bool:
+    """Roots of the form `mlflow+http(s)://host` are tracking servers browsed over HTTP, not folders."""
+    return root.startswith(SERVER_SCHEMES)
+
 
 if TYPE_CHECKING:
     from expdesk.gui.main_window import MainWindow
@@ -29,6 +40,9 @@ class WindowViews:
         self.window = window
         self.compares: list[CompareView] = []
         self.dialogs: list[ExportDialog] = []
+        self.pushes: list[PushDialog] = []
+        self.servers: dict[str, ServerRefresher] = {}
+        self._lock = threading.Lock()  # watch_server is called from an index-pool worker
         index = window.index
 
         def load_lineage(key: str) -> Any:
@@ -72,7 +86,34 @@ class WindowViews:
         dialog.show()
         return dialog
 
+    def open_push(self, keys: list[str]) -> PushDialog | None:
+        """Push the selected runs to an MLflow tracking server (Ctrl+Shift+P)."""
+        if not keys:
+            self.window.statusBar().showMessage("Select the runs to push (Ctrl+Shift+P).", 4000)
+            return None
+        dialog = PushDialog(len(keys), index_pusher(self.window.index.db_path, keys), parent=self.window)
+        dialog.finished.connect(lambda _r, d=dialog: self.pushes.remove(d) if d in self.pushes else None)
+        self.pushes.append(dialog)
+        dialog.show()
+        return dialog
+
+    def watch_server(self, url: str) -> None:
+        """Keep a tracking server's runs in the index, refreshed on a timer (its own thread)."""
+        with self._lock:
+            if url in self.servers:
+                return
+            refresher = ServerRefresher(self.window.index, url)
+            self.servers[url] = refresher
+        refresher.start()
+
     def close_all(self) -> None:
+        with self._lock:
+            servers, self.servers = list(self.servers.values()), {}
+        for refresher in servers:
+            refresher.stop()
+        for push in list(self.pushes):
+            push.reject()
+        self.pushes.clear()
         for view in list(self.compares):
             view.shutdown()
             view.close()

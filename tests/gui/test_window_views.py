@@ -68,3 +68,15 @@ def test_lineage_tab_and_export_dialog(
     written = Path(blocker.args[0])
     assert written.is_file() and verify(written).ok
     window.views.close_all()
+
+
+def test_push_action_opens_the_push_dialog(window: MainWindow, qtbot: QtBot, mlflow_store: Path) -> None:
+    add_and_wait(qtbot, window, [mlflow_store], rows=8)
+    window.ui.actions["push"].trigger()  # nothing selected: a hint, no dialog
+    assert window.views.pushes == []
+    _select(window, ["alpha=0.01", "alpha=0.001"])
+    window.ui.actions["push"].trigger()
+    (dialog,) = window.views.pushes
+    qtbot.waitUntil(dialog.isVisible)
+    window.views.close_all()
+    assert window.views.pushes == []
