@@ -32,6 +32,7 @@ from expdesk.gui import settings
 from expdesk.gui.columns import ColumnChooser, default_columns
 from expdesk.gui.runs_query import STARRED_SQL, vocabulary
 from expdesk.gui.sources_panel import SourceInfo, load_sources
+from expdesk.gui.views import WindowViews, is_server_url
 from expdesk.gui.window_layout import WindowLayout, build_layout, local_folders
 from expdesk.gui.workers import IndexBridge, WorkerPool
 from expdesk.index.indexer import IndexReport
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self.filter_bar = self.ui.filter_bar
         self.sources = self.ui.sources
         self._wire()
+        self.views = WindowViews(self)
         self._restore_state()
         # coalesce bursts of "runs changed" into one reload + one toast
         self._change_timer = QTimer(self)
@@ -129,6 +131,8 @@ class MainWindow(QMainWindow):
         actions["detail"].triggered.connect(self.open_detail)
         actions["star"].triggered.connect(self.toggle_star)
         actions["compare"].triggered.connect(lambda: self.open_compare(self.selected_keys()))
+        actions["export"].triggered.connect(self.export_current)
+        actions["push"].triggered.connect(lambda: self.views.open_push(self.selected_keys()))
         actions["toggle_sources"].toggled.connect(self.sources.setVisible)
         actions["toggle_detail"].toggled.connect(self.detail.setVisible)
         # single-key shortcuts: a QLineEdit claims printable keys first (ShortcutOverride), so typing
@@ -261,11 +265,15 @@ class MainWindow(QMainWindow):
         def job() -> list[dict[str, Any]]:
             with self.index.reader() as reader:
                 roots = reader.roots()
+            folders = [r for r in roots if not is_server_url(r["path"])]
+            for root in roots:
+                if is_server_url(root["path"]):  # a tracking server is polled, not watched
+                    self.views.watch_server(root["path"])
             if watcher is not None:
-                for root in roots:
+                for root in folders:
                     watcher.add_root(root["path"], bool(root["network"]))
                 watcher.start()  # returns at once; its own thread schedules and indexes
-            return roots
+            return folders
 
         def done(roots: list[dict[str, Any]]) -> None:
             if watcher is None:
@@ -452,19 +460,21 @@ class MainWindow(QMainWindow):
         self.write_finished.emit()
 
     def open_compare(self, keys: list[str]) -> None:
-        """Hook for the compare view (written elsewhere): emits the keys, opens it if the module exists."""
+        """Open a compare window for the selected runs (Ctrl+D)."""
         if len(keys) < 2:
             self.statusBar().showMessage("Select two or more runs to compare (Ctrl+D).", 4000)
             return
         self.compare_requested.emit(keys)
-        try:
-            from expdesk.gui import compare  # type: ignore[attr-defined]
-        except ImportError:
-            self.statusBar().showMessage("The compare view is not available in this build.", 4000)
+        self.views.open_compare(keys)
+
+    def export_current(self) -> None:
+        """Export the current run's model as a verifiable bundle (Ctrl+E): preview first, then write."""
+        key = self.model.key_at(self.table.currentIndex().row()) or self.detail.key
+        if key is None:
+            self.statusBar().showMessage("Select a run to export its model (Ctrl+E).", 4000)
             return
-        opener = getattr(compare, "open_compare", None)
-        if opener is not None:
-            opener(self, keys)
+        label = self.model.index(self.table.currentIndex().row(), 0).data() or key
+        self.views.open_export(key, str(label))
 
     # -- state --------------------------------------------------------------------------------------
     def _refresh_recent_menu(self) -> None:
@@ -511,6 +521,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        self.views.close_all()
         self._save_state()
         self._cancel.set()
         self._change_timer.stop()

@@ -189,6 +189,8 @@ class WindowLayout:
             "detail": make("detail", "Open Detail"),
             "star": make("star", "Star / Unstar", "Ctrl+B"),
             "compare": make("compare", "Compare Selected", "Ctrl+D"),
+            "export": make("export", "Export Model Bundle…", "Ctrl+E"),
+            "push": make("push", "Push to MLflow Server…", "Ctrl+Shift+P"),
             "toggle_sources": make("toggle_sources", "Sources Panel", checkable=True),
             "toggle_detail": make("toggle_detail", "Detail Panel", checkable=True),
         }
@@ -208,7 +210,7 @@ class WindowLayout:
         view.addAction(self.actions["toggle_sources"])
         view.addAction(self.actions["toggle_detail"])
         run = bar.addMenu("&Run")
-        for name in ("detail", "star", "compare"):
+        for name in ("detail", "star", "compare", "export", "push"):
             run.addAction(self.actions[name])
         self.actions["detail"].setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.actions["detail"].setText("Open Detail (Enter)")

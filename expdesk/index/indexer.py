@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ class Indexer:
             if cancelled():
                 report.cancelled = True
                 break
-            report.gone += self.writer.call(lambda c, r=str(root), s=seen: store.mark_gone(c, r, s))
+            report.gone += self.writer.call(partial(store.mark_gone, root=str(root), seen=seen))
         for fut in writes:
             fut.result()
         report.changed += report.gone
@@ -179,7 +180,7 @@ class Indexer:
                     if update is not None:
                         writes.append(
                             self.writer.submit(
-                                lambda c, r=ref, u=update, f=fingerprint: store.apply_update(c, r, u, f),
+                                partial(store.apply_update, ref=ref, update=update, fingerprint=fingerprint),
                                 {ref.key},
                             )
                         )
@@ -190,7 +191,7 @@ class Indexer:
                         report.errors.append((str(ref.path), error))
                         writes.append(
                             self.writer.submit(
-                                lambda c, r=ref, e=error, f=fingerprint: store.record_error(c, r, e, f),
+                                partial(store.record_error, ref=ref, error=error, fingerprint=fingerprint),
                                 {ref.key},
                             )
                         )
