@@ -7,6 +7,7 @@ unchanged is not read at all, which makes a warm re-index of an unchanged store 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -91,7 +92,7 @@ class Indexer:
         started = time.perf_counter()
         report = IndexReport()
         known = self.known()
-        writes: list[Future[Any]] = []
+        writes: list[tuple[Future[Any], RunRef, str]] = []
         for root in roots:
             root = Path(os.path.abspath(root))
             seen: set[str] = set()
@@ -102,19 +103,32 @@ class Indexer:
                 report.cancelled = True
                 break
             report.gone += self.writer.call(lambda c, r=str(root), s=seen: store.mark_gone(c, r, s))
-        for fut in writes:
-            fut.result()
+        self._settle(writes, report)
         self.writer.call(store.resolve_links, set(report.keys))
         report.seconds = time.perf_counter() - started
         return report
 
+    def _settle(self, writes: list[tuple[Future[Any], RunRef, str]], report: IndexReport) -> None:
+        """Wait for every write. A run whose rows cannot be written (a value SQLite refuses, a reader
+        handing back something odd) gets that as its error; the other runs are not affected."""
+        for fut, ref, fingerprint in writes:
+            try:
+                fut.result()
+            except Exception as exc:
+                message = f"{ref.path}: could not be stored: {type(exc).__name__}: {exc}"
+                report.errors.append((str(ref.path), message))
+                # if even the error row fails, the report still names the run
+                with contextlib.suppress(Exception):
+                    self.writer.call(
+                        lambda c, r=ref, m=message, f=fingerprint: store.record_error(c, r, m, f)
+                    )
+
     def refresh(self, refs: list[RunRef], force: bool = False) -> IndexReport:
         """Re-read specific runs (the watcher's path): same rules as `index`, no discovery."""
         report = IndexReport(found=len(refs))
-        writes: list[Future[Any]] = []
+        writes: list[tuple[Future[Any], RunRef, str]] = []
         self._read_all(refs, self.known(), force, report, writes, set(), None, lambda: False)
-        for fut in writes:
-            fut.result()
+        self._settle(writes, report)
         self.writer.call(store.resolve_links, set(report.keys))
         return report
 
@@ -124,7 +138,7 @@ class Indexer:
         known: dict[str, tuple[str | None, dict[str, Any]]],
         force: bool,
         report: IndexReport,
-        writes: list[Future[Any]],
+        writes: list[tuple[Future[Any], RunRef, str]],
         seen: set[str],
         progress: Progress | None,
         cancelled: Callable[[], bool],
@@ -166,9 +180,13 @@ class Indexer:
                     update, fingerprint, error = fut.result()
                     if update is not None:
                         writes.append(
-                            self.writer.submit(
-                                lambda c, r=ref, u=update, f=fingerprint: store.apply_update(c, r, u, f),
-                                {ref.key},
+                            (
+                                self.writer.submit(
+                                    lambda c, r=ref, u=update, f=fingerprint: store.apply_update(c, r, u, f),
+                                    {ref.key},
+                                ),
+                                ref,
+                                fingerprint,
                             )
                         )
                         if update.error:
@@ -177,9 +195,13 @@ class Indexer:
                         assert error is not None
                         report.errors.append((str(ref.path), error))
                         writes.append(
-                            self.writer.submit(
-                                lambda c, r=ref, e=error, f=fingerprint: store.record_error(c, r, e, f),
-                                {ref.key},
+                            (
+                                self.writer.submit(
+                                    lambda c, r=ref, e=error, f=fingerprint: store.record_error(c, r, e, f),
+                                    {ref.key},
+                                ),
+                                ref,
+                                fingerprint,
                             )
                         )
                     report.read += 1
