@@ -23,6 +23,7 @@ from expdesk.sources.base import Reader, list_artifacts
 
 REQUIRED_TABLES = {"runs", "experiments", "metrics", "params", "tags"}
 SQLITE_MAGIC = b"SQLite format 3\x00"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def connect_ro(path: Path) -> sqlite3.Connection:
@@ -157,12 +158,25 @@ class MlflowSqliteReader(Reader):
             (run_id, last_rowid),
         ).fetchall()
         grouped: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        bad: list[str] = []
         for rowid, key, value, ts, step, is_nan in rows:
-            steps, values, stamps = grouped.setdefault(key, ([], [], []))
-            steps.append(int(step))
-            values.append(math.nan if is_nan else float(value))
-            stamps.append(float(ts))
             last_rowid = rowid
+            # SQLite columns hold whatever was written (text in a REAL column, NULL, 1e30 steps):
+            # a bad row is named and skipped, the rest of the run still reads
+            try:
+                point = (int(step), math.nan if is_nan else float(value), float(ts))
+                if not INT64_MIN <= point[0] <= INT64_MAX:
+                    raise OverflowError(f"step {step} does not fit in 64 bits")
+            except (TypeError, ValueError, OverflowError) as exc:
+                if len(bad) < 5:
+                    bad.append(f"metrics row {rowid} ({key}): {exc}")
+                continue
+            steps, values, stamps = grouped.setdefault(str(key), ([], [], []))
+            steps.append(point[0])
+            values.append(point[1])
+            stamps.append(point[2])
+        if bad:
+            update.error = "; ".join(bad)
         for key, (steps, values, stamps) in grouped.items():
             update.metrics.append(
                 Series(key, np.array(steps, dtype=np.int64), np.array(values), np.array(stamps))
