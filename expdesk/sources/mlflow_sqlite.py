@@ -33,6 +33,8 @@ def connect_ro(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA query_only=1")
     except sqlite3.Error as exc:
         raise SourceError(path, f"cannot open read-only: {exc}") from None
+    # TEXT columns hold whatever bytes the writer stored: invalid UTF-8 is shown replaced, not a crash
+    conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
     return conn
 
 
