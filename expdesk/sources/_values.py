@@ -176,6 +176,19 @@ def read_bytes_capped(path: Path, cap: int) -> bytes:
         os.close(fd)
 
 
+#: Python refuses int() of more digits than this (CVE-2020-10735 guard); such a number is read as a float
+_MAX_INT_DIGITS = 4000
+
+
+def _parse_int(text: str) -> int | float:
+    return int(text) if len(text) <= _MAX_INT_DIGITS else float(text)
+
+
+def loads(text: str | bytes) -> Any:
+    """`json.loads` that reads a 5000-digit integer as ±inf instead of raising a bare ValueError."""
+    return json.loads(text, parse_int=_parse_int)
+
+
 def parse_json_text(text: str | bytes, source: Path | str, *, partial_ok: bool = False) -> Any:
     """JSON that accepts the NaN/Infinity literals Python and Sacred write. Deep nesting is an error.
 
@@ -187,7 +200,7 @@ def parse_json_text(text: str | bytes, source: Path | str, *, partial_ok: bool =
     if partial_ok and not text.strip():
         raise IncompleteRead(source, "file is empty (being rewritten?)")
     try:
-        return json.loads(text)
+        return loads(text)
     except RecursionError:
         raise SourceError(source, "JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
