@@ -4,6 +4,7 @@ reader that lands later is fuzzed without editing this file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -80,7 +81,9 @@ def _read_contained(ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate | N
 
 @given(data=st.data())
 @FUZZ
-def test_arbitrary_bytes_raise_only_source_error(sample: tuple[RunRef, list[Path]], data: st.DataObject) -> None:
+def test_arbitrary_bytes_raise_only_source_error(
+    sample: tuple[RunRef, list[Path]], data: st.DataObject
+) -> None:
     ref, files = sample
     target = data.draw(st.sampled_from(files), label="file")
     original = target.read_bytes()
@@ -115,7 +118,5 @@ def test_arbitrary_text_into_the_shared_parsers(text: str) -> None:
     from expdesk.sources._values import parse_json_text, safe_yaml
 
     for parse in (safe_yaml, parse_json_text):
-        try:
+        with contextlib.suppress(SourceError):
             parse(text, "<fuzz>")  # type: ignore[operator]
-        except SourceError:
-            pass
