@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -114,6 +115,8 @@ class Indexer:
         for fut, ref, fingerprint in writes:
             try:
                 fut.result()
+            except sqlite3.OperationalError:
+                raise  # the DB cannot be written at all (full, read-only): not this run's fault
             except Exception as exc:
                 message = f"{ref.path}: could not be stored: {type(exc).__name__}: {exc}"
                 report.errors.append((str(ref.path), message))
