@@ -16,8 +16,8 @@ from urllib.parse import quote
 import numpy as np
 
 from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
-from expdesk.core.errors import SourceError
-from expdesk.core.paths import is_within
+from expdesk.core.errors import IncompleteRead, SourceError
+from expdesk.core.paths import is_regular_file, is_within
 from expdesk.sources._mlflow_common import info_from_tags, status_of, uri_tail
 from expdesk.sources.base import Reader, list_artifacts
 
@@ -26,8 +26,35 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
+def _idle_wal(path: Path) -> bool:
+    """A WAL-mode database that no process has open: no `-wal` next to it.
+
+    `mode=ro` on such a file would *create* `-wal` and `-shm` beside it (and cannot remove them again),
+    which writes into a watched folder. With no writer, `immutable=1` reads the same bytes and creates
+    nothing; a writer that starts meanwhile writes into a new `-wal`, not the main file, and `read`
+    double-checks that nothing moved while it read.
+    """
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(20)
+    except OSError:
+        return False
+    # bytes 18/19 are the file-format write/read versions: 2 means WAL
+    return len(header) == 20 and header[18] == 2 and not os.path.exists(f"{path}-wal")
+
+
+def _state(path: Path) -> tuple[object, ...]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("missing",)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, os.path.exists(f"{path}-wal"))
+
+
 def connect_ro(path: Path) -> sqlite3.Connection:
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    if is_regular_file(path) and _idle_wal(path):
+        uri += "&immutable=1"
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
         conn.execute("PRAGMA query_only=1")
@@ -96,13 +123,18 @@ class MlflowSqliteReader(Reader):
         return "|".join(parts)
 
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
+        before = _state(ref.path) if _idle_wal(ref.path) else None
         conn = connect_ro(ref.path)
         try:
-            return self._read(conn, ref, cursor or {})
+            update = self._read(conn, ref, cursor or {})
         except sqlite3.Error as exc:
             raise SourceError(ref.path, f"run {ref.native_id}: {exc}") from None
         finally:
             conn.close()
+        if before is not None and before != _state(ref.path):
+            # a writer started (or checkpointed) while we read, possibly through an immutable connection
+            raise IncompleteRead(ref.path, "the database changed while it was read; read again")
+        return update
 
     def _read(self, conn: sqlite3.Connection, ref: RunRef, cursor: dict[str, Any]) -> RunUpdate:
         run_id = ref.native_id
