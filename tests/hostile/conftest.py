@@ -15,7 +15,8 @@ import pytest
 
 from expdesk.cli import main
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "runs"
+REPO = Path(__file__).resolve().parent.parent.parent
+DATA = REPO / "tests" / "data" / "runs"
 
 #: (kind, size, mtime_ns, mode, content digest or link target) per entry below a root
 Snapshot = dict[str, tuple[str, int, int, int, str]]
@@ -48,6 +49,12 @@ def snapshot(root: Path) -> Snapshot:
     st = os.lstat(root)
     out["."] = ("dir", st.st_size, st.st_mtime_ns, st.st_mode, "")
     return out
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for `python -m expdesk` child processes: this checkout first, no .pyc writes."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def cli(*args: str | Path) -> int:
