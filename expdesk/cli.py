@@ -19,7 +19,7 @@ from expdesk import __version__
 from expdesk.core.errors import ExpdeskError, UsageError
 
 #: modules that add sub-commands (the foundation's own are defined below)
-COMMAND_MODULES: list[str] = ["expdesk.cli_bundle"]
+COMMAND_MODULES: list[str] = ["expdesk.cli_bundle", "expdesk.cli_compare", "expdesk.cli_watch"]
 
 
 def _db_arg(parser: argparse.ArgumentParser) -> None:

@@ -38,6 +38,10 @@ class IndexReport:
     seconds: float = 0.0
     cancelled: bool = False
     keys: list[str] = field(default_factory=list)
+    #: the refs behind `keys`, as discovered (with reader hints, which the runs table does not store)
+    refs: list[RunRef] = field(default_factory=list)
+    #: keys whose rows this pass wrote (read, errored or marked gone): what listeners hear about
+    changed: list[str] = field(default_factory=list)
 
 
 def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | None, str, str | None]:
@@ -105,7 +109,8 @@ class Indexer:
                 break
             report.gone += self.writer.call(lambda c, r=str(root), s=seen: store.mark_gone(c, r, s))
         self._settle(writes, report)
-        self.writer.call(store.resolve_links, set(report.keys))
+        report.changed += report.gone
+        self._resolve_links(report)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -132,8 +137,14 @@ class Indexer:
         writes: list[tuple[Future[Any], RunRef, str]] = []
         self._read_all(refs, self.known(), force, report, writes, set(), None, lambda: False)
         self._settle(writes, report)
-        self.writer.call(store.resolve_links, set(report.keys))
+        self._resolve_links(report)
         return report
+
+    def _resolve_links(self, report: IndexReport) -> None:
+        # nothing written, nothing to resolve: a warm reconcile stays read-only and tells no listener.
+        # Runs read were announced by their own commits; runs marked gone are announced here.
+        if report.changed:
+            self.writer.call(store.resolve_links, set(report.gone))
 
     def _read_all(
         self,
@@ -150,6 +161,7 @@ class Indexer:
         for ref in refs:
             seen.add(ref.key)
             report.keys.append(ref.key)
+            report.refs.append(ref)
             previous = known.get(ref.key)
             if not force and previous is not None and previous[0] is not None:
                 reader = registry.reader_for(ref.format)
@@ -208,6 +220,7 @@ class Indexer:
                             )
                         )
                     report.read += 1
+                    report.changed.append(ref.key)
                     done += 1
                     if progress is not None:
                         progress(done, len(refs), str(ref.path))

@@ -31,9 +31,12 @@ class Index:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def reader(self) -> IndexReader:
-        """A fresh read-only connection; give each thread its own."""
-        return IndexReader(self.db_path)
+    def reader(self, stale_after: float | None = None) -> IndexReader:
+        """A fresh read-only connection; give each thread its own. `stale_after`: seconds without a sign of
+        life after which a running run is shown as stale (default `DEFAULT_STALE_AFTER`)."""
+        if stale_after is None:
+            return IndexReader(self.db_path)
+        return IndexReader(self.db_path, stale_after=stale_after)
 
     # -- roots --------------------------------------------------------------------------------------
     def add_root(self, path: Path | str, network: bool = False) -> str:

@@ -36,6 +36,11 @@ class Writer:
         """`callback(changed_keys)` runs on the writer thread after each commit: keep it tiny (emit a signal)."""
         self._listeners.append(callback)
 
+    def remove_listener(self, callback: Callable[[set[str]], None]) -> None:
+        """Detach a listener (a stopped watcher or a closed window); unknown callbacks are ignored."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
     def submit(self, task: Task, changed: set[str] | None = None) -> Future[Any]:
         fut: Future[Any] = Future()
         self._queue.put((task, fut, changed or set()))
@@ -113,5 +118,6 @@ class Writer:
             else:
                 fut.set_result(result)
         if changed:
-            for listener in self._listeners:
+            # a copy: other threads add and remove listeners while this thread notifies
+            for listener in tuple(self._listeners):
                 listener(changed)

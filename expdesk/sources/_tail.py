@@ -15,7 +15,8 @@ from typing import Any
 
 from expdesk.sources._values import open_regular
 
-HEAD_BYTES = 512
+#: enough to cover a CSV header with many columns (Lightning rewrites the file when a column appears)
+HEAD_BYTES = 8192
 
 
 @dataclass

@@ -89,6 +89,16 @@ def _construct_str_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict
 
 _LimitedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_str_keys)
 
+_FastLoader: type | None = None
+if hasattr(yaml, "CSafeLoader"):
+    # libyaml's safe loader is ~10x faster; used only for documents without anchors, where the alias
+    # counting of _LimitedLoader has nothing to count
+    class _CSafeStrKeys(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+        pass
+
+    _CSafeStrKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_str_keys)
+    _FastLoader = _CSafeStrKeys
+
 
 def safe_yaml(text: str | bytes, source: Path | str = "<yaml>") -> Any:
     """Parse YAML with the safe loader and limits. `${...}` interpolations are plain strings to YAML already.
@@ -98,7 +108,9 @@ def safe_yaml(text: str | bytes, source: Path | str = "<yaml>") -> Any:
     if len(text) > MAX_YAML_BYTES:
         raise SourceError(source, f"YAML larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB, not parsed")
     try:
-        data = yaml.load(text, Loader=_LimitedLoader)
+        anchors = b"&" in text if isinstance(text, bytes) else "&" in text
+        loader = _FastLoader if _FastLoader is not None and not anchors else _LimitedLoader
+        data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None

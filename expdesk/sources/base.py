@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from expdesk.core.entities import Artifact, RunRef, RunUpdate
+from expdesk.core.errors import SourceError
 
 
 class Reader(ABC):
@@ -34,9 +35,10 @@ class Reader(ABC):
         Must be cheap (a few `stat`s / a directory listing) and must never raise for an unreadable path.
         """
 
-    @abstractmethod
     def runs(self, path: Path, root: Path) -> Iterable[RunRef]:
-        """The runs at a detected `path` (one for most formats; many for stores and sweeps)."""
+        """The runs at a detected `path`: by default the folder itself is one run (stores and sweeps,
+        which hold many, override this)."""
+        return [RunRef(self.format, path, root)]
 
     @abstractmethod
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
@@ -49,6 +51,13 @@ class Reader(ABC):
     def fingerprint(self, ref: RunRef) -> str:
         """A cheap digest that changes whenever anything `read` looks at changes. Default: the whole run folder."""
         return tree_fingerprint(ref.path)
+
+
+def require_folder(ref: RunRef) -> Path:
+    """The run's folder, or a SourceError when it vanished between discovery and reading."""
+    if not ref.path.is_dir():
+        raise SourceError(ref.path, "run folder is gone")
+    return ref.path
 
 
 def tree_fingerprint(path: Path, max_entries: int = 20000) -> str:

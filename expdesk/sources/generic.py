@@ -15,7 +15,7 @@ from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file
 from expdesk.sources._tables import flatten_record, history_dict_to_series, number, read_csv_table, read_jsonl
 from expdesk.sources._values import flatten, read_json_file, read_yaml_file
-from expdesk.sources.base import Reader, list_artifacts
+from expdesk.sources.base import Reader, list_artifacts, require_folder
 
 PARAM_FILES = (
     "params.json",
@@ -113,13 +113,8 @@ class GenericReader(Reader):
             return 0.2
         return 0.0
 
-    def runs(self, path: Path, root: Path) -> list[RunRef]:
-        return [RunRef(self.format, path, root)]
-
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
-        folder = ref.path
-        if not folder.is_dir():
-            raise SourceError(folder, "run folder is gone")
+        folder = require_folder(ref)
         update = RunUpdate(name=run_name(folder, ref.root))
         update.params, used, errors = read_params(folder)
         update.info["config_files"] = used

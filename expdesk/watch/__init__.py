@@ -1,1 +1,5 @@
-"""Live updates: watchdog observers route filesystem events to run keys; reconcile catches what they miss."""
+"""Live watching: watchdog observers (native, polling fallback), per-run coalescing, periodic reconcile."""
+
+from expdesk.watch.watcher import RootStatus, Watcher
+
+__all__ = ["RootStatus", "Watcher"]

@@ -60,7 +60,6 @@ def test_real_mlflow_nested_child_brings_its_parent(index: Index, tmp_path: Path
     [
         ("expdesk.sources.lightning", "lightning"),
         ("expdesk.sources.transformers", "transformers"),
-        ("expdesk.sources.dvc", "dvc"),
     ],
 )
 def test_other_formats_export_and_verify(index: Index, tmp_path: Path, module: str, folder: str) -> None:
@@ -77,3 +76,27 @@ def test_other_formats_export_and_verify(index: Index, tmp_path: Path, module: s
         assert verify(path).ok
         exported += 1
     assert exported >= 1
+
+
+def test_dvc_project_model_missing_then_present(index: Index, tmp_path: Path) -> None:
+    """A cloned DVC project lacks its cached outs: export says so; with the model checked out it exports,
+    and the stage deps keep the md5s recorded in dvc.lock."""
+    pytest.importorskip("expdesk.sources.dvc")
+    project = shutil.copytree(DATA / "dvc" / "project", tmp_path / "ws" / "project")
+    index.index([tmp_path / "ws"])
+    (key,) = keys_where(index, "format = ?", "dvc")
+    with pytest.raises(Exception, match="model"):
+        export(index, key, tmp_path / "out0")
+    (project / "model.pkl").write_bytes(b"\x80\x04K\x01." * 300)  # stands in for `dvc checkout`
+    index.index([tmp_path / "ws"])
+    _plan, path = export(index, key, tmp_path / "out1")
+    assert verify(path).ok
+    bag = unzip(path, tmp_path / "x")
+    inputs = load_json(next((bag / "data" / "runs").iterdir()) / "inputs.json")
+    lock_md5 = {d["recorded_path"]: d["tool_digests"].get("md5") for d in inputs}
+    # as recorded in dvc.lock; the bytes are not in a clone, so they are marked unverifiable, never re-hashed
+    assert lock_md5["data/raw.csv"] == "fb4bbce6f8391af4d2778095369f5cf8"
+    assert lock_md5["data/prepared"] == "b7fa0f9aa0947d4dbd7cdbc234664c08.dir"
+    assert all(d["unverifiable"] for d in inputs if d["recorded_path"] == "data/raw.csv")
+    card = (bag / "data" / "README.md").read_text()
+    assert "pickle" in card.lower()

@@ -1,0 +1,173 @@
+"""Compare benchmarks: 20 runs x 1M points (first chart, zoom redraws) and a 500-run diff table.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_compare.py [--points 1000000] [--runs 20]
+
+Prints wall-clock figures measured through the real widget: "compare" = constructing `CompareView` until
+the chart canvas has drawn; a zoom = `set_xlim` (what the toolbar does) + a synchronous canvas draw.
+Targets (issue): first chart < 1 s, redraw after zoom < 100 ms, diff table of 500 runs < 500 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+
+from expdesk.compare.decimate import m4_indices
+from expdesk.compare.diff import build_diff
+from expdesk.compare.smoothing import ema_smooth
+from expdesk.core.entities import RunRef, RunUpdate, Series
+from expdesk.gui.compare_view import CompareView
+from expdesk.index import store
+from expdesk.index.service import Index
+
+
+def add(index: Index, root: Path, name: str, params: dict[str, str], metrics: dict[str, np.ndarray]) -> str:
+    ref = RunRef("generic", root / name, root)
+    series = [
+        Series(k, np.arange(len(v), dtype=np.int64), v, 1.7e12 + np.arange(len(v)) * 100.0)
+        for k, v in metrics.items()
+    ]
+    update = RunUpdate(name=name, params=params, metrics=series)
+    index.writer.call(lambda c: store.apply_update(c, ref, update, None), {ref.key})
+    return ref.key
+
+
+def wait(signal: object, timeout_ms: int = 120_000) -> None:
+    """Block on the Qt event loop until `signal` fires (no sleeping)."""
+    loop = QEventLoop()
+    signal.connect(loop.quit)  # type: ignore[attr-defined]
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    signal.disconnect(loop.quit)  # type: ignore[attr-defined]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.1f} ms"
+
+
+def bench_chart(app: QApplication, root: Path, runs: int, points: int) -> None:
+    rng = np.random.default_rng(0)
+    with Index(root / "big.db") as index:
+        t = time.perf_counter()
+        keys = []
+        for i in range(runs):
+            y = 2.0 / (1 + np.arange(points) / (points / 20)) + rng.normal(size=points) * 0.05
+            y[rng.integers(0, points, 5)] += 3.0  # spikes a sampler would drop
+            keys.append(
+                add(
+                    index,
+                    root,
+                    f"run-{i:02d}",
+                    {"lr": f"{10 ** -(1 + i % 4)}", "seed": str(i)},
+                    {"val_loss": y},
+                )
+            )
+        print(f"setup: {runs} runs x {points:,} points indexed in {time.perf_counter() - t:.1f} s")
+        # pure parts
+        y = index.reader().series(keys[0], "val_loss")[1]
+        x = np.arange(len(y), dtype=np.float64)
+        t = time.perf_counter()
+        ema_smooth(y, 0.6)
+        print(f"EMA smoothing of {points:,} points:           {ms(time.perf_counter() - t)}")
+        t = time.perf_counter()
+        m4_indices(x, y, 0, len(y), 1200)
+        print(f"M4 decimation of {points:,} points, 1200 px: {ms(time.perf_counter() - t)}")
+        firsts, zooms, homes = [], [], []
+        for _attempt in range(3):
+            t = time.perf_counter()
+            view = CompareView(index, keys)
+            view.resize(1600, 1000)
+            view.show()
+            view.tabs.setCurrentIndex(1)
+            wait(view.chart_ready)
+            canvas = view.chart_canvas.canvas
+            canvas.draw()
+            firsts.append(time.perf_counter() - t)
+            ax = view.chart.axes["val_loss"]
+            lo, hi = ax.get_xlim()
+            for frac in (0.5, 0.1, 0.01, 0.001, 0.0001):
+                mid = lo + (hi - lo) * 0.37
+                t = time.perf_counter()
+                ax.set_xlim(mid - (hi - lo) * frac / 2, mid + (hi - lo) * frac / 2)
+                canvas.draw()
+                zooms.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            ax.set_xlim(lo, hi)
+            canvas.draw()
+            homes.append(time.perf_counter() - t)
+            shown = sum(len(line.get_xdata()) for line in ax.get_lines())
+            view.close()
+            view.deleteLater()
+            app.processEvents()
+        print(
+            f"compare -> drawn chart ({runs} runs, smoothing 0.6): median {ms(statistics.median(firsts))}  (target < 1000 ms)"
+        )
+        print(
+            f"redraw after zoom (50%..0.01% of x):     median {ms(statistics.median(zooms))}, max {ms(max(zooms))}  (target < 100 ms)"
+        )
+        print(f"redraw back to the full range:           median {ms(statistics.median(homes))}")
+        print(f"points drawn at full range: {shown:,} of {2 * runs * points:,} (raw + smoothed)")
+
+
+def bench_table(app: QApplication, root: Path, runs: int = 500) -> None:
+    rng = np.random.default_rng(1)
+    with Index(root / "wide.db") as index:
+        keys = []
+        for i in range(runs):
+            params = {f"p{j:02d}": str(j if j < 15 else int(rng.integers(0, 5))) for j in range(30)}
+            params["lr"] = f"{rng.choice([1e-2, 1e-3, 1e-4])}"
+            metrics = {
+                m: rng.normal(size=50) for m in ("train_loss", "val_loss", "val_accuracy", "epoch_time")
+            }
+            keys.append(add(index, root, f"run-{i:03d}", params, metrics))
+        reader = index.reader()
+        t = time.perf_counter()
+        runs_json = reader.runs_json(keys)
+        t_query = time.perf_counter() - t
+        t = time.perf_counter()
+        table = build_diff(runs_json)
+        t_build = time.perf_counter() - t
+        print(f"\n{runs} runs: runs_json {ms(t_query)}, build_diff {ms(t_build)} ({len(table.rows)} rows)")
+        times = []
+        for _attempt in range(3):
+            t = time.perf_counter()
+            view = CompareView(index, keys)
+            view.resize(1600, 1000)
+            view.show()
+            wait(view.table_ready)
+            view.table_view.viewport().repaint()
+            times.append(time.perf_counter() - t)
+            view.close()
+            view.deleteLater()
+            app.processEvents()
+        print(
+            f"diff table of {runs} runs shown (query + diff + model + paint): median {ms(statistics.median(times))}  (target < 500 ms)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--points", type=int, default=1_000_000)
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_chart(app, Path(tmp), args.runs, args.points)
+        bench_table(app, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Cold and warm `expdesk index` of a generated MLflow file store, next to MLflow's own client.
+
+    python benchmarks/bench_index.py --runs 100 --metrics 10 --steps 1000      # 1M points
+    python benchmarks/bench_index.py --runs 200 --metrics 10 --steps 10000     # 20M points
+
+Writes the store in MLflow's exact on-disk format (meta.yaml, params/, tags/, metrics/ lines
+"<ts_ms> <value> <step>"), then prints medians of: cold index (fresh DB), warm re-index (nothing changed), the
+bare pandas parse of every metric file, and MLflow's client (`search_runs` + `get_metric_history` of every series)
+when mlflow is importable. Peak RSS of the cold index is measured in a child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+
+def write_store(root: Path, runs: int, metrics: int, steps: int, seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    store = root / "mlruns"
+    exp = store / "1"
+    exp.mkdir(parents=True)
+    (exp / "meta.yaml").write_text(
+        f"artifact_location: file://{exp}\nexperiment_id: '1'\nlifecycle_stage: active\nname: bench\n"
+    )
+    for r in range(runs):
+        run_id = f"{r:032x}"
+        run = exp / run_id
+        for sub in ("params", "tags", "metrics", "artifacts"):
+            (run / sub).mkdir(parents=True)
+        (run / "meta.yaml").write_text(
+            f"artifact_uri: file://{run}/artifacts\nend_time: 1700000100000\nexperiment_id: '1'\n"
+            f"lifecycle_stage: active\nrun_id: '{run_id}'\nrun_name: run-{r}\nsource_type: 4\n"
+            f"start_time: 1700000000000\nstatus: 3\nuser_id: bench\n"
+        )
+        (run / "params" / "lr").write_text(str(10 ** -rng.randint(1, 5)))
+        (run / "params" / "seed").write_text(str(r))
+        (run / "tags" / "mlflow.runName").write_text(f"run-{r}")
+        for m in range(metrics):
+            lines = [f"{1700000000000 + s} {rng.random()!r} {s}\n" for s in range(steps)]
+            (run / "metrics" / f"metric_{m}").write_text("".join(lines))
+    return store
+
+
+def child_index(store: Path, db: Path) -> tuple[float, int]:
+    """Run a cold index in a fresh interpreter; returns (seconds, peak RSS bytes)."""
+    code = (
+        "import sys,time,resource;from pathlib import Path;sys.path.insert(0,sys.argv[3]);"
+        "from expdesk.index.service import Index;t=time.perf_counter();"
+        "i=Index(Path(sys.argv[2]));r=i.index([Path(sys.argv[1])]);i.close();"
+        "assert not r.errors, r.errors[:3];"
+        "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(store), str(db), str(REPO)], capture_output=True,
+                         text=True, check=True).stdout.split()
+    return float(out[0]), int(out[1])
+
+
+def pandas_parse(store: Path) -> float:
+    import pandas as pd
+
+    t = time.perf_counter()
+    for path in store.glob("1/*/metrics/*"):
+        pd.read_csv(path, sep=" ", header=None, engine="c")
+    return time.perf_counter() - t
+
+
+def mlflow_client(store: Path) -> float | None:
+    try:
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        return None
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    t = time.perf_counter()
+    client = MlflowClient(tracking_uri=f"file://{store}")
+    for run in client.search_runs(["1"], max_results=50000):
+        for key in run.data.metrics:
+            client.get_metric_history(run.info.run_id, key)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--metrics", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-mlflow", action="store_true")
+    args = ap.parse_args()
+    points = args.runs * args.metrics * args.steps
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        store = write_store(Path(tmp), args.runs, args.metrics, args.steps)
+        print(f"store: {args.runs} runs x {args.metrics} metrics x {args.steps} steps = {points:,} points "
+              f"(written in {time.perf_counter() - t:.1f} s)")
+        colds, rss = [], []
+        for i in range(args.repeat):
+            sec, peak = child_index(store, Path(tmp) / f"cold{i}.db")
+            colds.append(sec)
+            rss.append(peak)
+        from expdesk.index.service import Index
+
+        warm = []
+        with Index(Path(tmp) / "cold0.db") as index:
+            for _ in range(args.repeat):
+                t = time.perf_counter()
+                report = index.index([store])
+                warm.append(time.perf_counter() - t)
+                assert report.read == 0
+        parse = [pandas_parse(store) for _ in range(args.repeat)]
+        cold = statistics.median(colds)
+        print(f"cold index   median {cold:.2f} s  ({points / cold / 1e6:.1f} M points/s), "
+              f"peak RSS {max(rss) / 2**20:.0f} MiB")
+        print(f"warm index   median {statistics.median(warm) * 1000:.0f} ms (nothing re-read)")
+        print(f"pandas parse median {statistics.median(parse):.2f} s  -> cold index / parse = "
+              f"{cold / statistics.median(parse):.2f}x")
+        db_size = (Path(tmp) / "cold0.db").stat().st_size
+        print(f"index DB     {db_size / 2**20:.0f} MiB ({db_size / points:.1f} bytes/point)")
+        if not args.no_mlflow:
+            ml = mlflow_client(store)
+            if ml is None:
+                print("mlflow client: not installed (pip install mlflow to compare)")
+            else:
+                print(f"mlflow client {ml:.2f} s  -> expdesk cold index is {ml / cold:.1f}x faster")
+        _ = resource
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+"""The diff table: attributes, params, tags and metric summaries as rows, runs as columns.
+
+Semantics (documented for the CLI and the GUI alike):
+- a key missing in some runs is a difference; a missing cell is shown empty, never as "nan";
+- two values are the same when both parse as numbers and are numerically equal ("1e-3" == "0.001",
+  "NaN" == "nan"), otherwise when their strings are equal; a number shows the text the run recorded;
+- "only differences" hides rows whose cells are all the same; they are summarised in one line instead;
+- the best cell of a metric row is the smallest or largest value per the metric's direction, inferred from its
+  name (loss/error/... -> min, accuracy/f1/... -> max, otherwise none) unless overridden; NaN is never best.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Direction(StrEnum):
+    MIN = "min"
+    MAX = "max"
+    NONE = "none"
+
+
+_MIN_WORDS = frozenset(
+    [
+        "loss",
+        "losses",
+        "error",
+        "errors",
+        "err",
+        "mse",
+        "mae",
+        "rmse",
+        "perplexity",
+        "ppl",
+        "wer",
+        "cer",
+        "time",
+        "latency",
+        "nll",
+    ]
+)
+_MAX_WORDS = frozenset(
+    [
+        "acc",
+        "accuracy",
+        "f1",
+        "precision",
+        "recall",
+        "auc",
+        "bleu",
+        "rouge",
+        "score",
+        "r2",
+        "iou",
+        "map",
+        "miou",
+        "top1",
+        "top5",
+        "fscore",
+    ]
+)
+_SPLIT = re.compile(r"[^a-z0-9]+")
+#: metric summaries shown as rows, in this order
+METRIC_STATS: tuple[str, ...] = ("last", "min", "max")
+#: run attributes shown as rows (the run name is the column header)
+ATTRIBUTES: tuple[str, ...] = ("experiment", "status", "format")
+
+
+def infer_direction(metric: str) -> Direction:
+    """min/max from the metric's name; the most specific (last) matching word wins: `val_loss_acc` -> max."""
+    # whole words first ("mAP" is map), then camelCase parts ("valLoss" is val + loss)
+    plain = [w for w in _SPLIT.split(metric.lower()) if w]
+    camel = [w for w in _SPLIT.split(_camel_to_snake(metric)) if w]
+    for word in [*reversed(plain), *reversed(camel)]:
+        for candidate in (word, word.rstrip("0123456789") or word):
+            if candidate in _MIN_WORDS:
+                return Direction.MIN
+            if candidate in _MAX_WORDS:
+                return Direction.MAX
+    return Direction.NONE
+
+
+def _camel_to_snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
+
+
+def parse_number(value: Any) -> float | None:
+    """A float for numbers and numeric strings (incl. "NaN", "Infinity"); None for anything else."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str  # "" when missing
+    number: float | None = None
+    present: bool = True
+
+
+MISSING = Cell("", None, False)
+
+
+def same_cells(cells: Sequence[Cell]) -> bool:
+    """All cells equal per the module rules (missing differs from present; NaN equals NaN)."""
+    if not cells:
+        return True
+    first = cells[0]
+    return all(_same(first, c) for c in cells[1:])
+
+
+def _same(a: Cell, b: Cell) -> bool:
+    if a.present != b.present:
+        return False
+    if not a.present:
+        return True
+    if a.number is not None and b.number is not None:
+        if math.isnan(a.number) and math.isnan(b.number):
+            return True
+        return a.number == b.number
+    return a.text == b.text
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    section: str  # "attr" | "param" | "tag" | "metric"
+    key: str
+    stat: str | None  # metric rows: "last", "min", "max" or "@step N"
+    cells: tuple[Cell, ...]
+    same: bool
+    direction: Direction = Direction.NONE
+    best: frozenset[int] = frozenset()
+
+    @property
+    def label(self) -> str:
+        if self.section == "metric":
+            return f"{self.key} · {self.stat}"
+        if self.section == "attr":
+            return self.key
+        return f"{self.section}s.{self.key}"
+
+
+@dataclass
+class DiffTable:
+    run_keys: list[str]
+    run_names: list[str]
+    rows: list[DiffRow]
+    legend: list[str] = field(default_factory=list)
+
+    def visible_rows(self, only_differences: bool = True) -> list[DiffRow]:
+        if not only_differences or len(self.run_keys) < 2:
+            return list(self.rows)
+        return [r for r in self.rows if not r.same]
+
+    def constant_rows(self) -> list[DiffRow]:
+        return [r for r in self.rows if r.same] if len(self.run_keys) >= 2 else []
+
+    def constant_summary(self, limit: int = 12) -> str:
+        """One line for the rows hidden by "only differences": `7 identical rows: lr=0.01, epochs=10, …`."""
+        rows = self.constant_rows()
+        if not rows:
+            return ""
+        parts = [f"{r.label}={r.cells[0].text if r.cells[0].present else '(missing)'}" for r in rows[:limit]]
+        more = ", …" if len(rows) > limit else ""
+        noun = "row" if len(rows) == 1 else "rows"
+        return f"{len(rows)} identical {noun}: {', '.join(parts)}{more}"
+
+    def as_matrix(
+        self, only_differences: bool = True, transpose: bool = False, best_mark: str = ""
+    ) -> list[list[str]]:
+        """Header row + body as text (what copy and CSV export write); `best_mark` is appended to best cells."""
+        rows = self.visible_rows(only_differences)
+        matrix = [["", *self.run_names]] + [
+            [r.label, *(c.text + (best_mark if i in r.best else "") for i, c in enumerate(r.cells))]
+            for r in rows
+        ]
+        if transpose:
+            matrix = [list(col) for col in zip(*matrix, strict=True)]
+            matrix[0][0] = ""
+        return matrix
+
+
+def build_diff(
+    runs: Sequence[Mapping[str, Any]],
+    directions: Mapping[str, Direction] | None = None,
+    stats: Sequence[str] = METRIC_STATS,
+    at_step: int | None = None,
+    values_at_step: Mapping[str, Mapping[str, float | None]] | None = None,
+) -> DiffTable:
+    """The diff table for run JSON dicts (`IndexReader.runs_json`), in the given run order.
+
+    `values_at_step[metric][run_key]` (see `series.value_at_step`) adds a row per metric for `at_step`.
+    """
+    overrides = dict(directions or {})
+    keys = [str(r["key"]) for r in runs]
+    names = [str(r.get("name") or r["key"]) for r in runs]
+    rows: list[DiffRow] = []
+    for attr in ATTRIBUTES:
+        rows.append(_row("attr", attr, None, [_text_cell(r.get(attr)) for r in runs]))
+    for section, field_name in (("param", "params"), ("tag", "tags")):
+        for key in _union(r.get(field_name) or {} for r in runs):
+            cells = [_value_cell(r.get(field_name) or {}, key) for r in runs]
+            rows.append(_row(section, key, None, cells))
+    for metric in _union(r.get("metrics") or {} for r in runs):
+        direction = overrides.get(metric) or infer_direction(metric)
+        for stat in stats:
+            cells = []
+            for r in runs:
+                summary = (r.get("metrics") or {}).get(metric)
+                cells.append(MISSING if summary is None else _number_cell(summary.get(stat)))
+            rows.append(_row("metric", metric, stat, cells, direction))
+        if at_step is not None and values_at_step is not None:
+            per_run = values_at_step.get(metric, {})
+            cells = [_number_cell(per_run.get(k)) for k in keys]
+            rows.append(_row("metric", metric, f"@step {at_step}", cells, direction))
+    return DiffTable(keys, names, rows, legend_labels(runs))
+
+
+def _union(mappings: Iterable[Mapping[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for m in mappings:
+        for k in m:
+            seen.setdefault(k, None)
+    return sorted(seen)
+
+
+def _text_cell(value: Any) -> Cell:
+    if value is None:
+        return MISSING
+    return Cell(str(value), parse_number(value))
+
+
+def _value_cell(mapping: Mapping[str, Any], key: str) -> Cell:
+    return _text_cell(mapping[key]) if key in mapping else MISSING
+
+
+def _number_cell(value: Any) -> Cell:
+    number = parse_number(value)
+    if number is None:
+        return MISSING
+    return Cell(format_number(number), number)
+
+
+def format_number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.6g}"
+
+
+def _row(
+    section: str, key: str, stat: str | None, cells: list[Cell], direction: Direction = Direction.NONE
+) -> DiffRow:
+    return DiffRow(section, key, stat, tuple(cells), same_cells(cells), direction, _best(cells, direction))
+
+
+def _best(cells: Sequence[Cell], direction: Direction) -> frozenset[int]:
+    """Columns holding the best finite-or-infinite number; none when nothing differs or nothing is numeric."""
+    if direction is Direction.NONE or len(cells) < 2:
+        return frozenset()
+    numbers = [
+        (i, c.number) for i, c in enumerate(cells) if c.number is not None and not math.isnan(c.number)
+    ]
+    if not numbers or (len({v for _, v in numbers}) == 1 and len(numbers) == len(cells)):
+        return frozenset()
+    target = min(v for _, v in numbers) if direction is Direction.MIN else max(v for _, v in numbers)
+    return frozenset(i for i, v in numbers if v == target)
+
+
+def legend_labels(runs: Sequence[Mapping[str, Any]], max_params: int = 3) -> list[str]:
+    """Names for runs in a legend: the params that differ among them (`lr=0.01, opt=adam`), else the name.
+
+    Up to `max_params` differing params: those present in most runs first, then fewest distinct values (they
+    group runs), then by name; a label that would
+    be ambiguous or empty falls back to the run name.
+    """
+    names = [str(r.get("name") or r["key"]) for r in runs]
+    if len(runs) < 2:
+        return names
+    differing: list[tuple[int, str]] = []
+    for key in _union(r.get("params") or {} for r in runs):
+        cells = [_value_cell(r.get("params") or {}, key) for r in runs]
+        if not same_cells(cells):
+            missing = sum(not c.present for c in cells)
+            distinct = len({c.text for c in cells})
+            differing.append((missing, distinct, key))
+    chosen = sorted(k for *_, k in sorted(differing)[:max_params])
+    labels = []
+    for r, name in zip(runs, names, strict=True):
+        params = r.get("params") or {}
+        parts = [f"{k}={params[k]}" for k in chosen if k in params]
+        labels.append(", ".join(parts) if parts else name)
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    return [
+        label
+        if counts[label] == 1
+        else (f"{name} ({label})" if label != name else f"{name} [{r['key'][:7]}]")
+        for label, name, r in zip(labels, names, runs, strict=True)
+    ]

@@ -1,0 +1,106 @@
+"""Metric series ready to plot: x in the chosen mode, sorted, with the smoothed line computed on full data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from expdesk.compare.smoothing import ema_smooth
+from expdesk.core.errors import UsageError
+from expdesk.index.reader import IndexReader
+
+#: matplotlib date numbers are days since 1970-01-01 (its default epoch); timestamps are ms
+_MS_PER_DAY = 86_400_000.0
+
+
+class XMode(StrEnum):
+    STEP = "step"
+    WALL = "wall"  # wall-clock time (UTC), from the points' timestamps
+    RELATIVE = "relative"  # seconds since the run's first timestamped point
+
+
+@dataclass
+class RawSeries:
+    """A metric's full history as stored: write order, possibly unsorted or with repeated steps."""
+
+    run_key: str
+    metric: str
+    steps: np.ndarray  # int64
+    values: np.ndarray  # float64
+    timestamps: np.ndarray  # float64 ms, NaN when unknown
+
+
+@dataclass
+class PlotSeries:
+    """One line: `x` ascending (float64), `y` and `steps` aligned with it; `smoothed` when smoothing is on."""
+
+    run_key: str
+    label: str
+    metric: str
+    x: np.ndarray
+    y: np.ndarray
+    steps: np.ndarray
+    smoothed: np.ndarray | None = None
+
+
+def load_series(
+    reader: IndexReader,
+    run_keys: Sequence[str],
+    metrics: Iterable[str],
+    cancelled: Callable[[], bool] = lambda: False,
+) -> list[RawSeries]:
+    """Every (run, metric) pair that exists; runs without the metric are skipped, not errors."""
+    out: list[RawSeries] = []
+    for metric in metrics:
+        for key in run_keys:
+            if cancelled():
+                return out
+            try:
+                steps, values, stamps = reader.series(key, metric)
+            except UsageError:
+                continue
+            out.append(RawSeries(key, metric, steps, values, stamps))
+    return out
+
+
+def prepare(raw: RawSeries, label: str, x_mode: XMode = XMode.STEP, smoothing: float = 0.0) -> PlotSeries:
+    """Order the points by x (stable: repeated steps keep their write order) and smooth in that order."""
+    if x_mode is XMode.STEP:
+        x = raw.steps.astype(np.float64)
+        keep = None
+    else:
+        keep = np.isfinite(raw.timestamps)  # points without a timestamp have no place on a time axis
+        x = raw.timestamps[keep]
+        x = x / _MS_PER_DAY if x_mode is XMode.WALL else (x - x.min()) / 1000.0 if len(x) else x
+    y = raw.values if keep is None else raw.values[keep]
+    steps = raw.steps if keep is None else raw.steps[keep]
+    if len(x) > 1 and bool(np.any(x[1:] < x[:-1])):
+        order = np.argsort(x, kind="stable")
+        x, y, steps = x[order], y[order], steps[order]
+    smoothed = ema_smooth(y, smoothing) if smoothing > 0 else None
+    return PlotSeries(raw.run_key, label, raw.metric, x, y, steps, smoothed)
+
+
+def value_at_step(steps: np.ndarray, values: np.ndarray, step: int) -> float | None:
+    """The value at the highest step <= `step` (the last written of equal steps); None before the first."""
+    if len(steps) == 0:
+        return None
+    mask = steps <= step
+    if not mask.any():
+        return None
+    best = int(steps[mask].max())
+    idx = np.flatnonzero(steps == best)[-1]
+    return float(values[idx])
+
+
+def values_at(
+    reader: IndexReader, run_keys: Sequence[str], metrics: Iterable[str], step: int
+) -> dict[str, dict[str, float | None]]:
+    """`{metric: {run_key: value at step}}` for the diff table's "value at step" rows."""
+    out: dict[str, dict[str, float | None]] = {}
+    for raw in load_series(reader, run_keys, metrics):
+        out.setdefault(raw.metric, {})[raw.run_key] = value_at_step(raw.steps, raw.values, step)
+    return out

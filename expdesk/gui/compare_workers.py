@@ -1,0 +1,106 @@
+"""Background work for the compare view: queries and series preparation on a private thread pool.
+
+Each task opens its own read-only `IndexReader` (one per thread), runs a plain function and reports through
+a `TaskRelay` living on the GUI thread (queued signals), tagged with the kind and generation of the request
+so the view drops answers that a newer request has made stale. The index writer's change listener is wrapped
+in a gate that can be closed: the writer has no way to remove a listener, and it must never emit into a
+deleted QObject.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import traceback
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from expdesk.index.reader import IndexReader
+from expdesk.index.service import Index
+
+
+class TaskRelay(QObject):
+    finished = Signal(str, int, object)  # kind, generation, result
+    failed = Signal(str, int, str)  # kind, generation, message
+
+
+class _Task(QRunnable):
+    def __init__(
+        self, index: Index, relay: TaskRelay, kind: str, generation: int, fn: Callable[[IndexReader], Any]
+    ) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._index, self._relay, self._kind, self._gen, self._fn = index, relay, kind, generation, fn
+
+    def run(self) -> None:  # worker thread
+        try:
+            with self._index.reader() as reader:
+                result = self._fn(reader)
+        except Exception as exc:  # reported to the GUI, which shows it; the pool thread must survive
+            message = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+            self._relay.failed.emit(self._kind, self._gen, message)
+            return
+        self._relay.finished.emit(self._kind, self._gen, result)
+
+
+class TaskRunner:
+    """A private pool (so shutdown can wait for exactly our tasks) and a generation counter per kind."""
+
+    def __init__(self, index: Index, parent: QObject, threads: int = 2) -> None:
+        self.index = index
+        self.relay = TaskRelay(parent)
+        self.pool = QThreadPool(parent)
+        self.pool.setMaxThreadCount(threads)
+        self._generations: dict[str, int] = {}
+
+    def submit(self, kind: str, fn: Callable[[IndexReader], Any]) -> int:
+        generation = self._generations.get(kind, 0) + 1
+        self._generations[kind] = generation
+        self.pool.start(_Task(self.index, self.relay, kind, generation, fn))
+        return generation
+
+    def is_current(self, kind: str, generation: int) -> bool:
+        return self._generations.get(kind) == generation
+
+    def shutdown(self) -> None:
+        self.pool.clear()  # drop queued tasks; running ones finish (they are short) and are waited for
+        self.pool.waitForDone()
+
+
+class ChangeRelay(QObject):
+    """Carries the writer's "runs changed" callbacks to the GUI thread."""
+
+    changed = Signal(object)  # set[str]
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._open = True
+
+    def listener(self, keys: set[str]) -> None:  # writer thread: only emit, and never once closed
+        with self._lock:
+            if self._open:
+                self.changed.emit(set(keys))
+
+    def close(self) -> None:
+        # holding the lock means no emit is in flight once this returns
+        with self._lock:
+            self._open = False
+
+
+def attach_listener(index: Index, relay: ChangeRelay) -> None:
+    """Register a closure that does not keep the relay alive and tolerates it being gone."""
+    ref = weakref.ref(relay)
+
+    def listener(keys: set[str]) -> None:
+        target = ref()
+        if target is not None:
+            # RuntimeError: the C++ object was deleted between the lookup and the emit
+            with contextlib.suppress(RuntimeError):
+                target.listener(keys)
+
+    index.writer.add_listener(listener)

@@ -1,0 +1,191 @@
+"""The compare flow in the widget: table, charts, parallel/scatter, exports, live updates, lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.backend_bases import MouseEvent
+from PySide6.QtGui import QGuiApplication
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from expdesk.compare.diff import Direction
+from expdesk.compare.series import XMode
+from expdesk.core.entities import RunRef, Series
+from expdesk.gui.compare_view import CompareView
+from expdesk.index import store
+from expdesk.index.service import Index
+from tests.compare.conftest import add_run
+
+# matplotlib 3.11's Qt toolbar asks PySide6 >= 6.10 for AA_UseHighDpiPixmaps when it renders its icons,
+# which PySide6 reports as deprecated; the attribute is a no-op in Qt 6, nothing of ours is involved
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Enum value .Qt..ApplicationAttribute.AA_UseHighDpiPixmaps:DeprecationWarning"
+)
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[Index]:
+    with Index(tmp_path / "i.db") as ix:
+        yield ix
+
+
+@pytest.fixture
+def keys(index: Index, tmp_path: Path) -> list[str]:
+    rng = np.random.default_rng(0)
+    return [
+        add_run(
+            index,
+            tmp_path,
+            f"run-{i}",
+            {"lr": lr, "opt": opt, "seed": "0"},
+            {
+                "val_loss": 2 / (1 + np.arange(300) / 30) + rng.normal(size=300) * 0.05,
+                "accuracy": np.linspace(0.1, 0.9 - i * 0.1, 50),
+            },
+        )
+        for i, (lr, opt) in enumerate([("0.1", "sgd"), ("0.01", "adam"), ("0.001", "<b>adam</b>")])
+    ]
+
+
+def open_view(qtbot: QtBot, index: Index, keys: list[str]) -> CompareView:
+    view = CompareView(index, keys)
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    return view
+
+
+def test_table_chart_and_figures_after_loading(qtbot: QtBot, index: Index, keys: list[str]) -> None:
+    view = CompareView(index, keys)
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+        pass
+    ModelTester(None).check(view.model)  # qtmodeltester, both orientations
+    rows = {r.label: r for r in view.model.visible_rows()}
+    assert "params.lr" in rows and "params.seed" not in rows
+    assert "params.seed=0" in view.summary.text()
+    assert rows["val_loss · last"].direction is Direction.MIN
+    assert rows["accuracy · last"].best == frozenset({0})
+    view.transpose.setChecked(True)
+    ModelTester(None).check(view.model)
+    assert view.model.rowCount() == 3
+    view.only_diff.setChecked(False)
+    assert any(r.label == "params.seed" for r in view.model.visible_rows())
+    assert not view.summary.isVisible()
+    # the chart: default metric is the validation loss, smoothed, raw faint behind, legend by differing params
+    assert view.selected_metrics() == ["val_loss"]
+    ax = view.chart.axes["val_loss"]
+    assert sorted(line.get_gid() for line in ax.get_lines())[:3] == [f"raw:{k}" for k in sorted(keys)]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "lr=0.1, opt=sgd",
+        "lr=0.01, opt=adam",
+        "lr=0.001, opt=<b>adam</b>",
+    ]
+    assert not view.parallel_canvas.figure.axes, "drawn when its tab is shown"
+    view.tabs.setCurrentIndex(2)
+    ax = view.parallel_canvas.figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["lr (log)", "opt", "val_loss · last"]
+    view.tabs.setCurrentIndex(3)
+    assert view.scatter_canvas.figure.axes[0].get_xlabel() == "lr"
+
+
+def test_chart_options_and_small_multiples(qtbot: QtBot, index: Index, keys: list[str]) -> None:
+    view = open_view(qtbot, index, keys)
+    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+        pass
+    view.log_y.setChecked(True)
+    qtbot.waitUntil(lambda: view.chart.axes["val_loss"].get_yscale() == "log", timeout=10_000)
+    view.x_combo.setCurrentIndex(view.x_combo.findData(XMode.RELATIVE))
+    qtbot.waitUntil(lambda: view.chart.x_mode is XMode.RELATIVE, timeout=10_000)
+    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+        view.set_selected_metrics(["val_loss", "accuracy"])
+    assert set(view.chart.axes) == {"val_loss", "accuracy"}
+    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+        view.smooth_spin.setValue(0.0)
+        view.smooth_spin.editingFinished.emit()
+    assert not any(line.get_gid().startswith("smoothed") for line in view.chart.axes["val_loss"].get_lines())
+
+
+def test_hover_reports_run_step_value(qtbot: QtBot, index: Index, keys: list[str]) -> None:
+    view = open_view(qtbot, index, keys)
+    view.show()
+    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+        pass
+    view.tabs.setCurrentIndex(1)
+    canvas = view.chart_canvas.canvas
+    canvas.draw()
+    ax = view.chart.axes["val_loss"]
+    line = next(line for line in ax.get_lines() if line.get_gid() == f"raw:{keys[1]}")
+    x, y = line.get_xdata()[100], line.get_ydata()[100]
+    px, py = ax.transData.transform((x, y))
+    canvas.callbacks.process("motion_notify_event", MouseEvent("motion_notify_event", canvas, px, py))
+    assert "lr=0.01, opt=adam" in view.hover.text() and "step 100" in view.hover.text()
+
+
+def test_direction_override_and_value_at_step(qtbot: QtBot, index: Index, keys: list[str]) -> None:
+    view = open_view(qtbot, index, keys)
+    with qtbot.waitSignal(view.table_ready, timeout=10_000):
+        pass
+    view.set_direction("accuracy", Direction.MIN)
+    rows = {r.label: r for r in view.model.visible_rows()}
+    assert rows["accuracy · last"].best == frozenset({2})
+    with qtbot.waitSignal(view.table_ready, timeout=10_000):
+        view.step_spin.setValue(10)
+        view.at_step_box.setChecked(True)
+    rows = {r.label: r for r in view.model.visible_rows()}
+    assert "val_loss · @step 10" in rows and rows["accuracy · @step 10"].best == frozenset({2})
+
+
+def test_copy_and_exports(qtbot: QtBot, index: Index, keys: list[str], tmp_path: Path) -> None:
+    view = open_view(qtbot, index, keys)
+    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+        pass
+    view.copy_table()
+    assert QGuiApplication.clipboard().text().startswith("\trun-0\trun-1\trun-2\n")
+    out = tmp_path / "t.csv"
+    with qtbot.waitSignal(view._tasks.relay.finished, timeout=10_000):
+        view.export_csv(out)
+    assert out.read_text().splitlines()[0] == ",run-0,run-1,run-2"
+    for name in ("c.png", "c.svg"):
+        with qtbot.waitSignal(view._tasks.relay.finished, timeout=10_000):
+            view.export_figure(view.chart_canvas.figure, tmp_path / name)
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG" and b"<svg" in (
+        tmp_path / "c.svg"
+    ).read_bytes()[:1000]
+
+
+def test_live_update_reloads_changed_runs(
+    qtbot: QtBot, index: Index, keys: list[str], tmp_path: Path
+) -> None:
+    view = open_view(qtbot, index, keys)
+    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+        pass
+    ref = RunRef("generic", tmp_path / "run-0", tmp_path)
+    more = Series("val_loss", np.arange(300, 400), np.full(100, 0.01), np.full(100, 1.7e12))
+    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+        index.writer.call(lambda c: store.append_series(c, ref.key, more), {ref.key})
+    raw = next(line for line in view.chart.axes["val_loss"].get_lines() if line.get_gid() == f"raw:{keys[0]}")
+    assert raw.get_xdata()[-1] == 399
+    rows = {r.label: r for r in view.model.visible_rows()}
+    assert rows["val_loss · last"].cells[0].text == "0.01"
+
+
+def test_unknown_and_missing_runs(qtbot: QtBot, index: Index, keys: list[str]) -> None:
+    view = open_view(qtbot, index, [keys[0], "nope"])
+    with qtbot.waitSignal(view.table_ready, timeout=10_000):
+        pass
+    assert "1 no longer in the index" in view.status.text()
+
+
+def test_shutdown_is_prompt_and_listener_goes_quiet(
+    qtbot: QtBot, index: Index, keys: list[str], tmp_path: Path
+) -> None:
+    view = CompareView(index, keys)
+    view.shutdown()
+    view.deleteLater()
+    # a commit after the view is gone must not reach it (nor crash the writer thread)
+    add_run(index, tmp_path, "run-0", {"lr": "0.5"})
+    assert index.writer._thread.is_alive()
