@@ -19,11 +19,14 @@ from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file, is_within
 from expdesk.sources._mlflow_common import info_from_tags, status_of, uri_tail
+from expdesk.sources._values import open_regular
 from expdesk.sources.base import Reader, list_artifacts
 
 REQUIRED_TABLES = {"runs", "experiments", "metrics", "params", "tags"}
 SQLITE_MAGIC = b"SQLite format 3\x00"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: a damaged schema makes column *names* invalid UTF-8, which sqlite3 decodes strictly (no text_factory)
+_DB_ERRORS = (sqlite3.Error, UnicodeDecodeError)
 
 
 def _idle_wal(path: Path) -> bool:
@@ -35,10 +38,15 @@ def _idle_wal(path: Path) -> bool:
     double-checks that nothing moved while it read.
     """
     try:
-        with open(path, "rb") as fh:
-            header = fh.read(20)
+        fd, _st = open_regular(path)
+    except SourceError:
+        return False
+    try:
+        header = os.read(fd, 20)
     except OSError:
         return False
+    finally:
+        os.close(fd)
     # bytes 18/19 are the file-format write/read versions: 2 means WAL
     return len(header) == 20 and header[18] == 2 and not os.path.exists(f"{path}-wal")
 
@@ -95,7 +103,7 @@ class MlflowSqliteReader(Reader):
             return 0.0
         try:
             tables = _tables(conn)
-        except sqlite3.Error:
+        except _DB_ERRORS:
             return 0.0
         finally:
             conn.close()
@@ -108,7 +116,7 @@ class MlflowSqliteReader(Reader):
                 ids = [r[0] for r in conn.execute("SELECT run_uuid FROM runs ORDER BY start_time, run_uuid")]
             finally:
                 conn.close()
-        except sqlite3.Error:
+        except _DB_ERRORS:
             return []
         return [RunRef(self.format, path, root, native_id=i, store=path) for i in ids]
 
@@ -127,7 +135,7 @@ class MlflowSqliteReader(Reader):
         conn = connect_ro(ref.path)
         try:
             update = self._read(conn, ref, cursor or {})
-        except sqlite3.Error as exc:
+        except _DB_ERRORS as exc:
             raise SourceError(ref.path, f"run {ref.native_id}: {exc}") from None
         finally:
             conn.close()

@@ -3,6 +3,7 @@ half-written files are retried, not reported."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
@@ -147,3 +148,18 @@ def test_mlflow_sqlite_store_with_a_broken_row_indexes_the_rest(tmp_path: Path, 
     assert "metrics row" in broken["error"]
     assert broken["params"]  # what could be read is still there
     assert [r for r in runs.values() if r["error"]] == [broken]
+
+
+def test_mlflow_db_with_a_damaged_schema_is_a_source_error(tmp_path: Path) -> None:
+    """Found by test_fuzz: bytes spliced into the schema page make a column *name* invalid UTF-8."""
+    from expdesk.core.errors import SourceError
+
+    root = copy_tool("mlflow", tmp_path) / "sqlite"
+    db_file = root / "mlflow.db"
+    reader = registry.reader_for("mlflow-sqlite")
+    ref = next(iter(reader.runs(db_file, root)))
+    data = bytearray(db_file.read_bytes())
+    data[248616:248619] = b"\x00\x00\x80"
+    db_file.write_bytes(bytes(data))
+    with contextlib.suppress(SourceError):
+        reader.read(ref, None)
