@@ -52,7 +52,12 @@ def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | No
     except OSError as exc:
         return None, "", f"{ref.path}: {exc.strerror or exc}"
     try:
-        return reader.read(ref, cursor), fingerprint, None
+        update = reader.read(ref, cursor)
+        if cursor is None:
+            # no cursor = read from the start (a new run, or `--force`): the points replace whatever the
+            # index holds, or a forced re-read would append every point a second time
+            update.metrics_reset = True
+        return update, fingerprint, None
     except SourceError as exc:
         return None, fingerprint, str(exc)
     except (

@@ -163,3 +163,31 @@ def test_mlflow_db_with_a_damaged_schema_is_a_source_error(tmp_path: Path) -> No
     db_file.write_bytes(bytes(data))
     with contextlib.suppress(SourceError):
         reader.read(ref, None)
+
+
+def test_forced_reindex_gives_the_same_rows(tmp_path: Path, db: Path) -> None:
+    """Found by the crash loop: `index --force` appended every MLflow metric point a second time."""
+    import shutil
+
+    from tests.hostile.conftest import DATA
+
+    root = tmp_path / "watched"
+    shutil.copytree(DATA, root)
+
+    def shape() -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute(
+                "SELECT s.run_key, s.key, s.count, s.last_step, SUM(c.n) FROM series s"
+                " LEFT JOIN chunks c ON c.series_id = s.id GROUP BY s.id ORDER BY s.run_key, s.key"
+            ).fetchall()
+        finally:
+            conn.close()
+
+    with Index(db) as index:
+        index.index([root])
+        first = shape()
+        index.index([root], force=True)
+        index.index([root], force=True)
+    assert len(first) > 50
+    assert shape() == first
