@@ -19,7 +19,12 @@ from expdesk import __version__
 from expdesk.core.errors import ExpdeskError, UsageError
 
 #: modules that add sub-commands (the foundation's own are defined below)
-COMMAND_MODULES: list[str] = ["expdesk.cli_bundle", "expdesk.cli_compare", "expdesk.cli_watch"]
+COMMAND_MODULES: list[str] = [
+    "expdesk.cli_bundle",
+    "expdesk.cli_compare",
+    "expdesk.cli_watch",
+    "expdesk.cli_remote",
+]
 
 
 def _db_arg(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +52,9 @@ def open_reader(args: argparse.Namespace) -> Any:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    # tracking servers (`mlflow+http://host:5000`) are listed by expdesk.remote; folders by the indexer
+    servers = [p for p in args.paths if p.startswith(("mlflow+http://", "mlflow+https://"))]
+    args.paths = [Path(p) for p in args.paths if p not in servers]
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(map(str, missing))}")
@@ -58,6 +66,10 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     with open_index(args) as index:
         report = index.index(args.paths, progress=progress, force=args.force)
+        if servers:
+            from expdesk.remote.browse import index_servers
+
+            report = index_servers(index, servers, report, progress)
     if show_progress:
         print(file=sys.stderr)
     if not args.quiet:
@@ -190,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("index", help="discover and index every run below these folders")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a folder, or a server: mlflow+http://host:5000")
     p.add_argument("--force", action="store_true", help="re-read every run even if unchanged")
     p.add_argument("-q", "--quiet", action="store_true")
     _db_arg(p)

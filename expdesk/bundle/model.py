@@ -202,7 +202,7 @@ def mlflow_model_meta(choice: ModelChoice) -> dict[str, Any] | None:
 
 def flavor_unsafe(meta: dict[str, Any] | None) -> list[str]:
     """MLflow flavors whose loader unpickles (loading executes code from the file)."""
-    reasons = []
+    reasons: list[str] = []
     flavors = (meta or {}).get("flavors") or {}
     if not isinstance(flavors, dict):
         return reasons

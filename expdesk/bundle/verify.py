@@ -209,7 +209,8 @@ def verify_bag(bag: _Bag, report: VerifyReport) -> VerifyReport:
         if "bag-info.txt" in bag.sizes
         else {}
     )
-    oxum = (info.get("Payload-Oxum") or [None])[0]
+    oxum_values = info.get("Payload-Oxum") or []
+    oxum = oxum_values[0] if oxum_values else None
     real = f"{report.payload_bytes}.{report.payload_files}"
     if oxum is None:
         problems.append("bag-info.txt: no Payload-Oxum")

@@ -293,7 +293,7 @@ def legend_labels(runs: Sequence[Mapping[str, Any]], max_params: int = 3) -> lis
     names = [str(r.get("name") or r["key"]) for r in runs]
     if len(runs) < 2:
         return names
-    differing: list[tuple[int, str]] = []
+    differing: list[tuple[int, int, str]] = []
     for key in _union(r.get("params") or {} for r in runs):
         cells = [_value_cell(r.get("params") or {}, key) for r in runs]
         if not same_cells(cells):

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,7 @@ class Indexer:
             if cancelled():
                 report.cancelled = True
                 break
-            report.gone += self.writer.call(lambda c, r=str(root), s=seen: store.mark_gone(c, r, s))
+            report.gone += self.writer.call(partial(store.mark_gone, root=str(root), seen=seen))
         self._settle(writes, report)
         report.changed += report.gone
         self._resolve_links(report)
@@ -133,7 +134,7 @@ class Indexer:
                 # if even the error row fails, the report still names the run
                 with contextlib.suppress(Exception):
                     self.writer.call(
-                        lambda c, r=ref, m=message, f=fingerprint: store.record_error(c, r, m, f)
+                        partial(store.record_error, ref=ref, error=message, fingerprint=fingerprint)
                     )
 
     def refresh(self, refs: list[RunRef], force: bool = False) -> IndexReport:
@@ -202,7 +203,9 @@ class Indexer:
                         writes.append(
                             (
                                 self.writer.submit(
-                                    lambda c, r=ref, u=update, f=fingerprint: store.apply_update(c, r, u, f),
+                                    partial(
+                                        store.apply_update, ref=ref, update=update, fingerprint=fingerprint
+                                    ),
                                     {ref.key},
                                 ),
                                 ref,
@@ -217,7 +220,9 @@ class Indexer:
                         writes.append(
                             (
                                 self.writer.submit(
-                                    lambda c, r=ref, e=error, f=fingerprint: store.record_error(c, r, e, f),
+                                    partial(
+                                        store.record_error, ref=ref, error=error, fingerprint=fingerprint
+                                    ),
                                     {ref.key},
                                 ),
                                 ref,

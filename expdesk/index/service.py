@@ -15,6 +15,14 @@ from expdesk.index.indexer import Indexer, IndexReport, Progress
 from expdesk.index.reader import IndexReader
 from expdesk.index.writer import Writer
 
+#: roots that are tracking servers, not folders (listed by `expdesk.remote.browse`): kept verbatim
+SERVER_SCHEMES = ("mlflow+http://", "mlflow+https://")
+
+
+def _root_id(path: Path | str) -> str:
+    text = str(path)
+    return text if text.startswith(SERVER_SCHEMES) else os.path.abspath(path)
+
 
 class Index:
     def __init__(self, db_path: Path | None = None, workers: int = 2) -> None:
@@ -40,7 +48,7 @@ class Index:
 
     # -- roots --------------------------------------------------------------------------------------
     def add_root(self, path: Path | str, network: bool = False) -> str:
-        root = os.path.abspath(path)
+        root = _root_id(path)
         self.writer.call(
             lambda c: c.execute(
                 "INSERT INTO roots (path, added_at, network) VALUES (?,?,?)"
@@ -52,7 +60,7 @@ class Index:
 
     def remove_root(self, path: Path | str) -> None:
         """Forget a root and its cached runs (annotations stay, keyed by run key)."""
-        root = os.path.abspath(path)
+        root = _root_id(path)
 
         def task(conn: sqlite3.Connection) -> None:
             keys = [r[0] for r in conn.execute("SELECT key FROM runs WHERE root=?", (root,))]

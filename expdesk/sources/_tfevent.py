@@ -315,7 +315,7 @@ def _value(
 
 def _point(points: dict[str, Any], tag: str, index: int, step: int, value: float, wall: float) -> None:
     # slow-path points gather in plain lists (one numpy array per point would dominate the cost)
-    rows = points.get(tag)
+    rows: tuple[list[int], list[int], list[float], list[float]] | None = points.get(tag)
     if rows is None:
         rows = points[tag] = ([], [], [], [])
     rows[0].append(index)

@@ -156,11 +156,11 @@ def _simulate(data: bytes, source: Path | str) -> Any:
             elif name == "DUP":
                 stack.append(stack[-1])
             elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                memo[int(arg)] = stack[-1]
+                memo[int(arg or 0)] = stack[-1]
             elif name == "MEMOIZE":
                 memo[len(memo)] = stack[-1]
             elif name in ("GET", "BINGET", "LONG_BINGET"):
-                stack.append(memo.get(int(arg), _Opaque()))
+                stack.append(memo.get(int(arg or 0), _Opaque()))
             elif name == "EMPTY_LIST":
                 stack.append([])
             elif name == "EMPTY_DICT":
@@ -171,9 +171,7 @@ def _simulate(data: bytes, source: Path | str) -> Any:
                 stack.append(_Opaque())
             elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
                 n = int(name[-1])
-                items = tuple(stack[-n:])
-                del stack[-n:]
-                stack.append(items)
+                stack[-n:] = [tuple(stack[-n:])]
             elif name in ("TUPLE", "LIST", "DICT", "FROZENSET"):
                 start = marks.pop()
                 items = stack[start:]
@@ -265,7 +263,7 @@ def _hashable(key: Any) -> bool:
     )
 
 
-def _pairs(items: list[Any]) -> dict[Any, Any]:
+def _pairs(items: list[Any] | tuple[Any, ...]) -> dict[Any, Any]:
     out = {}
     for i in range(0, len(items) - 1, 2):
         if _hashable(items[i]):

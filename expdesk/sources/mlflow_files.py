@@ -137,9 +137,7 @@ class MlflowFileReader(Reader):
         errors += errs
         update.tags, errs = _read_kv_dir(run_dir / "tags")
         errors += errs
-        native_status = (
-            STATUS_INTS.get(meta.get("status"), str(meta.get("status"))) if "status" in meta else None
-        )
+        native_status = _status_word(meta["status"]) if "status" in meta else None
         update.native_status = native_status
         update.status = status_of(native_status)
         update.name = update.tags.get("mlflow.runName") or meta.get("run_name") or run_dir.name
@@ -281,7 +279,7 @@ class MlflowFileReader(Reader):
             return out
         meta = _safe_meta(folder / "meta.yaml")
         out["name"] = meta.get("name")
-        out["status"] = {1: "PENDING", 2: "READY", 3: "FAILED"}.get(meta.get("status"), meta.get("status"))
+        out["status"] = _status_word(meta.get("status"), LOGGED_MODEL_STATUS)
         artifacts = folder / "artifacts"
         if artifacts.is_dir() and is_within(artifacts.resolve(), ref.root.resolve()):
             out["local_dir"] = str(artifacts)
@@ -310,6 +308,18 @@ class MlflowFileReader(Reader):
                         }
                     )
         return found
+
+
+LOGGED_MODEL_STATUS = {1: "PENDING", 2: "READY", 3: "FAILED"}
+
+
+def _status_word(value: Any, words: dict[int, str] = STATUS_INTS) -> str | None:
+    """The enum int MLflow writes -> its name; anything else is kept as text (a hand-edited meta.yaml)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return words.get(value, str(value))
+    return str(value)
 
 
 def _seconds(ms: Any) -> float | None:

@@ -164,9 +164,12 @@ def _metrics(update: RunUpdate, history: list[dict[str, Any]], cursor: dict[str,
         for key, value in entry.items():
             if key in ("step", "epoch") or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
+            number = to_float(value)
+            if number is None:
+                continue
             steps, values = columns.setdefault(key, ([], []))
             steps.append(step)
-            values.append(to_float(value))
+            values.append(number)
     update.metrics = [Series.from_lists(k, s, v) for k, (s, v) in columns.items()]
     update.cursor = {"v": CURSOR_VERSION, "entries": len(history), "digest": _digest(history)}
 

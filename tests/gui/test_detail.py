@@ -1,0 +1,104 @@
+"""Run detail: artifacts preview (contained, capped), metric charts, overview fields."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtGui import QColor, QImage
+from pytestqt.qtbot import QtBot
+
+from expdesk.gui.artifacts_view import read_preview
+from expdesk.gui.charts import ChartStyle, SeriesView, decimate, metric_figure
+from expdesk.gui.main_window import MainWindow
+from tests.gui.helpers import add_and_wait
+
+
+def test_decimate_keeps_spikes_and_bounds_points() -> None:
+    steps = np.arange(1_000_000)
+    values = np.sin(steps / 1000.0)
+    values[123_457] = 50.0
+    values[800_001] = -50.0
+    values[10] = np.nan
+    x, y = decimate(steps, values, 500)
+    assert len(x) <= 1000
+    assert y.max() == 50.0 and y.min() == -50.0
+    assert np.all(np.diff(x) >= 0)
+    small_x, _ = decimate(np.array([3, 1, 2]), np.array([1.0, 2.0, 3.0]), 500)
+    assert list(small_x) == [1, 2, 3]
+
+
+def test_metric_figure_is_pure_matplotlib() -> None:
+    view = SeriesView("val/$loss$", np.arange(5), np.arange(5.0), 5, 0, 4.0)
+    fig = metric_figure(view, ChartStyle(), (3, 2))
+    ax = fig.axes[0]
+    assert len(ax.lines) == 1
+    assert list(ax.lines[0].get_ydata()) == [0, 1, 2, 3, 4]
+    assert ax.get_title(loc="left").startswith(r"val/\$loss\$")
+
+
+def _run_with_artifacts(root: Path) -> Path:
+    run = root / "run-a"
+    run.mkdir(parents=True)
+    (run / "params.json").write_text(json.dumps({"lr": 0.1}))
+    (run / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": s, "loss": 1.0 / (s + 1)}) + "\n" for s in range(50))
+    )
+    (run / "plots").mkdir()
+    image = QImage(40, 20, QImage.Format.Format_RGB32)
+    image.fill(QColor("red"))
+    image.save(str(run / "plots" / "curve.png"))
+    (run / "results.csv").write_text("epoch,acc\n1,0.5\n2,0.75\n")
+    (run / "summary.json").write_text('{"best": {"acc": 0.75}}')
+    return run
+
+
+def test_artifact_previews(tmp_path: Path) -> None:
+    run = _run_with_artifacts(tmp_path / "root")
+    root = str(tmp_path / "root")
+    image = read_preview(str(run), root, "plots/curve.png")
+    assert image.kind == "image" and image.image is not None and image.image.width() == 40
+    table = read_preview(str(run), root, "results.csv")
+    assert table.kind == "table" and table.headers == ["epoch", "acc"] and table.rows[1] == ["2", "0.75"]
+    text = read_preview(str(run), root, "summary.json")
+    assert text.kind == "text" and '"acc": 0.75' in text.text
+    # a symlink leaving the watched root, a FIFO, and `..` are never opened
+    outside = tmp_path / "secret.txt"
+    outside.write_text("secret")
+    os.symlink(outside, run / "link.txt")
+    os.mkfifo(run / "pipe.txt")
+    for name in ("link.txt", "pipe.txt", "../../secret.txt"):
+        assert read_preview(str(run), root, name).kind == "message"
+
+
+def test_detail_panel_shows_run(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    _run_with_artifacts(tmp_path / "root")
+    add_and_wait(qtbot, window, [tmp_path / "root"], rows=1)
+    window.table.selectRow(0)
+    with qtbot.waitSignal(window.detail.metrics.rendered, timeout=20_000) as rendered:
+        window.open_detail()
+    assert rendered.args == [1]
+    detail = window.detail
+    assert detail.tabs.tabText(1) == "Params (1)"
+    assert detail.tabs.tabText(3) == "Artifacts (3)" or detail.tabs.tabText(3).startswith("Artifacts (")
+    fields = {
+        detail.fields.topLevelItem(i).text(0): detail.fields.topLevelItem(i).text(1)
+        for i in range(detail.fields.topLevelItemCount())
+    }
+    assert fields["Name"] == "run-a" and fields["Format"] == "generic"
+    detail.params_search.setText("zzz")
+    assert detail.params_proxy.rowCount() == 0
+    detail.params_search.setText("LR")
+    assert detail.params_proxy.rowCount() == 1
+    # the artifact tree previews a CSV as a table, on a worker
+    tree = detail.artifacts.tree
+    item = tree.findItems(
+        "results.csv", __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.MatchFlag.MatchRecursive
+    )[0]
+    tree.setCurrentItem(item)
+    qtbot.waitUntil(
+        lambda: detail.artifacts.last_preview is not None and detail.artifacts.last_preview.kind == "table"
+    )
+    assert detail.artifacts.table_model.rowCount() == 2

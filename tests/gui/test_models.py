@@ -1,0 +1,81 @@
+"""Every model passes qtmodeltester, with paging, grouping and hostile strings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from expdesk.gui.kv_model import TextTableModel
+from expdesk.gui.main_window import MainWindow
+from expdesk.gui.runs_model import PAGE
+from expdesk.gui.runs_query import CELL_CHARS
+from tests.gui.helpers import add_and_wait, wait_idle
+
+
+def _make_runs(root: Path, count: int) -> None:
+    for i in range(count):
+        run = root / f"run-{i:04d}"
+        run.mkdir(parents=True)
+        (run / "params.json").write_text(json.dumps({"lr": 10 ** -(i % 5), "seed": i}))
+        (run / "metrics.jsonl").write_text(
+            "".join(json.dumps({"step": s, "loss": 1 / (s + 1 + i)}) + "\n" for s in range(3))
+        )
+
+
+def test_runs_model_pages_and_passes_modeltester(
+    window: MainWindow, qtbot: QtBot, qtmodeltester: ModelTester, tmp_path: Path
+) -> None:
+    _make_runs(tmp_path / "many", PAGE + 50)
+    add_and_wait(qtbot, window, [tmp_path / "many"], rows=PAGE)
+    model = window.model
+    wait_idle(qtbot, window)  # the automatic columns reload after the vocabulary arrives
+    assert model.total() == PAGE + 50
+    assert model.canFetchMore()
+    model.fetchMore()
+    qtbot.waitUntil(lambda: model.rowCount() == PAGE + 50)
+    assert not model.canFetchMore()
+    qtmodeltester.check(model)
+    # grouping adds a group column; the model stays consistent
+    model.set_group("lr")
+    qtbot.waitUntil(lambda: model.group_param() == "lr")
+    assert model.index(0, 0).data().startswith("lr = ")
+    qtmodeltester.check(model)
+
+
+def test_text_table_model_passes_modeltester(qtmodeltester: ModelTester) -> None:
+    model = TextTableModel(["Key", "Value"])
+    model.set_rows([["a", "1"], ["<b>x</b>", "y" * 5000], ["short"]])
+    qtmodeltester.check(model)
+    assert model.index(1, 0).data() == "<b>x</b>"
+    assert len(model.index(1, 1).data()) == CELL_CHARS + 1
+    assert model.index(2, 1).data() == ""
+
+
+def test_hostile_strings_render_literally(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    root = tmp_path / "hostile"
+    run = root / '<img src="x" onerror="alert(1)">'
+    run.mkdir(parents=True)
+    huge = "<b>x</b>\n" + "A" * 1_000_000
+    (run / "params.json").write_text(
+        json.dumps({"note": huge, "bidi": "abc\u202edef", "tag": "<a href='javascript:x'>y</a>"})
+    )
+    (run / "metrics.jsonl").write_text('{"step": 0, "$x$": 1}\n')
+    add_and_wait(qtbot, window, [root], rows=1)
+    ids = [c.id for c in window.model.columns()]
+    qtbot.waitUntil(lambda: "param:note" in [c.id for c in window.model.columns()])
+    ids = [c.id for c in window.model.columns()]
+    qtbot.waitUntil(lambda: window.model.index(0, ids.index("param:note")).data() not in (None, ""))
+    shown = window.model.index(0, ids.index("param:note")).data()
+    assert shown.startswith("<b>x</b>⏎AAA") and len(shown) <= CELL_CHARS + 1
+    tooltip = window.model.index(0, ids.index("param:note")).data(3)
+    assert "&lt;b&gt;" in tooltip and "<b>" not in tooltip.replace("<p style='white-space:pre-wrap'>", "")
+    window.table.selectRow(0)
+    with qtbot.waitSignal(window.detail.loaded, timeout=10_000):
+        window.open_detail()
+    assert window.detail.title.text() == '<img src="x" onerror="alert(1)">'
+    with qtbot.waitSignal(window.detail.metrics.rendered, timeout=20_000):
+        window.detail.tabs.setCurrentWidget(window.detail.metrics)
+        window.detail.metrics.show_run(window.detail.key, ["$x$"])

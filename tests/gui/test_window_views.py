@@ -1,0 +1,82 @@
+"""The main window opens the compare view (Ctrl+D), shows lineage in the detail panel and exports a bundle."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel
+from pytestqt.qtbot import QtBot
+
+from expdesk.bundle.verify import verify
+from expdesk.gui.compare_view import CompareView
+from expdesk.gui.main_window import MainWindow
+from tests.gui.helpers import add_and_wait, names
+
+# matplotlib's Qt toolbar touches a deprecated PySide6 attribute (AA_UseHighDpiPixmaps) on import
+pytestmark = pytest.mark.filterwarnings("ignore:.*AA_UseHighDpiPixmaps.*:DeprecationWarning")
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, runs_dir: Path) -> Path:
+    target = tmp_path / "filestore"
+    shutil.copytree(runs_dir / "mlflow" / "filestore", target)
+    return target
+
+
+def _select(window: MainWindow, wanted: list[str]) -> None:
+    sel = window.table.selectionModel()
+    sel.clear()
+    for row, name in enumerate(names(window)):
+        if name in wanted:
+            sel.select(
+                window.model.index(row, 0),
+                QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+            )
+            sel.setCurrentIndex(window.model.index(row, 0), QItemSelectionModel.SelectionFlag.NoUpdate)
+
+
+def test_ctrl_d_opens_compare_for_the_selection(window: MainWindow, qtbot: QtBot, mlflow_store: Path) -> None:
+    add_and_wait(qtbot, window, [mlflow_store], rows=8)
+    _select(window, ["alpha=0.01", "alpha=0.001"])
+    assert len(window.selected_keys()) == 2, names(window)
+    window.ui.actions["compare"].trigger()
+    assert len(window.views.compares) == 1
+    view = window.views.compares[0]
+    assert isinstance(view, CompareView)
+    qtbot.waitUntil(lambda: view.isVisible())
+    window.views.close_all()
+    assert window.views.compares == []
+
+
+def test_lineage_tab_and_export_dialog(
+    window: MainWindow, qtbot: QtBot, mlflow_store: Path, tmp_path: Path
+) -> None:
+    add_and_wait(qtbot, window, [mlflow_store], rows=8)
+    _select(window, ["sgd-baseline"])
+    window.open_detail()
+    tabs = window.detail.tabs
+    assert "Lineage" in [tabs.tabText(i) for i in range(tabs.count())]
+    qtbot.waitUntil(lambda: window.views.lineage.graph is not None, timeout=15_000)
+    window.ui.actions["export"].trigger()
+    dialog = window.views.dialogs[0]
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=15_000)
+    dialog.out.setText(str(tmp_path))
+    with qtbot.waitSignal(dialog.exported, timeout=30_000) as blocker:
+        dialog.export_button.click()
+    written = Path(blocker.args[0])
+    assert written.is_file() and verify(written).ok
+    window.views.close_all()
+
+
+def test_push_action_opens_the_push_dialog(window: MainWindow, qtbot: QtBot, mlflow_store: Path) -> None:
+    add_and_wait(qtbot, window, [mlflow_store], rows=8)
+    window.ui.actions["push"].trigger()  # nothing selected: a hint, no dialog
+    assert window.views.pushes == []
+    _select(window, ["alpha=0.01", "alpha=0.001"])
+    window.ui.actions["push"].trigger()
+    (dialog,) = window.views.pushes
+    qtbot.waitUntil(dialog.isVisible)
+    window.views.close_all()
+    assert window.views.pushes == []

@@ -1,0 +1,88 @@
+"""A tracking server as a source: `expdesk index mlflow+http://...` lists its runs into the index, read-only."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from expdesk.cli import main
+from expdesk.index.reader import IndexReader
+from expdesk.index.service import Index
+from expdesk.remote.browse import FORMAT, ServerRefresher, fetch_history, index_server
+from expdesk.remote.http import MlflowRest
+from expdesk.remote.push import push_runs
+from tests.remote.conftest import Server
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pushed(mlflow_server: Server, three_formats: Path) -> dict[str, str]:
+    """local key -> server run id, for runs pushed into experiment it-browse."""
+    with IndexReader(three_formats) as reader:
+        report = push_runs(reader, reader.run_keys(), MlflowRest(mlflow_server.url), experiment="it-browse")
+    return {r.key: r.remote_id for r in report.runs}
+
+
+def test_index_a_server(mlflow_server: Server, pushed: dict[str, str], tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    source = "mlflow+" + mlflow_server.url
+    db = tmp_path / "index.sqlite"
+    assert main(["index", source, "--db", str(db)]) == 0
+    assert "0 with errors" in capsys.readouterr().out
+    client = MlflowClient(mlflow_server.url)
+    with IndexReader(db) as reader:
+        runs = {r["native_id"]: r for r in reader.runs_json(reader.run_keys())}
+        assert [r["path"] for r in reader.roots()] == [source]
+    assert set(pushed.values()) <= set(runs)
+    for run_id in pushed.values():
+        local, server = runs[run_id], client.get_run(run_id)
+        assert local["format"] == FORMAT and local["path"] == source
+        assert local["params"] == server.data.params and local["tags"] == server.data.tags
+        assert local["experiment"] == "it-browse" and local["name"] == server.info.run_name
+        for key, value in server.data.metrics.items():
+            last = local["metrics"][key]["last"]
+            assert (last is None and math.isnan(value)) or last == pytest.approx(value)
+        parent = server.data.tags.get("mlflow.parentRunId")
+        if parent:
+            assert local["parent"] == runs[parent]["key"]
+    # a second listing changes nothing; the history of a metric is fetched on demand
+    with Index(db) as index:
+        again = index_server(index, source)
+    assert again.unchanged == again.found and again.read == 0
+    run_id = next(iter(pushed.values()))
+    metric = next(iter(client.get_run(run_id).data.metrics))
+    steps, values, stamps = fetch_history(source, run_id, metric)
+    assert len(steps) == len(client.get_metric_history(run_id, metric)) == len(values) == len(stamps)
+
+
+def test_deleted_on_server_is_marked_and_refresher_stops(
+    mlflow_server: Server, pushed: dict[str, str], tmp_path: Path
+) -> None:
+    source = "mlflow+" + mlflow_server.url
+    client = MlflowClient(mlflow_server.url)
+    victim = next(iter(pushed.values()))
+    with Index(tmp_path / "index.sqlite") as index:
+        index_server(index, source)
+        client.delete_run(victim)
+        try:
+            refresher = ServerRefresher(index, source, interval=3600)
+            refresher.start()
+            deadline = time.monotonic() + 30
+            while refresher.refreshed == 0 and time.monotonic() < deadline:
+                threading.Event().wait(0.05)
+            refresher.stop()  # returns promptly although the interval is an hour
+            assert refresher.refreshed == 1 and refresher.error is None
+            with index.reader() as reader:
+                (run,) = [
+                    r
+                    for r in reader.runs_json(reader.run_keys(include_deleted=True))
+                    if r["native_id"] == victim
+                ]
+                assert run["deleted"]
+        finally:
+            client.restore_run(victim)
