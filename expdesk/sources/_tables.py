@@ -212,8 +212,8 @@ def read_csv_table(
             errors.append(f"{path.name}: row {row_index + 1}: {len(row)} cells for {len(header)} columns")
         step = row_index
         if x_idx is not None and x_idx < len(row):
-            step = as_step(row[x_idx])
-            step = row_index if step is None else step
+            recorded = as_step(row[x_idx])
+            step = row_index if recorded is None else recorded
         ts = to_ms(row[time_idx]) if time_idx is not None and time_idx < len(row) else math.nan
         for i, cell in enumerate(row[: len(header)]):
             if i in (x_idx, time_idx) or header[i] in STEP_KEYS or header[i] in EPOCH_KEYS:
