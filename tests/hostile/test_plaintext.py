@@ -1,15 +1,14 @@
 """Guarantee 6 (plain text): hostile run names, params and tags render literally and quickly.
 
-The main window's runs table and detail panel are not on main yet; what exists (the compare view and its
-diff-table model) is tested here, and the runs-table case is a named skip until that model lands.
+Covered: the main window's runs table and detail panel, the compare view and its diff-table model.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -103,16 +102,6 @@ def test_compare_view_shows_hostile_strings_literally_and_stays_responsive(
             assert label.textFormat() == Qt.TextFormat.PlainText, label.text()[:80]
 
 
-def test_runs_table_and_detail_panel_render_plain_text() -> None:
-    for name in ("expdesk.gui.runs_model", "expdesk.gui.runs_table", "expdesk.gui.main_window"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-        pytest.fail(f"{name} landed: write the runs-table/detail-panel plain-text test (HOSTILE.md, UI)")
-    pytest.skip("the runs table model and detail panel are not on main yet (expdesk/gui has no main window)")
-
-
 def _runs(index: Index, tmp_path: Path, text: str) -> list[dict[str, object]]:
     from tests.compare.conftest import add_run
 
@@ -158,3 +147,60 @@ def test_chart_legend_labels_are_bounded(index: Index, tmp_path: Path) -> None:
 
     labels = legend_labels(_runs(index, tmp_path, HOSTILE["huge"]))
     assert max(len(label) for label in labels) <= 1000
+
+
+@pytest.fixture
+def window(qtbot: QtBot, index: Index) -> Iterator[object]:
+    from expdesk.gui.main_window import MainWindow
+
+    win = MainWindow(index, watch=False)
+    qtbot.addWidget(win)
+    win.resize(1300, 800)
+    win.show()
+    yield win
+    win.close()
+    win.deleteLater()
+
+
+def test_runs_table_and_detail_panel_show_hostile_strings_literally(
+    qtbot: QtBot, window: Any, tmp_path: Path
+) -> None:
+    import json
+
+    from tests.gui.helpers import add_and_wait
+
+    root = tmp_path / "runs"
+    folder_names = [v for k, v in HOSTILE.items() if k in ("img", "link", "bold", "bidi", "zwj", "math")]
+    for i, name in enumerate(folder_names):
+        run = root / name.replace("/", "_")
+        run.mkdir(parents=True)
+        (run / "metrics.jsonl").write_text('{"step": 0, "loss": 1}\n')
+        params = {
+            "p": HOSTILE["huge"] if i == 0 else name,
+            "html": HOSTILE["table"],
+            "nl": HOSTILE["newline"],
+        }
+        (run / "params.json").write_text(json.dumps(params))
+    add_and_wait(qtbot, window, [root], len(folder_names))
+    model = window.model
+    shown = {
+        str(model.index(r, c).data()) for r in range(model.rowCount()) for c in range(model.columnCount())
+    }
+    # folder names cannot hold `/`: the name arrives as <img src="file:___etc_passwd">, shown as typed
+    assert any('<img src="file:___etc_passwd">' in s for s in shown), sorted(shown)[:20]
+    assert any("\u202etxt.exe" in s for s in shown)
+    for r in range(model.rowCount()):
+        for c in range(model.columnCount()):
+            tip = model.index(r, c).data(Qt.ItemDataRole.ToolTipRole)
+            assert tip is None or "<img src" not in str(tip) or "&lt;img" in str(tip)
+    keys = [model.key_at(r) for r in range(model.rowCount())]
+    assert all(keys)
+    for key in keys:
+        with qtbot.waitSignal(window.detail.loaded, timeout=20_000):
+            window.detail.show_run(key, force=True)
+        started = time.perf_counter()
+        window.repaint()
+        assert time.perf_counter() - started < 5.0  # a 1 MB param does not freeze the window
+        for label in window.detail.findChildren(QLabel):
+            if "<" in label.text():
+                assert label.textFormat() == Qt.TextFormat.PlainText, label.text()[:80]
