@@ -267,3 +267,14 @@ def test_no_reader_imports_an_unpickler() -> None:
         pickle.loads, pickle.load, np.load = real
     assert calls == []
     assert json  # keep the import for parametrized JSON cases
+
+
+def test_export_of_a_run_with_a_deeply_nested_param_value(tmp_path: Path, db: Path) -> None:
+    """A param *string* that looks like JSON 100,000 levels deep: the bundle writer types params by parsing
+    them, which raised RecursionError out of `expdesk export`."""
+    root = _generic_run(tmp_path, {"params.json": json.dumps({"deep": "[" * 100_000 + "]" * 100_000})})
+    (root / "run" / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    assert cli("index", root, "--db", db, "-q") == 0
+    key = _only_run(db)["key"]
+    out = tmp_path / "bundle.zip"
+    assert cli("export", key, "--db", db, "--out", out, "--artifact", "model.safetensors", "-q") == 0
