@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,41 @@ def test_the_cli_process_writes_nothing_under_the_root(watched: Path, db: Path) 
     after = snapshot(watched)
     os.chmod(watched / "sacred" / "runs", 0o755)
     assert after == before
+
+
+def test_watching_changes_nothing(watched: Path, db: Path) -> None:
+    """The watcher (native and polling) over every sample tool, while one run keeps appending: the rest of
+    the tree is byte-, mtime- and permission-identical, and the growing file holds only what we wrote."""
+    from expdesk.index.service import Index
+    from expdesk.watch import Watcher
+
+    live = watched / "plain" / "runs" / "run-002" / "metrics.jsonl"
+    before = snapshot(watched)
+    with Index(db) as index:
+        watcher = Watcher(index, poll_interval=0.1)
+        watcher.add_root(watched / "mlflow")
+        watcher.add_root(watched / "plain", network=True)  # the polling path
+        for tool in ("sacred", "wandb", "tensorboard", "hydra", "lightning", "dvc", "transformers"):
+            watcher.add_root(watched / tool)
+        watcher.start()
+        try:
+            assert watcher.wait_ready(60)
+            appended = b"".join(b'{"step": %d, "loss": 0.5}\n' % (1000 + i) for i in range(20))
+            with open(live, "ab") as fh:
+                fh.write(appended)
+            deadline, seen = time.monotonic() + 20, False
+            with IndexReader(db) as reader:
+                while not seen and time.monotonic() < deadline:
+                    runs = reader.runs_json(reader.run_keys())
+                    seen = any(r["metrics"].get("loss", {}).get("last_step") == 1019 for r in runs)
+                    time.sleep(0.1)  # polling the index, not the watcher: it has no signal to wait on here
+            assert seen, "the watcher never indexed the appended lines"
+        finally:
+            watcher.stop()
+    after = snapshot(watched)
+    os.chmod(watched / "sacred" / "runs", 0o755)
+    rel = str(live.relative_to(watched))
+    assert live.read_bytes().endswith(appended)
+    del before[rel], after[rel]
+    parent = str(live.parent.relative_to(watched))
+    assert {k: v for k, v in after.items() if k != parent} == {k: v for k, v in before.items() if k != parent}
