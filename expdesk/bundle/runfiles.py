@@ -58,7 +58,7 @@ def typed(value: str) -> Any:
     if text[:1] in "[{":
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # a deeply nested string stays a string
             return value
     return value
 

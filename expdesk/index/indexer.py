@@ -7,8 +7,10 @@ unchanged is not read at all, which makes a warm re-index of an unchanged store 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -51,7 +53,12 @@ def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | No
     except OSError as exc:
         return None, "", f"{ref.path}: {exc.strerror or exc}"
     try:
-        return reader.read(ref, cursor), fingerprint, None
+        update = reader.read(ref, cursor)
+        if cursor is None:
+            # no cursor = read from the start (a new run, or `--force`): the points replace whatever the
+            # index holds, or a forced re-read would append every point a second time
+            update.metrics_reset = True
+        return update, fingerprint, None
     except SourceError as exc:
         return None, fingerprint, str(exc)
     except (
@@ -96,7 +103,7 @@ class Indexer:
         started = time.perf_counter()
         report = IndexReport()
         known = self.known()
-        writes: list[Future[Any]] = []
+        writes: list[tuple[Future[Any], RunRef, str]] = []
         for root in roots:
             root = Path(os.path.abspath(root))
             seen: set[str] = set()
@@ -107,20 +114,35 @@ class Indexer:
                 report.cancelled = True
                 break
             report.gone += self.writer.call(partial(store.mark_gone, root=str(root), seen=seen))
-        for fut in writes:
-            fut.result()
+        self._settle(writes, report)
         report.changed += report.gone
         self._resolve_links(report)
         report.seconds = time.perf_counter() - started
         return report
 
+    def _settle(self, writes: list[tuple[Future[Any], RunRef, str]], report: IndexReport) -> None:
+        """Wait for every write. A run whose rows cannot be written (a value SQLite refuses, a reader
+        handing back something odd) gets that as its error; the other runs are not affected."""
+        for fut, ref, fingerprint in writes:
+            try:
+                fut.result()
+            except sqlite3.OperationalError:
+                raise  # the DB cannot be written at all (full, read-only): not this run's fault
+            except Exception as exc:
+                message = f"{ref.path}: could not be stored: {type(exc).__name__}: {exc}"
+                report.errors.append((str(ref.path), message))
+                # if even the error row fails, the report still names the run
+                with contextlib.suppress(Exception):
+                    self.writer.call(
+                        partial(store.record_error, ref=ref, error=message, fingerprint=fingerprint)
+                    )
+
     def refresh(self, refs: list[RunRef], force: bool = False) -> IndexReport:
         """Re-read specific runs (the watcher's path): same rules as `index`, no discovery."""
         report = IndexReport(found=len(refs))
-        writes: list[Future[Any]] = []
+        writes: list[tuple[Future[Any], RunRef, str]] = []
         self._read_all(refs, self.known(), force, report, writes, set(), None, lambda: False)
-        for fut in writes:
-            fut.result()
+        self._settle(writes, report)
         self._resolve_links(report)
         return report
 
@@ -136,7 +158,7 @@ class Indexer:
         known: dict[str, tuple[str | None, dict[str, Any]]],
         force: bool,
         report: IndexReport,
-        writes: list[Future[Any]],
+        writes: list[tuple[Future[Any], RunRef, str]],
         seen: set[str],
         progress: Progress | None,
         cancelled: Callable[[], bool],
@@ -179,9 +201,15 @@ class Indexer:
                     update, fingerprint, error = fut.result()
                     if update is not None:
                         writes.append(
-                            self.writer.submit(
-                                partial(store.apply_update, ref=ref, update=update, fingerprint=fingerprint),
-                                {ref.key},
+                            (
+                                self.writer.submit(
+                                    partial(
+                                        store.apply_update, ref=ref, update=update, fingerprint=fingerprint
+                                    ),
+                                    {ref.key},
+                                ),
+                                ref,
+                                fingerprint,
                             )
                         )
                         if update.error:
@@ -190,9 +218,15 @@ class Indexer:
                         assert error is not None
                         report.errors.append((str(ref.path), error))
                         writes.append(
-                            self.writer.submit(
-                                partial(store.record_error, ref=ref, error=error, fingerprint=fingerprint),
-                                {ref.key},
+                            (
+                                self.writer.submit(
+                                    partial(
+                                        store.record_error, ref=ref, error=error, fingerprint=fingerprint
+                                    ),
+                                    {ref.key},
+                                ),
+                                ref,
+                                fingerprint,
                             )
                         )
                     report.read += 1

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from expdesk.core.entities import RunRef
+from expdesk.core.errors import ExpdeskError
 from expdesk.core.paths import default_db_path
 from expdesk.index.indexer import Indexer, IndexReport, Progress
 from expdesk.index.reader import IndexReader
@@ -91,10 +92,15 @@ class Index:
         remember: bool = True,
     ) -> IndexReport:
         paths = [Path(os.path.abspath(r)) for r in roots]
-        if remember:
-            for p in paths:
-                self.add_root(p)
-        return self.indexer.index(paths, progress, cancelled, force)
+        try:
+            if remember:
+                for p in paths:
+                    self.add_root(p)
+            return self.indexer.index(paths, progress, cancelled, force)
+        except sqlite3.OperationalError as exc:
+            # the index itself cannot be written (disk full, read-only location, I/O error): one clear
+            # message; the transaction rolled back, so the DB is as it was after the last commit
+            raise ExpdeskError(f"cannot write the index at {self.db_path}: {exc}") from None
 
     def refresh(self, refs: list[RunRef], force: bool = False) -> IndexReport:
         return self.indexer.refresh(refs, force)

@@ -145,6 +145,37 @@ def append_series(conn: sqlite3.Connection, run_key: str, series: Series) -> Non
     _save_summary(conn, series_id, merge(summary, series.steps, series.values, series.timestamps))
 
 
+def storable_text(value: str) -> str:
+    """A str SQLite can store. Names read from disk may hold lone surrogates (invalid UTF-8 bytes kept by
+    `surrogateescape`, or `"\\ud800"` in a JSON file); SQLite refuses them, so they are shown escaped
+    (`\\xff`) instead of failing the whole run's write."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _storable_row(row: Any) -> Any:
+    return tuple(storable_text(v) if isinstance(v, str) else v for v in row)
+
+
+class _TextSafe:
+    """The writer connection, with every bound str made storable (see `storable_text`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self._conn.execute(sql, _storable_row(params))
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        return self._conn.executemany(sql, (_storable_row(r) for r in rows))
+
+
 def _num(value: str) -> float | None:
     try:
         v = float(value)
@@ -155,6 +186,7 @@ def _num(value: str) -> float | None:
 
 def apply_update(conn: sqlite3.Connection, ref: RunRef, update: RunUpdate, fingerprint: str | None) -> None:
     """Upsert one run and everything it owns. Idempotent for the same folders."""
+    conn = _TextSafe(conn)  # type: ignore[assignment]
     key = ref.key
     now = time.time()
     conn.execute(
@@ -245,6 +277,7 @@ def apply_update(conn: sqlite3.Connection, ref: RunRef, update: RunUpdate, finge
 
 def record_error(conn: sqlite3.Connection, ref: RunRef, error: str, fingerprint: str | None) -> None:
     """A run that could not be read at all still appears, with its reason."""
+    conn = _TextSafe(conn)  # type: ignore[assignment]
     now = time.time()
     conn.execute(
         "INSERT INTO runs (key, format, path, root, store, native_id, name, error, fingerprint, first_seen,"

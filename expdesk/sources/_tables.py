@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from expdesk.core.entities import Series
-from expdesk.core.errors import SourceError
 from expdesk.sources._tail import read_new_lines
+from expdesk.sources._values import loads
 
 #: columns that are the x axis or a clock, never metrics
 STEP_KEYS = ("step", "global_step", "_step", "iteration", "iter")
@@ -77,11 +77,19 @@ def to_ms(value: Any) -> float:
     return v * 1000.0
 
 
+def as_step(value: Any) -> int | None:
+    """A recorded step as an int64, or None (not a number, not finite, or too large for the index)."""
+    v = number(value)
+    if v is None or not math.isfinite(v) or not -(2**63) <= v < 2**63:
+        return None
+    return int(v)
+
+
 def _step_of(record: Mapping[str, Any], x_key: str | None, fallback: int) -> int:
     if x_key is not None:
-        v = number(record.get(x_key))
-        if v is not None and math.isfinite(v):
-            return int(v)
+        step = as_step(record.get(x_key))
+        if step is not None:
+            return step
     return fallback
 
 
@@ -142,7 +150,7 @@ def read_jsonl(
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             errors.append(f"{path.name}: line {n}: not valid JSON, skipped")
             continue
@@ -154,6 +162,21 @@ def read_jsonl(
     x_key = records_to_columns(records, cols, lines_before, x_key)
     new_state = {"tail": tail.state, "lines": lines_before + tail.data.count(b"\n"), "x": x_key}
     return cols.series(replace=tail.reset), tail.reset, new_state, errors
+
+
+def _csv_rows(text: str, name: str, errors: list[str]) -> list[list[str]]:
+    """Rows of a CSV text; a row the csv module refuses (a field over its 128 KiB limit, a stray quote)
+    is named and skipped instead of failing the file. `newline=""` lets a bare `\r` end a row, as csv wants."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[list[str]] = []
+    while True:
+        try:
+            rows.append(next(reader))
+        except StopIteration:
+            return rows
+        except csv.Error as exc:
+            if len(errors) < 5:
+                errors.append(f"{name}: line {reader.line_num}: {exc}, skipped")
 
 
 def read_csv_table(
@@ -170,13 +193,10 @@ def read_csv_table(
     tail = read_new_lines(path, (state or {}).get("tail"))
     prev = {} if tail.reset else (state or {})
     text = tail.data.decode("utf-8", "replace").replace("\0", "")
-    try:
-        rows = list(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): a bad file, not a crash
-        raise SourceError(path, f"unreadable CSV: {exc}") from None
+    errors: list[str] = []
+    rows = _csv_rows(text, path.name, errors)
     header = prev.get("header")
     row_index = int(prev.get("rows", 0))
-    errors: list[str] = []
     if header is None:
         if not rows:
             return [], tail.reset, {"tail": tail.state, "header": None, "rows": 0}, errors
@@ -192,9 +212,8 @@ def read_csv_table(
             errors.append(f"{path.name}: row {row_index + 1}: {len(row)} cells for {len(header)} columns")
         step = row_index
         if x_idx is not None and x_idx < len(row):
-            v = number(row[x_idx])
-            if v is not None and math.isfinite(v):
-                step = int(v)
+            recorded = as_step(row[x_idx])
+            step = row_index if recorded is None else recorded
         ts = to_ms(row[time_idx]) if time_idx is not None and time_idx < len(row) else math.nan
         for i, cell in enumerate(row[: len(header)]):
             if i in (x_idx, time_idx) or header[i] in STEP_KEYS or header[i] in EPOCH_KEYS:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from expdesk.core.errors import SourceError
+from expdesk.sources._values import open_regular
 
 #: enough to cover a CSV header with many columns (Lightning rewrites the file when a column appears)
 HEAD_BYTES = 8192
@@ -36,14 +35,8 @@ def read_new_lines(path: Path, state: dict[str, Any] | None, *, final: bool = Fa
     """Whole lines appended since `state`. `final=True` also returns a last line without `\\n`
     (use it when the writer is known to be done, e.g. a run marked finished).
     """
+    fd, st = open_regular(path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise SourceError(path, f"cannot open: {exc.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise SourceError(path, "not a regular file")
         size = st.st_size
         offset = 0
         reset = True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -140,19 +142,37 @@ def read_yaml_file(path: Path) -> Any:
     return safe_yaml(data, path)
 
 
-def read_bytes_capped(path: Path, cap: int) -> bytes:
-    """Read a whole small file, refusing files over `cap` bytes and anything that is not a regular file."""
-    import os
-    import stat
+def open_regular(path: Path) -> tuple[int, os.stat_result]:
+    """Open a run's file for reading only if it is a regular file and not a symlink.
 
+    A link (to `/etc/passwd`, to another user's file) is refused, not followed: a recorded path is shown,
+    never read outside its root. FIFOs and devices are refused before `open` (opening a FIFO can block or
+    wake its writer); O_NONBLOCK and the `fstat` re-check cover a file swapped between the two calls.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        st = os.lstat(path)
     except OSError as exc:
         raise SourceError(path, f"cannot open: {exc.strerror}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise SourceError(path, "is a symbolic link (not followed)")
+    if not stat.S_ISREG(st.st_mode):
+        raise SourceError(path, "not a regular file")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise SourceError(path, "not a regular file")
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise SourceError(path, f"cannot open: {exc.strerror}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise SourceError(path, "not a regular file")
+    return fd, st
+
+
+def read_bytes_capped(path: Path, cap: int) -> bytes:
+    """Read a whole small file, refusing files over `cap` bytes and anything that is not a regular file."""
+    fd, st = open_regular(path)
+    try:
         if st.st_size > cap:
             raise SourceError(path, f"file is {st.st_size} bytes, over the {cap}-byte limit")
         chunks = []
@@ -168,6 +188,19 @@ def read_bytes_capped(path: Path, cap: int) -> bytes:
         os.close(fd)
 
 
+#: Python refuses int() of more digits than this (CVE-2020-10735 guard); such a number is read as a float
+_MAX_INT_DIGITS = 4000
+
+
+def _parse_int(text: str) -> int | float:
+    return int(text) if len(text) <= _MAX_INT_DIGITS else float(text)
+
+
+def loads(text: str | bytes) -> Any:
+    """`json.loads` that reads a 5000-digit integer as ±inf instead of raising a bare ValueError."""
+    return json.loads(text, parse_int=_parse_int)
+
+
 def parse_json_text(text: str | bytes, source: Path | str, *, partial_ok: bool = False) -> Any:
     """JSON that accepts the NaN/Infinity literals Python and Sacred write. Deep nesting is an error.
 
@@ -179,7 +212,7 @@ def parse_json_text(text: str | bytes, source: Path | str, *, partial_ok: bool =
     if partial_ok and not text.strip():
         raise IncompleteRead(source, "file is empty (being rewritten?)")
     try:
-        return json.loads(text)
+        return loads(text)
     except RecursionError:
         raise SourceError(source, "JSON nested too deeply") from None
     except json.JSONDecodeError as exc:

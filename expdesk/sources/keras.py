@@ -7,15 +7,23 @@ from pathlib import Path
 from typing import Any
 
 from expdesk.core.entities import RunRef, RunUpdate
+from expdesk.core.errors import SourceError
+from expdesk.sources._values import open_regular
 from expdesk.sources.generic import GenericReader, keras_history
 
 
 def _looks_like_csvlogger(path: Path) -> bool:
+    # never a plain `open`: a FIFO named training.log would block discovery forever
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(256)
+        fd, _st = open_regular(path)
+    except SourceError:
+        return False
+    try:
+        head = os.read(fd, 256)
     except OSError:
         return False
+    finally:
+        os.close(fd)
     first = head.split(b"\n", 1)[0].strip()
     return first.startswith(b"epoch,") or first.startswith(b"epoch;")
 

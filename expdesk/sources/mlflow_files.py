@@ -70,6 +70,9 @@ def _read_kv_dir(folder: Path) -> tuple[dict[str, str], list[str]]:
     """`params/` or `tags/`: one file per key, keys with `/` are sub-directories, raw values."""
     out: dict[str, str] = {}
     errors: list[str] = []
+    if folder.is_symlink():
+        # a linked params/ or tags/ folder could point anywhere (`/etc`): shown as an error, never read
+        return out, [f"{folder}: is a symbolic link (not followed)"]
     for rel, _st in walk_stats(folder):
         try:
             out[rel] = read_bytes_capped(folder / rel, MAX_VALUE_BYTES).decode("utf-8", "replace")
@@ -177,6 +180,9 @@ class MlflowFileReader(Reader):
         self, metrics_dir: Path, cursor: dict[str, Any], update: RunUpdate, errors: list[str]
     ) -> None:
         previous: dict[str, Any] = cursor.get("metrics", {})
+        if metrics_dir.is_symlink():
+            errors.append(f"{metrics_dir}: is a symbolic link (not followed)")
+            return
         files = sorted(rel for rel, _ in walk_stats(metrics_dir))
         states: dict[str, Any] = {}
         if set(previous) - set(files):

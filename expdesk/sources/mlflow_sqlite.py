@@ -16,22 +16,60 @@ from urllib.parse import quote
 import numpy as np
 
 from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
-from expdesk.core.errors import SourceError
-from expdesk.core.paths import is_within
+from expdesk.core.errors import IncompleteRead, SourceError
+from expdesk.core.paths import is_regular_file, is_within
 from expdesk.sources._mlflow_common import info_from_tags, status_of, uri_tail
+from expdesk.sources._values import open_regular
 from expdesk.sources.base import Reader, list_artifacts
 
 REQUIRED_TABLES = {"runs", "experiments", "metrics", "params", "tags"}
 SQLITE_MAGIC = b"SQLite format 3\x00"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: a damaged schema makes column *names* invalid UTF-8, which sqlite3 decodes strictly (no text_factory)
+_DB_ERRORS = (sqlite3.Error, UnicodeDecodeError)
+
+
+def _idle_wal(path: Path) -> bool:
+    """A WAL-mode database that no process has open: no `-wal` next to it.
+
+    `mode=ro` on such a file would *create* `-wal` and `-shm` beside it (and cannot remove them again),
+    which writes into a watched folder. With no writer, `immutable=1` reads the same bytes and creates
+    nothing; a writer that starts meanwhile writes into a new `-wal`, not the main file, and `read`
+    double-checks that nothing moved while it read.
+    """
+    try:
+        fd, _st = open_regular(path)
+    except SourceError:
+        return False
+    try:
+        header = os.read(fd, 20)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    # bytes 18/19 are the file-format write/read versions: 2 means WAL
+    return len(header) == 20 and header[18] == 2 and not os.path.exists(f"{path}-wal")
+
+
+def _state(path: Path) -> tuple[object, ...]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("missing",)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, os.path.exists(f"{path}-wal"))
 
 
 def connect_ro(path: Path) -> sqlite3.Connection:
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    if is_regular_file(path) and _idle_wal(path):
+        uri += "&immutable=1"
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
         conn.execute("PRAGMA query_only=1")
     except sqlite3.Error as exc:
         raise SourceError(path, f"cannot open read-only: {exc}") from None
+    # TEXT columns hold whatever bytes the writer stored: invalid UTF-8 is shown replaced, not a crash
+    conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
     return conn
 
 
@@ -65,7 +103,7 @@ class MlflowSqliteReader(Reader):
             return 0.0
         try:
             tables = _tables(conn)
-        except sqlite3.Error:
+        except _DB_ERRORS:
             return 0.0
         finally:
             conn.close()
@@ -78,7 +116,7 @@ class MlflowSqliteReader(Reader):
                 ids = [r[0] for r in conn.execute("SELECT run_uuid FROM runs ORDER BY start_time, run_uuid")]
             finally:
                 conn.close()
-        except sqlite3.Error:
+        except _DB_ERRORS:
             return []
         return [RunRef(self.format, path, root, native_id=i, store=path) for i in ids]
 
@@ -93,13 +131,18 @@ class MlflowSqliteReader(Reader):
         return "|".join(parts)
 
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
+        before = _state(ref.path) if _idle_wal(ref.path) else None
         conn = connect_ro(ref.path)
         try:
-            return self._read(conn, ref, cursor or {})
-        except sqlite3.Error as exc:
+            update = self._read(conn, ref, cursor or {})
+        except _DB_ERRORS as exc:
             raise SourceError(ref.path, f"run {ref.native_id}: {exc}") from None
         finally:
             conn.close()
+        if before is not None and before != _state(ref.path):
+            # a writer started (or checkpointed) while we read, possibly through an immutable connection
+            raise IncompleteRead(ref.path, "the database changed while it was read; read again")
+        return update
 
     def _read(self, conn: sqlite3.Connection, ref: RunRef, cursor: dict[str, Any]) -> RunUpdate:
         run_id = ref.native_id
@@ -157,12 +200,25 @@ class MlflowSqliteReader(Reader):
             (run_id, last_rowid),
         ).fetchall()
         grouped: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        bad: list[str] = []
         for rowid, key, value, ts, step, is_nan in rows:
-            steps, values, stamps = grouped.setdefault(key, ([], [], []))
-            steps.append(int(step))
-            values.append(math.nan if is_nan else float(value))
-            stamps.append(float(ts))
             last_rowid = rowid
+            # SQLite columns hold whatever was written (text in a REAL column, NULL, 1e30 steps):
+            # a bad row is named and skipped, the rest of the run still reads
+            try:
+                point = (int(step), math.nan if is_nan else float(value), float(ts))
+                if not INT64_MIN <= point[0] <= INT64_MAX:
+                    raise OverflowError(f"step {step} does not fit in 64 bits")
+            except (TypeError, ValueError, OverflowError) as exc:
+                if len(bad) < 5:
+                    bad.append(f"metrics row {rowid} ({key}): {exc}")
+                continue
+            steps, values, stamps = grouped.setdefault(str(key), ([], [], []))
+            steps.append(point[0])
+            values.append(point[1])
+            stamps.append(point[2])
+        if bad:
+            update.error = "; ".join(bad)
         for key, (steps, values, stamps) in grouped.items():
             update.metrics.append(
                 Series(key, np.array(steps, dtype=np.int64), np.array(values), np.array(stamps))
