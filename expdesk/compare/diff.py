@@ -283,6 +283,15 @@ def _best(cells: Sequence[Cell], direction: Direction) -> frozenset[int]:
     return frozenset(i for i, v in numbers if v == target)
 
 
+#: legend text is laid out by matplotlib on every draw: a 1 MB param value would stall the chart for minutes
+LEGEND_VALUE_CHARS = 40
+LEGEND_NAME_CHARS = 80
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def legend_labels(runs: Sequence[Mapping[str, Any]], max_params: int = 3) -> list[str]:
     """Names for runs in a legend: the params that differ among them (`lr=0.01, opt=adam`), else the name.
 
@@ -290,7 +299,7 @@ def legend_labels(runs: Sequence[Mapping[str, Any]], max_params: int = 3) -> lis
     group runs), then by name; a label that would
     be ambiguous or empty falls back to the run name.
     """
-    names = [str(r.get("name") or r["key"]) for r in runs]
+    names = [_clip(str(r.get("name") or r["key"]), LEGEND_NAME_CHARS) for r in runs]
     if len(runs) < 2:
         return names
     differing: list[tuple[int, int, str]] = []
@@ -304,7 +313,11 @@ def legend_labels(runs: Sequence[Mapping[str, Any]], max_params: int = 3) -> lis
     labels = []
     for r, name in zip(runs, names, strict=True):
         params = r.get("params") or {}
-        parts = [f"{k}={params[k]}" for k in chosen if k in params]
+        parts = [
+            f"{_clip(k, LEGEND_VALUE_CHARS)}={_clip(str(params[k]), LEGEND_VALUE_CHARS)}"
+            for k in chosen
+            if k in params
+        ]
         labels.append(", ".join(parts) if parts else name)
     counts: dict[str, int] = {}
     for label in labels:

@@ -137,11 +137,6 @@ def test_a_one_megabyte_cell_does_not_freeze_the_diff_table(
     assert time.perf_counter() - started < 5.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="expdesk/compare (not ours): legend_labels() puts whole param values into chart legends; a 10 KB "
-    "value takes ~5 s and a 1 MB one minutes to lay out in matplotlib. Reported; truncate labels there.",
-)
 def test_chart_legend_labels_are_bounded(index: Index, tmp_path: Path) -> None:
     from expdesk.compare.diff import legend_labels
 
