@@ -10,9 +10,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _RENDER_LOCK = threading.Lock()
 
@@ -67,6 +70,9 @@ def metric_figure(
     view: SeriesView, style: ChartStyle, size: tuple[float, float], small: bool = True
 ) -> Figure:
     """One metric against step. Small: no axis labels, a title with the last value; large: full axes."""
+    # matplotlib is imported on first chart (on a worker), not at window start-up
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=size, dpi=style.dpi, facecolor=style.background)
     ax = fig.add_subplot()
     ax.set_facecolor(style.background)
@@ -97,6 +103,8 @@ def metric_figure(
 def render_rgba(fig: Figure) -> tuple[bytes, int, int]:
     """Draw with Agg off the GUI thread: (RGBA bytes, width, height)."""
     with _RENDER_LOCK:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
         buffer = canvas.buffer_rgba()

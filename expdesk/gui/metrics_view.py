@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QMouseEvent, QPalette, QPixmap
 from PySide6.QtWidgets import (
@@ -218,6 +217,9 @@ class MetricsView(QWidget):
             dialog = QDialog(self)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.setWindowTitle(f"{name[:80]} — {views[0].count:,} points")
+            # imported on first use: the Qt backend costs ~0.5 s of start-up otherwise
+            from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+
             canvas = FigureCanvasQTAgg(metric_figure(views[0], style, (9, 5), small=False))
             box = QVBoxLayout(dialog)
             box.addWidget(NavigationToolbar2QT(canvas, dialog))

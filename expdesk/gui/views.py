@@ -13,13 +13,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QWidget
 
-from expdesk.bundle.export import ExportOptions, plan_bundle, write_bundle
-from expdesk.gui.compare_view import CompareView
-from expdesk.gui.export_dialog import ExportDialog
 from expdesk.gui.lineage_view import LineageView
-from expdesk.gui.push_dialog import PushDialog, index_pusher
 from expdesk.lineage.build import build_lineage
-from expdesk.remote.browse import ServerRefresher
 
 SERVER_SCHEMES = ("mlflow+http://", "mlflow+https://")
 
@@ -30,7 +25,11 @@ def is_server_url(root: str) -> bool:
 
 
 if TYPE_CHECKING:
+    from expdesk.gui.compare_view import CompareView
+    from expdesk.gui.export_dialog import ExportDialog
     from expdesk.gui.main_window import MainWindow
+    from expdesk.gui.push_dialog import PushDialog
+    from expdesk.remote.browse import ServerRefresher
 
 
 class WindowViews:
@@ -55,6 +54,9 @@ class WindowViews:
         window.detail.add_tab("Lineage", self.lineage, self.lineage.set_run)
 
     def open_compare(self, keys: list[str]) -> CompareView:
+        # views are imported when first opened: they pull in matplotlib's Qt backend (start-up time)
+        from expdesk.gui.compare_view import CompareView
+
         view = CompareView(self.window.index, keys)
         view.setWindowTitle(f"Compare {len(keys)} runs — expdesk")
         view.resize(1280, 820)
@@ -66,6 +68,9 @@ class WindowViews:
         return view
 
     def open_export(self, key: str, label: str, parent: QWidget | None = None) -> ExportDialog:
+        from expdesk.bundle.export import ExportOptions, plan_bundle, write_bundle
+        from expdesk.gui.export_dialog import ExportDialog
+
         index = self.window.index
 
         def planner(progress: Any, cancelled: Any) -> Any:
@@ -88,6 +93,8 @@ class WindowViews:
 
     def open_push(self, keys: list[str]) -> PushDialog | None:
         """Push the selected runs to an MLflow tracking server (Ctrl+Shift+P)."""
+        from expdesk.gui.push_dialog import PushDialog, index_pusher
+
         if not keys:
             self.window.statusBar().showMessage("Select the runs to push (Ctrl+Shift+P).", 4000)
             return None
@@ -99,6 +106,8 @@ class WindowViews:
 
     def watch_server(self, url: str) -> None:
         """Keep a tracking server's runs in the index, refreshed on a timer (its own thread)."""
+        from expdesk.remote.browse import ServerRefresher
+
         with self._lock:
             if url in self.servers:
                 return
