@@ -7,6 +7,7 @@ subtree (a project folder with a config.yaml may still hold real runs below it).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,8 @@ class GenericReader(Reader):
         update = RunUpdate(name=run_name(folder, ref.root))
         update.params, used, errors = read_params(folder)
         update.info["config_files"] = used
+        was_read_before = cursor is not None
+        was_running = bool((cursor or {}).get("running"))
         cursor = dict(cursor or {})
         primary = next((n for n in self.metric_files if _exists(folder, n)), None)
         if primary is not None:
@@ -134,9 +137,18 @@ class GenericReader(Reader):
                 cursor["state"] = state
                 errors.extend(errs)
         self.read_results(folder, update, errors)
-        update.status, update.native_status = self.status_of(folder)
         update.artifacts = list_artifacts(folder)
         update.last_activity = newest_mtime(folder)
+        update.status, update.native_status = self.status_of(folder)
+        grew = was_read_before and not update.metrics_reset and any(len(x.steps) for x in update.metrics)
+        if update.status == Status.UNKNOWN and (
+            grew or (was_running and _written_recently(update.last_activity))
+        ):
+            # no end marker and we saw its metrics grow: it is running (and turns stale, like a crashed
+            # MLflow run, if the writes stop without a DONE/results.json marker). A first read cannot tell
+            # a live run from a finished one without a marker: a fresh copy has fresh mtimes too.
+            update.status, update.native_status = Status.RUNNING, "metrics being written"
+        cursor["running"] = update.status == Status.RUNNING
         update.cursor = cursor
         update.error = "; ".join(errors[:5]) or None
         return update
@@ -164,6 +176,14 @@ class GenericReader(Reader):
         if _exists(folder, "results.json"):
             return Status.FINISHED, "results.json"
         return Status.UNKNOWN, None
+
+
+#: a hand-written run counts as running while its files changed within this many seconds
+RECENT_WRITE_SECONDS = 120.0
+
+
+def _written_recently(mtime: float | None) -> bool:
+    return mtime is not None and 0 <= time.time() - mtime <= RECENT_WRITE_SECONDS
 
 
 def keras_history(folder: Path) -> list[Series]:

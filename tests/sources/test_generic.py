@@ -118,3 +118,23 @@ def test_fifo_in_run_is_listed_never_opened(tmp_path: Path) -> None:
     os.mkfifo(folder / "params.json")  # reading this would block forever
     update = _read(folder)
     assert update.metrics and "params.json" not in [a.path for a in update.artifacts]
+
+
+def test_running_while_written_then_finished_by_marker(tmp_path: Path) -> None:
+    import os
+    import time
+
+    folder = _run(tmp_path, {"metrics.jsonl": '{"step": 0, "loss": 1}\n'})
+    first = _read(folder)
+    assert first.status == Status.UNKNOWN  # one look cannot tell a live run from a finished one
+    with (folder / "metrics.jsonl").open("a") as fh:
+        fh.write('{"step": 1, "loss": 0.5}\n')
+    second = _read(folder, first.cursor)
+    assert second.status == Status.RUNNING  # it grew, and no end marker
+    assert _read(folder, second.cursor).status == Status.RUNNING  # still fresh
+    old = time.time() - 3600
+    os.utime(folder / "metrics.jsonl", (old, old))
+    os.utime(folder, (old, old))
+    assert _read(folder, second.cursor).status == Status.UNKNOWN  # quiet for an hour
+    (folder / "DONE").write_text("")
+    assert _read(folder, second.cursor).status == Status.FINISHED
