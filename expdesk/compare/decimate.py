@@ -1,4 +1,7 @@
-"""Min/max-per-pixel-column decimation (M4): what a line of N points looks like at W pixels, with real points.
+"""Min/max-per-pixel-column decimation: `MinMaxPyramid` (what the charts draw: per-column min, max and mean in
+O(pixels) from blocks precomputed once) and `m4_indices` (M4: per-column first/last/min/max as real points).
+
+M4, for reference:
 
 For the visible x-range split into `width` equal columns (equal in log space on a log axis), keep the first,
 last, minimum and maximum point of each column, plus one point just outside each side so the line runs to the
@@ -142,7 +145,10 @@ class MinMaxPyramid:
         if len(starts) == 0:
             e = np.empty(0)
             return np.empty(0, dtype=np.int64), e, e, e
-        per_column = (ends[-1] - starts[0]) / len(starts)
+        # the narrowest non-empty column sets the level (on a log axis the first columns hold few points);
+        # the first and last, past the view's edges, may be cut short by the data's ends and do not count
+        sizes = (ends - starts)[1:-1] if len(starts) > 2 else ends - starts
+        per_column = int(sizes[sizes > 0].min()) if (sizes > 0).any() else 0
         level = -1
         block = 1
         while level + 1 < len(self.levels) and per_column >= BLOCKS_PER_COLUMN * (

@@ -2,9 +2,10 @@
 param-vs-metric scatter. No pyplot and no Qt: the GUI embeds these figures, the CLI saves them, tests assert
 on their artists.
 
-Metric lines hold their full-resolution arrays in a `Decimator` per axes; on every `xlim_changed` (zoom, pan,
-home) it re-decimates what is visible to min/max per pixel column, so zooming into 1M points shows the real
-points and no spike is ever sampled away.
+Metric series keep their full-resolution arrays in a `Decimator` per axes; on every `xlim_changed` (zoom, pan,
+home) it re-decimates what is visible per pixel column from each series' min/max pyramid: the raw data as a
+band from each column's min to its max (no spike is ever sampled away), the smoothed line as the EMA's mean
+per column, and the real points as lines once the view holds at most one point per pixel column.
 """
 
 from __future__ import annotations
@@ -197,8 +198,8 @@ class BlitLegend(Legend):
     """A legend that Agg renders once and then copies back as pixels while nothing it depends on changed.
 
     Laying out and drawing 20 entries costs ~35 ms, as much as all the data; the legend does not change on a
-    zoom. The frame is opaque and square (no rounded corners), so the copied rectangle holds nothing but the
-    legend. Other renderers (SVG export) draw it as usual."""
+    zoom. The frame is opaque and square (no rounded corners), so the copied rectangle inside its edge holds
+    nothing but the legend. Other renderers (SVG export) draw it as usual."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.update(framealpha=1.0, fancybox=False)
@@ -206,7 +207,10 @@ class BlitLegend(Legend):
         self._blit: tuple[tuple[Any, ...], Any] | None = None
 
     def draw(self, renderer: Any) -> None:
-        if not isinstance(renderer, RendererAgg) or not self.get_visible():
+        # savefig's layout pass draws with the renderer's draw_* methods replaced by no-ops on the instance
+        # (matplotlib's `_draw_disabled`): nothing is rendered then, so nothing may be copied
+        disabled = "draw_path" in vars(renderer)
+        if not isinstance(renderer, RendererAgg) or disabled or not self.get_visible():
             super().draw(renderer)
             return
         key = (
@@ -217,11 +221,15 @@ class BlitLegend(Legend):
             tuple(self.get_bbox_to_anchor().bounds),
         )
         if self._blit is not None and self._blit[0] == key:
+            # the frame's antialiased edge blends with what is under it: drawn anew, the inside copied
+            self.legendPatch.draw(renderer)
             renderer.restore_region(self._blit[1])
             self.stale = False
             return
         super().draw(renderer)
-        self._blit = (key, renderer.copy_from_bbox(self.legendPatch.get_window_extent(renderer)))
+        inset = math.ceil(renderer.points_to_pixels(self.legendPatch.get_linewidth())) + 1
+        inside = self.legendPatch.get_window_extent(renderer).padded(-inset)
+        self._blit = (key, renderer.copy_from_bbox(inside))
 
 
 @dataclass

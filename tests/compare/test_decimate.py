@@ -164,8 +164,11 @@ def test_pyramid_ignores_non_finite_values_and_marks_empty_columns() -> None:
     gap = (starts[kept] >= 200_000 + 10_000) & (ends[kept] <= 400_000 - 10_000)
     assert gap.sum() >= 17 and np.isnan(lo[gap]).all() and np.isnan(mean[gap]).all()
     assert np.nanmax(hi) == 1.0 and np.nanmin(lo) == -4.0
-    np.testing.assert_allclose(mean[~gap & np.isfinite(mean)], 2.0)
-    assert np.isfinite(mean[~gap]).all()
+    # a column without finite values has neither extremes nor a mean (a gap in band and line)
+    np.testing.assert_array_equal(np.isfinite(mean), np.isfinite(lo))
+    np.testing.assert_array_equal(np.isfinite(hi), np.isfinite(lo))
+    np.testing.assert_allclose(mean[np.isfinite(mean)], 2.0)
+    assert np.isfinite(mean).sum() >= 100 - 22
 
 
 def test_pyramid_empty_views_and_short_series() -> None:

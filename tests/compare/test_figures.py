@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.dates import num2date
+from matplotlib.image import imread
 from matplotlib.path import Path as MplPath
 
 from expdesk.compare.figures import (
@@ -86,6 +87,15 @@ def test_band_splits_at_columns_without_finite_values() -> None:
     assert (path.codes == MplPath.MOVETO).sum() == 2 and (path.codes == MplPath.CLOSEPOLY).sum() == 2
     assert np.isfinite(path.vertices).all() and path.vertices[:, 1].max() == 5.0
     assert not ((path.vertices[:, 0] > 41_000) & (path.vertices[:, 0] < 59_000)).any()
+
+
+def test_log_x_band_keeps_the_first_points() -> None:
+    n = 300_000
+    s = prepare(RawSeries("a", "loss", np.arange(n), np.arange(n) + 1.0, np.full(n, math.nan)), "a")
+    chart = metric_chart({"loss": [s]}, ["a"], log_x=True, figsize=(8, 4), dpi=100)
+    verts = artist(chart.axes["loss"], "band:a").get_path().vertices
+    # the first pixel columns of a log axis hold one point each: none may be lost to block snapping
+    assert verts[:, 0].min() < 1.05 and verts[:, 1].min() == 2.0 and verts[:, 1].max() == n
 
 
 def test_log_scales_and_small_multiples() -> None:
@@ -235,7 +245,14 @@ def test_scatter_param_against_metric() -> None:
 
 def test_export_png_and_svg(tmp_path: Path) -> None:
     chart = metric_chart({"loss": [series("a", 5000, smoothing=0.6)]}, ["a"], smoothing=0.6)
+    FigureCanvasAgg(
+        chart.figure
+    ).draw()  # the screen's legend is cached; the export must not reuse a blank one
     png = save_figure(chart.figure, tmp_path / "c.png")
+    pixels = imread(png)
+    box = chart.axes["loss"].get_legend().get_window_extent()
+    rows = slice(int(len(pixels) - box.y1) + 2, int(len(pixels) - box.y0) - 2)
+    assert pixels[rows, int(box.x0) + 2 : int(box.x1) - 2, :3].min() < 0.3, "legend text is drawn"
     svg = save_figure(chart.figure, tmp_path / "c.svg")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in svg.read_bytes()[:500]
