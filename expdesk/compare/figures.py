@@ -2,15 +2,16 @@
 param-vs-metric scatter. No pyplot and no Qt: the GUI embeds these figures, the CLI saves them, tests assert
 on their artists.
 
-Metric lines hold their full-resolution arrays in a `Decimator` per axes; on every `xlim_changed` (zoom, pan,
-home) it re-decimates what is visible to min/max per pixel column, so zooming into 1M points shows the real
-points and no spike is ever sampled away.
+Metric series keep their full-resolution arrays in a `Decimator` per axes; on every `xlim_changed` (zoom, pan,
+home) it re-decimates what is visible per pixel column from each series' min/max pyramid: the raw data as a
+band from each column's min to its max (no spike is ever sampled away), the smoothed line as the EMA's mean
+per column, and the real points as lines once the view holds at most one point per pixel column.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,18 @@ from typing import Any
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.collections import LineCollection
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter
 
-from expdesk.compare.decimate import m4_indices
+from expdesk.compare.decimate import MinMaxPyramid, column_edges
 from expdesk.compare.diff import parse_number
 from expdesk.compare.series import PlotSeries, XMode
 
@@ -41,33 +47,189 @@ def mpl_text(text: str) -> str:
     return " " + text if text.startswith("_") else text
 
 
+@dataclass
+class _Drawn:
+    """One series on an axes: its full-resolution data and the artists showing it."""
+
+    series: PlotSeries
+    x: np.ndarray
+    y: np.ndarray  # non-finite values as NaN
+    pyramid: MinMaxPyramid
+    raw: Line2D  # the real points, when the view holds at most one point per pixel column
+    band: PathPatch  # min..max of every pixel column, when it holds more
+    smoothed: Line2D | None  # real EMA points, or the EMA's mean per pixel column
+
+
 class Decimator:
-    """Full-resolution data of the lines of one axes, re-decimated for the current view."""
+    """Full-resolution data of the series of one axes, re-decimated for the current view.
+
+    A view holding at most ~1 point per pixel column draws the real points as lines. Denser views draw the raw
+    data as one filled band per series from each column's min to its max (every spike reaches the band's
+    edge; a polygon of 2 vertices per column costs Agg far less than a min/max zigzag line) and the smoothed
+    line as the mean of the EMA in each column (the EMA is computed on the full data beforehand). Column
+    reductions come from each series' `MinMaxPyramid`, so a redraw costs O(pixels), not O(points).
+    """
 
     def __init__(self, ax: Axes) -> None:
         self.ax = ax
-        self.data: dict[Line2D, tuple[np.ndarray, np.ndarray]] = {}
-        self.shown: dict[Line2D, np.ndarray] = {}  # indices into the full arrays currently drawn
+        self.drawn: list[_Drawn] = []
 
-    def add(self, line: Line2D, x: np.ndarray, y: np.ndarray) -> None:
-        self.data[line] = (x, np.where(np.isfinite(y), y, np.nan) if not np.isfinite(y).all() else y)
+    def add(self, drawn: _Drawn) -> None:
+        self.drawn.append(drawn)
 
     def pixel_width(self) -> int:
         return max(math.ceil(self.ax.bbox.width), 1)
 
     def refresh(self) -> None:
         x0, x1 = self.ax.get_xlim()
+        if x1 < x0:
+            x0, x1 = x1, x0
         width = self.pixel_width()
         log_x = self.ax.get_xscale() == "log"
-        for line, (x, y) in self.data.items():
-            idx = m4_indices(x, y, x0, x1, width, log_x)
-            self.shown[line] = idx
-            line.set_data(x[idx], y[idx])
+        edges = column_edges(x0, x1, width, log_x)
+        centers = np.sqrt(edges[:-1] * edges[1:]) if log_x and edges[0] > 0 else (edges[:-1] + edges[1:]) / 2
+        for d in self.drawn:
+            cuts = np.searchsorted(d.x, edges)
+            if cuts[-1] - cuts[0] <= len(centers) or not x1 > x0:
+                # the real points, plus one beyond each side so the line runs off the edge
+                lo, hi = max(int(cuts[0]) - 1, 0), min(int(cuts[-1]) + 1, len(d.x))
+                d.raw.set_data(d.x[lo:hi], d.y[lo:hi])
+                d.band.set_path(EMPTY_PATH)
+                if d.smoothed is not None and d.series.smoothed is not None:
+                    d.smoothed.set_data(d.x[lo:hi], d.series.smoothed[lo:hi])
+                continue
+            kept, col_lo, col_hi, col_mean = d.pyramid.columns(cuts[:-1], cuts[1:])
+            xc = centers[kept]
+            d.band.set_path(band_path(xc, col_lo, col_hi))
+            if d.smoothed is not None:
+                d.raw.set_data([], [])
+                d.smoothed.set_data(xc, col_mean)
+            else:
+                # without smoothing the band is the line; its mean per column keeps a band thinner than a
+                # pixel visible (the band has no edge: stroking it costs Agg more than filling it)
+                d.raw.set_data(xc, col_mean)
 
     def data_limits(self) -> tuple[float, float] | None:
-        lows = [float(x[0]) for x, _ in self.data.values() if len(x)]
-        highs = [float(x[-1]) for x, _ in self.data.values() if len(x)]
+        lows = [float(d.x[0]) for d in self.drawn if len(d.x)]
+        highs = [float(d.x[-1]) for d in self.drawn if len(d.x)]
         return (min(lows), max(highs)) if lows else None
+
+    def y_limits(self, log_y: bool) -> list[tuple[float, float]]:
+        """(x, y) corners holding every finite value (the smallest positive one too on a log axis)."""
+        out: list[tuple[float, float]] = []
+        for d in self.drawn:
+            if d.pyramid.top is None or not len(d.x):
+                continue
+            lo, hi = d.pyramid.top
+            for v in (lo, hi):
+                if math.isfinite(v):
+                    out.append((float(d.x[0]), v))
+            if log_y and math.isfinite(lo) and lo <= 0:
+                pos = d.y[d.y > 0]
+                if len(pos):
+                    out.append((float(d.x[-1]), float(pos.min())))
+        return out
+
+
+EMPTY_PATH = MplPath(np.empty((0, 2)))
+
+
+def band_path(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> MplPath:
+    """Closed polygons (hi left to right, lo back) for every run of columns with finite values."""
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    if not len(x) or not finite.any():
+        return EMPTY_PATH
+    if finite.all():
+        runs = [(0, len(x))]
+    else:
+        change = np.flatnonzero(np.diff(np.concatenate(([0], finite.astype(np.int8), [0]))))
+        runs = list(zip(change[::2].tolist(), change[1::2].tolist(), strict=True))
+    verts, codes = [], []
+    for a, b in runs:
+        xs = np.concatenate((x[a:b], x[a:b][::-1], x[a : a + 1]))
+        ys = np.concatenate((hi[a:b], lo[a:b][::-1], hi[a : a + 1]))
+        c = np.full(len(xs), MplPath.LINETO, dtype=MplPath.code_type)
+        c[0], c[-1] = MplPath.MOVETO, MplPath.CLOSEPOLY
+        verts.append(np.column_stack((xs, ys)))
+        codes.append(c)
+    return MplPath(np.concatenate(verts), np.concatenate(codes))
+
+
+class ZoomStableLayout(ConstrainedLayoutEngine):
+    """Constrained layout redone only when its inputs may have changed (figure size, axes, y-limits and
+    scales, texts), not on a zoom along x: that would cost ~25 ms of every zoom redraw, and the margins it
+    moves there (x tick labels have one height) made the axes jump. On a wall-clock axis the date offset
+    text depends on x, so there the x-limits count too. `on_layout` runs after a layout (the axes' pixel
+    sizes may have changed, so the chart re-decimates before anything is drawn)."""
+
+    def __init__(self, track_x: bool = False, on_layout: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.track_x = track_x
+        self.on_layout = on_layout
+        self._key: tuple[Any, ...] | None = None
+
+    def execute(self, fig: Any) -> None:
+        key = (
+            tuple(fig.bbox.bounds),
+            len(fig.legends),
+            tuple(
+                (
+                    id(ax),
+                    ax.get_ylim(),
+                    ax.get_yscale(),
+                    ax.get_xscale(),
+                    ax.get_title(),
+                    ax.get_xlabel(),
+                    ax.get_ylabel(),
+                    ax.get_xlim() if self.track_x else None,
+                )
+                for ax in fig.axes
+            ),
+        )
+        if key == self._key:
+            return
+        super().execute(fig)
+        self._key = key
+        if self.on_layout is not None:
+            self.on_layout()
+
+
+class BlitLegend(Legend):
+    """A legend that Agg renders once and then copies back as pixels while nothing it depends on changed.
+
+    Laying out and drawing 20 entries costs ~35 ms, as much as all the data; the legend does not change on a
+    zoom. The frame is opaque and square (no rounded corners), so the copied rectangle inside its edge holds
+    nothing but the legend. Other renderers (SVG export) draw it as usual."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.update(framealpha=1.0, fancybox=False)
+        super().__init__(*args, **kwargs)
+        self._blit: tuple[tuple[Any, ...], Any] | None = None
+
+    def draw(self, renderer: Any) -> None:
+        # savefig's layout pass draws with the renderer's draw_* methods replaced by no-ops on the instance
+        # (matplotlib's `_draw_disabled`): nothing is rendered then, so nothing may be copied
+        disabled = "draw_path" in vars(renderer)
+        if not isinstance(renderer, RendererAgg) or disabled or not self.get_visible():
+            super().draw(renderer)
+            return
+        key = (
+            id(renderer),
+            renderer.width,
+            renderer.height,
+            renderer.dpi,
+            tuple(self.get_bbox_to_anchor().bounds),
+        )
+        if self._blit is not None and self._blit[0] == key:
+            # the frame's antialiased edge blends with what is under it: drawn anew, the inside copied
+            self.legendPatch.draw(renderer)
+            renderer.restore_region(self._blit[1])
+            self.stale = False
+            return
+        super().draw(renderer)
+        inset = math.ceil(renderer.points_to_pixels(self.legendPatch.get_linewidth())) + 1
+        inside = self.legendPatch.get_window_extent(renderer).padded(-inset)
+        self._blit = (key, renderer.copy_from_bbox(inside))
 
 
 @dataclass
@@ -101,26 +263,40 @@ class MetricChart:
             dec.refresh()
 
     def nearest(self, ax: Axes, x_px: float, y_px: float, radius_px: float = 12.0) -> Hit | None:
-        """The drawn point nearest to a mouse position (display pixels) on `ax`, within `radius_px`."""
+        """The real data point nearest to a mouse position (display pixels) on `ax`, within `radius_px`.
+
+        Searches the full-resolution data (not what is drawn): only points within the radius in x, and of
+        those only the ones within it in y, are transformed to pixels, so it stays cheap at any zoom."""
         dec = self.decimators.get(ax)
         if dec is None:
             return None
-        best: tuple[float, Line2D, int] | None = None
-        for line, series in self.series.items():
-            if line.axes is not ax or not line.get_visible() or line not in dec.shown:
+        inv = ax.transData.inverted()
+        (xa, ya), (xb, yb) = inv.transform(
+            [(x_px - radius_px, y_px - radius_px), (x_px + radius_px, y_px + radius_px)]
+        )
+        xa, xb = min(xa, xb), max(xa, xb)
+        ya, yb = min(ya, yb), max(ya, yb)
+        best: tuple[float, _Drawn, int] | None = None
+        for d in dec.drawn:
+            if not d.raw.get_visible():
                 continue
-            idx = dec.shown[line]
-            if len(idx) == 0:
+            i0, i1 = np.searchsorted(d.x, [xa, xb], side="left")[0], np.searchsorted(d.x, xb, side="right")
+            if i1 <= i0:
                 continue
-            pts = ax.transData.transform(np.column_stack([series.x[idx], series.y[idx]]))
+            ys = d.y[i0:i1]
+            near = np.flatnonzero((ys >= ya) & (ys <= yb))
+            if len(near) == 0:
+                continue
+            idx = near + i0
+            pts = ax.transData.transform(np.column_stack([d.x[idx], d.y[idx]]))
             d2 = (pts[:, 0] - x_px) ** 2 + (pts[:, 1] - y_px) ** 2
             d2 = np.where(np.isfinite(d2), d2, np.inf)
             i = int(np.argmin(d2))
             if best is None or d2[i] < best[0]:
-                best = (float(d2[i]), line, int(idx[i]))
+                best = (float(d2[i]), d, int(idx[i]))
         if best is None or best[0] > radius_px**2:
             return None
-        return Hit(self.series[best[1]], best[2])
+        return Hit(best[1].series, best[2])
 
 
 def run_colors(n: int) -> list[tuple[float, float, float, float]]:
@@ -158,6 +334,7 @@ def metric_chart(
     ncols = 1 if n == 1 else 2 if n <= 4 else 3
     nrows = -(-n // ncols)
     chart = MetricChart(fig, {}, {}, x_mode=x_mode)
+    fig.set_layout_engine(ZoomStableLayout(track_x=x_mode is XMode.WALL, on_layout=chart.refresh))
     legend_handles: dict[str, Line2D] = {}
     for i, metric in enumerate(metrics):
         ax = fig.add_subplot(nrows, ncols, i + 1)
@@ -167,19 +344,25 @@ def metric_chart(
         for s in by_metric[metric]:
             color = colors.get(s.run_key, "0.3")
             smooth = s.smoothed is not None
-            raw = Line2D([], [], color=color, alpha=RAW_ALPHA if smooth else 1.0, linewidth=1.0)
+            alpha = RAW_ALPHA if smooth else 1.0
+            raw = Line2D([], [], color=color, alpha=alpha, linewidth=1.0)
             raw.set_gid(f"raw:{s.run_key}")
             ax.add_line(raw)
-            dec.add(raw, s.x, s.y)
-            chart.series[raw] = s
-            shown = raw
+            # no edge and no antialiasing: half the cost of drawing a band, the same look at this alpha
+            band = PathPatch(EMPTY_PATH, facecolor=color, linewidth=0, alpha=alpha, antialiased=False)
+            band.set_gid(f"band:{s.run_key}")
+            ax.add_artist(band)
+            smoothed = None
             if smooth:
-                assert s.smoothed is not None
-                line = Line2D([], [], color=color, linewidth=1.5)
-                line.set_gid(f"smoothed:{s.run_key}")
-                ax.add_line(line)
-                dec.add(line, s.x, s.smoothed)
-                shown = line
+                smoothed = Line2D([], [], color=color, linewidth=1.5)
+                smoothed.set_gid(f"smoothed:{s.run_key}")
+                ax.add_line(smoothed)
+            finite = np.isfinite(s.y)
+            y = s.y if bool(finite.all()) else np.where(finite, s.y, np.nan)
+            pyramid = s.pyramid if s.pyramid is not None else MinMaxPyramid(s.y, s.smoothed)
+            dec.add(_Drawn(s, s.x, y, pyramid, raw, band, smoothed))
+            chart.series[raw] = s
+            shown = smoothed if smoothed is not None else raw
             shown.set_label(mpl_text(s.label))
             legend_handles.setdefault(s.run_key, shown)
         _style_metric_axes(ax, metric, x_mode, log_x, log_y)
@@ -188,16 +371,16 @@ def metric_chart(
             lo, hi = limits
             if lo == hi:
                 lo, hi = lo - 0.5, hi + 0.5
-            # the decimation callback needs real limits; y then autoscales on the decimated points, which
-            # hold every column's min and max, so the y-range is the full data's
             if log_x and lo <= 0:
-                lo = float(min((x[x > 0][0] for x, _ in dec.data.values() if (x > 0).any()), default=1.0))
+                lo = float(min((d.x[d.x > 0][0] for d in dec.drawn if (d.x > 0).any()), default=1.0))
             ax.set_xlim(lo, hi)
             dec.refresh()
-            # from now on every zoom/pan/home re-decimates; y autoscales on the decimated points, which hold
-            # every column's min and max, so the y-range is the full data's
+            # from now on every zoom/pan/home re-decimates (the y-range stays as the user left it)
             ax.callbacks.connect("xlim_changed", lambda _ax, d=dec: d.refresh())
-            ax.relim()
+            # y from every point's extremes (kept by the pyramids), not from what is drawn: O(series)
+            corners = dec.y_limits(log_y)
+            if corners:
+                ax.update_datalim(corners)
             ax.autoscale_view(scalex=False)
         else:
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="0.5")
@@ -207,12 +390,23 @@ def metric_chart(
         ax.set_axis_off()
     handles = [legend_handles[k] for k in run_keys if k in legend_handles]
     if 0 < len(handles) <= MAX_LEGEND:
+        labels = [h.get_label() for h in handles]
         if len(metrics) == 1:
-            next(iter(chart.axes.values())).legend(handles=handles, loc="upper right", fontsize="small")
+            ax = next(iter(chart.axes.values()))
+            ax.legend_ = BlitLegend(ax, handles, labels, loc="upper right", fontsize="small")
+            ax.legend_._remove_method = ax._remove_legend
         else:
-            fig.legend(
-                handles=handles, loc="outside lower center", ncols=min(4, len(handles)), fontsize="small"
+            legend = BlitLegend(
+                fig,
+                handles,
+                labels,
+                loc="outside lower center",
+                ncols=min(4, len(handles)),
+                fontsize="small",
+                bbox_transform=fig.transSubfigure,
             )
+            fig.legends.append(legend)
+            legend._remove_method = fig.legends.remove
     return chart
 
 
@@ -347,12 +541,15 @@ def parallel_figure(
             ax.text(i + 0.03, pos, mpl_text(label), fontsize="x-small", va="center", ha="left", color="0.2")
     ax.set_xlim(-0.3, len(specs) - 0.7 + 0.3)
     ax.set_ylim(-0.05, 1.05)
-    ax.set_xticks(xs, [mpl_text(s.name) + (" (log)" if s.log else "") for s in specs], rotation=20, ha="right")
+    ax.set_xticks(
+        xs, [mpl_text(s.name) + (" (log)" if s.log else "") for s in specs], rotation=20, ha="right"
+    )
     ax.set_yticks([])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     ax.set_title(
-        f"{len(runs)} runs" + (f", coloured by {mpl_text(metric)} · {stat}" if metric else ""), fontsize="medium"
+        f"{len(runs)} runs" + (f", coloured by {mpl_text(metric)} · {stat}" if metric else ""),
+        fontsize="medium",
     )
     return fig
 
@@ -395,7 +592,9 @@ def scatter_figure(
     )
     if labels is not None and ok.sum() <= 12:
         for xi, yi, label in zip(x[ok], y[ok], np.asarray(list(labels), dtype=object)[ok], strict=True):
-            ax.annotate(mpl_text(str(label)), (xi, yi), fontsize="x-small", xytext=(4, 4), textcoords="offset points")
+            ax.annotate(
+                mpl_text(str(label)), (xi, yi), fontsize="x-small", xytext=(4, 4), textcoords="offset points"
+            )
     return fig
 
 

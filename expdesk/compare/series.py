@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from expdesk.compare.decimate import MinMaxPyramid
 from expdesk.compare.smoothing import ema_smooth
 from expdesk.core.errors import UsageError
 from expdesk.index.reader import IndexReader
@@ -44,6 +45,7 @@ class PlotSeries:
     y: np.ndarray
     steps: np.ndarray
     smoothed: np.ndarray | None = None
+    pyramid: MinMaxPyramid | None = None  # min/max of y and sums of the smoothed line per 2**k block
 
 
 def load_series(
@@ -81,7 +83,8 @@ def prepare(raw: RawSeries, label: str, x_mode: XMode = XMode.STEP, smoothing: f
         order = np.argsort(x, kind="stable")
         x, y, steps = x[order], y[order], steps[order]
     smoothed = ema_smooth(y, smoothing) if smoothing > 0 else None
-    return PlotSeries(raw.run_key, label, raw.metric, x, y, steps, smoothed)
+    # built here, on the worker, once per load: every later zoom reduces the pyramid in O(pixels)
+    return PlotSeries(raw.run_key, label, raw.metric, x, y, steps, smoothed, MinMaxPyramid(y, smoothed))
 
 
 def value_at_step(steps: np.ndarray, values: np.ndarray, step: int) -> float | None:

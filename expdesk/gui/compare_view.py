@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ from expdesk.index.service import Index
 
 #: runs that keep writing are re-read at most this often (ms): a burst of commits is one reload
 LIVE_DEBOUNCE_MS = 300
+#: threads loading and preparing the chart's series (one run each at a time)
+CHART_THREADS = 2
 #: at most this many params become parallel-coordinate axes (the ones that differ)
 MAX_PARALLEL_PARAMS = 8
 
@@ -300,17 +303,25 @@ class CompareView(QWidget):
         smoothing = self.smooth_spin.value()
         cached = dict(self._raw)
 
-        def job(reader: IndexReader) -> tuple[list[RawSeries], list[PlotSeries]]:
-            raws: list[RawSeries] = []
-            missing_keys = [k for k in keys if any((k, m) not in cached for m in metrics)]
-            fresh = {(r.run_key, r.metric): r for r in load_series(reader, missing_keys, metrics)}
-            for m in metrics:
-                for k in keys:
-                    raw = cached.get((k, m)) or fresh.get((k, m))
-                    if raw is not None:
-                        raws.append(raw)
-            prepared = [prepare(r, labels.get(r.run_key, r.run_key), x_mode, smoothing) for r in raws]
-            return list(fresh.values()), prepared
+        index = self.index
+
+        def one(key: str) -> tuple[list[RawSeries], list[PlotSeries]]:
+            """Load (unless cached) and prepare one run's series: EMA and decimation pyramid."""
+            fresh: list[RawSeries] = []
+            if any((key, m) not in cached for m in metrics):
+                with index.reader() as reader:  # a connection per thread
+                    fresh = load_series(reader, [key], [m for m in metrics if (key, m) not in cached])
+            found = {(r.run_key, r.metric): r for r in fresh}
+            raws = [r for m in metrics if (r := cached.get((key, m)) or found.get((key, m))) is not None]
+            return fresh, [prepare(r, labels.get(key, key), x_mode, smoothing) for r in raws]
+
+        def job(_reader: IndexReader) -> tuple[list[RawSeries], list[PlotSeries]]:
+            # runs in parallel: SQLite reads and numpy (EMA, pyramid) release the GIL
+            with ThreadPoolExecutor(CHART_THREADS) as pool:
+                results = list(pool.map(one, keys))
+            fresh = [r for f, _ in results for r in f]
+            by_pair = {(p.run_key, p.metric): p for _, prepared in results for p in prepared}
+            return fresh, [by_pair[(k, m)] for m in metrics for k in keys if (k, m) in by_pair]
 
         self._tasks.submit("chart", job)
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from expdesk.compare.decimate import m4_indices
+from expdesk.compare.decimate import MinMaxPyramid, column_edges, m4_indices
 
 
 def column_extremes(
@@ -99,3 +99,83 @@ def test_empty_and_degenerate() -> None:
     assert len(m4_indices(np.empty(0), np.empty(0), 0, 1, 100)) == 0
     x = np.array([1.0, 1.0, 1.0])
     assert m4_indices(x, np.array([1.0, 2.0, 3.0]), 1.0, 1.0, 100).tolist() == [0, 1, 2]
+
+
+# -- the pyramid behind the chart's bands --------------------------------------------------------------
+
+
+def view_columns(x: np.ndarray, x0: float, x1: float, width: int) -> tuple[np.ndarray, np.ndarray]:
+    cuts = np.searchsorted(x, column_edges(x0, x1, width))
+    return cuts[:-1], cuts[1:]
+
+
+@pytest.mark.parametrize("n", [1000, 100_003])
+def test_pyramid_columns_are_exact_when_columns_hold_few_points(n: int) -> None:
+    rng = np.random.default_rng(n)
+    x = np.arange(n, dtype=np.float64)
+    y = rng.normal(size=n)
+    starts, ends = view_columns(x, 0, 100 * 90, 90)  # ~100 points per column: reduced from the raw points
+    kept, lo, hi, mean = MinMaxPyramid(y).columns(starts, ends)
+    for k, a, b, c in zip(kept, lo, hi, mean, strict=True):
+        seg = y[starts[k] : ends[k]]
+        assert (a, b) == (seg.min(), seg.max()) and math.isclose(c, seg.mean(), rel_tol=1e-9, abs_tol=1e-12)
+    assert set(kept) == set(np.flatnonzero(ends > starts))
+
+
+@pytest.mark.parametrize(
+    ("x0", "x1", "width"), [(0, 2_000_000, 800), (300_000, 1_200_000, 333), (0, 5e5, 37)]
+)
+def test_pyramid_columns_hold_every_spike_and_only_real_values(x0: float, x1: float, width: int) -> None:
+    rng = np.random.default_rng(7)
+    n = 2_000_000 + 5  # not a multiple of any block
+    x = np.arange(n, dtype=np.float64)
+    y = np.cumsum(rng.normal(size=n))
+    spikes = rng.integers(0, n, 40)
+    y[spikes] += rng.choice([-1, 1], 40) * 1e4
+    smoothed = y * 0.5
+    starts, ends = view_columns(x, x0, x1, width)
+    kept, lo, hi, mean = MinMaxPyramid(y, smoothed).columns(starts, ends)
+    assert width <= len(kept) <= width + 2  # the columns beyond each edge exist where there is data
+    inside = (spikes >= starts[0]) & (spikes < ends[-1])
+    for i in spikes[inside]:
+        c = int(np.searchsorted(starts[kept], i, "right")) - 1
+        near = slice(max(c - 1, 0), c + 2)  # snapped to a block edge: at most 1/16 column away
+        assert np.any((lo[near] <= y[i]) & (y[i] <= hi[near])), "the band holds every spike"
+    visible = y[starts[0] : ends[-1]]
+    assert hi.max() == visible.max() and lo.min() == visible.min()
+    # no invented extremes: each comes from its own column, give or take 1/8 of a column
+    slack = (ends - starts).max() // 8 + 1
+    for k, a, b, m in zip(kept, lo, hi, mean, strict=True):
+        seg = y[max(starts[k] - slack, 0) : ends[k] + slack]
+        assert a in seg and b in seg and seg.min() <= a <= b <= seg.max()
+        assert 0.5 * seg.min() <= m <= 0.5 * seg.max()  # the mean of the smoothed values
+
+
+def test_pyramid_ignores_non_finite_values_and_marks_empty_columns() -> None:
+    n = 1_000_000
+    x = np.arange(n, dtype=np.float64)
+    y = np.ones(n)
+    y[::3] = math.inf
+    y[200_000:400_000] = math.nan
+    y[700_000] = -4.0
+    smoothed = np.where(np.isfinite(y), 2.0, np.nan)
+    starts, ends = view_columns(x, 0, n - 1, 100)
+    kept, lo, hi, mean = MinMaxPyramid(y, smoothed).columns(starts, ends)
+    gap = (starts[kept] >= 200_000 + 10_000) & (ends[kept] <= 400_000 - 10_000)
+    assert gap.sum() >= 17 and np.isnan(lo[gap]).all() and np.isnan(mean[gap]).all()
+    assert np.nanmax(hi) == 1.0 and np.nanmin(lo) == -4.0
+    # a column without finite values has neither extremes nor a mean (a gap in band and line)
+    np.testing.assert_array_equal(np.isfinite(mean), np.isfinite(lo))
+    np.testing.assert_array_equal(np.isfinite(hi), np.isfinite(lo))
+    np.testing.assert_allclose(mean[np.isfinite(mean)], 2.0)
+    assert np.isfinite(mean).sum() >= 100 - 22
+
+
+def test_pyramid_empty_views_and_short_series() -> None:
+    p = MinMaxPyramid(np.array([3.0, 1.0, 2.0]))
+    kept, lo, hi, mean = p.columns(np.array([0, 1, 3]), np.array([1, 3, 3]))
+    assert kept.tolist() == [0, 1] and lo.tolist() == [3.0, 1.0] and hi.tolist() == [3.0, 2.0]
+    assert mean.tolist() == [3.0, 1.5]
+    empty = np.empty(0, dtype=np.int64)
+    assert len(p.columns(empty, empty)[0]) == 0
+    assert MinMaxPyramid(np.empty(0)).top is None

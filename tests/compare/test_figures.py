@@ -1,4 +1,4 @@
-"""Figures asserted by their artists: lines, labels, scales, decimation on zoom, hover, exports."""
+"""Figures asserted by their artists: lines, bands, labels, scales, decimation on zoom, hover, exports."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.dates import num2date
+from matplotlib.image import imread
+from matplotlib.path import Path as MplPath
 
 from expdesk.compare.figures import (
     RAW_ALPHA,
+    ZoomStableLayout,
     format_duration,
     metric_chart,
     parallel_figure,
@@ -26,19 +30,72 @@ def series(key: str, n: int, seed: int = 0, metric: str = "loss", smoothing: flo
     return prepare(raw, f"label-{key}", XMode.STEP, smoothing)
 
 
+def artist(ax, gid: str):
+    return next(a for a in ax.get_children() if a.get_gid() == gid)
+
+
 def test_overlay_lines_labels_and_faint_raw_behind_smoothed() -> None:
-    s = [series("a", 1000, 0, smoothing=0.6), series("b", 1000, 1, smoothing=0.6)]
+    s = [series("a", 500, 0, smoothing=0.6), series("b", 500, 1, smoothing=0.6)]
     chart = metric_chart({"loss": s}, ["a", "b"], smoothing=0.6)
     ax = chart.axes["loss"]
     gids = sorted(line.get_gid() for line in ax.get_lines())
     assert gids == ["raw:a", "raw:b", "smoothed:a", "smoothed:b"]
-    raw_a = next(line for line in ax.get_lines() if line.get_gid() == "raw:a")
-    smooth_a = next(line for line in ax.get_lines() if line.get_gid() == "smoothed:a")
-    assert raw_a.get_alpha() == RAW_ALPHA and smooth_a.get_color() == raw_a.get_color()
+    assert sorted(p.get_gid() for p in ax.patches) == ["band:a", "band:b"]
+    raw_a, smooth_a, band_a = artist(ax, "raw:a"), artist(ax, "smoothed:a"), artist(ax, "band:a")
+    assert raw_a.get_alpha() == RAW_ALPHA == band_a.get_alpha() and smooth_a.get_color() == raw_a.get_color()
+    assert smooth_a.get_zorder() >= raw_a.get_zorder(), "the smoothed line is drawn over the raw data"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["label-a", "label-b"]
     assert ax.get_title() == "loss" and ax.get_xlabel() == "step"
-    # 1000 points at ~800 px are drawn as they are
+    # 500 points at ~800 px are drawn as they are, the raw line too; no band
     np.testing.assert_array_equal(smooth_a.get_ydata(), s[0].smoothed)
+    np.testing.assert_array_equal(raw_a.get_ydata(), s[0].y)
+    assert len(band_a.get_path().vertices) == 0
+
+
+def test_dense_series_draw_a_band_of_column_extremes_and_a_mean_smoothed_line() -> None:
+    n = 200_000
+    s = series("a", n, 0, smoothing=0.6)
+    chart = metric_chart({"loss": [s]}, ["a"], smoothing=0.6, figsize=(8, 4), dpi=100)
+    ax = chart.axes["loss"]
+    raw, smooth, band = artist(ax, "raw:a"), artist(ax, "smoothed:a"), artist(ax, "band:a")
+    width = chart.decimators[ax].pixel_width()
+    assert len(raw.get_xdata()) == 0, "the raw data is the band"
+    verts = band.get_path().vertices
+    assert len(verts) <= 2 * (width + 2) + 1  # hi left to right, lo back, closed
+    assert verts[:, 1].max() == s.y.max() and verts[:, 1].min() == s.y.min()
+    assert len(smooth.get_xdata()) <= width + 2
+    # the mean of the EMA of each column: inside the EMA's range, close to it (the walk is smooth at 0.6)
+    xs, ys = smooth.get_xdata(), smooth.get_ydata()
+    assert s.smoothed.min() <= ys.min() and ys.max() <= s.smoothed.max()
+    at = np.searchsorted(s.x, xs).clip(0, n - 1)
+    assert np.all(np.abs(ys - s.smoothed[at]) <= np.abs(np.diff(s.smoothed)).max() * n / width)
+    # without smoothing the band is opaque and its mean line keeps a thin band visible
+    chart = metric_chart({"loss": [series("a", n)]}, ["a"], figsize=(8, 4), dpi=100)
+    ax = chart.axes["loss"]
+    assert artist(ax, "band:a").get_alpha() == 1.0 and 0 < len(artist(ax, "raw:a").get_xdata()) <= width + 2
+
+
+def test_band_splits_at_columns_without_finite_values() -> None:
+    n = 100_000
+    y = np.ones(n)
+    y[40_000:60_000] = math.nan  # wider than a pixel column: a gap
+    y[10] = math.inf
+    y[70_000] = 5.0
+    s = prepare(RawSeries("a", "loss", np.arange(n), y, np.full(n, math.nan)), "a")
+    chart = metric_chart({"loss": [s]}, ["a"], figsize=(8, 4), dpi=100)
+    path = artist(chart.axes["loss"], "band:a").get_path()
+    assert (path.codes == MplPath.MOVETO).sum() == 2 and (path.codes == MplPath.CLOSEPOLY).sum() == 2
+    assert np.isfinite(path.vertices).all() and path.vertices[:, 1].max() == 5.0
+    assert not ((path.vertices[:, 0] > 41_000) & (path.vertices[:, 0] < 59_000)).any()
+
+
+def test_log_x_band_keeps_the_first_points() -> None:
+    n = 300_000
+    s = prepare(RawSeries("a", "loss", np.arange(n), np.arange(n) + 1.0, np.full(n, math.nan)), "a")
+    chart = metric_chart({"loss": [s]}, ["a"], log_x=True, figsize=(8, 4), dpi=100)
+    verts = artist(chart.axes["loss"], "band:a").get_path().vertices
+    # the first pixel columns of a log axis hold one point each: none may be lost to block snapping
+    assert verts[:, 0].min() < 1.05 and verts[:, 1].min() == 2.0 and verts[:, 1].max() == n
 
 
 def test_log_scales_and_small_multiples() -> None:
@@ -59,14 +116,17 @@ def test_zoom_redecimates_from_full_resolution() -> None:
     s = prepare(RawSeries("a", "loss", x, y, np.full(n, math.nan)), "a")
     chart = metric_chart({"loss": [s]}, ["a"], figsize=(8, 4), dpi=100)
     ax = chart.axes["loss"]
-    line = ax.get_lines()[0]
-    assert len(line.get_xdata()) < 4 * 800 + 10 and 9.0 in line.get_ydata()
+    line, band = artist(ax, "raw:a"), artist(ax, "band:a")
+    assert len(band.get_path().vertices) < 2 * 800 + 10 and band.get_path().vertices[:, 1].max() == 9.0
     assert ax.get_ylim()[1] >= 9.0, "y autoscale sees the spike"
     ax.set_xlim(399_900, 400_100)  # what the zoom tool does
     xs = line.get_xdata()
     np.testing.assert_array_equal(xs, np.arange(399_899, 400_102))  # the real points, all of them
+    assert 9.0 in line.get_ydata() and len(band.get_path().vertices) == 0
+    ax.set_xlim(300_000, 500_000)  # zoomed, but still dense: a band from the pyramid, spike included
+    assert len(line.get_xdata()) <= 800 + 3 and band.get_path().vertices[:, 1].max() == 9.0
     ax.set_xlim(0, n - 1)
-    assert len(line.get_xdata()) < 4 * 800 + 10
+    assert band.get_path().vertices[:, 1].max() == 9.0 and len(band.get_path().vertices) < 2 * 800 + 10
 
 
 def test_hover_finds_real_point() -> None:
@@ -79,6 +139,49 @@ def test_hover_finds_real_point() -> None:
     assert hit is not None and hit.index == 250
     assert "step 250" in hit.text and "label-a" in hit.text
     assert chart.nearest(ax, -1000, -1000) is None
+
+
+def test_hover_searches_full_resolution_data_when_zoomed_out() -> None:
+    n = 1_000_000
+    y = np.zeros(n)
+    y[654_321] = 3.0
+    y[654_330] = 2.9  # in the same pixel column: only the nearer one is reported
+    s = prepare(RawSeries("a", "loss", np.arange(n), y, np.full(n, math.nan)), "a", XMode.STEP, 0.6)
+    chart = metric_chart({"loss": [s]}, ["a"], smoothing=0.6, figsize=(8, 4), dpi=100)
+    ax = chart.axes["loss"]
+    chart.figure.canvas.draw()
+    px, py = ax.transData.transform((654_321, 3.0))
+    hit = chart.nearest(ax, px, py + 1)
+    assert hit is not None and hit.index == 654_321 and "step 654321" in hit.text and "= 3" in hit.text
+    hit = chart.nearest(ax, *ax.transData.transform((100_000, 0.0)))
+    assert hit is not None and hit.series.y[hit.index] == 0.0 and abs(hit.index - 100_000) < n / 800
+
+
+def test_layout_is_not_redone_on_an_x_zoom_and_the_legend_is_blitted() -> None:
+    s = [series(k, 50_000, i, smoothing=0.6) for i, k in enumerate("abc")]
+    chart = metric_chart({"loss": s}, list("abc"), smoothing=0.6, figsize=(8, 4), dpi=100)
+    ax = chart.axes["loss"]
+    engine = chart.figure.get_layout_engine()
+    assert isinstance(engine, ZoomStableLayout)
+    canvas = FigureCanvasAgg(chart.figure)
+    canvas.draw()
+    key, position = engine._key, ax.get_position().bounds
+    legend = ax.get_legend()
+    cached = legend._blit
+    assert cached is not None
+    width = chart.decimators[ax].pixel_width()
+    assert width == math.ceil(ax.bbox.width), "decimated for the laid-out axes, not the initial one"
+    ax.set_xlim(10_000, 20_000)
+    canvas.draw()
+    assert engine._key == key and ax.get_position().bounds == position
+    assert legend._blit is cached, "the zoomed frame copied the legend back"
+    blitted = np.asarray(canvas.buffer_rgba()).copy()
+    legend._blit = None  # the same frame with the legend drawn from scratch
+    canvas.draw()
+    np.testing.assert_array_equal(np.asarray(canvas.buffer_rgba()), blitted)
+    ax.set_ylim(-1000, 1000)  # wider y tick labels: the margins are recomputed
+    canvas.draw()
+    assert engine._key != key
 
 
 def test_wall_and_relative_time_axes() -> None:
@@ -142,7 +245,14 @@ def test_scatter_param_against_metric() -> None:
 
 def test_export_png_and_svg(tmp_path: Path) -> None:
     chart = metric_chart({"loss": [series("a", 5000, smoothing=0.6)]}, ["a"], smoothing=0.6)
+    FigureCanvasAgg(
+        chart.figure
+    ).draw()  # the screen's legend is cached; the export must not reuse a blank one
     png = save_figure(chart.figure, tmp_path / "c.png")
+    pixels = imread(png)
+    box = chart.axes["loss"].get_legend().get_window_extent()
+    rows = slice(int(len(pixels) - box.y1) + 2, int(len(pixels) - box.y0) - 2)
+    assert pixels[rows, int(box.x0) + 2 : int(box.x1) - 2, :3].min() < 0.3, "legend text is drawn"
     svg = save_figure(chart.figure, tmp_path / "c.svg")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in svg.read_bytes()[:500]

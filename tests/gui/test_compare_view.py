@@ -79,6 +79,7 @@ def test_table_chart_and_figures_after_loading(qtbot: QtBot, index: Index, keys:
     assert view.selected_metrics() == ["val_loss"]
     ax = view.chart.axes["val_loss"]
     assert sorted(line.get_gid() for line in ax.get_lines())[:3] == [f"raw:{k}" for k in sorted(keys)]
+    assert sorted(p.get_gid() for p in ax.patches) == [f"band:{k}" for k in sorted(keys)]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "lr=0.1, opt=sgd",
         "lr=0.01, opt=adam",
@@ -106,7 +107,9 @@ def test_chart_options_and_small_multiples(qtbot: QtBot, index: Index, keys: lis
     with qtbot.waitSignal(view.chart_ready, timeout=10_000):
         view.smooth_spin.setValue(0.0)
         view.smooth_spin.editingFinished.emit()
-    assert not any(line.get_gid().startswith("smoothed") for line in view.chart.axes["val_loss"].get_lines())
+    ax = view.chart.axes["val_loss"]
+    assert not any(line.get_gid().startswith("smoothed") for line in ax.get_lines())
+    assert all(p.get_alpha() == 1.0 for p in ax.patches), "without smoothing the raw data is drawn opaque"
 
 
 def test_hover_reports_run_step_value(qtbot: QtBot, index: Index, keys: list[str]) -> None:
