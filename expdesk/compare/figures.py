@@ -394,7 +394,8 @@ def metric_chart(
         if len(metrics) == 1:
             ax = next(iter(chart.axes.values()))
             ax.legend_ = BlitLegend(ax, handles, labels, loc="upper right", fontsize="small")
-            ax.legend_._remove_method = ax._remove_legend
+            # what Axes.legend() itself does after building a Legend (so legend.remove() works)
+            ax.legend_._remove_method = ax._remove_legend  # type: ignore[attr-defined]
         else:
             legend = BlitLegend(
                 fig,
@@ -406,7 +407,7 @@ def metric_chart(
                 bbox_transform=fig.transSubfigure,
             )
             fig.legends.append(legend)
-            legend._remove_method = fig.legends.remove
+            legend._remove_method = fig.legends.remove  # type: ignore[attr-defined]
     return chart
 
 
