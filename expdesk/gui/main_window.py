@@ -9,6 +9,7 @@ through `IndexBridge` as a queued signal.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -41,6 +42,21 @@ from expdesk.watch.watcher import Watcher
 PROGRESS_EVERY = 0.05  # s between progress signals from the indexer (the status bar needs no more)
 
 
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Move the ~130k objects of the imports (Qt bindings, numpy, pandas, matplotlib) out of the cyclic
+    GC's reach, once per process. A full collection, triggered on whichever thread allocates (usually a
+    worker assembling a page), holds the GIL while it walks every tracked object; the GUI thread's next
+    paint or slot then waits for it. Walking the import-time objects made those pauses 100-400 ms
+    (bench_gui.py --attribute); these objects live for the whole process anyway."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
+
+
 class _Progress(QObject):
     changed = Signal(int, int)
 
@@ -59,6 +75,7 @@ class MainWindow(QMainWindow):
         # cell (multiData); each re-entry waits for the GIL up to the switch interval. The default 5 ms
         # made a repaint under load take seconds; 0.2 ms keeps frames short (measured, bench_gui.py).
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.0002))
+        _freeze_startup_objects()
         self.index = index
         self.setWindowTitle("expdesk")
         self.setAcceptDrops(True)
