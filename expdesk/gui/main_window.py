@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self._vocab: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
         self._user_filter: tuple[str, tuple[Any, ...]] = ("", ())
         self._saved_selection: tuple[list[str], str | None, int] = ([], None, 0)
+        self._replacing_rows = False
         self.ui: WindowLayout = build_layout(self)
         self.model = self.ui.model
         self.table = self.ui.table
@@ -127,6 +128,8 @@ class MainWindow(QMainWindow):
         self.model.failed.connect(self._show_error)
         self.model.modelAboutToBeReset.connect(self._save_selection)
         self.model.modelReset.connect(self._restore_selection)
+        self.model.rows_replacing.connect(self._on_rows_replacing)
+        self.model.rows_replaced.connect(self._on_rows_replaced)
         self.filter_bar.applied.connect(self._on_filter)
         ui.starred_only.toggled.connect(lambda _on: self._apply_filter())
         ui.group_by.currentIndexChanged.connect(self._on_group)
@@ -425,13 +428,25 @@ class MainWindow(QMainWindow):
         keys, current, scroll = self._saved_selection
         self.ui.restore_selection(keys, current, scroll)
 
+    def _on_rows_replacing(self) -> None:
+        # a filter/sort swaps the rows (remove + insert, no reset): the current row passes through
+        # "none" on the way, which must not blank the detail panel as a reset would not have
+        self._replacing_rows = True
+        self._save_selection()
+
+    def _on_rows_replaced(self) -> None:
+        try:
+            self._restore_selection()
+        finally:
+            self._replacing_rows = False
+
     # -- runs: detail, stars, compare ---------------------------------------------------------------
     def selected_keys(self) -> list[str]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
         return [k for k in (self.model.key_at(r) for r in rows) if k]
 
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self.detail.isVisible():
+        if self.detail.isVisible() and not self._replacing_rows:
             self.detail.show_run(self.model.key_at(current.row()))
 
     def open_detail(self) -> None:
