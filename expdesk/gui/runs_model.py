@@ -23,7 +23,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from expdesk.gui.runs_query import ATTR_COLUMNS, Column, KeyList, Row, fetch_rows, order_sql, ordered_keys
-from expdesk.gui.workers import WorkerPool
+from expdesk.gui.workers import PAINT_GATE, WorkerPool
 from expdesk.index.reader import IndexReader
 
 Index = QModelIndex | QPersistentModelIndex
@@ -141,7 +141,7 @@ class RunsModel(QAbstractTableModel):
         def job() -> tuple[KeyList, list[Row]]:
             with factory() as reader:
                 keys = ordered_keys(reader, where_sql, params, order, group)
-                return keys, fetch_rows(reader, keys.keys[:want], columns)
+                return keys, fetch_rows(reader, keys.keys[:want], columns, pause=PAINT_GATE.wait)
 
         self.loading.emit(True)
         self._pool.submit(
@@ -206,7 +206,7 @@ class RunsModel(QAbstractTableModel):
 
         def job() -> list[Row]:
             with factory() as reader:
-                return fetch_rows(reader, keys, columns)
+                return fetch_rows(reader, keys, columns, pause=PAINT_GATE.wait)
 
         self._pool.submit(job, lambda rows: self._on_page(generation, start, rows), self._on_error)
 
@@ -233,7 +233,7 @@ class RunsModel(QAbstractTableModel):
 
         def job() -> list[Row]:
             with factory() as reader:
-                return fetch_rows(reader, loaded, columns)
+                return fetch_rows(reader, loaded, columns, pause=PAINT_GATE.wait)
 
         self._pool.submit(job, lambda rows: self._on_refreshed(generation, rows), self._on_error)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -218,10 +219,25 @@ def _tuples(reader: IndexReader, sql: str, args: tuple[Any, ...]) -> list[tuple[
         cursor.close()
 
 
+def _no_pause() -> None:
+    pass
+
+
+#: Python loop iterations between calls of `pause` (well under a millisecond of work)
+PAUSE_EVERY = 256
+
+
 def fetch_rows(
-    reader: IndexReader, keys: list[str], columns: list[Column], now: float | None = None
+    reader: IndexReader,
+    keys: list[str],
+    columns: list[Column],
+    now: float | None = None,
+    pause: Callable[[], None] = _no_pause,
 ) -> list[Row]:
-    """Display rows for `keys` (in that order) with exactly `columns`: a few IN (...) queries per chunk."""
+    """Display rows for `keys` (in that order) with exactly `columns`: a few IN (...) queries per chunk.
+
+    `pause` is called between queries and every PAUSE_EVERY rows of Python work (the model passes the
+    paint gate, so a table paint never competes with this loop for the GIL)."""
     now = time.time() if now is None else now
     attr_cols = [(i, col.key) for i, col in enumerate(columns) if col.kind == "attr"]
     param_cols: dict[str, int] = {}
@@ -251,7 +267,21 @@ def fetch_rows(
             reader, f"SELECT run_key, tag FROM user_tags WHERE run_key IN ({marks}) ORDER BY tag", tuple(part)
         ):
             labels.setdefault(r[0], []).append(r[1])
-        for key, name, fmt, status, experiment, start, end_time, last_activity, error, deleted in base:
+        pause()
+        for n, (
+            key,
+            name,
+            fmt,
+            status,
+            experiment,
+            start,
+            end_time,
+            last_activity,
+            error,
+            deleted,
+        ) in enumerate(base):
+            if not n % PAUSE_EVERY:
+                pause()
             texts: dict[int, str] = {}
             tooltips: dict[int, str] = {}
             stale = is_stale(status, last_activity, now, reader.stale_after)
@@ -281,7 +311,10 @@ def fetch_rows(
             else:
                 sql = f"SELECT run_key, key, value FROM params WHERE run_key IN ({marks})"
                 args = tuple(part)
-            for run_key, key, value in _tuples(reader, sql, args):
+            pause()
+            for n, (run_key, key, value) in enumerate(_tuples(reader, sql, args)):
+                if not n % PAUSE_EVERY:
+                    pause()
                 i = param_cols.get(key)
                 row = rows.get(run_key)
                 if i is not None and row is not None:
@@ -294,7 +327,10 @@ def fetch_rows(
             else:
                 sql = f"SELECT run_key, key, exact, last, min, max, count FROM series WHERE run_key IN ({marks})"
                 args = tuple(part)
-            for s in _tuples(reader, sql, args):
+            pause()
+            for n, s in enumerate(_tuples(reader, sql, args)):
+                if not n % PAUSE_EVERY:
+                    pause()
                 wanted = metric_cols.get(s[1])
                 row = rows.get(s[0])
                 if wanted is None or row is None or not s[6]:
