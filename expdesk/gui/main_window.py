@@ -76,6 +76,11 @@ class MainWindow(QMainWindow):
         # made a repaint under load take seconds; 0.2 ms keeps frames short (measured, bench_gui.py).
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.0002))
         _freeze_startup_objects()
+        # Qt's raster engine splits big fills over its GUI thread pool and waits on a latch for them;
+        # on a busy machine the helper threads are scheduled late and a table paint waited 50-100 ms
+        # with the GUI thread idle (bench_gui.py --attribute: horizontal scroll max 100 -> 34 ms).
+        # Qt reads the variable once, at the first such fill, i.e. before this window first paints.
+        os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
         self.index = index
         self.setWindowTitle("expdesk")
         self.setAcceptDrops(True)
