@@ -9,6 +9,7 @@ through `IndexBridge` as a queued signal.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -41,6 +42,21 @@ from expdesk.watch.watcher import Watcher
 PROGRESS_EVERY = 0.05  # s between progress signals from the indexer (the status bar needs no more)
 
 
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Move the ~130k objects of the imports (Qt bindings, numpy, pandas, matplotlib) out of the cyclic
+    GC's reach, once per process. A full collection, triggered on whichever thread allocates (usually a
+    worker assembling a page), holds the GIL while it walks every tracked object; the GUI thread's next
+    paint or slot then waits for it. Walking the import-time objects made those pauses 100-400 ms
+    (bench_gui.py --attribute); these objects live for the whole process anyway."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
+
+
 class _Progress(QObject):
     changed = Signal(int, int)
 
@@ -59,6 +75,12 @@ class MainWindow(QMainWindow):
         # cell (multiData); each re-entry waits for the GIL up to the switch interval. The default 5 ms
         # made a repaint under load take seconds; 0.2 ms keeps frames short (measured, bench_gui.py).
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.0002))
+        _freeze_startup_objects()
+        # Qt's raster engine splits big fills over its GUI thread pool and waits on a latch for them;
+        # on a busy machine the helper threads are scheduled late and a table paint waited 50-100 ms
+        # with the GUI thread idle (bench_gui.py --attribute: horizontal scroll max 100 -> 34 ms).
+        # Qt reads the variable once, at the first such fill, i.e. before this window first paints.
+        os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
         self.index = index
         self.setWindowTitle("expdesk")
         self.setAcceptDrops(True)
@@ -82,6 +104,7 @@ class MainWindow(QMainWindow):
         self._vocab: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
         self._user_filter: tuple[str, tuple[Any, ...]] = ("", ())
         self._saved_selection: tuple[list[str], str | None, int] = ([], None, 0)
+        self._replacing_rows = False
         self.ui: WindowLayout = build_layout(self)
         self.model = self.ui.model
         self.table = self.ui.table
@@ -110,6 +133,8 @@ class MainWindow(QMainWindow):
         self.model.failed.connect(self._show_error)
         self.model.modelAboutToBeReset.connect(self._save_selection)
         self.model.modelReset.connect(self._restore_selection)
+        self.model.rows_replacing.connect(self._on_rows_replacing)
+        self.model.rows_replaced.connect(self._on_rows_replaced)
         self.filter_bar.applied.connect(self._on_filter)
         ui.starred_only.toggled.connect(lambda _on: self._apply_filter())
         ui.group_by.currentIndexChanged.connect(self._on_group)
@@ -413,13 +438,25 @@ class MainWindow(QMainWindow):
         keys, current, scroll = self._saved_selection
         self.ui.restore_selection(keys, current, scroll)
 
+    def _on_rows_replacing(self) -> None:
+        # a filter/sort swaps the rows (remove + insert, no reset): the current row passes through
+        # "none" on the way, which must not blank the detail panel as a reset would not have
+        self._replacing_rows = True
+        self._save_selection()
+
+    def _on_rows_replaced(self) -> None:
+        try:
+            self._restore_selection()
+        finally:
+            self._replacing_rows = False
+
     # -- runs: detail, stars, compare ---------------------------------------------------------------
     def selected_keys(self) -> list[str]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
         return [k for k in (self.model.key_at(r) for r in rows) if k]
 
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self.detail.isVisible():
+        if self.detail.isVisible() and not self._replacing_rows:
             self.detail.show_run(self.model.key_at(current.row()))
 
     def open_detail(self) -> None:

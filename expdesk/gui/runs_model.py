@@ -23,7 +23,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from expdesk.gui.runs_query import ATTR_COLUMNS, Column, KeyList, Row, fetch_rows, order_sql, ordered_keys
-from expdesk.gui.workers import WorkerPool
+from expdesk.gui.workers import PAINT_GATE, WorkerPool
 from expdesk.index.reader import IndexReader
 
 Index = QModelIndex | QPersistentModelIndex
@@ -58,6 +58,10 @@ def _tooltip(text: str) -> str:
 
 class RunsModel(QAbstractTableModel):
     loading = Signal(bool)
+    #: a filter/sort answer is about to replace the rows (columns unchanged, so no reset); views that
+    #: keep a selection across reloads save it here and restore it on `rows_replaced`
+    rows_replacing = Signal()
+    rows_replaced = Signal()
     #: (matching runs, groups or 0) after each reload
     counted = Signal(int, int)
     failed = Signal(str)
@@ -137,7 +141,7 @@ class RunsModel(QAbstractTableModel):
         def job() -> tuple[KeyList, list[Row]]:
             with factory() as reader:
                 keys = ordered_keys(reader, where_sql, params, order, group)
-                return keys, fetch_rows(reader, keys.keys[:want], columns)
+                return keys, fetch_rows(reader, keys.keys[:want], columns, pause=PAINT_GATE.wait)
 
         self.loading.emit(True)
         self._pool.submit(
@@ -154,15 +158,37 @@ class RunsModel(QAbstractTableModel):
         if generation != self._generation:
             return  # an older filter/sort answered late
         keys, rows = result
-        self.beginResetModel()
-        self._shown_columns = columns
-        self._shown_group = group
+        if columns == self._shown_columns and group == self._shown_group:
+            self._replace_rows(keys, rows)
+        else:
+            self.beginResetModel()
+            self._shown_columns = columns
+            self._shown_group = group
+            self._keys = keys
+            self._rows = rows
+            self._row_of = {row.key: i for i, row in enumerate(rows)}
+            self.endResetModel()
+        self.loading.emit(False)
+        self.counted.emit(len(keys.keys), (keys.group_index[-1] + 1) if keys.group_index else 0)
+
+    def _replace_rows(self, keys: KeyList, rows: list[Row]) -> None:
+        """Same columns: remove the old rows and insert the new ones. A reset would make the view
+        re-create and re-measure all header sections (2,000 columns: ~100 ms on the GUI thread)."""
+        self.rows_replacing.emit()
+        if self._rows:
+            self.beginRemoveRows(QModelIndex(), 0, len(self._rows) - 1)
+            self._rows = []
+            self._row_of = {}
+            self._keys = KeyList([])
+            self.endRemoveRows()
+        if rows:
+            self.beginInsertRows(QModelIndex(), 0, len(rows) - 1)
         self._keys = keys
         self._rows = rows
         self._row_of = {row.key: i for i, row in enumerate(rows)}
-        self.endResetModel()
-        self.loading.emit(False)
-        self.counted.emit(len(keys.keys), (keys.group_index[-1] + 1) if keys.group_index else 0)
+        if rows:
+            self.endInsertRows()
+        self.rows_replaced.emit()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008 - Qt signature
         return not parent.isValid() and len(self._rows) < len(self._keys.keys)
@@ -180,7 +206,7 @@ class RunsModel(QAbstractTableModel):
 
         def job() -> list[Row]:
             with factory() as reader:
-                return fetch_rows(reader, keys, columns)
+                return fetch_rows(reader, keys, columns, pause=PAINT_GATE.wait)
 
         self._pool.submit(job, lambda rows: self._on_page(generation, start, rows), self._on_error)
 
@@ -207,7 +233,7 @@ class RunsModel(QAbstractTableModel):
 
         def job() -> list[Row]:
             with factory() as reader:
-                return fetch_rows(reader, loaded, columns)
+                return fetch_rows(reader, loaded, columns, pause=PAINT_GATE.wait)
 
         self._pool.submit(job, lambda rows: self._on_refreshed(generation, rows), self._on_error)
 
@@ -223,6 +249,16 @@ class RunsModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(i, 0), self.index(i, last))
 
     # -- Qt model interface: reads prepared values only ---------------------------------------------
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+        """Overridden only to save a Python entry per painted cell: the inherited index() calls back
+        into rowCount() and columnCount() (3 entries per cell with multiData, now 2). Each entry
+        re-takes the GIL, which costs a thread hand-off whenever a worker is assembling a page."""
+        if parent.isValid() or row < 0 or column < 0 or row >= len(self._rows):
+            return QModelIndex()
+        if column >= len(self._shown_columns) + (1 if self._shown_group else 0):
+            return QModelIndex()
+        return self.createIndex(row, column)
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -130,7 +131,8 @@ def ordered_keys(
         values: dict[str, str] = {}
         for part in _chunks(keys, 900):
             marks = ",".join("?" * len(part))
-            for row in reader.raw(
+            for row in _tuples(
+                reader,
                 f"SELECT run_key, value FROM params WHERE key = ? AND run_key IN ({marks})",
                 (group_param, *part),
             ):
@@ -147,7 +149,7 @@ def ordered_keys(
     return result
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One prepared table row: display texts, tooltips for long values, flags the delegates need."""
 
@@ -205,10 +207,37 @@ def fmt_time(ts: float | None) -> str:
         return ""
 
 
+def _tuples(reader: IndexReader, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Rows as plain tuples, not `sqlite3.Row`: tuples of scalars leave the cyclic GC's lists at the
+    next young collection, whereas thousands of surviving `sqlite3.Row`s per page kept triggering full
+    collections, each of which stops every thread, the GUI thread included (measured: 100-400 ms)."""
+    cursor = reader.conn.cursor()
+    cursor.row_factory = None
+    try:
+        return cursor.execute(sql, args).fetchall()
+    finally:
+        cursor.close()
+
+
+def _no_pause() -> None:
+    pass
+
+
+#: Python loop iterations between calls of `pause` (well under a millisecond of work)
+PAUSE_EVERY = 256
+
+
 def fetch_rows(
-    reader: IndexReader, keys: list[str], columns: list[Column], now: float | None = None
+    reader: IndexReader,
+    keys: list[str],
+    columns: list[Column],
+    now: float | None = None,
+    pause: Callable[[], None] = _no_pause,
 ) -> list[Row]:
-    """Display rows for `keys` (in that order) with exactly `columns`: a few IN (...) queries per chunk."""
+    """Display rows for `keys` (in that order) with exactly `columns`: a few IN (...) queries per chunk.
+
+    `pause` is called between queries and every PAUSE_EVERY rows of Python work (the model passes the
+    paint gate, so a table paint never competes with this loop for the GIL)."""
     now = time.time() if now is None else now
     attr_cols = [(i, col.key) for i, col in enumerate(columns) if col.kind == "attr"]
     param_cols: dict[str, int] = {}
@@ -221,42 +250,56 @@ def fetch_rows(
     rows: dict[str, Row] = {}
     for part in _chunks(keys, 500):
         marks = ",".join("?" * len(part))
-        base = reader.raw(
+        base = _tuples(
+            reader,
             "SELECT key, name, format, status, experiment, start_time, end_time, last_activity, error,"
             f" deleted FROM runs WHERE key IN ({marks})",
             tuple(part),
         )
         stars = {
             r[0]: bool(r[1])
-            for r in reader.raw(
-                f"SELECT run_key, starred FROM annotations WHERE run_key IN ({marks})", tuple(part)
+            for r in _tuples(
+                reader, f"SELECT run_key, starred FROM annotations WHERE run_key IN ({marks})", tuple(part)
             )
         }
         labels: dict[str, list[str]] = {}
-        for r in reader.raw(
-            f"SELECT run_key, tag FROM user_tags WHERE run_key IN ({marks}) ORDER BY tag", tuple(part)
+        for r in _tuples(
+            reader, f"SELECT run_key, tag FROM user_tags WHERE run_key IN ({marks}) ORDER BY tag", tuple(part)
         ):
             labels.setdefault(r[0], []).append(r[1])
-        for r in base:
-            key = r["key"]
+        pause()
+        for n, (
+            key,
+            name,
+            fmt,
+            status,
+            experiment,
+            start,
+            end_time,
+            last_activity,
+            error,
+            deleted,
+        ) in enumerate(base):
+            if not n % PAUSE_EVERY:
+                pause()
             texts: dict[int, str] = {}
             tooltips: dict[int, str] = {}
-            stale = is_stale(r["status"], r["last_activity"], now, reader.stale_after)
-            end = r["end_time"] if r["end_time"] is not None else r["last_activity"]
-            duration = None if r["start_time"] is None or end is None else end - r["start_time"]
+            stale = is_stale(status, last_activity, now, reader.stale_after)
+            end = end_time if end_time is not None else last_activity
+            duration = None if start is None or end is None else end - start
             attrs = {
                 "star": "★" if stars.get(key) else "",
-                "name": (r["name"] or "") + (" (deleted)" if r["deleted"] else ""),
-                "format": r["format"],
-                "status": r["status"] + (" (stale)" if stale else "") + (" ⚠" if r["error"] else ""),
-                "experiment": r["experiment"] or "",
-                "start": fmt_time(r["start_time"]),
+                "name": (name or "") + (" (deleted)" if deleted else ""),
+                "format": fmt,
+                "status": status + (" (stale)" if stale else "") + (" ⚠" if error else ""),
+                "experiment": experiment or "",
+                "start": fmt_time(start),
                 "duration": fmt_duration(duration),
                 "labels": ", ".join(labels.get(key, [])),
             }
             for i, attr in attr_cols:
                 _put(texts, tooltips, i, attrs.get(attr, ""))
-            rows[key] = Row(key, texts, tooltips, r["status"], stale, bool(stars.get(key)), r["error"])
+            rows[key] = Row(key, texts, tooltips, status, stale, bool(stars.get(key)), error)
         if param_cols:
             # few wanted keys: filter in SQL; thousands: fetch the runs' params and pick in Python
             if len(param_cols) <= 200:
@@ -268,7 +311,10 @@ def fetch_rows(
             else:
                 sql = f"SELECT run_key, key, value FROM params WHERE run_key IN ({marks})"
                 args = tuple(part)
-            for run_key, key, value in reader.raw(sql, args):
+            pause()
+            for n, (run_key, key, value) in enumerate(_tuples(reader, sql, args)):
+                if not n % PAUSE_EVERY:
+                    pause()
                 i = param_cols.get(key)
                 row = rows.get(run_key)
                 if i is not None and row is not None:
@@ -281,7 +327,10 @@ def fetch_rows(
             else:
                 sql = f"SELECT run_key, key, exact, last, min, max, count FROM series WHERE run_key IN ({marks})"
                 args = tuple(part)
-            for s in reader.raw(sql, args):
+            pause()
+            for n, s in enumerate(_tuples(reader, sql, args)):
+                if not n % PAUSE_EVERY:
+                    pause()
                 wanted = metric_cols.get(s[1])
                 row = rows.get(s[0])
                 if wanted is None or row is None or not s[6]:

@@ -19,6 +19,36 @@ Callback = Callable[[Any], None]
 ErrorCallback = Callable[[str], None]
 
 
+class PaintGate:
+    """Held by the GUI thread while it paints the runs table; workers' Python loops pass through it.
+
+    A paint enters Python twice per visible cell (index, multiData), and each entry has to win the GIL
+    back from a worker that is assembling a page: measured, a worker busy in Python doubles a paint
+    (hand-offs, not the switch interval). A worker that reaches `wait()` during a paint blocks on the
+    lock without the GIL until the paint is over, so the cells run uncontended. Workers only ever
+    wait here between chunks of work and never while holding anything the GUI thread needs.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> PaintGate:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def wait(self, timeout: float = 0.25) -> None:
+        """On a worker: return at once unless a paint is running, else when it ends (or `timeout`)."""
+        if self._lock.acquire(timeout=timeout):
+            self._lock.release()
+
+
+#: the runs table's paints and the jobs that prepare its rows
+PAINT_GATE = PaintGate()
+
+
 class Dispatcher(QObject):
     """Lives on the GUI thread; pool threads emit its signals, Qt queues them to the GUI thread."""
 

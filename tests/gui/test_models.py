@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -12,7 +13,7 @@ from expdesk.gui.kv_model import TextTableModel
 from expdesk.gui.main_window import MainWindow
 from expdesk.gui.runs_model import PAGE
 from expdesk.gui.runs_query import CELL_CHARS
-from tests.gui.helpers import add_and_wait, wait_idle
+from tests.gui.helpers import add_and_wait, names, wait_idle
 
 
 def _make_runs(root: Path, count: int) -> None:
@@ -42,6 +43,40 @@ def test_runs_model_pages_and_passes_modeltester(
     model.set_group("lr")
     qtbot.waitUntil(lambda: model.group_param() == "lr")
     assert model.index(0, 0).data().startswith("lr = ")
+    qtmodeltester.check(model)
+
+
+def test_filter_and_sort_swap_rows_without_reset(
+    window: MainWindow, qtbot: QtBot, qtmodeltester: ModelTester, tmp_path: Path
+) -> None:
+    """Same columns: a filter or sort removes and inserts rows (no reset, so the 2,000-column header
+    is not rebuilt); the selection and the detail panel survive the swap."""
+    _make_runs(tmp_path / "some", 30)
+    add_and_wait(qtbot, window, [tmp_path / "some"], rows=30)
+    wait_idle(qtbot, window)
+    model = window.model
+    qtmodeltester.check(model)  # stays connected: checks the remove/insert signals below
+    resets: list[int] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    row = names(window).index("run-0005")
+    key = model.key_at(row)
+    window.detail.show()
+    window.table.selectRow(row)
+    qtbot.waitUntil(lambda: window.detail.key == key)
+    model.set_filter("r.name LIKE ?", ("run-000%",))
+    qtbot.waitUntil(lambda: model.rowCount() == 10 and not window.pool.pending())
+    assert sorted(names(window)) == [f"run-000{i}" for i in range(10)]
+    assert window.selected_keys() == [key] and window.detail.key == key
+    name = [c.key for c in model.columns()].index("name")
+    model.sort(name, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: names(window)[0] == "run-0009" and not window.pool.pending())
+    assert names(window) == [f"run-000{i}" for i in reversed(range(10))]
+    assert window.selected_keys() == [key] and window.detail.key == key
+    model.set_filter("r.name = ?", ("nothing",))
+    qtbot.waitUntil(lambda: model.rowCount() == 0 and model.total() == 0)
+    model.set_filter("", ())
+    qtbot.waitUntil(lambda: model.rowCount() == 30)
+    assert resets == []
     qtmodeltester.check(model)
 
 
