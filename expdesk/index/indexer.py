@@ -116,7 +116,9 @@ class Indexer:
             report.gone += self.writer.call(partial(store.mark_gone, root=str(root), seen=seen))
         self._settle(writes, report)
         report.changed += report.gone
-        self._resolve_links(report)
+        # always after a full pass: a crash between a run's write and the resolution leaves links unresolved
+        # (resolve_links writes only rows whose answer changed, so an unchanged index stays untouched)
+        self.writer.call(store.resolve_links, set(report.gone))
         report.seconds = time.perf_counter() - started
         return report
 

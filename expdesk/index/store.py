@@ -300,20 +300,27 @@ def record_error(conn: sqlite3.Connection, ref: RunRef, error: str, fingerprint:
     )
 
 
+_PARENT = (
+    "(SELECT p.key FROM runs p WHERE runs.parent_native_id IS NOT NULL AND p.store = runs.store"
+    " AND p.native_id = runs.parent_native_id AND p.format = runs.format ORDER BY p.key LIMIT 1)"
+)
+_TARGET = (
+    "COALESCE("
+    "(SELECT t.key FROM runs t, runs s WHERE s.key = links.run_key AND links.target_native_id IS NOT NULL"
+    " AND t.native_id = links.target_native_id AND (t.store IS s.store OR s.store IS NULL) ORDER BY t.key LIMIT 1),"
+    " (SELECT t.key FROM runs t WHERE links.target_path IS NOT NULL AND t.path = links.target_path"
+    " ORDER BY t.key LIMIT 1))"
+)
+
+
 def resolve_links(conn: sqlite3.Connection) -> None:
-    """Turn recorded parent ids and link targets into run keys (the target may be indexed after the source)."""
-    conn.execute(
-        "UPDATE runs SET parent_key = (SELECT p.key FROM runs p WHERE p.store = runs.store"
-        " AND p.native_id = runs.parent_native_id AND p.format = runs.format LIMIT 1)"
-        " WHERE parent_native_id IS NOT NULL"
-    )
-    conn.execute("UPDATE runs SET parent_key = NULL WHERE parent_native_id IS NULL")
-    conn.execute(
-        "UPDATE links SET target_key = COALESCE("
-        " (SELECT t.key FROM runs t, runs s WHERE s.key = links.run_key AND links.target_native_id IS NOT NULL"
-        "  AND t.native_id = links.target_native_id AND (t.store IS s.store OR s.store IS NULL) LIMIT 1),"
-        " (SELECT t.key FROM runs t WHERE links.target_path IS NOT NULL AND t.path = links.target_path LIMIT 1))"
-    )
+    """Turn recorded parent ids and link targets into run keys (the target may be indexed after the source).
+
+    Deterministic (ties broken by key) and idempotent: only rows whose answer changed are written, so a pass
+    over an unchanged index writes nothing, and a pass after a crash repairs what the crash left unresolved.
+    """
+    conn.execute(f"UPDATE runs SET parent_key = {_PARENT} WHERE parent_key IS NOT {_PARENT}")
+    conn.execute(f"UPDATE links SET target_key = {_TARGET} WHERE target_key IS NOT {_TARGET}")
 
 
 def mark_gone(conn: sqlite3.Connection, root: str, seen: set[str]) -> list[str]:
