@@ -62,8 +62,12 @@ def child_index(store: Path, db: Path) -> tuple[float, int]:
         "assert not r.errors, r.errors[:3];"
         "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(store), str(db), str(REPO)], capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(store), str(db), str(REPO)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return float(out[0]), int(out[1])
 
 
@@ -102,8 +106,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         store = write_store(Path(tmp), args.runs, args.metrics, args.steps)
-        print(f"store: {args.runs} runs x {args.metrics} metrics x {args.steps} steps = {points:,} points "
-              f"(written in {time.perf_counter() - t:.1f} s)")
+        print(
+            f"store: {args.runs} runs x {args.metrics} metrics x {args.steps} steps = {points:,} points "
+            f"(written in {time.perf_counter() - t:.1f} s)"
+        )
         colds, rss = [], []
         for i in range(args.repeat):
             sec, peak = child_index(store, Path(tmp) / f"cold{i}.db")
@@ -120,11 +126,15 @@ def main() -> None:
                 assert report.read == 0
         parse = [pandas_parse(store) for _ in range(args.repeat)]
         cold = statistics.median(colds)
-        print(f"cold index   median {cold:.2f} s  ({points / cold / 1e6:.1f} M points/s), "
-              f"peak RSS {max(rss) / 2**20:.0f} MiB")
+        print(
+            f"cold index   median {cold:.2f} s  ({points / cold / 1e6:.1f} M points/s), "
+            f"peak RSS {max(rss) / 2**20:.0f} MiB"
+        )
         print(f"warm index   median {statistics.median(warm) * 1000:.0f} ms (nothing re-read)")
-        print(f"pandas parse median {statistics.median(parse):.2f} s  -> cold index / parse = "
-              f"{cold / statistics.median(parse):.2f}x")
+        print(
+            f"pandas parse median {statistics.median(parse):.2f} s  -> cold index / parse = "
+            f"{cold / statistics.median(parse):.2f}x"
+        )
         db_size = (Path(tmp) / "cold0.db").stat().st_size
         print(f"index DB     {db_size / 2**20:.0f} MiB ({db_size / points:.1f} bytes/point)")
         if not args.no_mlflow:

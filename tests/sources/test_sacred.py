@@ -242,7 +242,9 @@ def test_resources_are_rerooted_into_the_moved_basedir(tmp_path: Path) -> None:
     (tmp_path / "runs" / "_resources").mkdir()
     (tmp_path / "runs" / "_resources" / "data_0123.csv").write_text("x")
     [resource] = READER.read(ref, None).files
-    assert resource.role == "resource" and resource.local == str(tmp_path / "runs" / "_resources" / "data_0123.csv")
+    assert resource.role == "resource" and resource.local == str(
+        tmp_path / "runs" / "_resources" / "data_0123.csv"
+    )
 
 
 def test_deep_json_is_an_error_not_a_crash(tmp_path: Path) -> None:

@@ -90,7 +90,15 @@ def _scalar_record(tag: str, step: int, value: float) -> bytes:
         step_varint.append(byte | (0x80 if n else 0))
         if not n:
             break
-    event = b"\x09" + struct.pack("<d", 1795720999.0) + b"\x10" + bytes(step_varint) + b"\x2a" + bytes([len(summary)]) + summary
+    event = (
+        b"\x09"
+        + struct.pack("<d", 1795720999.0)
+        + b"\x10"
+        + bytes(step_varint)
+        + b"\x2a"
+        + bytes([len(summary)])
+        + summary
+    )
     return frame(event)
 
 
