@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from expdesk.core.numbers import as_float
+
 
 class Direction(StrEnum):
     MIN = "min"
@@ -89,21 +91,8 @@ def _camel_to_snake(name: str) -> str:
     return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
-def parse_number(value: Any) -> float | None:
-    """A float for numbers and numeric strings (incl. "NaN", "Infinity"); None for anything else."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    return None
+#: numbers and numeric strings (incl. "NaN", "Infinity") as float; None for anything else
+parse_number = as_float
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from expdesk.core.entities import Series
+from expdesk.core.numbers import as_float
 from expdesk.sources._tail import read_new_lines
 from expdesk.sources._values import loads
 
@@ -42,26 +43,8 @@ class Columns:
         return [Series.from_lists(k, s, v, t, replace) for k, (s, v, t) in self._data.items()]
 
 
-def number(value: Any) -> float | None:
-    """A metric value: JSON numbers (not bools) and numeric strings ("nan", "inf", "1e-3")."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        try:
-            return float(value)
-        except OverflowError:
-            return math.inf if value > 0 else -math.inf
-    if isinstance(value, float):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    return None
+# a metric value: JSON numbers (not bools) and numeric strings ("nan", "inf", "1e-3")
+number = as_float
 
 
 def to_ms(value: Any) -> float:
