@@ -105,6 +105,55 @@ def parse_metric_lines(
     )
 
 
+def parse_many(
+    chunks: list[bytes],
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]] | None:
+    """Parse several well-formed metric files with one pandas call and split the result back by line counts.
+    None when any chunk is not plain `<ts> <value> <int step>` lines (then parse each file on its own)."""
+    total = sum(len(c) for c in chunks)
+    if total < PANDAS_MIN_BYTES or len(chunks) < 2:
+        return None
+    counts = []
+    for chunk in chunks:
+        lines = chunk.count(b"\n")
+        # whole lines only, single spaces, no blank lines: what MLflow writes; anything else goes the slow way
+        if (
+            (chunk and not chunk.endswith(b"\n"))
+            or chunk.count(b" ") != 2 * lines
+            or b"\n\n" in chunk
+            or chunk.startswith(b"\n")
+        ):
+            return None
+        counts.append(lines)
+    try:
+        import pandas as pd
+
+        frame = pd.read_csv(
+            io.BytesIO(b"".join(chunks)),
+            sep=" ",
+            header=None,
+            engine="c",
+            dtype={0: np.float64, 1: np.float64, 2: np.int64},
+            keep_default_na=False,
+            na_values=["nan", "NaN"],
+        )
+    except (ValueError, OverflowError, pd.errors.ParserError):
+        return None
+    if len(frame) != sum(counts) or frame.shape[1] != 3:
+        return None
+    steps, values, stamps = (
+        frame[2].to_numpy(np.int64),
+        frame[1].to_numpy(np.float64),
+        frame[0].to_numpy(np.float64),
+    )
+    out = []
+    start = 0
+    for n in counts:
+        out.append((steps[start : start + n], values[start : start + n], stamps[start : start + n], []))
+        start += n
+    return out
+
+
 def _fast_parse(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None:
     """numpy's C text parser for the common case: every line exactly `<ts> <value> <int step>`.
     Returns None (use a slower, careful path) for anything else: extra fields, garbage, huge or float steps."""

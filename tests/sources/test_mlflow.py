@@ -271,3 +271,26 @@ def test_sqlite_incremental_rows(tmp_path: Path) -> None:
             )
             loss = reader.run_json(key)["metrics"]["loss"]
     assert loss["count"] == 4 and loss["nan_count"] == 1 and loss["last"] == "NaN"
+
+
+def test_batched_parse_matches_the_per_file_parse_exactly() -> None:
+    import math
+    import random
+
+    import numpy as np
+
+    from expdesk.sources._mlflow_common import parse_many, parse_metric_lines
+
+    rng = random.Random(1)
+    specials = [math.nan, math.inf, -math.inf, -0.0, 5e-324, 1.7976931348623157e308]
+    chunks = []
+    for f in range(12):
+        vals = [rng.choice(specials) if rng.random() < 0.05 else rng.uniform(-1e6, 1e6) for _ in range(900)]
+        chunks.append(b"".join(b"%d %r %d\n" % (1700000000000 + i, v, i - f) for i, v in enumerate(vals)))
+    batched = parse_many(chunks)
+    assert batched is not None  # a clean run takes the one-call path
+    for chunk, (steps, values, stamps, errs) in zip(chunks, batched, strict=True):
+        ref_steps, ref_values, ref_stamps, _ = parse_metric_lines(chunk, "m")
+        assert errs == [] and np.array_equal(steps, ref_steps) and np.array_equal(stamps, ref_stamps)
+        assert [repr(v) for v in values.tolist()] == [repr(v) for v in ref_values.tolist()]
+    assert parse_many([*chunks, b"1 2 3 dataset digest\n"]) is None  # ragged: each file on its own
