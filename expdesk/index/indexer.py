@@ -26,6 +26,9 @@ from expdesk.index.db import open_reader
 from expdesk.index.writer import Writer
 from expdesk.sources import registry
 
+#: runs read but not yet written that the indexer lets pile up before it waits for the writer
+MAX_UNWRITTEN = 4
+
 Progress = Callable[[int, int, str], None]  # (done, found so far, current run path)
 
 
@@ -234,5 +237,10 @@ class Indexer:
                     report.read += 1
                     report.changed.append(ref.key)
                     done += 1
+                    # back-pressure: a run's points stay in memory until written, so never let the reads
+                    # run more than a few runs ahead of the writer (peak memory flat at any store size)
+                    unwritten = [w for w in writes[-MAX_UNWRITTEN * 2 :] if not w[0].done()]
+                    if len(unwritten) > MAX_UNWRITTEN:
+                        wait([w[0] for w in unwritten[: len(unwritten) - MAX_UNWRITTEN]])
                     if progress is not None:
                         progress(done, len(refs), str(ref.path))
