@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
         actions["compare"].triggered.connect(lambda: self.open_compare(self.selected_keys()))
         actions["export"].triggered.connect(self.export_current)
         actions["push"].triggered.connect(lambda: self.views.open_push(self.selected_keys()))
+        actions["add_server"].triggered.connect(lambda: self.views.ask_server())
         actions["toggle_sources"].toggled.connect(self.sources.setVisible)
         actions["toggle_detail"].toggled.connect(self.detail.setVisible)
         # single-key shortcuts: a QLineEdit claims printable keys first (ShortcutOverride), so typing

@@ -43,13 +43,22 @@ class SmallChart:
 
 
 def load_series_views(reader: IndexReader, key: str, names: list[str], columns: int) -> list[SeriesView]:
+    """Series of a run, decimated for a chart (worker thread). Runs browsed on an MLflow tracking server keep
+    only their latest values in the index: their full history is fetched from the server here, lazily."""
     views = []
+    run = reader.raw("SELECT format, path, native_id FROM runs WHERE key = ?", (key,))
+    remote = run[0] if run and run[0]["format"] == "mlflow-remote" else None
     for row in reader.raw(
         "SELECT id, key, count, nan_count, exact FROM series WHERE run_key = ? ORDER BY key", (key,)
     ):
         if row["key"] not in names:
             continue
-        steps, values, _ = reader.series_by_id(row["id"])
+        if remote is not None:
+            from expdesk.remote.browse import fetch_history
+
+            steps, values, _ = fetch_history(remote["path"], remote["native_id"], row["key"])
+        else:
+            steps, values, _ = reader.series_by_id(row["id"])
         x, y = decimate(steps, values, columns)
         last = float(values[-1]) if len(values) else None
         views.append(SeriesView(row["key"], x, y, row["count"], row["nan_count"], last))

@@ -104,6 +104,31 @@ class WindowViews:
         dialog.show()
         return dialog
 
+    def ask_server(self) -> None:
+        """File > Add MLflow Server…: a tracking server becomes a source next to the folders (read-only)."""
+        from PySide6.QtWidgets import QInputDialog
+
+        text, ok = QInputDialog.getText(
+            self.window,
+            "Add MLflow server",
+            "Tracking server URL (credentials come from the environment):",
+            text="http://127.0.0.1:5000",
+        )
+        if ok and text.strip():
+            self.add_server(text.strip())
+
+    def add_server(self, url: str) -> None:
+        """Remember the server as a root and keep its runs listed (a worker lists them, then polls)."""
+        from expdesk.remote.http import source_url
+
+        root = source_url(url if url.startswith("mlflow+") else f"mlflow+{url}")
+
+        def job() -> None:
+            self.window.index.add_root(root)
+            self.watch_server(root)
+
+        self.window.index_pool.submit(job, lambda _r: self.window.reload_all())
+
     def watch_server(self, url: str) -> None:
         """Keep a tracking server's runs in the index, refreshed on a timer (its own thread)."""
         from expdesk.remote.browse import ServerRefresher

@@ -197,6 +197,7 @@ class WindowLayout:
             "compare": make("compare", "Compare Selected", "Ctrl+D"),
             "export": make("export", "Export Model Bundle…", "Ctrl+E"),
             "push": make("push", "Push to MLflow Server…", "Ctrl+Shift+P"),
+            "add_server": make("add_server", "Add MLflow Server…"),
             "toggle_sources": make("toggle_sources", "Sources Panel", checkable=True),
             "toggle_detail": make("toggle_detail", "Detail Panel", checkable=True),
         }
@@ -205,6 +206,7 @@ class WindowLayout:
         bar = window.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.actions["open"])
+        file_menu.addAction(self.actions["add_server"])
         self.recent_menu = QMenu("Recent Folders", file_menu)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()

@@ -146,7 +146,7 @@ def parse_many(
         frame[1].to_numpy(np.float64),
         frame[0].to_numpy(np.float64),
     )
-    out = []
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]] = []
     start = 0
     for n in counts:
         out.append((steps[start : start + n], values[start : start + n], stamps[start : start + n], []))

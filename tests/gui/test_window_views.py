@@ -80,3 +80,15 @@ def test_push_action_opens_the_push_dialog(window: MainWindow, qtbot: QtBot, mlf
     qtbot.waitUntil(dialog.isVisible)
     window.views.close_all()
     assert window.views.pushes == []
+
+
+def test_add_server_makes_it_a_source_polled_off_the_gui_thread(window: MainWindow, qtbot: QtBot) -> None:
+    window.views.add_server("http://127.0.0.1:9")  # nothing listens: the refresher records the error
+    qtbot.waitUntil(lambda: "mlflow+http://127.0.0.1:9" in window.views.servers, timeout=10_000)
+    with window.index.reader() as reader:
+        assert [r["path"] for r in reader.roots()] == ["mlflow+http://127.0.0.1:9"]
+    refresher = window.views.servers["mlflow+http://127.0.0.1:9"]
+    qtbot.waitUntil(lambda: refresher.refreshed >= 1, timeout=20_000)
+    assert refresher.error
+    window.views.close_all()
+    assert window.views.servers == {}

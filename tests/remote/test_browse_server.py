@@ -86,3 +86,23 @@ def test_deleted_on_server_is_marked_and_refresher_stops(
                 assert run["deleted"]
         finally:
             client.restore_run(victim)
+
+
+def test_detail_charts_fetch_the_full_history_of_a_server_run(
+    mlflow_server: Server, pushed: dict[str, str], tmp_path: Path
+) -> None:
+    from expdesk.gui.metrics_view import load_series_views
+
+    source = "mlflow+" + mlflow_server.url
+    db = tmp_path / "index.sqlite"
+    with Index(db) as index:
+        index_server(index, source)
+    client = MlflowClient(mlflow_server.url)
+    run_id = next(iter(pushed.values()))
+    metric = next(iter(client.get_run(run_id).data.metrics))
+    history = client.get_metric_history(run_id, metric)
+    with IndexReader(db) as reader:
+        key = next(r["key"] for r in reader.runs_json(reader.run_keys()) if r["native_id"] == run_id)
+        assert reader.run_json(key)["metrics"][metric]["count"] == 1  # the index keeps the latest value only
+        (view,) = load_series_views(reader, key, [metric], 100_000)
+    assert len(view.steps) == len(history) and sorted(view.steps.tolist()) == sorted(m.step for m in history)
