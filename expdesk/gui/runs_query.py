@@ -95,7 +95,7 @@ def order_sql(column: Column | None, descending: bool) -> str:
         "status": "r.status",
         "experiment": "r.experiment COLLATE NOCASE",
         "start": "r.start_time",
-        "duration": "(COALESCE(r.end_time, r.last_activity) - r.start_time)",
+        "duration": "(COALESCE(r.end_time, CASE WHEN r.status = 'running' THEN r.last_activity END) - r.start_time)",
         "labels": "(SELECT group_concat(u.tag, ', ') FROM user_tags u WHERE u.run_key = r.key)",
     }.get(column.key, "r.start_time")
     return f"{expr} IS NULL, {expr} {direction}, r.key"
@@ -285,7 +285,9 @@ def fetch_rows(
             texts: dict[int, str] = {}
             tooltips: dict[int, str] = {}
             stale = is_stale(status, last_activity, now, reader.stale_after)
-            end = end_time if end_time is not None else last_activity
+            # a run with no recorded end: time so far while it runs; otherwise unknown (mtimes of a copied or
+            # cloned folder say nothing about how long the run took)
+            end = end_time if end_time is not None else (last_activity if status == "running" else None)
             duration = None if start is None or end is None else end - start
             attrs = {
                 "star": "★" if stars.get(key) else "",

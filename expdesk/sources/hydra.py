@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +128,13 @@ class HydraReader(Reader):
         update.status, update.native_status = self._status(folder, update, has_metrics)
         mtimes = [a.mtime_ns for a in update.artifacts]
         update.last_activity = max(mtimes) / 1e9 if mtimes else None
-        with contextlib.suppress(OSError):
-            # Hydra writes .hydra/config.yaml once, when the job starts
-            update.start_time = os.stat(dot_hydra / "config.yaml").st_mtime
+        # the job log's first record is stamped by Hydra's logging (local time, like `${now:...}`); mtimes are
+        # only a fallback: a copied or cloned run folder has the mtimes of the copy
+        update.start_time = _log_start(folder)
+        if update.start_time is None:
+            with contextlib.suppress(OSError):
+                # Hydra writes .hydra/config.yaml once, when the job starts
+                update.start_time = os.stat(dot_hydra / "config.yaml").st_mtime
         update.cursor = {"metrics": new_metrics_cursor}
         update.error = "; ".join(errors[:5]) or None
         return update
@@ -198,3 +204,27 @@ class HydraReader(Reader):
 
 
 READER = HydraReader()
+
+
+_LOG_STAMP = re.compile(rb"^\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(\d{3})\]")
+
+
+def _log_start(folder: Path) -> float | None:
+    """Epoch seconds of the first record of the job's `*.log` (Hydra's `[YYYY-mm-dd HH:MM:SS,mmm]` format)."""
+    try:
+        logs = sorted(
+            e.name for e in os.scandir(folder) if e.name.endswith(".log") and e.is_file(follow_symlinks=False)
+        )
+    except OSError:
+        return None
+    for name in logs:
+        try:
+            with open(folder / name, "rb") as fh:
+                head = fh.read(64)
+        except OSError:
+            continue
+        match = _LOG_STAMP.match(head)
+        if match:
+            stamp = datetime.strptime(match.group(1).decode(), "%Y-%m-%d %H:%M:%S")
+            return stamp.timestamp() + int(match.group(2)) / 1000  # naive: the machine's local time
+    return None

@@ -167,3 +167,15 @@ def test_detect_needs_the_config_and_never_opens_a_fifo(tmp_path: Path) -> None:
     assert READER.detect(tmp_path) == 0.0
     os.mkfifo(tmp_path / ".hydra" / "config.yaml")
     assert READER.detect(tmp_path) == 0.0
+
+
+def test_start_time_comes_from_the_job_log_not_from_copied_mtimes(tmp_path: Path) -> None:
+    import shutil
+    from datetime import datetime
+
+    from expdesk.sources import registry
+
+    job = shutil.copytree(RUNS / "hydra" / "outputs" / "2026-11-26" / "19-22-14", tmp_path / "19-22-14")
+    ref = next(r for r in registry.discover(tmp_path) if r.path == job)
+    update = registry.reader_for("hydra").read(ref, None)
+    assert update.start_time == datetime(2026, 11, 26, 19, 22, 14, 145000).timestamp()
