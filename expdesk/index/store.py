@@ -271,8 +271,47 @@ def apply_update(conn: sqlite3.Connection, ref: RunRef, update: RunUpdate, finge
             )
         else:
             merged[s.key] = s
+    existing = {row[0] for row in conn.execute("SELECT key FROM series WHERE run_key=?", (key,))}
+    _insert_new_series(conn, key, [s for s in merged.values() if s.key not in existing])
     for s in merged.values():
-        append_series(conn, key, s)
+        if s.key in existing:
+            append_series(conn, key, s)
+
+
+def _insert_new_series(conn: sqlite3.Connection, run_key: str, new: list[Series]) -> None:
+    """Series this run did not have yet, in two `executemany`s (the cold-index hot path): ids are assigned
+    here, which is safe because this connection is the only writer."""
+    if not new:
+        return
+    next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM series").fetchone()[0]
+    series_rows = []
+    chunk_rows = []
+    for offset, s in enumerate(new):
+        series_id = next_id + offset
+        summ = merge(Summary(), s.steps, s.values, s.timestamps)
+        series_rows.append((
+            series_id, run_key, s.key, summ.count, summ.first_step, summ.last_step, _real(summ.last),
+            _real(summ.min), _real(summ.max), summ.argmin_step, summ.argmax_step, summ.nan_count,
+            summ.last_timestamp, _EXACT.pack(_nan(summ.last), _nan(summ.min), _nan(summ.max)),
+        ))  # fmt: skip
+        for seq, start in enumerate(range(0, len(s.steps), CHUNK_POINTS)):
+            end = start + CHUNK_POINTS
+            chunk_rows.append(
+                (
+                    series_id,
+                    seq,
+                    len(s.steps[start:end]),
+                    *_pack(s.steps[start:end], s.values[start:end], s.timestamps[start:end]),
+                )
+            )
+    conn.executemany(
+        "INSERT INTO series (id, run_key, key, count, first_step, last_step, last, min, max, argmin_step,"
+        " argmax_step, nan_count, last_timestamp, exact) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        series_rows,
+    )
+    conn.executemany(
+        "INSERT INTO chunks (series_id, seq, n, steps, vals, ts) VALUES (?,?,?,?,?,?)", chunk_rows
+    )
 
 
 def record_error(conn: sqlite3.Connection, ref: RunRef, error: str, fingerprint: str | None) -> None:
