@@ -48,6 +48,20 @@ class IndexReport:
     changed: list[str] = field(default_factory=list)
 
 
+def read_and_prepare(
+    ref: RunRef, cursor: dict[str, Any] | None
+) -> tuple[RunUpdate | None, str, str | None, list[store.PreparedSeries] | None]:
+    """`read_run`, then the update's series encoded for storage (on the reading thread: the one writer
+    thread should only bind bytes). Encoding a well-formed update cannot fail; if it does, it is redone,
+    and the failure reported, on the writer."""
+    update, fingerprint, error = read_run(ref, cursor)
+    prepared = None
+    if update is not None:
+        with contextlib.suppress(ValueError, TypeError, OverflowError, MemoryError):
+            prepared = store.prepare(update)
+    return update, fingerprint, error, prepared
+
+
 def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | None, str, str | None]:
     """(update or None, fingerprint, error). Never raises for a bad run: the error is the run's."""
     reader = registry.reader_for(ref.format)
@@ -195,7 +209,7 @@ class Indexer:
                     if item is None:
                         exhausted = True
                         break
-                    pending[pool.submit(read_run, *item)] = item[0]
+                    pending[pool.submit(read_and_prepare, *item)] = item[0]
                 if cancelled():
                     exhausted = True
                 if not pending:
@@ -203,13 +217,17 @@ class Indexer:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     ref = pending.pop(fut)
-                    update, fingerprint, error = fut.result()
+                    update, fingerprint, error, prepared = fut.result()
                     if update is not None:
                         writes.append(
                             (
                                 self.writer.submit(
                                     partial(
-                                        store.apply_update, ref=ref, update=update, fingerprint=fingerprint
+                                        store.apply_update,
+                                        ref=ref,
+                                        update=update,
+                                        fingerprint=fingerprint,
+                                        prepared=prepared,
                                     ),
                                     {ref.key},
                                 ),

@@ -46,6 +46,7 @@ import numpy as np
 
 from expdesk.core.entities import Status
 from expdesk.core.errors import UsageError
+from expdesk.index import store
 from expdesk.index.reader import DEFAULT_STALE_AFTER
 
 AGGREGATES = ("last", "min", "max", "count", "first_step", "last_step", "nan_count")
@@ -479,9 +480,10 @@ def _at_sql(key: Frag, step: Frag) -> Frag:
     """Value of the last point written with `step`: chunks newest first, the first one holding the step.
     Two functions, because a NaN value is NULL to SQLite and must not be mistaken for 'not in this chunk'."""
     return _cat(
-        "(SELECT chunk_value_at(c.steps, c.vals, ", step, ") FROM series s JOIN chunks c ON c.series_id = s.id"
-        " WHERE s.run_key = r.key AND s.key = ", key, " AND ", step, " BETWEEN s.first_step AND s.last_step"
-        " AND chunk_step_index(c.steps, ", step, ") IS NOT NULL ORDER BY c.seq DESC LIMIT 1)",
+        "(SELECT chunk_value_at(c.steps, c.n, c.vals, ", step, ") FROM series s JOIN chunks c"
+        " ON c.series_id = s.id WHERE s.run_key = r.key AND s.key = ", key, " AND ", step,
+        " BETWEEN s.first_step AND s.last_step AND chunk_step_index(c.steps, c.n, ", step, ") IS NOT NULL"
+        " ORDER BY c.seq DESC LIMIT 1)",
     )  # fmt: skip
 
 
@@ -727,10 +729,21 @@ def _finite_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _step_index(steps: bytes | None, step: int | None) -> int | None:
-    """Index of the last occurrence of `step` in a packed <i8 array (the last write wins)."""
-    if not isinstance(steps, bytes) or not isinstance(step, int) or len(steps) % 8:
+def _step_index(steps: bytes | None, n: int | None, step: int | None) -> int | None:
+    """Index of the last occurrence of `step` in a chunk's steps (the last write wins): a packed <i8 array,
+    or `<start, stride>` (see `store`), found by arithmetic."""
+    if not isinstance(steps, bytes) or not isinstance(step, int) or not isinstance(n, int):
         return None
+    if len(steps) != 8 * n:
+        if len(steps) != 16 or n < 3:
+            return None
+        start, stride = struct.unpack("<qq", steps)
+        if -(2**63) <= start + (n - 1) * stride < 2**63:  # no int64 wrap-around inside the chunk
+            if stride == 0:
+                return n - 1 if step == start else None
+            offset, rest = divmod(step - start, stride)
+            return offset if rest == 0 and 0 <= offset < n else None
+        steps = store.decode_steps(steps, n).tobytes()
     if len(steps) > 1024:
         hits = np.flatnonzero(np.frombuffer(steps, dtype="<i8") == step)
         return int(hits[-1]) if len(hits) else None
@@ -747,8 +760,8 @@ def _step_index(steps: bytes | None, step: int | None) -> int | None:
     return None
 
 
-def _value_at(steps: bytes | None, vals: bytes | None, step: int | None) -> float | None:
-    index = _step_index(steps, step)
+def _value_at(steps: bytes | None, n: int | None, vals: bytes | None, step: int | None) -> float | None:
+    index = _step_index(steps, n, step)
     if index is None or not isinstance(vals, bytes) or len(vals) < 8 * (index + 1):
         return None
     (value,) = _F8.unpack_from(vals, 8 * index)
@@ -759,8 +772,8 @@ def install_functions(conn: sqlite3.Connection) -> None:
     """Register what compiled filters and sorts call. Per connection; pure functions, so deterministic."""
     conn.create_function("regexp", 2, _regexp, deterministic=True)
     conn.create_function("expdesk_num", 1, _finite_number, deterministic=True)
-    conn.create_function("chunk_step_index", 2, _step_index, deterministic=True)
-    conn.create_function("chunk_value_at", 3, _value_at, deterministic=True)
+    conn.create_function("chunk_step_index", 3, _step_index, deterministic=True)
+    conn.create_function("chunk_value_at", 4, _value_at, deterministic=True)
 
 
 # -- completion --------------------------------------------------------------------------------------

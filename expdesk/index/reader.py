@@ -170,12 +170,12 @@ class IndexReader:
     # -- metric history -----------------------------------------------------------------------------
     def series_by_id(self, series_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows = self.conn.execute(
-            "SELECT steps, vals, ts FROM chunks WHERE series_id=? ORDER BY seq", (series_id,)
+            "SELECT steps, vals, ts, n FROM chunks WHERE series_id=? ORDER BY seq", (series_id,)
         ).fetchall()
         if not rows:
             empty = np.empty(0)
             return empty.astype(np.int64), empty, empty
-        parts = [unpack(r[0], r[1], r[2]) for r in rows]
+        parts = [unpack(r[0], r[1], r[2], r[3]) for r in rows]
         return (
             np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1] for p in parts]),

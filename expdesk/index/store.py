@@ -3,6 +3,12 @@
 Metric points are stored as chunks of packed little-endian arrays (int64 steps, float64 values, float64
 ms timestamps): bulk inserts run at array speed and NaN, ±inf and -0.0 survive exactly. Appends top up the
 last chunk until it holds CHUNK_POINTS points, so live tailing does not leave millions of tiny chunks.
+
+Two lossless encodings halve what a typical series costs on disk (and so the time to write and read it):
+steps that go up by a constant stride are stored as `<start, stride>` (16 bytes), and whole-millisecond
+timestamps close to each other as a float64 base plus int32 offsets. The blob length says which encoding a
+chunk uses (a plain array is exactly 8 bytes per point; encodings are only used for 3+ points, where their
+lengths differ from that), and every encoded blob is checked to decode to the exact bytes it replaces.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import math
 import sqlite3
 import struct
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,18 +28,59 @@ from expdesk.core.summary import Summary, merge
 
 CHUNK_POINTS = 8192
 _EXACT = struct.Struct("<3d")
+_STRIDE = struct.Struct("<qq")
+_BASE = struct.Struct("<d")
+_INT32 = np.iinfo(np.int32)
+
+
+def _encode_steps(steps: np.ndarray) -> bytes:
+    raw = steps.astype("<i8")
+    if len(raw) >= 3:
+        start, stride = int(raw[0]), int(raw[1]) - int(raw[0])
+        if -(2**63) <= stride < 2**63:
+            blob = _STRIDE.pack(start, stride)
+            if np.array_equal(decode_steps(blob, len(raw)), raw):
+                return blob
+    return raw.tobytes()
+
+
+def decode_steps(blob: bytes, n: int) -> np.ndarray:
+    if len(blob) == _STRIDE.size and n >= 3:
+        start, stride = _STRIDE.unpack(blob)
+        # int64 arithmetic wraps exactly like the encoder's check did
+        return np.arange(n, dtype=np.int64) * np.int64(stride) + np.int64(start)
+    return np.frombuffer(blob, dtype="<i8")
+
+
+def _encode_ts(ts: np.ndarray) -> bytes:
+    raw = ts.astype("<f8")
+    if len(raw) >= 3 and np.isfinite(raw[0]):
+        base = float(raw[0])
+        with np.errstate(invalid="ignore", over="ignore"):
+            offsets = raw - base
+            fits = np.isfinite(offsets).all() and offsets.min() >= _INT32.min and offsets.max() <= _INT32.max
+        if fits:
+            blob = _BASE.pack(base) + offsets.astype("<i4").tobytes()
+            # whole milliseconds only, and -0.0/NaN payloads too: the decoded bytes must be the same bytes
+            if decode_ts(blob, len(raw)).tobytes() == raw.tobytes():
+                return blob
+    return raw.tobytes()
+
+
+def decode_ts(blob: bytes, n: int) -> np.ndarray:
+    if len(blob) == _BASE.size + 4 * n and n >= 3:
+        (base,) = _BASE.unpack_from(blob)
+        return np.frombuffer(blob, dtype="<i4", offset=_BASE.size).astype(np.float64) + base
+    return np.frombuffer(blob, dtype="<f8")
 
 
 def _pack(steps: np.ndarray, values: np.ndarray, ts: np.ndarray) -> tuple[bytes, bytes, bytes]:
-    return (steps.astype("<i8").tobytes(), values.astype("<f8").tobytes(), ts.astype("<f8").tobytes())
+    return (_encode_steps(steps), values.astype("<f8").tobytes(), _encode_ts(ts))
 
 
-def unpack(steps: bytes, vals: bytes, ts: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (
-        np.frombuffer(steps, dtype="<i8"),
-        np.frombuffer(vals, dtype="<f8"),
-        np.frombuffer(ts, dtype="<f8"),
-    )
+def unpack(steps: bytes, vals: bytes, ts: bytes, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One chunk's (steps int64, values float64, timestamps float64 ms); `n` is the chunk's point count."""
+    return decode_steps(steps, n), np.frombuffer(vals, dtype="<f8"), decode_ts(ts, n)
 
 
 def _real(value: float | None) -> float | None:
@@ -121,7 +169,7 @@ def append_series(conn: sqlite3.Connection, run_key: str, series: Series) -> Non
         seq, n = last[0], last[1]
         if n < CHUNK_POINTS:
             # top up the last, short chunk (live appends) instead of adding another tiny one
-            old_s, old_v, old_t = unpack(last[2], last[3], last[4])
+            old_s, old_v, old_t = unpack(last[2], last[3], last[4], n)
             steps = np.concatenate([old_s, steps])
             values = np.concatenate([old_v, values])
             ts = np.concatenate([old_t, ts])
@@ -184,8 +232,15 @@ def _num(value: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def apply_update(conn: sqlite3.Connection, ref: RunRef, update: RunUpdate, fingerprint: str | None) -> None:
-    """Upsert one run and everything it owns. Idempotent for the same folders."""
+def apply_update(
+    conn: sqlite3.Connection,
+    ref: RunRef,
+    update: RunUpdate,
+    fingerprint: str | None,
+    prepared: list[PreparedSeries] | None = None,
+) -> None:
+    """Upsert one run and everything it owns. Idempotent for the same folders. `prepared` is
+    `prepare(update)` when the caller already computed it off the writer thread."""
     conn = _TextSafe(conn)  # type: ignore[assignment]
     key = ref.key
     now = time.time()
@@ -257,9 +312,31 @@ def apply_update(conn: sqlite3.Connection, ref: RunRef, update: RunUpdate, finge
     if update.metrics_reset:
         conn.execute("DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_key=?)", (key,))
         conn.execute("DELETE FROM series WHERE run_key=?", (key,))
+    if prepared is None:
+        prepared = prepare(update)
+    existing = {row[0] for row in conn.execute("SELECT key FROM series WHERE run_key=?", (key,))}
+    _insert_new_series(conn, key, [p for p in prepared if p.series.key not in existing])
+    for p in prepared:
+        if p.series.key in existing:
+            append_series(conn, key, p.series)
+
+
+@dataclass
+class PreparedSeries:
+    """One metric of an update, ready to store. For a series the index does not hold yet, its summary and
+    encoded chunks (seq 0, 1, ...) are computed up front: `prepare` runs on a reader thread, so the writer
+    thread only binds bytes."""
+
+    series: Series
+    summary_row: tuple[Any, ...] | None = None  # the series row's summary columns
+    chunks: list[tuple[int, bytes, bytes, bytes]] | None = None  # (n, steps, vals, ts) per chunk
+
+
+def prepare(update: RunUpdate) -> list[PreparedSeries]:
+    """Merge an update's series by key (several Series for one key, e.g. two files, append in order) and,
+    when the update replaces every series (`metrics_reset`), encode them in full. Pure: no DB access."""
     merged: dict[str, Series] = {}
     for s in update.metrics:
-        # several Series for one key in one update (e.g. two files) are appended in order
         if s.key in merged and not s.replace:
             m = merged[s.key]
             merged[s.key] = Series(
@@ -271,14 +348,32 @@ def apply_update(conn: sqlite3.Connection, ref: RunRef, update: RunUpdate, finge
             )
         else:
             merged[s.key] = s
-    existing = {row[0] for row in conn.execute("SELECT key FROM series WHERE run_key=?", (key,))}
-    _insert_new_series(conn, key, [s for s in merged.values() if s.key not in existing])
-    for s in merged.values():
-        if s.key in existing:
-            append_series(conn, key, s)
+    if not update.metrics_reset:
+        # appends: which series exist is only known on the writer, which encodes as it goes
+        return [PreparedSeries(s) for s in merged.values()]
+    return [_encode_new(s) for s in merged.values()]
 
 
-def _insert_new_series(conn: sqlite3.Connection, run_key: str, new: list[Series]) -> None:
+def _encode_new(s: Series) -> PreparedSeries:
+    summ = merge(Summary(), s.steps, s.values, s.timestamps)
+    summary_row = (
+        summ.count, summ.first_step, summ.last_step, _real(summ.last), _real(summ.min), _real(summ.max),
+        summ.argmin_step, summ.argmax_step, summ.nan_count, summ.last_timestamp,
+        _EXACT.pack(_nan(summ.last), _nan(summ.min), _nan(summ.max)),
+    )  # fmt: skip
+    chunks = []
+    for start in range(0, len(s.steps), CHUNK_POINTS):
+        end = start + CHUNK_POINTS
+        chunks.append(
+            (
+                len(s.steps[start:end]),
+                *_pack(s.steps[start:end], s.values[start:end], s.timestamps[start:end]),
+            )
+        )
+    return PreparedSeries(s, summary_row, chunks)
+
+
+def _insert_new_series(conn: sqlite3.Connection, run_key: str, new: list[PreparedSeries]) -> None:
     """Series this run did not have yet, in two `executemany`s (the cold-index hot path): ids are assigned
     here, which is safe because this connection is the only writer."""
     if not new:
@@ -286,24 +381,13 @@ def _insert_new_series(conn: sqlite3.Connection, run_key: str, new: list[Series]
     next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM series").fetchone()[0]
     series_rows = []
     chunk_rows = []
-    for offset, s in enumerate(new):
+    for offset, p in enumerate(new):
+        if p.summary_row is None or p.chunks is None:
+            p = _encode_new(p.series)
+        assert p.summary_row is not None and p.chunks is not None
         series_id = next_id + offset
-        summ = merge(Summary(), s.steps, s.values, s.timestamps)
-        series_rows.append((
-            series_id, run_key, s.key, summ.count, summ.first_step, summ.last_step, _real(summ.last),
-            _real(summ.min), _real(summ.max), summ.argmin_step, summ.argmax_step, summ.nan_count,
-            summ.last_timestamp, _EXACT.pack(_nan(summ.last), _nan(summ.min), _nan(summ.max)),
-        ))  # fmt: skip
-        for seq, start in enumerate(range(0, len(s.steps), CHUNK_POINTS)):
-            end = start + CHUNK_POINTS
-            chunk_rows.append(
-                (
-                    series_id,
-                    seq,
-                    len(s.steps[start:end]),
-                    *_pack(s.steps[start:end], s.values[start:end], s.timestamps[start:end]),
-                )
-            )
+        series_rows.append((series_id, run_key, p.series.key, *p.summary_row))
+        chunk_rows += [(series_id, seq, *chunk) for seq, chunk in enumerate(p.chunks)]
     conn.executemany(
         "INSERT INTO series (id, run_key, key, count, first_step, last_step, last, min, max, argmin_step,"
         " argmax_step, nan_count, last_timestamp, exact) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

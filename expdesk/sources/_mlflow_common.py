@@ -4,6 +4,7 @@ system tags -> run info, and mapping recorded artifact URIs onto where the store
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from typing import Any
@@ -105,40 +106,55 @@ def parse_metric_lines(
     )
 
 
+def count_lines(data: bytes) -> int:
+    """Newlines in `data` (numpy's comparison runs ~3x faster than `bytes.count` and without the GIL)."""
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10)) if data else 0
+
+
 def parse_many(
     chunks: list[bytes],
+    counts: list[int] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]] | None:
-    """Parse several well-formed metric files with one pandas call and split the result back by line counts.
-    None when any chunk is not plain `<ts> <value> <int step>` lines (then parse each file on its own)."""
+    """Parse several well-formed metric files with one pandas call and split the result back by line counts
+    (`counts`: newlines per chunk, when the caller has them). None when any chunk is not plain
+    `<ts> <value> <int step>` lines (then parse each file on its own).
+
+    Every line must parse as exactly three fields with an integer step, and the rows must add up to the
+    newlines (pandas skips blank lines): then row i of the joined frame is line i, whichever file it is in.
+    """
     total = sum(len(c) for c in chunks)
     if total < PANDAS_MIN_BYTES or len(chunks) < 2:
         return None
-    counts = []
-    for chunk in chunks:
-        lines = chunk.count(b"\n")
-        # whole lines only, single spaces, no blank lines: what MLflow writes; anything else goes the slow way
-        if (
-            (chunk and not chunk.endswith(b"\n"))
-            or chunk.count(b" ") != 2 * lines
-            or b"\n\n" in chunk
-            or chunk.startswith(b"\n")
-        ):
-            return None
-        counts.append(lines)
-    try:
-        import pandas as pd
+    if any(chunk and not chunk.endswith(b"\n") for chunk in chunks):
+        return None  # a torn last line: whole lines only on this path
+    if counts is None:
+        counts = [count_lines(chunk) for chunk in chunks]
+    import pandas as pd
 
-        frame = pd.read_csv(
-            io.BytesIO(b"".join(chunks)),
-            sep=" ",
-            header=None,
-            engine="c",
-            dtype={0: np.float64, 1: np.float64, 2: np.int64},
-            keep_default_na=False,
-            na_values=["nan", "NaN"],
-        )
-    except (ValueError, OverflowError, pd.errors.ParserError):
+    data = b"".join(chunks)
+    frame = None
+    # MLflow writes integer milliseconds; integers parse ~20% faster than floats (and convert exactly:
+    # int64 -> float64 rounds to nearest like parsing the digits as a float does)
+    for stamp_type in (np.int64, np.float64):
+        try:
+            frame = pd.read_csv(
+                io.BytesIO(data),
+                sep=" ",
+                header=None,
+                engine="c",
+                lineterminator="\n",
+                quoting=csv.QUOTE_NONE,
+                dtype={0: stamp_type, 1: np.float64, 2: np.int64},
+                keep_default_na=False,
+                na_values=["nan", "NaN"],
+            )
+            break
+        except (ValueError, OverflowError, pd.errors.ParserError):
+            continue
+    if frame is None:
         return None
+    # more fields on a first line widen the frame; on a later line pandas refuses it; fewer leave the integer
+    # step column with a gap, which it refuses too
     if len(frame) != sum(counts) or frame.shape[1] != 3:
         return None
     steps, values, stamps = (

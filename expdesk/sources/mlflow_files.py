@@ -18,6 +18,7 @@ from expdesk.core.errors import SourceError
 from expdesk.core.paths import is_within
 from expdesk.sources._mlflow_common import (
     STATUS_INTS,
+    count_lines,
     info_from_tags,
     parse_many,
     parse_metric_lines,
@@ -198,12 +199,13 @@ class MlflowFileReader(Reader):
                 errors.append(str(exc))
                 continue
             first_line = 1 if tail.reset else int(previous.get(rel, {}).get("lines", 0)) + 1
-            states[rel] = {**tail.state, "lines": first_line - 1 + tail.data.count(b"\n")}
-            tails.append((rel, tail, first_line))
+            lines = count_lines(tail.data)
+            states[rel] = {**tail.state, "lines": first_line - 1 + lines}
+            tails.append((rel, tail, first_line, lines))
         # one C-parser call for all of a run's metric files: per-call overhead, not parsing, dominates
         # small files (most runs log many short series)
-        parsed = parse_many([t.data for _, t, _ in tails])
-        for i, (rel, tail, first_line) in enumerate(tails):
+        parsed = parse_many([t.data for _, t, _, _ in tails], [n for *_, n in tails])
+        for i, (rel, tail, first_line, _) in enumerate(tails):
             if parsed is not None:
                 steps, values, stamps, errs = parsed[i]
             else:

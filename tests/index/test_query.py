@@ -415,7 +415,8 @@ def test_install_functions_on_a_plain_connection() -> None:
     vals = np.array([1.0, 2.0, NAN, 4.0], dtype="<f8").tobytes()
     row = conn.execute(
         "SELECT regexp('b.r', 'bert'), regexp('^x', 'bert'), expdesk_num('1e3'), expdesk_num('inf'),"
-        " chunk_step_index(?, 5), chunk_value_at(?, ?, 9), chunk_value_at(?, ?, 5), chunk_step_index(?, 4)",
+        " chunk_step_index(?, 4, 5), chunk_value_at(?, 4, ?, 9), chunk_value_at(?, 4, ?, 5),"
+        " chunk_step_index(?, 4, 4)",
         (steps, steps, vals, steps, vals, steps),
     ).fetchone()
     assert row == (1, 0, 1000.0, None, 2, 4.0, None, None)
@@ -475,5 +476,25 @@ def test_step_index_agrees_with_numpy(steps: list[int], step: int) -> None:
     packed = np.array(steps, dtype="<i8").tobytes()
     hits = np.flatnonzero(np.array(steps, dtype=np.int64) == step)
     expected = int(hits[-1]) if len(hits) else None
-    assert _step_index(packed, step) == expected
-    assert _step_index(packed * 8, step) == (None if expected is None else expected + 7 * len(steps))
+    assert _step_index(packed, len(steps), step) == expected
+    assert _step_index(packed * 8, 8 * len(steps), step) == (
+        None if expected is None else expected + 7 * len(steps)
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(-(2**63), 2**63 - 1) | st.integers(-50, 50),
+    st.integers(-(2**63), 2**63 - 1) | st.integers(-5, 5),
+    st.integers(0, 300),
+    st.integers(-300, 300) | st.integers(-(2**63), 2**63 - 1),
+)
+def test_step_index_of_stride_encoded_chunks(start: int, stride: int, n: int, step: int) -> None:
+    # every arithmetic run of steps, including ones that wrap around int64 (kept exact by the encoder)
+    steps = (start + stride * np.arange(n, dtype=object)).astype(object)
+    wrapped = np.array([((int(v) + 2**63) % 2**64) - 2**63 for v in steps], dtype=np.int64)
+    blob = store._encode_steps(wrapped)
+    assert np.array_equal(store.decode_steps(blob, n), wrapped)
+    for probe in (step, int(wrapped[-1]) if n else step, int(wrapped[n // 2]) if n else step):
+        hits = np.flatnonzero(wrapped == probe)
+        assert _step_index(blob, n, probe) == (int(hits[-1]) if len(hits) else None)
