@@ -8,7 +8,7 @@ non-NaN values (infinities count); argmin_step = step of the first minimum.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -38,9 +38,9 @@ def summarize(steps: np.ndarray, values: np.ndarray, timestamps: np.ndarray | No
 def merge(s: Summary, steps: np.ndarray, values: np.ndarray, timestamps: np.ndarray | None = None) -> Summary:
     """Fold new points (written after everything already summarised) into `s`; returns a new Summary."""
     n = len(steps)
+    out = replace(s)  # every field is an immutable scalar: a shallow copy is a copy
     if n == 0:
-        return Summary(**asdict(s))
-    out = Summary(**asdict(s))
+        return out
     out.count += n
     smax = int(steps.max())
     smin = int(steps.min())
@@ -51,10 +51,12 @@ def merge(s: Summary, steps: np.ndarray, values: np.ndarray, timestamps: np.ndar
         out.last_step = smax
         out.last = float(values[idx])
     nan_mask = np.isnan(values)
-    out.nan_count += int(nan_mask.sum())
-    if not nan_mask.all():
-        finite_vals = values[~nan_mask]
-        finite_steps = steps[~nan_mask]
+    nans = int(np.count_nonzero(nan_mask))
+    out.nan_count += nans
+    if nans < n:
+        # the common case, no NaN, needs no masked copies
+        finite_vals = values[~nan_mask] if nans else values
+        finite_steps = steps[~nan_mask] if nans else steps
         i_min = int(np.argmin(finite_vals))
         i_max = int(np.argmax(finite_vals))
         vmin, vmax = float(finite_vals[i_min]), float(finite_vals[i_max])
@@ -63,9 +65,11 @@ def merge(s: Summary, steps: np.ndarray, values: np.ndarray, timestamps: np.ndar
         if out.max is None or vmax > out.max:
             out.max, out.argmax_step = vmax, int(finite_steps[i_max])
     if timestamps is not None and len(timestamps):
-        ts = timestamps[~np.isnan(timestamps)]
-        if len(ts):
-            newest = float(ts.max())
+        newest = float(timestamps.max())
+        if math.isnan(newest):  # max propagates NaN: only then pay for the mask
+            ts = timestamps[~np.isnan(timestamps)]
+            newest = float(ts.max()) if len(ts) else math.nan
+        if not math.isnan(newest):
             out.last_timestamp = newest if out.last_timestamp is None else max(out.last_timestamp, newest)
     return out
 
