@@ -18,6 +18,7 @@ import numpy as np
 from expdesk.core.entities import Series
 from expdesk.sources._tables import to_ms
 from expdesk.sources._tail import read_new_lines
+from expdesk.sources._values import exact_float_options
 
 #: below this many lines the plain loop is faster than starting pandas' parser
 FAST_MIN_LINES = 2000
@@ -104,9 +105,7 @@ def _parse_fast(body: bytes, header: list[int | None]) -> tuple[np.ndarray, np.n
 
     step_col, stamp_col, value_col = header
     width = max(c for c in header if c is not None) + 1
-    options: dict[str, Any] = {}
-    if int(pd.__version__.split(".")[0]) < 3:
-        options["float_precision"] = "round_trip"  # pandas 2's default parser can be off by an ulp
+    options = exact_float_options()
     try:
         frame = pd.read_csv(
             io.BytesIO(body),

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import numpy as np
 
 from expdesk.core.entities import Status
+from expdesk.sources._values import exact_float_options
 
 #: RunStatus ints of the file store (mlflow/protos/service.proto)
 STATUS_INTS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
@@ -41,7 +42,7 @@ def parse_metric_lines(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """MLflow metric lines `<timestamp_ms> <value> <step>[ <dataset> <digest>| <run_id>]` -> arrays + errors.
 
-    Large, well-formed files go through pandas' C parser (exact float parsing in pandas >= 2); anything it
+    Large, well-formed files go through pandas' C parser (exact: see `exact_float_options`); anything it
     refuses (ragged lines, float or out-of-range steps, garbage) falls back to a line-by-line parse that keeps
     every good line and names the bad ones.
     """
@@ -61,10 +62,13 @@ def parse_metric_lines(
                 header=None,
                 usecols=[0, 1, 2],
                 engine="c",
+                lineterminator="\n",
+                quoting=csv.QUOTE_NONE,
                 dtype={0: np.float64, 1: np.float64, 2: np.int64},
                 na_filter=True,
                 keep_default_na=False,
                 na_values=["nan", "NaN"],
+                **exact_float_options(),
             )
             return (
                 frame[2].to_numpy(np.int64),
@@ -147,6 +151,7 @@ def parse_many(
                 dtype={0: stamp_type, 1: np.float64, 2: np.int64},
                 keep_default_na=False,
                 na_values=["nan", "NaN"],
+                **exact_float_options(),
             )
             break
         except (ValueError, OverflowError, pd.errors.ParserError):

@@ -22,6 +22,14 @@ MAX_YAML_ALIASES = 100
 MAX_YAML_EXPANDED = 200_000
 
 
+def exact_float_options() -> dict[str, Any]:
+    """`pd.read_csv` options that parse every float to the nearest double, bit for bit as `float()` does:
+    pandas 3's default parser is exact, pandas 2's default can be off by an ulp (`round_trip` is not)."""
+    import pandas as pd
+
+    return {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+
+
 def param_str(value: Any) -> str:
     """Params are shown as recorded: scalars with `str()`, lists/dicts as JSON (the corpus convention)."""
     if isinstance(value, str):

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.index.reader import IndexReader
@@ -278,3 +280,81 @@ def test_export_of_a_run_with_a_deeply_nested_param_value(tmp_path: Path, db: Pa
     key = _only_run(db)["key"]
     out = tmp_path / "bundle.zip"
     assert cli("export", key, "--db", db, "--out", out, "--artifact", "model.safetensors", "-q") == 0
+
+
+MUTATIONS = [
+    b"",  # a blank line
+    b"1700000000000 1.5 3\r",  # CRLF
+    b'1700000000000 "1.5" 3',  # quotes are not MLflow's
+    b"1700000000000\t1.5 3",
+    b"1700000000000 1.5 3 ",
+    b"1700000000000  1.5 3",
+    b"1700000000000 1.5 3 dataset",
+    b"1700000000000 1.5",
+    b"1700000000000 1.5 3.0",
+    b"1700000000000 1.5 9223372036854775808",
+    b"1700000000000 NaN 3",
+    b"1700000000000 -inf 3",
+    b"1700000000000 Infinity 3",
+    b"1700000000000 1e309 3",
+    b"1700000000000 +1.5 3",
+    b"1700000000000 0x10 3",
+    b"1700000000000.5 1.5 3",
+    b"17e11 1.5 3",
+    b"1700000000000 1_000 3",
+    b"1700000000000 1.5 -3",
+]
+
+
+def _careful(data: bytes) -> tuple[list[int], list[str], list[float]] | None:
+    """What the line-by-line path accepts, spelled out: None when any line is refused."""
+    steps, values, stamps = [], [], []
+    for raw in data.split(b"\n")[:-1]:
+        parts = raw.split()
+        if len(parts) < 3:
+            return None
+        try:
+            stamp, value = float(parts[0]), float(parts[1])
+            # MLflow's reader: int(step); a float-typed writer's `3.0` is step 3
+            step = int(parts[2]) if parts[2].lstrip(b"-").isdigit() else int(float(parts[2]))
+        except (ValueError, OverflowError):
+            return None
+        if not -(2**63) <= step < 2**63:
+            return None
+        steps.append(step)
+        values.append(repr(value))
+        stamps.append(stamp)
+    return steps, values, stamps
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(0, 2**32),
+    st.lists(st.tuples(st.integers(0, 1), st.integers(0, 2999), st.sampled_from(MUTATIONS)), max_size=3),
+)
+def test_batched_metric_parse_agrees_with_the_careful_path_on_hostile_lines(
+    seed: int, mutations: list[tuple[int, int, bytes]]
+) -> None:
+    # the one-call pandas path may refuse a run (then each file is parsed on its own), but whatever it
+    # returns must be exactly what the careful line-by-line reading gives, file by file
+    from expdesk.sources._mlflow_common import parse_many
+
+    rng = np.random.default_rng(seed)
+    files = []
+    for f in range(2):
+        lines = [b"%d %r %d" % (1700000000000 + i, float(v), i) for i, v in enumerate(rng.normal(size=3000))]
+        for target, at, line in mutations:
+            if target == f:
+                lines[at] = line
+        files.append(b"\n".join(lines) + b"\n")
+    parsed = parse_many(files)
+    expected = [_careful(data) for data in files]
+    if not mutations:
+        assert parsed is not None
+    if parsed is None:
+        return
+    for (steps, values, stamps, errors), want in zip(parsed, expected, strict=True):
+        assert want is not None and errors == []
+        assert steps.tolist() == want[0]
+        assert [repr(v) for v in values.tolist()] == want[1]
+        assert stamps.tolist() == want[2]
