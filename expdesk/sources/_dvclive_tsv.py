@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from expdesk.core.entities import Series
-from expdesk.sources._tables import to_ms
+from expdesk.sources._tables import to_ms, to_ms_array
 from expdesk.sources._tail import read_new_lines
 from expdesk.sources._values import exact_float_options
 
@@ -129,16 +129,8 @@ def _parse_fast(body: bytes, header: list[int | None]) -> tuple[np.ndarray, np.n
         return None
     n = len(frame)
     steps = step.to_numpy() if step is not None else np.arange(n, dtype=np.int64)
-    ms = np.full(n, np.nan) if stamp is None else _to_ms(stamp.to_numpy(dtype=np.float64))
+    ms = np.full(n, np.nan) if stamp is None else to_ms_array(stamp.to_numpy(dtype=np.float64))
     return steps, value.to_numpy(dtype=np.float64), ms
-
-
-def _to_ms(values: np.ndarray) -> np.ndarray:
-    """`_tables.to_ms` over an array: seconds, milliseconds and nanoseconds told apart by magnitude."""
-    magnitude = np.abs(values)
-    out = np.where(magnitude >= 1e17, values / 1e6, np.where(magnitude >= 1e11, values, values * 1000.0))
-    out[~np.isfinite(values)] = np.nan
-    return out
 
 
 def _int(cell: bytes) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 from expdesk.core.entities import Series
 from expdesk.core.numbers import as_float
 from expdesk.sources._tail import read_new_lines
-from expdesk.sources._values import loads
+from expdesk.sources._values import exact_float_options, loads
 
 #: columns that are the x axis or a clock, never metrics
 STEP_KEYS = ("step", "global_step", "_step", "iteration", "iter")
@@ -175,6 +175,12 @@ def read_csv_table(
     """
     tail = read_new_lines(path, (state or {}).get("tail"))
     prev = {} if tail.reset else (state or {})
+    fast = _fast_csv(tail.data, prev.get("header"), int(prev.get("rows", 0)), x_candidates)
+    if fast is not None:
+        series, header, rows_read = fast
+        for s in series:
+            s.replace = tail.reset
+        return series, tail.reset, {"tail": tail.state, "header": header, "rows": rows_read}, []
     text = tail.data.decode("utf-8", "replace").replace("\0", "")
     errors: list[str] = []
     rows = _csv_rows(text, path.name, errors)
@@ -207,6 +213,84 @@ def read_csv_table(
         row_index += 1
     new_state = {"tail": tail.state, "header": header, "rows": row_index}
     return cols.series(replace=tail.reset), tail.reset, new_state, errors
+
+
+#: below this many bytes the csv module is as fast as starting pandas' parser
+FAST_CSV_MIN_BYTES = 64 * 1024
+#: every byte a table of plain numbers can hold (no letters: no nan/inf spellings, text or quotes; no spaces)
+_NUMERIC_CSV = b"0123456789.,-+eE\r\n"
+
+
+def _fast_csv(
+    data: bytes, header: list[str] | None, first_row: int, x_candidates: tuple[str, ...]
+) -> tuple[list[Series], list[str], int] | None:
+    """A big table of plain numbers (what Lightning's CSVLogger writes) through pandas' C parser, giving
+    exactly what the row loop in `read_csv_table` gives; None at the first thing it would have to judge cell
+    by cell (text, NaN spellings, quotes, ragged rows, duplicate columns), and the row loop reads it."""
+    if len(data) < FAST_CSV_MIN_BYTES:
+        return None
+    body = data
+    if header is None:
+        end = data.find(b"\n")
+        line = data[:end]
+        if end < 0 or b'"' in line or b"\0" in line or b"\r" in line.rstrip(b"\r"):
+            return None
+        try:
+            header = [h.strip() for h in line.rstrip(b"\r").decode("utf-8").split(",")]
+        except UnicodeDecodeError:
+            return None
+        body = data[end + 1 :]
+    if body.translate(None, _NUMERIC_CSV) or len(set(header)) != len(header):
+        return None
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(body),
+            header=None,
+            engine="c",
+            dtype=np.float64,
+            keep_default_na=False,
+            na_values=[""],
+            quoting=csv.QUOTE_NONE,
+            **exact_float_options(),
+        )
+    except (ValueError, OverflowError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if frame.shape[1] != len(header):
+        return None  # rows wider or narrower than the header: the row loop names them
+    n = len(frame)
+    rows = np.arange(first_row, first_row + n, dtype=np.int64)
+    x_key = next((c for c in x_candidates if c in header), None)
+    x_idx = header.index(x_key) if x_key else None
+    time_idx = next((i for i, h in enumerate(header) if h in TIME_KEYS), None)
+    steps = rows
+    if x_idx is not None:
+        xs = frame[x_idx].to_numpy()
+        ok = np.isfinite(xs) & (xs >= -(2.0**63)) & (xs < 2.0**63)  # as_step: else the row's index
+        steps = np.where(ok, np.trunc(np.where(ok, xs, 0.0)).astype(np.int64), rows)
+    stamps = to_ms_array(frame[time_idx].to_numpy()) if time_idx is not None else np.full(n, np.nan)
+    found = []
+    for i, name in enumerate(header):
+        if i in (x_idx, time_idx) or name in STEP_KEYS or name in EPOCH_KEYS:
+            continue
+        values = frame[i].to_numpy()
+        logged = ~np.isnan(values)  # an empty cell: not logged at that row (no NaN spelling gets here)
+        where = np.flatnonzero(logged)
+        if len(where):
+            found.append((int(where[0]), i, Series(name, steps[logged], values[logged], stamps[logged])))
+    # the row loop meets keys in the order their first value appears
+    found.sort(key=lambda f: (f[0], f[1]))
+    return [f[2] for f in found], header, first_row + n
+
+
+def to_ms_array(values: np.ndarray) -> np.ndarray:
+    """`to_ms` over an array: seconds, milliseconds and nanoseconds told apart by magnitude."""
+    magnitude = np.abs(values)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = np.where(magnitude >= 1e17, values / 1e6, np.where(magnitude >= 1e11, values, values * 1000.0))
+    out[~np.isfinite(values)] = np.nan
+    return out
 
 
 def history_dict_to_series(history: Mapping[str, Any]) -> list[Series]:
