@@ -177,10 +177,10 @@ def read_csv_table(
     prev = {} if tail.reset else (state or {})
     fast = _fast_csv(tail.data, prev.get("header"), int(prev.get("rows", 0)), x_candidates)
     if fast is not None:
-        series, header, rows_read = fast
+        series, fast_header, rows_read = fast
         for s in series:
             s.replace = tail.reset
-        return series, tail.reset, {"tail": tail.state, "header": header, "rows": rows_read}, []
+        return series, tail.reset, {"tail": tail.state, "header": fast_header, "rows": rows_read}, []
     text = tail.data.decode("utf-8", "replace").replace("\0", "")
     errors: list[str] = []
     rows = _csv_rows(text, path.name, errors)
