@@ -10,7 +10,6 @@ import numpy as np
 
 from expdesk.compare.decimate import MinMaxPyramid
 from expdesk.compare.smoothing import ema_smooth
-from expdesk.core.errors import UsageError
 from expdesk.index.reader import IndexReader
 
 #: matplotlib date numbers are days since 1970-01-01 (its default epoch); timestamps are ms
@@ -31,7 +30,7 @@ class RawSeries:
     metric: str
     steps: np.ndarray  # int64
     values: np.ndarray  # float64
-    timestamps: np.ndarray  # float64 ms, NaN when unknown
+    timestamps: np.ndarray | None  # float64 ms, NaN when unknown; None when loaded for a step axis only
 
 
 @dataclass
@@ -53,19 +52,26 @@ def load_series(
     run_keys: Sequence[str],
     metrics: Iterable[str],
     cancelled: Callable[[], bool] = lambda: False,
+    with_timestamps: bool = True,
 ) -> list[RawSeries]:
-    """Every (run, metric) pair that exists; runs without the metric are skipped, not errors."""
-    out: list[RawSeries] = []
-    for metric in metrics:
-        for key in run_keys:
-            if cancelled():
-                return out
-            try:
-                steps, values, stamps = reader.series(key, metric)
-            except UsageError:
-                continue
-            out.append(RawSeries(key, metric, steps, values, stamps))
-    return out
+    """Every (run, metric) pair that exists, metric by metric; runs without the metric are skipped, not
+    errors. `with_timestamps=False` leaves `timestamps` None: enough for a step axis, a third less memory."""
+    metrics = list(metrics)
+    found: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+    for key in run_keys:  # one run at a time, so that a cancel is seen between runs
+        if cancelled():
+            break
+        found.update(reader.series_many([(key, m) for m in metrics], with_timestamps))
+    return [
+        RawSeries(key, metric, *found[(key, metric)])
+        for metric in metrics
+        for key in run_keys
+        if (key, metric) in found
+    ]
+
+
+def needs_timestamps(x_mode: XMode) -> bool:
+    return x_mode is not XMode.STEP
 
 
 def prepare(raw: RawSeries, label: str, x_mode: XMode = XMode.STEP, smoothing: float = 0.0) -> PlotSeries:
@@ -74,6 +80,8 @@ def prepare(raw: RawSeries, label: str, x_mode: XMode = XMode.STEP, smoothing: f
         x = raw.steps.astype(np.float64)
         keep = None
     else:
+        if raw.timestamps is None:
+            raise ValueError(f"{raw.run_key} {raw.metric}: loaded without timestamps, cannot plot over time")
         keep = np.isfinite(raw.timestamps)  # points without a timestamp have no place on a time axis
         x = raw.timestamps[keep]
         x = x / _MS_PER_DAY if x_mode is XMode.WALL else (x - x.min()) / 1000.0 if len(x) else x
@@ -104,6 +112,6 @@ def values_at(
 ) -> dict[str, dict[str, float | None]]:
     """`{metric: {run_key: value at step}}` for the diff table's "value at step" rows."""
     out: dict[str, dict[str, float | None]] = {}
-    for raw in load_series(reader, run_keys, metrics):
+    for raw in load_series(reader, run_keys, metrics, with_timestamps=False):
         out.setdefault(raw.metric, {})[raw.run_key] = value_at_step(raw.steps, raw.values, step)
     return out

@@ -41,7 +41,15 @@ from PySide6.QtWidgets import (
 
 from expdesk.compare.diff import METRIC_STATS, DiffTable, Direction, build_diff, infer_direction
 from expdesk.compare.figures import MetricChart, metric_chart, parallel_figure, scatter_figure
-from expdesk.compare.series import PlotSeries, RawSeries, XMode, load_series, prepare, values_at
+from expdesk.compare.series import (
+    PlotSeries,
+    RawSeries,
+    XMode,
+    load_series,
+    needs_timestamps,
+    prepare,
+    values_at,
+)
 from expdesk.gui.compare_model import DiffTableModel
 from expdesk.gui.compare_workers import ChangeRelay, TaskRunner, attach_listener
 from expdesk.index.reader import IndexReader
@@ -301,16 +309,19 @@ class CompareView(QWidget):
         labels = dict(zip(keys, self.model.table().legend if self.model.table() else keys, strict=False))
         x_mode = XMode(self.x_combo.currentData())
         smoothing = self.smooth_spin.value()
-        cached = dict(self._raw)
+        with_ts = needs_timestamps(x_mode)
+        # a series loaded for a step axis has no timestamps: a time axis loads it again
+        cached = {pair: r for pair, r in self._raw.items() if r.timestamps is not None or not with_ts}
 
         index = self.index
 
         def one(key: str) -> tuple[list[RawSeries], list[PlotSeries]]:
             """Load (unless cached) and prepare one run's series: EMA and decimation pyramid."""
             fresh: list[RawSeries] = []
-            if any((key, m) not in cached for m in metrics):
+            missing = [m for m in metrics if (key, m) not in cached]
+            if missing:
                 with index.reader() as reader:  # a connection per thread
-                    fresh = load_series(reader, [key], [m for m in metrics if (key, m) not in cached])
+                    fresh = load_series(reader, [key], missing, with_timestamps=with_ts)
             found = {(r.run_key, r.metric): r for r in fresh}
             raws = [r for m in metrics if (r := cached.get((key, m)) or found.get((key, m))) is not None]
             return fresh, [prepare(r, labels.get(key, key), x_mode, smoothing) for r in raws]

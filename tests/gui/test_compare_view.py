@@ -101,6 +101,8 @@ def test_chart_options_and_small_multiples(qtbot: QtBot, index: Index, keys: lis
     qtbot.waitUntil(lambda: view.chart.axes["val_loss"].get_yscale() == "log", timeout=10_000)
     view.x_combo.setCurrentIndex(view.x_combo.findData(XMode.RELATIVE))
     qtbot.waitUntil(lambda: view.chart.x_mode is XMode.RELATIVE, timeout=10_000)
+    # the step chart loaded no timestamps: the time axis loaded them (300 points 1 s apart)
+    assert view.chart.axes["val_loss"].get_xlim() == (0.0, 299.0)
     with qtbot.waitSignal(view.chart_ready, timeout=10_000):
         view.set_selected_metrics(["val_loss", "accuracy"])
     assert set(view.chart.axes) == {"val_loss", "accuracy"}
