@@ -231,6 +231,9 @@ class IndexReader:
         return self.conn.execute(sql, params).fetchall()
 
     # -- several histories at once (compare charts) -------------------------------------------------
+    #: how much of the DB file `series_many` reads through a memory map (SQLite caps it at its build's limit)
+    SERIES_MMAP_BYTES = 1 << 32
+
     def series_many(
         self, pairs: Iterable[tuple[str, str]], with_timestamps: bool = False
     ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
@@ -241,6 +244,11 @@ class IndexReader:
         Each series is copied once, chunk by chunk as SQLite hands them over, into arrays sized from the
         chunks' point counts: no list of every chunk's blobs and no concatenation (half the peak memory and
         a third less copying than `series` for a million points)."""
+        # Chunk blobs span ~16 overflow pages each: read through the memory map, not one pread() per page
+        # (a third of the load time, almost all of its system time). Only for this call: the setting is
+        # the connection's and other queries keep theirs.
+        previous_mmap = self.conn.execute("PRAGMA mmap_size").fetchone()[0]
+        self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")
         began = not self.conn.in_transaction
         if began:
             self.conn.execute("BEGIN")  # one read snapshot: the sizes below stay true while the chunks load
@@ -258,6 +266,7 @@ class IndexReader:
         finally:
             if began:
                 self.conn.execute("COMMIT")
+            self.conn.execute(f"PRAGMA mmap_size={int(previous_mmap)}")
 
     def _series_into_arrays(
         self, series_id: int, total: int, with_timestamps: bool
