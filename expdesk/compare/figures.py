@@ -357,10 +357,9 @@ def metric_chart(
                 smoothed = Line2D([], [], color=color, linewidth=1.5)
                 smoothed.set_gid(f"smoothed:{s.run_key}")
                 ax.add_line(smoothed)
-            finite = np.isfinite(s.y)
-            y = s.y if bool(finite.all()) else np.where(finite, s.y, np.nan)
             pyramid = s.pyramid if s.pyramid is not None else MinMaxPyramid(s.y, s.smoothed)
-            dec.add(_Drawn(s, s.x, y, pyramid, raw, band, smoothed))
+            # the pyramid holds y with non-finite values as NaN already (no second pass on the GUI thread)
+            dec.add(_Drawn(s, s.x, pyramid.y, pyramid, raw, band, smoothed))
             chart.series[raw] = s
             shown = smoothed if smoothed is not None else raw
             shown.set_label(mpl_text(s.label))
