@@ -30,7 +30,7 @@ from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter
 
-from expdesk.compare.decimate import MinMaxPyramid, column_edges
+from expdesk.compare.decimate import MinMaxPyramid, column_edges, search_sorted
 from expdesk.compare.diff import parse_number
 from expdesk.compare.series import PlotSeries, XMode
 
@@ -89,7 +89,7 @@ class Decimator:
         edges = column_edges(x0, x1, width, log_x)
         centers = np.sqrt(edges[:-1] * edges[1:]) if log_x and edges[0] > 0 else (edges[:-1] + edges[1:]) / 2
         for d in self.drawn:
-            cuts = np.searchsorted(d.x, edges)
+            cuts = search_sorted(d.x, edges)
             if cuts[-1] - cuts[0] <= len(centers) or not x1 > x0:
                 # the real points, plus one beyond each side so the line runs off the edge
                 lo, hi = max(int(cuts[0]) - 1, 0), min(int(cuts[-1]) + 1, len(d.x))
@@ -280,7 +280,7 @@ class MetricChart:
         for d in dec.drawn:
             if not d.raw.get_visible():
                 continue
-            i0, i1 = np.searchsorted(d.x, [xa, xb], side="left")[0], np.searchsorted(d.x, xb, side="right")
+            i0, i1 = int(search_sorted(d.x, [xa])[0]), int(search_sorted(d.x, [xb], side="right")[0])
             if i1 <= i0:
                 continue
             ys = d.y[i0:i1]

@@ -35,7 +35,8 @@ class RawSeries:
 
 @dataclass
 class PlotSeries:
-    """One line: `x` ascending (float64), `y` and `steps` aligned with it; `smoothed` when smoothing is on."""
+    """One line: `x` ascending, `y` and `steps` aligned with it; `smoothed` when smoothing is on. On a step
+    axis `x` is `steps` itself (int64; search it with `decimate.search_sorted`), on a time axis float64."""
 
     run_key: str
     label: str
@@ -77,7 +78,7 @@ def needs_timestamps(x_mode: XMode) -> bool:
 def prepare(raw: RawSeries, label: str, x_mode: XMode = XMode.STEP, smoothing: float = 0.0) -> PlotSeries:
     """Order the points by x (stable: repeated steps keep their write order) and smooth in that order."""
     if x_mode is XMode.STEP:
-        x = raw.steps.astype(np.float64)
+        x = raw.steps  # int64 as stored: a float copy would be another 8 MB per million points
         keep = None
     else:
         if raw.timestamps is None:

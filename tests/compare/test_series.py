@@ -68,7 +68,7 @@ def test_prepare_keeps_sorted_steps_as_they_are_and_sorts_others_stably() -> Non
     steps = np.array([0, 1, 2, 3], dtype=np.int64)
     raw = RawSeries("k", "m", steps, np.array([1.0, 2.0, 3.0, 4.0]), None)
     s = prepare(raw, "k", XMode.STEP)
-    assert s.steps is steps and s.y is raw.values, "already in order: no copies"
+    assert s.x is steps and s.steps is steps and s.y is raw.values, "already in order: no copies"
     raw = RawSeries("k", "m", np.array([2, 0, 2, 1]), np.array([1.0, 2.0, 3.0, 4.0]), None)
     s = prepare(raw, "k", XMode.STEP)
     assert s.steps.tolist() == [0, 1, 2, 2] and s.y.tolist() == [2.0, 4.0, 1.0, 3.0]
