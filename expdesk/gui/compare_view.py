@@ -584,13 +584,21 @@ class CompareView(QWidget):
 
     # -- lifetime -----------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Stop listening, stop the timer, wait for running tasks. Idempotent."""
+        """Stop listening, stop the timer, wait for running tasks, let go of the series. Idempotent."""
         if self._closed:
             return
         self._closed = True
         self._changes.close()
         self._live_timer.stop()
         self._tasks.shutdown()
+        # A closed window may live on until its owner drops it, and its series are ~25 MB per million
+        # points: free them now. The lines hold slices of the full arrays, so the figure goes too, and
+        # its layout engine calls back into the chart (a reference that outlives `clear()`). A compare
+        # opened next then reuses this memory instead of faulting in fresh pages.
+        self._raw.clear()
+        self.chart = None
+        self.chart_canvas.figure.clear()
+        self.chart_canvas.figure.set_layout_engine("none")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
