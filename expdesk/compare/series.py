@@ -90,7 +90,9 @@ def prepare(raw: RawSeries, label: str, x_mode: XMode = XMode.STEP, smoothing: f
     steps = raw.steps if keep is None else raw.steps[keep]
     if len(x) > 1 and bool(np.any(x[1:] < x[:-1])):
         order = np.argsort(x, kind="stable")
-        x, y, steps = x[order], y[order], steps[order]
+        x_is_steps = x is steps
+        x, y = x[order], y[order]
+        steps = x if x_is_steps else steps[order]  # one sorted copy on a step axis, not two
     smoothed = ema_smooth(y, smoothing) if smoothing > 0 else None
     # built here, on the worker, once per load: every later zoom reduces the pyramid in O(pixels)
     return PlotSeries(raw.run_key, label, raw.metric, x, y, steps, smoothed, MinMaxPyramid(y, smoothed))

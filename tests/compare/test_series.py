@@ -72,3 +72,9 @@ def test_prepare_keeps_sorted_steps_as_they_are_and_sorts_others_stably() -> Non
     raw = RawSeries("k", "m", np.array([2, 0, 2, 1]), np.array([1.0, 2.0, 3.0, 4.0]), None)
     s = prepare(raw, "k", XMode.STEP)
     assert s.steps.tolist() == [0, 1, 2, 2] and s.y.tolist() == [2.0, 4.0, 1.0, 3.0]
+    assert s.x is s.steps, "a step axis keeps one sorted copy of the steps"
+    timed = RawSeries("k", "m", np.array([2, 0, 1]), np.array([1.0, 2.0, 3.0]), np.array([3e3, 1e3, 2e3]))
+    s = prepare(timed, "k", XMode.RELATIVE)
+    assert (
+        s.x.tolist() == [0.0, 1.0, 2.0] and s.steps.tolist() == [0, 1, 2] and s.y.tolist() == [2.0, 3.0, 1.0]
+    )
