@@ -23,7 +23,9 @@ def test_series_many_matches_series_across_chunks_and_appends(index: Index, tmp_
     more = Series("loss", np.arange(n, n + 10), np.full(10, 7.0), np.full(10, 1.8e12))
     index.writer.call(lambda c: store.append_series(c, key, more), {key})  # tops up the short chunk
     with index.reader() as reader:
+        mmap_before = reader.conn.execute("PRAGMA mmap_size").fetchone()[0]
         got = reader.series_many([(key, "loss"), (key, "acc"), (key, "nope"), ("no-run", "loss")], True)
+        assert reader.conn.execute("PRAGMA mmap_size").fetchone()[0] == mmap_before, "the setting is put back"
         assert set(got) == {(key, "loss"), (key, "acc")}, "missing pairs are left out, not errors"
         for metric in ("loss", "acc"):
             want = reader.series(key, metric)
