@@ -242,17 +242,19 @@ class IndexReader:
         otherwise): a chart over steps never reads them, and they are a third of the memory.
 
         Each series is copied once, chunk by chunk as SQLite hands them over, into arrays sized from the
-        chunks' point counts: no list of every chunk's blobs and no concatenation (half the peak memory and
-        a third less copying than `series` for a million points)."""
-        # Chunk blobs span ~16 overflow pages each: read through the memory map, not one pread() per page
-        # (a third of the load time, almost all of its system time). Only for this call: the setting is
-        # the connection's and other queries keep theirs.
+        chunks' point counts: no list of every chunk's blobs and no concatenation (about half the peak
+        memory of `series`)."""
         previous_mmap = self.conn.execute("PRAGMA mmap_size").fetchone()[0]
-        self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")
-        began = not self.conn.in_transaction
-        if began:
-            self.conn.execute("BEGIN")  # one read snapshot: the sizes below stay true while the chunks load
+        began = False
         try:
+            # Chunk blobs span ~16 overflow pages each: read them through the memory map, not one pread()
+            # per page (a third of the load time, almost all of its system time). Only for this call: the
+            # setting is the connection's and other queries keep theirs.
+            self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")
+            if not self.conn.in_transaction:
+                # one read snapshot: the sizes below stay true while the chunks load
+                self.conn.execute("BEGIN")
+                began = True
             out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
             for run_key, metric in pairs:
                 row = self.conn.execute(
@@ -282,13 +284,17 @@ class IndexReader:
         ):
             s, v, t = self._unpack_chunk(row)
             end = pos + len(s)
+            if end > total:
+                pos = end
+                break  # reported below
             steps[pos:end] = s
             values[pos:end] = v
             if stamps is not None:
                 stamps[pos:end] = t
             pos = end
         if pos != total:
-            raise ExpdeskError(f"series {series_id}: the chunks hold {pos} points, their counts say {total}")
+            decoded = f"at least {pos}" if pos > total else str(pos)
+            raise ExpdeskError(f"series {series_id}: its chunks count {total} points but decode to {decoded}")
         return steps, values, stamps
 
     @staticmethod

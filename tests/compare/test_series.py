@@ -10,7 +10,9 @@ import pytest
 
 from expdesk.compare.series import RawSeries, XMode, load_series, prepare, values_at
 from expdesk.core.entities import Series
+from expdesk.core.errors import ExpdeskError
 from expdesk.index import store
+from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 from tests.compare.conftest import add_run
 
@@ -80,3 +82,18 @@ def test_prepare_keeps_sorted_steps_as_they_are_and_sorts_others_stably() -> Non
     assert (
         s.x.tolist() == [0.0, 1.0, 2.0] and s.steps.tolist() == [0, 1, 2] and s.y.tolist() == [2.0, 3.0, 1.0]
     )
+
+
+def test_series_many_refuses_chunks_that_disagree_with_their_counts(
+    index: Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = add_run(index, tmp_path, "a", metrics={"loss": np.arange(10.0)})
+    decode = IndexReader._unpack_chunk
+    doubled = staticmethod(lambda row: tuple(np.concatenate([a, a]) for a in decode(row)))
+    monkeypatch.setattr(IndexReader, "_unpack_chunk", doubled)
+    with index.reader() as reader:
+        mmap_before = reader.conn.execute("PRAGMA mmap_size").fetchone()[0]
+        with pytest.raises(ExpdeskError, match="count 10 points but decode to at least 20"):
+            reader.series_many([(key, "loss")])
+        assert not reader.conn.in_transaction, "the snapshot is released after an error too"
+        assert reader.conn.execute("PRAGMA mmap_size").fetchone()[0] == mmap_before
