@@ -105,6 +105,7 @@ class BandImage(Artist):
         self.set_zorder(min((b.get_zorder() for b in bands), default=1.0))
         self.set_in_layout(False)
         self._tables: dict[tuple[tuple[float, ...], ...], np.ndarray] = {}
+        self.drawn_as: str | None = None  # "image" or "polygons": how the last raster draw went
 
     @staticmethod
     def draws_on(renderer: Any) -> bool:
@@ -121,6 +122,14 @@ class BandImage(Artist):
         if width <= 0 or height <= 0 or not shown:
             return
         spans = self._spans(shown, x0, y0, width, height)
+        if any(len(cols) > 1 and cols[-1] - cols[0] + 1 > 1.5 * len(cols) for cols, _, _ in spans):
+            # columns wider than a pixel (decimated for another canvas size, no refresh since): a column
+            # per pixel would leave gaps, the polygons do not
+            self.drawn_as = "polygons"
+            for band in shown:
+                PathPatch.draw(band, renderer)
+            return
+        self.drawn_as = "image"
         gc = renderer.new_gc()
         gc.set_clip_rectangle(bbox)
         for start in range(0, len(shown), BAND_GROUP):

@@ -326,6 +326,13 @@ def test_band_image_looks_like_the_polygons_and_exports_stay_vector(tmp_path: Pa
     close = np.abs(as_image - as_polygons).max(axis=2) <= 3  # 8-bit rounding of the composited colours
     assert close.mean() > 0.97, "the same pixels, but at the polygons' interpolated edges"
     image.set_visible(True)
+    canvas.draw()
+    assert image.drawn_as == "image"
+    # decimated for 100 dpi, drawn at 300 without a refresh: columns 3 px wide would leave gaps
+    chart.figure.set_dpi(300)
+    image.draw(FigureCanvasAgg(chart.figure).get_renderer())
+    assert image.drawn_as == "polygons"
+    chart.figure.set_dpi(100)
     svg = save_figure(chart.figure, tmp_path / "c.svg").read_bytes()
     assert all(f'id="band:{k}"'.encode() in svg for k in "abc"), "SVG keeps one vector band per run"
 
