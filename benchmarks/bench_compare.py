@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -81,8 +82,12 @@ def bench_chart(app: QApplication, root: Path, runs: int, points: int) -> None:
         # the parts, each measured on its own
         reader = index.reader()
         t = time.perf_counter()
+        raws = load_series(reader, keys, ["val_loss"], with_timestamps=False)
+        print(f"load {runs} series, steps + values (one thread): {ms(time.perf_counter() - t)}")
+        del raws
+        t = time.perf_counter()
         raws = load_series(reader, keys, ["val_loss"])
-        print(f"load {runs} series from the index (one thread): {ms(time.perf_counter() - t)}")
+        print(f"load {runs} series with timestamps (one thread): {ms(time.perf_counter() - t)}")
         y = raws[0].values
         x = np.arange(len(y), dtype=np.float64)
         t = time.perf_counter()
@@ -99,8 +104,9 @@ def bench_chart(app: QApplication, root: Path, runs: int, points: int) -> None:
         pyramid.columns(cuts[:-1], cuts[1:])
         print(f"pyramid columns, {points:,} points, 1200 px: {ms(time.perf_counter() - t)}")
         del raws
-        firsts, zooms, homes = [], [], []
+        firsts, zooms, homes, cpus, zoom_cpu = [], [], [], [], []
         for _attempt in range(3):
+            cpu = resource.getrusage(resource.RUSAGE_SELF)
             t = time.perf_counter()
             view = CompareView(index, keys)
             view.resize(1600, 1000)
@@ -110,15 +116,20 @@ def bench_chart(app: QApplication, root: Path, runs: int, points: int) -> None:
             canvas = view.chart_canvas.canvas
             canvas.draw()
             firsts.append(time.perf_counter() - t)
+            done = resource.getrusage(resource.RUSAGE_SELF)
+            cpus.append(
+                (done.ru_utime - cpu.ru_utime, done.ru_stime - cpu.ru_stime, done.ru_minflt - cpu.ru_minflt)
+            )
             ax = view.chart.axes["val_loss"]
             lo, hi = ax.get_xlim()
             for frac in (0.5, 0.1, 0.01, 0.001, 0.0001):
                 for shift in (0.0, 0.2, 0.4):  # a zoom, then two pans at that zoom
                     mid = lo + (hi - lo) * (0.37 + frac * shift)
-                    t = time.perf_counter()
+                    t, cpu_t = time.perf_counter(), time.thread_time()
                     ax.set_xlim(mid - (hi - lo) * frac / 2, mid + (hi - lo) * frac / 2)
                     canvas.draw()
                     zooms.append(time.perf_counter() - t)
+                    zoom_cpu.append(time.thread_time() - cpu_t)
             t = time.perf_counter()
             ax.set_xlim(lo, hi)
             canvas.draw()
@@ -133,9 +144,17 @@ def bench_chart(app: QApplication, root: Path, runs: int, points: int) -> None:
         print(
             f"compare -> drawn chart ({runs} runs, smoothing 0.6): median {ms(statistics.median(firsts))}  (target < 1000 ms)"
         )
+        user, system, faults = (statistics.median(c[i] for c in cpus) for i in range(3))
+        print(
+            f"  its CPU time (all threads): user {user:.2f} s, system {system:.2f} s, {faults:,.0f} page faults"
+        )
         print(
             f"redraw after zoom/pan (50%..0.01% of x):  median {ms(statistics.median(zooms))}, "
             f"p95 {ms(statistics.quantiles(zooms, n=20)[18])}, max {ms(max(zooms))}  (target < 100 ms)"
+        )
+        print(
+            f"  the GUI thread's CPU time per redraw: median {ms(statistics.median(zoom_cpu))}, "
+            f"p95 {ms(statistics.quantiles(zoom_cpu, n=20)[18])}  (waiting for a CPU does not count, a slowed VM does)"
         )
         print(f"redraw back to the full range:           median {ms(statistics.median(homes))}")
         print(f"vertices drawn at full range: {shown:,} for {runs * points:,} points (lines + bands)")
@@ -177,15 +196,26 @@ def bench_table(app: QApplication, root: Path, runs: int = 500) -> None:
         )
 
 
+def cpu_pressure() -> str:
+    """Linux PSI: the share of the last 10 s some task waited for a CPU (other work on this machine)."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return "unknown"
+    return line.split()[1].split("=")[1] + " %"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--points", type=int, default=1_000_000)
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
+    print(f"CPU pressure (avg10) before: {cpu_pressure()}")
     with tempfile.TemporaryDirectory() as tmp:
         bench_chart(app, Path(tmp), args.runs, args.points)
         bench_table(app, Path(tmp))
+    print(f"CPU pressure (avg10) after: {cpu_pressure()}  (above a few % the figures are noisy)")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,30 @@ from the full-resolution arrays, which stay in memory.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 #: below this many visible points per pixel column nothing is gained: draw the raw points
 MIN_POINTS_PER_COLUMN = 4
+#: float bounds that convert to int64 without overflow (the largest float64 below 2**63, and -2**63)
+_INT64_LO, _INT64_HI = -(2.0**63), 2.0**63 - 1024.0
+
+
+def search_sorted(
+    x: np.ndarray, v: np.ndarray | list[float], side: Literal["left", "right"] = "left"
+) -> np.ndarray:
+    """`np.searchsorted(x, v, side)` for float positions `v`, also when `x` is int64 (steps). numpy would
+    cast the whole of an int64 `x` to float64 on every call; integer keys give the same answer:
+    on integers, x >= v <=> x >= ceil(v) and x > v <=> x > floor(v)."""
+    if x.dtype.kind != "i":
+        return np.searchsorted(x, v, side)
+    f = np.asarray(v, dtype=np.float64)
+    keys = np.ceil(f) if side == "left" else np.floor(f)
+    keys = np.where(np.isnan(keys), np.inf, keys)  # NaN sorts last
+    found = np.searchsorted(x, np.clip(keys, _INT64_LO, _INT64_HI).astype(np.int64), side)
+    # beyond the int64 range every step is below (or above) the key
+    return np.where(keys > _INT64_HI, len(x), np.where(keys < _INT64_LO, 0, found))
 
 
 def m4_indices(
@@ -28,8 +48,8 @@ def m4_indices(
     if x1 < x0:
         x0, x1 = x1, x0
     width = max(int(width), 1)
-    lo = max(int(np.searchsorted(x, x0, "left")) - 1, 0)
-    hi = min(int(np.searchsorted(x, x1, "right")) + 1, n)
+    lo = max(int(search_sorted(x, [x0], "left")[0]) - 1, 0)
+    hi = min(int(search_sorted(x, [x1], "right")[0]) + 1, n)
     if hi - lo <= MIN_POINTS_PER_COLUMN * width or not x1 > x0:
         return np.arange(lo, hi, dtype=np.int64)
     xv = x[lo:hi]
@@ -40,8 +60,8 @@ def m4_indices(
         edges = np.linspace(x0, x1, width + 1)[1:-1]
     # columns are contiguous index ranges because x is sorted; the points just outside [x0, x1] form their
     # own segments so that they never hide a visible column's extreme
-    cuts = np.searchsorted(xv, np.concatenate(([x0], edges)), "left")
-    starts = np.unique(np.concatenate(([0], cuts, [np.searchsorted(xv, x1, "right")])))
+    cuts = search_sorted(xv, np.concatenate(([x0], edges)), "left")
+    starts = np.unique(np.concatenate(([0], cuts, search_sorted(xv, [x1], "right"))))
     starts = starts[starts < len(xv)]
     ends = np.append(starts[1:], len(xv))
     counts = ends - starts

@@ -26,11 +26,10 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
-from matplotlib.patches import PathPatch
-from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter
 
-from expdesk.compare.decimate import MinMaxPyramid, column_edges
+from expdesk.compare.bands import BandImage, BandPatch
+from expdesk.compare.decimate import MinMaxPyramid, column_edges, search_sorted
 from expdesk.compare.diff import parse_number
 from expdesk.compare.series import PlotSeries, XMode
 
@@ -56,7 +55,7 @@ class _Drawn:
     y: np.ndarray  # non-finite values as NaN
     pyramid: MinMaxPyramid
     raw: Line2D  # the real points, when the view holds at most one point per pixel column
-    band: PathPatch  # min..max of every pixel column, when it holds more
+    band: BandPatch  # min..max of every pixel column, when it holds more
     smoothed: Line2D | None  # real EMA points, or the EMA's mean per pixel column
 
 
@@ -65,7 +64,7 @@ class Decimator:
 
     A view holding at most ~1 point per pixel column draws the real points as lines. Denser views draw the raw
     data as one filled band per series from each column's min to its max (every spike reaches the band's
-    edge; a polygon of 2 vertices per column costs Agg far less than a min/max zigzag line) and the smoothed
+    edge; on screen and in PNGs the bands of an axes are one image, see `bands`) and the smoothed
     line as the mean of the EMA in each column (the EMA is computed on the full data beforehand). Column
     reductions come from each series' `MinMaxPyramid`, so a redraw costs O(pixels), not O(points).
     """
@@ -89,18 +88,18 @@ class Decimator:
         edges = column_edges(x0, x1, width, log_x)
         centers = np.sqrt(edges[:-1] * edges[1:]) if log_x and edges[0] > 0 else (edges[:-1] + edges[1:]) / 2
         for d in self.drawn:
-            cuts = np.searchsorted(d.x, edges)
+            cuts = search_sorted(d.x, edges)
             if cuts[-1] - cuts[0] <= len(centers) or not x1 > x0:
                 # the real points, plus one beyond each side so the line runs off the edge
                 lo, hi = max(int(cuts[0]) - 1, 0), min(int(cuts[-1]) + 1, len(d.x))
                 d.raw.set_data(d.x[lo:hi], d.y[lo:hi])
-                d.band.set_path(EMPTY_PATH)
+                d.band.clear_columns()
                 if d.smoothed is not None and d.series.smoothed is not None:
                     d.smoothed.set_data(d.x[lo:hi], d.series.smoothed[lo:hi])
                 continue
             kept, col_lo, col_hi, col_mean = d.pyramid.columns(cuts[:-1], cuts[1:])
             xc = centers[kept]
-            d.band.set_path(band_path(xc, col_lo, col_hi))
+            d.band.set_columns(xc, col_lo, col_hi)
             if d.smoothed is not None:
                 d.raw.set_data([], [])
                 d.smoothed.set_data(xc, col_mean)
@@ -129,30 +128,6 @@ class Decimator:
                 if len(pos):
                     out.append((float(d.x[-1]), float(pos.min())))
         return out
-
-
-EMPTY_PATH = MplPath(np.empty((0, 2)))
-
-
-def band_path(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> MplPath:
-    """Closed polygons (hi left to right, lo back) for every run of columns with finite values."""
-    finite = np.isfinite(lo) & np.isfinite(hi)
-    if not len(x) or not finite.any():
-        return EMPTY_PATH
-    if finite.all():
-        runs = [(0, len(x))]
-    else:
-        change = np.flatnonzero(np.diff(np.concatenate(([0], finite.astype(np.int8), [0]))))
-        runs = list(zip(change[::2].tolist(), change[1::2].tolist(), strict=True))
-    verts, codes = [], []
-    for a, b in runs:
-        xs = np.concatenate((x[a:b], x[a:b][::-1], x[a : a + 1]))
-        ys = np.concatenate((hi[a:b], lo[a:b][::-1], hi[a : a + 1]))
-        c = np.full(len(xs), MplPath.LINETO, dtype=MplPath.code_type)
-        c[0], c[-1] = MplPath.MOVETO, MplPath.CLOSEPOLY
-        verts.append(np.column_stack((xs, ys)))
-        codes.append(c)
-    return MplPath(np.concatenate(verts), np.concatenate(codes))
 
 
 class ZoomStableLayout(ConstrainedLayoutEngine):
@@ -280,7 +255,7 @@ class MetricChart:
         for d in dec.drawn:
             if not d.raw.get_visible():
                 continue
-            i0, i1 = np.searchsorted(d.x, [xa, xb], side="left")[0], np.searchsorted(d.x, xb, side="right")
+            i0, i1 = int(search_sorted(d.x, [xa])[0]), int(search_sorted(d.x, [xb], side="right")[0])
             if i1 <= i0:
                 continue
             ys = d.y[i0:i1]
@@ -341,6 +316,7 @@ def metric_chart(
         dec = Decimator(ax)
         chart.axes[metric] = ax
         chart.decimators[ax] = dec
+        bands: list[BandPatch] = []
         for s in by_metric[metric]:
             color = colors.get(s.run_key, "0.3")
             smooth = s.smoothed is not None
@@ -348,23 +324,25 @@ def metric_chart(
             raw = Line2D([], [], color=color, alpha=alpha, linewidth=1.0)
             raw.set_gid(f"raw:{s.run_key}")
             ax.add_line(raw)
-            # no edge and no antialiasing: half the cost of drawing a band, the same look at this alpha
-            band = PathPatch(EMPTY_PATH, facecolor=color, linewidth=0, alpha=alpha, antialiased=False)
+            # no edge and no antialiasing: half the cost of drawing a polygon (SVG/PDF), the same look as
+            # the pixel columns of the band image on screen and in PNGs
+            band = BandPatch(facecolor=color, linewidth=0, alpha=alpha, antialiased=False)
             band.set_gid(f"band:{s.run_key}")
             ax.add_artist(band)
+            bands.append(band)
             smoothed = None
             if smooth:
                 smoothed = Line2D([], [], color=color, linewidth=1.5)
                 smoothed.set_gid(f"smoothed:{s.run_key}")
                 ax.add_line(smoothed)
-            finite = np.isfinite(s.y)
-            y = s.y if bool(finite.all()) else np.where(finite, s.y, np.nan)
             pyramid = s.pyramid if s.pyramid is not None else MinMaxPyramid(s.y, s.smoothed)
-            dec.add(_Drawn(s, s.x, y, pyramid, raw, band, smoothed))
+            # the pyramid holds y with non-finite values as NaN already (no second pass on the GUI thread)
+            dec.add(_Drawn(s, s.x, pyramid.y, pyramid, raw, band, smoothed))
             chart.series[raw] = s
             shown = smoothed if smoothed is not None else raw
             shown.set_label(mpl_text(s.label))
             legend_handles.setdefault(s.run_key, shown)
+        ax.add_artist(BandImage(ax, bands))  # draws the bands on raster canvases, after them in z-order
         _style_metric_axes(ax, metric, x_mode, log_x, log_y)
         limits = dec.data_limits()
         if limits is not None:

@@ -35,40 +35,40 @@ _SAFE_PEAK = 1e50
 def ema_smooth(values: np.ndarray, weight: float) -> np.ndarray:
     """Debiased EMA exactly as TensorBoard draws it; returns a new float64 array of the same length."""
     v = np.asarray(values, dtype=np.float64)
-    out = v.copy()
     if len(v) == 0:
-        return out
+        return v.copy()
     w = float(weight) if math.isfinite(weight) else 0.0
     w = min(max(w, 0.0), 1.0)
-    if bool(np.all(v == v[0])):
-        return out  # tensorboard#786: a constant series is drawn as is
+    # two differing first values (or a NaN among them) settle it without a pass over the whole series
+    if v[0] == v[min(1, len(v) - 1)] and bool(np.all(v == v[0])):
+        return v.copy()  # tensorboard#786: a constant series is drawn as is
     finite = np.isfinite(v)
     all_finite = bool(finite.all())
     x = v if all_finite else v[finite]
     m = len(x)
-    if m == 0:
-        return out
-    if w == 0.0:
-        return out  # no smoothing: every finite value is its own EMA, non-finite ones pass through
+    if m == 0 or w == 0.0:
+        return v.copy()  # no smoothing: every finite value is its own EMA, non-finite ones pass through
     if w == 1.0:
         # TensorBoard: last stays 0 and the debias weight is 1, so every finite point smooths to 0
+        out = v.copy()
         out[finite] = 0.0
         return out
-    ema = linear_recurrence(x, w)
-    ema *= 1.0 - w
+    ema = linear_recurrence(x, w, scale=1.0 - w)
     # 1 - w**n, without cancellation for w close to 1; it is exactly 1.0 in float64 once w**n < eps/2,
     # so only that prefix needs dividing
     log_w = math.log(w)
     prefix = min(m, math.ceil(math.log(2.0**-54) / log_w) + 1)
     ema[:prefix] /= -np.expm1(np.arange(1, prefix + 1, dtype=np.float64) * log_w)
     if all_finite:
-        return ema
+        return ema  # a new array already: no copy of the input is needed
+    out = v.copy()
     out[finite] = ema
     return out
 
 
-def linear_recurrence(u: np.ndarray, a: float) -> np.ndarray:
-    """`y[i] = a * y[i-1] + u[i]` with `y[-1] = 0`, for 0 < a < 1, vectorised in blocks."""
+def linear_recurrence(u: np.ndarray, a: float, scale: float = 1.0) -> np.ndarray:
+    """`scale * y[i]` where `y[i] = a * y[i-1] + u[i]` and `y[-1] = 0`, for 0 < a < 1, vectorised in blocks
+    (the scale rides on the last multiplication instead of costing a pass of its own)."""
     n = len(u)
     block = int(min(_MAX_BLOCK, max(1, math.floor(math.log(_MAX_GROWTH) / -math.log(a)))))
     block = min(block, n)
@@ -93,14 +93,14 @@ def linear_recurrence(u: np.ndarray, a: float) -> np.ndarray:
     # u / a**j grows by up to 1e250: beyond |u| ~ 1e50 scale each row by its largest magnitude first so
     # that nothing overflows whatever the input range (a pass we skip for ordinary metric values)
     peak = max(float(mat.max()), -float(mat.min()))
-    scale = None
+    row_scale = None
     if peak > _SAFE_PEAK:
-        scale = np.abs(mat).max(axis=1)
-        scale[scale == 0] = 1.0
-        mat /= scale[:, None]
-    mat /= powers
+        row_scale = np.abs(mat).max(axis=1)
+        row_scale[row_scale == 0] = 1.0
+        mat /= row_scale[:, None]
+    mat *= 1.0 / powers  # a multiplication is cheaper than a division; <= 1 ulp apart
     result = np.cumsum(mat, axis=1, out=mat)
-    result *= powers
-    if scale is not None:
-        result *= scale[:, None]
+    result *= powers * scale
+    if row_scale is not None:
+        result *= row_scale[:, None]
     return result.reshape(-1)[:n]

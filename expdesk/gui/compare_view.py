@@ -41,7 +41,15 @@ from PySide6.QtWidgets import (
 
 from expdesk.compare.diff import METRIC_STATS, DiffTable, Direction, build_diff, infer_direction
 from expdesk.compare.figures import MetricChart, metric_chart, parallel_figure, scatter_figure
-from expdesk.compare.series import PlotSeries, RawSeries, XMode, load_series, prepare, values_at
+from expdesk.compare.series import (
+    PlotSeries,
+    RawSeries,
+    XMode,
+    load_series,
+    needs_timestamps,
+    prepare,
+    values_at,
+)
 from expdesk.gui.compare_model import DiffTableModel
 from expdesk.gui.compare_workers import ChangeRelay, TaskRunner, attach_listener
 from expdesk.index.reader import IndexReader
@@ -301,16 +309,19 @@ class CompareView(QWidget):
         labels = dict(zip(keys, self.model.table().legend if self.model.table() else keys, strict=False))
         x_mode = XMode(self.x_combo.currentData())
         smoothing = self.smooth_spin.value()
-        cached = dict(self._raw)
+        with_ts = needs_timestamps(x_mode)
+        # a series loaded for a step axis has no timestamps: a time axis loads it again
+        cached = {pair: r for pair, r in self._raw.items() if r.timestamps is not None or not with_ts}
 
         index = self.index
 
         def one(key: str) -> tuple[list[RawSeries], list[PlotSeries]]:
             """Load (unless cached) and prepare one run's series: EMA and decimation pyramid."""
             fresh: list[RawSeries] = []
-            if any((key, m) not in cached for m in metrics):
+            missing = [m for m in metrics if (key, m) not in cached]
+            if missing:
                 with index.reader() as reader:  # a connection per thread
-                    fresh = load_series(reader, [key], [m for m in metrics if (key, m) not in cached])
+                    fresh = load_series(reader, [key], missing, with_timestamps=with_ts)
             found = {(r.run_key, r.metric): r for r in fresh}
             raws = [r for m in metrics if (r := cached.get((key, m)) or found.get((key, m))) is not None]
             return fresh, [prepare(r, labels.get(key, key), x_mode, smoothing) for r in raws]
@@ -573,13 +584,21 @@ class CompareView(QWidget):
 
     # -- lifetime -----------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Stop listening, stop the timer, wait for running tasks. Idempotent."""
+        """Stop listening, stop the timer, wait for running tasks, let go of the series. Idempotent."""
         if self._closed:
             return
         self._closed = True
         self._changes.close()
         self._live_timer.stop()
         self._tasks.shutdown()
+        # A closed window may live on until its owner drops it, and its series are ~25 MB per million
+        # points: free them now. The lines hold slices of the full arrays, so the figure goes too, and
+        # its layout engine calls back into the chart (a reference that outlives `clear()`). A compare
+        # opened next then reuses this memory instead of faulting in fresh pages.
+        self._raw.clear()
+        self.chart = None
+        self.chart_canvas.figure.clear()
+        self.chart_canvas.figure.set_layout_engine("none")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()

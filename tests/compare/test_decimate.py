@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from expdesk.compare.decimate import MinMaxPyramid, column_edges, m4_indices
+from expdesk.compare.decimate import MinMaxPyramid, column_edges, m4_indices, search_sorted
 
 
 def column_extremes(
@@ -93,6 +93,30 @@ def test_log_axis_columns() -> None:
     idx = m4_indices(x, y, 1.0, 1e6, 200, log_x=True)
     assert 9 in idx
     assert len(idx) <= 4 * 200 + 2
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_search_sorted_on_int_steps_matches_a_float_copy(side: str) -> None:
+    rng = np.random.default_rng(3)
+    steps = np.sort(rng.integers(-1000, 1000, 5000)).astype(np.int64)  # repeated steps too
+    v = np.concatenate(
+        (rng.uniform(-1100, 1100, 500), steps[::50].astype(np.float64), [-1e300, 1e300, -math.inf, math.inf])
+    )
+    want = np.searchsorted(steps.astype(np.float64), v, side)
+    np.testing.assert_array_equal(search_sorted(steps, v, side), want)  # type: ignore[arg-type]
+    assert search_sorted(steps, [math.nan], side).tolist() == [len(steps)], "NaN sorts last, as in numpy"
+    big = np.array([-(2**63), 0, 2**63 - 1], dtype=np.int64)
+    assert search_sorted(big, [-1e19, -1.0, 0.5, 1e19]).tolist() == [0, 1, 2, 3]
+    floats = np.array([0.0, 0.5, 1.0])
+    assert search_sorted(floats, [0.5], side).tolist() == np.searchsorted(floats, [0.5], side).tolist()
+
+
+def test_m4_on_int_steps_matches_float_steps() -> None:
+    rng = np.random.default_rng(4)
+    steps = np.arange(0, 300_000, 3, dtype=np.int64)
+    y = rng.normal(size=len(steps))
+    got = m4_indices(steps, y, 1234.5, 250_000.2, 300)
+    np.testing.assert_array_equal(got, m4_indices(steps.astype(np.float64), y, 1234.5, 250_000.2, 300))
 
 
 def test_empty_and_degenerate() -> None:

@@ -6,12 +6,14 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.dates import num2date
 from matplotlib.image import imread
 from matplotlib.path import Path as MplPath
 
+from expdesk.compare.bands import BAND_GROUP, BandImage
 from expdesk.compare.figures import (
     RAW_ALPHA,
     ZoomStableLayout,
@@ -256,3 +258,101 @@ def test_export_png_and_svg(tmp_path: Path) -> None:
     svg = save_figure(chart.figure, tmp_path / "c.svg")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in svg.read_bytes()[:500]
+
+
+# -- the band image: the bands of an axes on raster canvases ---------------------------------------------
+
+
+def band_only_canvas(chart, dpi: float = 100.0) -> FigureCanvasAgg:
+    """A canvas on which only the bands draw (lines, grid, legend and texts hidden)."""
+    chart.figure.set_dpi(dpi)
+    for ax in chart.axes.values():
+        for line in ax.get_lines():
+            line.set_visible(False)
+        ax.grid(False)
+        ax.set_axis_off()
+        ax.set_title("")
+        if ax.get_legend() is not None:
+            ax.get_legend().set_visible(False)
+    canvas = FigureCanvasAgg(chart.figure)
+    canvas.draw()
+    return canvas
+
+
+def painted(canvas: FigureCanvasAgg) -> np.ndarray:
+    """Bool image, row 0 at the bottom (display coordinates): where anything but white was drawn."""
+    rgba = np.asarray(canvas.buffer_rgba())
+    return (rgba[::-1, :, :3] < 250).any(axis=2)
+
+
+@pytest.mark.parametrize("dpi", [100.0, 150.0])
+def test_band_image_paints_every_column_from_its_min_to_its_max(dpi: float) -> None:
+    n = 300_000
+    rng = np.random.default_rng(9)
+    y = np.sin(np.arange(n) / 20_000) + rng.normal(size=n) * 0.1
+    y[123_456] = 9.0  # one spike, one point
+    s = prepare(RawSeries("a", "loss", np.arange(n), y, None), "a", XMode.STEP, 0.6)
+    chart = metric_chart({"loss": [s]}, ["a"], smoothing=0.6, figsize=(6, 3))
+    canvas = band_only_canvas(chart, dpi)
+    ax = chart.axes["loss"]
+    band = artist(ax, "band:a")
+    assert band.columns is not None
+    xc, lo, hi = band.columns
+    grid = painted(canvas)
+    col = np.floor(ax.transData.transform(np.column_stack((xc, lo)))[:, 0]).astype(int)
+    bottom = ax.transData.transform(np.column_stack((xc, lo)))[:, 1]
+    top = ax.transData.transform(np.column_stack((xc, hi)))[:, 1]
+    inside = (col >= math.ceil(ax.bbox.x0)) & (col < math.floor(ax.bbox.x1))
+    for c, b, t in zip(col[inside], bottom[inside], top[inside], strict=True):
+        rows = np.arange(math.ceil(b - 0.5), math.floor(t - 0.5) + 1)
+        rows = rows[(rows >= ax.bbox.y0) & (rows < ax.bbox.y1)]
+        assert grid[rows, c].all(), f"pixel column {c} is not painted from its min to its max"
+    # the spike is exactly as tall as its value, and nothing is painted beyond the data's extremes
+    spike = ax.transData.transform((123_456, 9.0))
+    column = grid[:, int(spike[0]) - 1 : int(spike[0]) + 2].any(axis=1)
+    assert np.flatnonzero(column).max() == math.floor(spike[1] - 0.5)
+    assert np.flatnonzero(grid.any(axis=1)).min() >= math.ceil(ax.transData.transform((0, y.min()))[1] - 0.5)
+
+
+def test_band_image_looks_like_the_polygons_and_exports_stay_vector(tmp_path: Path) -> None:
+    s = [series(k, 200_000, i, smoothing=0.6) for i, k in enumerate("abc")]
+    chart = metric_chart({"loss": s}, list("abc"), smoothing=0.6, figsize=(6, 3))
+    canvas = band_only_canvas(chart)
+    as_image = np.asarray(canvas.buffer_rgba()).astype(int)
+    image = next(a for a in chart.axes["loss"].get_children() if isinstance(a, BandImage))
+    image.set_visible(False)  # the patches draw their polygons again
+    canvas.draw()
+    as_polygons = np.asarray(canvas.buffer_rgba()).astype(int)
+    close = np.abs(as_image - as_polygons).max(axis=2) <= 3  # 8-bit rounding of the composited colours
+    assert close.mean() > 0.97, "the same pixels, but at the polygons' interpolated edges"
+    image.set_visible(True)
+    canvas.draw()
+    assert image.drawn_as == "image"
+    # decimated for 100 dpi, drawn at 300 without a refresh: columns 3 px wide would leave gaps
+    chart.figure.set_dpi(300)
+    image.draw(FigureCanvasAgg(chart.figure).get_renderer())
+    assert image.drawn_as == "polygons"
+    chart.figure.set_dpi(100)
+    svg = save_figure(chart.figure, tmp_path / "c.svg").read_bytes()
+    assert all(f'id="band:{k}"'.encode() in svg for k in "abc"), "SVG keeps one vector band per run"
+
+
+def test_band_image_composites_more_bands_than_one_mask_holds() -> None:
+    n = 50_000
+    count = BAND_GROUP + 3
+    runs = {f"r{i:02d}": np.sin(np.arange(n) / 3000) * 0.2 + i for i in range(count)}  # stacked, apart
+    prepared = [
+        prepare(
+            RawSeries(k, "loss", np.arange(n), v + np.random.default_rng(i).normal(size=n) * 0.1, None), k
+        )
+        for i, (k, v) in enumerate(runs.items())
+    ]
+    chart = metric_chart({"loss": prepared}, list(runs), figsize=(6, 6))
+    canvas = band_only_canvas(chart)
+    ax = chart.axes["loss"]
+    rgba = np.asarray(canvas.buffer_rgba())[::-1]
+    x = int(ax.transData.transform((n / 2, 0))[0])
+    for i, key in enumerate(runs):  # every band is there, in its own colour (opaque: no smoothing)
+        row = int(ax.transData.transform((n / 2, i))[1])
+        want = np.round(np.array(artist(ax, f"band:{key}").get_facecolor()[:3]) * 255)
+        assert np.abs(rgba[row, x, :3].astype(int) - want).max() <= 1, key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,6 +103,8 @@ def test_chart_options_and_small_multiples(qtbot: QtBot, index: Index, keys: lis
     qtbot.waitUntil(lambda: view.chart.axes["val_loss"].get_yscale() == "log", timeout=10_000)
     view.x_combo.setCurrentIndex(view.x_combo.findData(XMode.RELATIVE))
     qtbot.waitUntil(lambda: view.chart.x_mode is XMode.RELATIVE, timeout=10_000)
+    # the step chart loaded no timestamps: the time axis loaded them (300 points 1 s apart)
+    assert view.chart.axes["val_loss"].get_xlim() == (0.0, 299.0)
     with qtbot.waitSignal(view.chart_ready, timeout=10_000):
         view.set_selected_metrics(["val_loss", "accuracy"])
     assert set(view.chart.axes) == {"val_loss", "accuracy"}
@@ -174,6 +178,18 @@ def test_live_update_reloads_changed_runs(
     assert raw.get_xdata()[-1] == 399
     rows = {r.label: r for r in view.model.visible_rows()}
     assert rows["val_loss · last"].cells[0].text == "0.01"
+
+
+def test_closing_lets_go_of_the_series(qtbot: QtBot, index: Index, keys: list[str]) -> None:
+    view = open_view(qtbot, index, keys)
+    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+        pass
+    assert view.chart is not None and view._raw
+    chart = weakref.ref(view.chart)
+    view.close()
+    assert view.chart is None and not view._raw and not view.chart_canvas.figure.axes
+    gc.collect()
+    assert chart() is None, "nothing holds on to the chart (and its series) once the view is closed"
 
 
 def test_unknown_and_missing_runs(qtbot: QtBot, index: Index, keys: list[str]) -> None:
