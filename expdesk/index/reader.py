@@ -299,9 +299,8 @@ class IndexReader:
 
     @staticmethod
     def _unpack_chunk(row: sqlite3.Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The one place `series_many` decodes a chunk (row: n, steps, vals, ts).
-        MERGE: when `store.unpack` gains the point count, this becomes `unpack(row[1], row[2], row[3], row[0])`."""
-        return unpack(row[1], row[2], row[3])
+        """The one place `series_many` decodes a chunk (row: n, steps, vals, ts)."""
+        return unpack(row[1], row[2], row[3], row[0])
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
