@@ -105,6 +105,7 @@ def bench_chart(app: QApplication, root: Path, runs: int, points: int) -> None:
         print(f"pyramid columns, {points:,} points, 1200 px: {ms(time.perf_counter() - t)}")
         del raws
         firsts, zooms, homes, cpus, zoom_cpu = [], [], [], [], []
+        by_level: dict[float, list[float]] = {}
         for _attempt in range(3):
             cpu = resource.getrusage(resource.RUSAGE_SELF)
             t = time.perf_counter()
@@ -130,6 +131,7 @@ def bench_chart(app: QApplication, root: Path, runs: int, points: int) -> None:
                     canvas.draw()
                     zooms.append(time.perf_counter() - t)
                     zoom_cpu.append(time.thread_time() - cpu_t)
+                    by_level.setdefault(frac, []).append(zooms[-1])
             t = time.perf_counter()
             ax.set_xlim(lo, hi)
             canvas.draw()
@@ -155,6 +157,10 @@ def bench_chart(app: QApplication, root: Path, runs: int, points: int) -> None:
         print(
             f"  the GUI thread's CPU time per redraw: median {ms(statistics.median(zoom_cpu))}, "
             f"p95 {ms(statistics.quantiles(zoom_cpu, n=20)[18])}  (waiting for a CPU does not count, a slowed VM does)"
+        )
+        print(
+            "  median per zoom level: "
+            + ", ".join(f"{frac:g} of x {statistics.median(v) * 1000:.0f} ms" for frac, v in by_level.items())
         )
         print(f"redraw back to the full range:           median {ms(statistics.median(homes))}")
         print(f"vertices drawn at full range: {shown:,} for {runs * points:,} points (lines + bands)")
