@@ -240,8 +240,19 @@ def _fast_csv(
         except UnicodeDecodeError:
             return None
         body = data[end + 1 :]
-    if body.translate(None, _NUMERIC_CSV) or len(set(header)) != len(header):
+    if len(set(header)) != len(header):
         return None
+    nan_cells: list[tuple[int, int]] = []
+    letters = body.translate(None, _NUMERIC_CSV)
+    if letters:
+        # Python (and so Lightning) writes non-finite floats as nan, inf, -inf: pandas reads inf itself, and
+        # a nan cell is a logged NaN, which pandas can only give as "empty"; so they are found by position
+        # every letter is part of a `nan` or an `inf` (a cell like `1nan` is then refused by pandas)
+        if len(letters) != 3 * (body.count(b"nan") + body.count(b"inf")):
+            return None
+        nan_cells = _nan_cells(body)
+        if nan_cells is None:
+            return None
     import pandas as pd
 
     try:
@@ -251,7 +262,7 @@ def _fast_csv(
             engine="c",
             dtype=np.float64,
             keep_default_na=False,
-            na_values=[""],
+            na_values=["", "nan"],
             quoting=csv.QUOTE_NONE,
             **exact_float_options(),
         )
@@ -275,13 +286,40 @@ def _fast_csv(
         if i in (x_idx, time_idx) or name in STEP_KEYS or name in EPOCH_KEYS:
             continue
         values = frame[i].to_numpy()
-        logged = ~np.isnan(values)  # an empty cell: not logged at that row (no NaN spelling gets here)
+        logged = ~np.isnan(values)  # an empty cell: not logged at that row
+        for row, col in nan_cells:
+            if col == i:
+                logged[row] = True  # ... but a nan cell is a NaN that was logged
         where = np.flatnonzero(logged)
         if len(where):
             found.append((int(where[0]), i, Series(name, steps[logged], values[logged], stamps[logged])))
     # the row loop meets keys in the order their first value appears
     found.sort(key=lambda f: (f[0], f[1]))
     return [f[2] for f in found], header, first_row + n
+
+
+#: more NaN cells than this and the row loop reads the table (they are found one by one)
+MAX_NAN_CELLS = 1000
+
+
+def _nan_cells(body: bytes) -> list[tuple[int, int]] | None:
+    """(row, column) of every `nan` cell, rows counted as pandas counts them; None when blank lines or lone
+    carriage returns would make that count differ from the line count, or when there are too many."""
+    if b"\n\n" in body or b"\n\r\n" in body or body.startswith((b"\n", b"\r\n")):
+        return None
+    if body.count(b"\r") != body.count(b"\r\n"):
+        return None
+    cells = []
+    line, counted_to, pos = 0, 0, body.find(b"nan")
+    while pos >= 0:
+        if len(cells) >= MAX_NAN_CELLS:
+            return None
+        line += body.count(b"\n", counted_to, pos)
+        counted_to = pos
+        start = body.rfind(b"\n", 0, pos) + 1
+        cells.append((line, body.count(b",", start, pos)))
+        pos = body.find(b"nan", pos + 3)
+    return cells
 
 
 def to_ms_array(values: np.ndarray) -> np.ndarray:
