@@ -250,9 +250,10 @@ def _fast_csv(
         # every letter is part of a `nan` or an `inf` (a cell like `1nan` is then refused by pandas)
         if len(letters) != 3 * (body.count(b"nan") + body.count(b"inf")):
             return None
-        nan_cells = _nan_cells(body)
-        if nan_cells is None:
+        found = _nan_cells(body)
+        if found is None:
             return None
+        nan_cells = found
     import pandas as pd
 
     try:
@@ -309,7 +310,7 @@ def _nan_cells(body: bytes) -> list[tuple[int, int]] | None:
         return None
     if body.count(b"\r") != body.count(b"\r\n"):
         return None
-    cells = []
+    cells: list[tuple[int, int]] = []
     line, counted_to, pos = 0, 0, body.find(b"nan")
     while pos >= 0:
         if len(cells) >= MAX_NAN_CELLS:
