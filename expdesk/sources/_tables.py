@@ -250,10 +250,10 @@ def _fast_csv(
         # every letter is part of a `nan` or an `inf` (a cell like `1nan` is then refused by pandas)
         if len(letters) != 3 * (body.count(b"nan") + body.count(b"inf")):
             return None
-        found = _nan_cells(body)
-        if found is None:
+        spotted = _nan_cells(body)
+        if spotted is None:
             return None
-        nan_cells = found
+        nan_cells = spotted
     import pandas as pd
 
     try:
