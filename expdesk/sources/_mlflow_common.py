@@ -56,20 +56,21 @@ def parse_metric_lines(
         try:
             import pandas as pd
 
-            frame = pd.read_csv(
-                io.BytesIO(data),
-                sep=" ",
-                header=None,
-                usecols=[0, 1, 2],
-                engine="c",
-                lineterminator="\n",
-                quoting=csv.QUOTE_NONE,
-                dtype={0: np.float64, 1: np.float64, 2: np.int64},
-                na_filter=True,
-                keep_default_na=False,
-                na_values=["nan", "NaN"],
-                **exact_float_options(),
-            )
+            with np.errstate(all="ignore"):  # see parse_many
+                frame = pd.read_csv(
+                    io.BytesIO(data),
+                    sep=" ",
+                    header=None,
+                    usecols=[0, 1, 2],
+                    engine="c",
+                    lineterminator="\n",
+                    quoting=csv.QUOTE_NONE,
+                    dtype={0: np.float64, 1: np.float64, 2: np.int64},
+                    na_filter=True,
+                    keep_default_na=False,
+                    na_values=["nan", "NaN"],
+                    **exact_float_options(),
+                )
             return (
                 frame[2].to_numpy(np.int64),
                 frame[1].to_numpy(np.float64),
@@ -141,18 +142,20 @@ def parse_many(
     # int64 -> float64 rounds to nearest like parsing the digits as a float does)
     for stamp_type in (np.int64, np.float64):
         try:
-            frame = pd.read_csv(
-                io.BytesIO(data),
-                sep=" ",
-                header=None,
-                engine="c",
-                lineterminator="\n",
-                quoting=csv.QUOTE_NONE,
-                dtype={0: stamp_type, 1: np.float64, 2: np.int64},
-                keep_default_na=False,
-                na_values=["nan", "NaN"],
-                **exact_float_options(),
-            )
+            # errstate: a float in an int64 column is a ValueError, not a warning from the cast pandas tries
+            with np.errstate(all="ignore"):
+                frame = pd.read_csv(
+                    io.BytesIO(data),
+                    sep=" ",
+                    header=None,
+                    engine="c",
+                    lineterminator="\n",
+                    quoting=csv.QUOTE_NONE,
+                    dtype={0: stamp_type, 1: np.float64, 2: np.int64},
+                    keep_default_na=False,
+                    na_values=["nan", "NaN"],
+                    **exact_float_options(),
+                )
             break
         except (ValueError, OverflowError, pd.errors.ParserError):
             continue
