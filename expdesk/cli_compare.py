@@ -165,10 +165,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
     with open_reader(args) as reader:
         keys = _resolve_all(reader, args.runs)
         runs = reader.runs_json(keys)
-        raws = load_series(reader, keys, args.metric)
+        x_mode = XMode(args.x)
+        # a step axis never reads the timestamps: a third less to load
+        raws = load_series(reader, keys, args.metric, with_timestamps=x_mode is not XMode.STEP)
     labels = dict(zip(keys, legend_labels(runs), strict=True))
     by_metric: dict[str, list[Any]] = {m: [] for m in args.metric}
-    x_mode = XMode(args.x)
     for raw in raws:
         by_metric[raw.metric].append(prepare(raw, labels[raw.run_key], x_mode, args.smooth))
     missing = [m for m, s in by_metric.items() if not s]
