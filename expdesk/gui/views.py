@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QStandardPaths
+from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtWidgets import QWidget
 
 from expdesk.gui.lineage_view import LineageView
@@ -60,6 +60,8 @@ class WindowViews:
         view = CompareView(self.window.index, keys)
         view.setWindowTitle(f"Compare {len(keys)} runs — expdesk")
         view.resize(1280, 820)
+        # closing deletes the window (its tasks are waited for and its listener closed in closeEvent)
+        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         view.destroyed.connect(
             lambda _o=None, v=view: self.compares.remove(v) if v in self.compares else None
         )

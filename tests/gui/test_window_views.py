@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QItemSelectionModel
 from pytestqt.qtbot import QtBot
 
@@ -92,3 +93,15 @@ def test_add_server_makes_it_a_source_polled_off_the_gui_thread(window: MainWind
     assert refresher.error
     window.views.close_all()
     assert window.views.servers == {}
+
+
+def test_a_closed_compare_window_is_deleted(window: MainWindow, qtbot: QtBot, mlflow_store: Path) -> None:
+    # its series are freed on close, and the window itself goes too (it held ~1 MB of widgets per compare)
+    add_and_wait(qtbot, window, [mlflow_store], rows=8)
+    _select(window, ["alpha=0.01", "alpha=0.001"])
+    window.ui.actions["compare"].trigger()
+    view = window.views.compares[0]
+    qtbot.waitUntil(lambda: view.isVisible())
+    view.close()
+    qtbot.waitUntil(lambda: window.views.compares == [])
+    assert not shiboken6.isValid(view)  # the C++ window is gone, not just hidden
