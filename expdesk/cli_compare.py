@@ -168,6 +168,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         x_mode = XMode(args.x)
         # a step axis never reads the timestamps: a third less to load
         raws = load_series(reader, keys, args.metric, with_timestamps=x_mode is not XMode.STEP)
+    raws = _with_server_histories(raws, runs, args.metric)
     labels = dict(zip(keys, legend_labels(runs), strict=True))
     by_metric: dict[str, list[Any]] = {m: [] for m in args.metric}
     for raw in raws:
@@ -181,3 +182,21 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(f"expdesk: no run has {m!r}", file=sys.stderr)
     print(args.out)
     return 0
+
+
+def _with_server_histories(raws: list[Any], runs: list[dict[str, Any]], metrics: list[str]) -> list[Any]:
+    """Runs browsed on a tracking server keep only their latest values in the index: plot their full
+    history, fetched from the server (as the detail and compare charts do). A server that does not answer
+    is said on stderr and its runs are plotted with what the index has."""
+    from expdesk.compare.series import RawSeries
+    from expdesk.remote.browse import FORMAT, fetch_histories
+
+    problems: list[str] = []
+    fetched: dict[tuple[str, str], RawSeries] = {}
+    for run in runs:
+        if run.get("format") == FORMAT:
+            for metric, (steps, values, stamps) in fetch_histories(run, metrics, problems).items():
+                fetched[(run["key"], metric)] = RawSeries(run["key"], metric, steps, values, stamps)
+    for problem in problems:
+        print(f"expdesk: not fetched from the server: {problem}", file=sys.stderr)
+    return [fetched.get((r.run_key, r.metric), r) for r in raws]

@@ -51,7 +51,7 @@ from expdesk.compare.series import (
     values_at,
 )
 from expdesk.gui.compare_model import DiffTableModel
-from expdesk.gui.compare_workers import ChangeRelay, TaskRunner, attach_listener
+from expdesk.gui.compare_workers import SERVER_FORMAT, ChangeRelay, TaskRunner, attach_listener, server_series
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 
@@ -314,25 +314,29 @@ class CompareView(QWidget):
         cached = {pair: r for pair, r in self._raw.items() if r.timestamps is not None or not with_ts}
 
         index = self.index
+        on_server = {r["key"]: r for r in self.runs if r.get("format") == SERVER_FORMAT}
+        problems: list[str] = []
 
         def one(key: str) -> tuple[list[RawSeries], list[PlotSeries]]:
             """Load (unless cached) and prepare one run's series: EMA and decimation pyramid."""
             fresh: list[RawSeries] = []
             missing = [m for m in metrics if (key, m) not in cached]
-            if missing:
+            if missing and key in on_server:
+                fresh = server_series(on_server[key], missing, with_ts, problems)
+            elif missing:
                 with index.reader() as reader:  # a connection per thread
                     fresh = load_series(reader, [key], missing, with_timestamps=with_ts)
             found = {(r.run_key, r.metric): r for r in fresh}
             raws = [r for m in metrics if (r := cached.get((key, m)) or found.get((key, m))) is not None]
             return fresh, [prepare(r, labels.get(key, key), x_mode, smoothing) for r in raws]
 
-        def job(_reader: IndexReader) -> tuple[list[RawSeries], list[PlotSeries]]:
+        def job(_reader: IndexReader) -> tuple[list[RawSeries], list[PlotSeries], list[str]]:
             # runs in parallel: SQLite reads and numpy (EMA, pyramid) release the GIL
             with ThreadPoolExecutor(CHART_THREADS) as pool:
                 results = list(pool.map(one, keys))
             fresh = [r for f, _ in results for r in f]
             by_pair = {(p.run_key, p.metric): p for _, prepared in results for p in prepared}
-            return fresh, [by_pair[(k, m)] for m in metrics for k in keys if (k, m) in by_pair]
+            return fresh, [by_pair[(k, m)] for m in metrics for k in keys if (k, m) in by_pair], problems
 
         self._tasks.submit("chart", job)
 
@@ -342,10 +346,17 @@ class CompareView(QWidget):
         if kind == "runs":
             self._show_runs(result)
         elif kind == "chart":
-            fresh, prepared = result
+            fresh, prepared, problems = result
             for raw in fresh:
                 self._raw[(raw.run_key, raw.metric)] = raw
             self._show_chart(prepared)
+            if problems:
+                more = f" (+{len(problems) - 2} more)" if len(problems) > 2 else ""
+                self.status.setText(
+                    f"Comparing {len(self.runs)} runs; not charted, the server did not answer: "
+                    + "; ".join(problems[:2])
+                    + more
+                )
         elif kind == "export":
             self.status.setText(f"Saved {result}")
 

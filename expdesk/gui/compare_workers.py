@@ -13,13 +13,17 @@ import contextlib
 import threading
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from expdesk.compare.series import RawSeries
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
+
+#: the format of runs browsed on an MLflow tracking server (`expdesk.remote.browse.FORMAT`)
+SERVER_FORMAT = "mlflow-remote"
 
 
 class TaskRelay(QObject):
@@ -104,3 +108,16 @@ def attach_listener(index: Index, relay: ChangeRelay) -> None:
                 target.listener(keys)
 
     index.writer.add_listener(listener)
+
+
+def server_series(
+    run: Mapping[str, Any], metrics: Sequence[str], with_timestamps: bool, problems: list[str]
+) -> list[RawSeries]:
+    """Series of a run browsed on an MLflow tracking server (worker thread): the index keeps only its latest
+    values, so the full history comes from the server, as for the detail charts (`fetch_histories`)."""
+    from expdesk.remote.browse import fetch_histories
+
+    return [
+        RawSeries(run["key"], metric, steps, values, stamps if with_timestamps else None)
+        for metric, (steps, values, stamps) in fetch_histories(run, metrics, problems).items()
+    ]

@@ -15,7 +15,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from expdesk.core.entities import Link, RunRef, RunUpdate, Series, Status
 from expdesk.index import store
 from expdesk.index.indexer import IndexReport, Progress
 from expdesk.index.service import Index
-from expdesk.remote.http import MlflowRest, source_url
+from expdesk.remote.http import MlflowRest, RemoteError, source_url
 from expdesk.remote.mlflow_api import FROM_MLFLOW, ServerApi
 
 FORMAT = "mlflow-remote"
@@ -148,6 +148,24 @@ def fetch_history(
     )
 
 
+def fetch_histories(
+    run: Mapping[str, Any], metrics: Sequence[str], problems: list[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Full histories of several metrics of a server run (as `runs_json` describes it), metric -> arrays as
+    `fetch_history` gives them; metrics the run does not have are left out. A server that cannot answer costs
+    this run its histories, not the caller's work: the reason goes to `problems`."""
+    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for metric in metrics:
+        if metric not in run.get("metrics", {}):
+            continue
+        try:
+            out[metric] = fetch_history(run["path"], run["native_id"], metric)
+        except RemoteError as exc:
+            problems.append(f"{run.get('name') or run['key']}: {exc}")
+            break  # the next metric would meet the same server
+    return out
+
+
 class ServerRefresher:
     """Re-lists a server into the index every `interval` seconds on its own thread; `stop()` returns promptly.
 
@@ -170,8 +188,6 @@ class ServerRefresher:
             self._thread.join()
 
     def _run(self) -> None:
-        from expdesk.remote.http import RemoteError
-
         while not self._stop.is_set():
             try:
                 index_server(self.index, self.url, cancelled=self._stop.is_set)

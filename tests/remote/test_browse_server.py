@@ -106,3 +106,72 @@ def test_detail_charts_fetch_the_full_history_of_a_server_run(
         assert reader.run_json(key)["metrics"][metric]["count"] == 1  # the index keeps the latest value only
         (view,) = load_series_views(reader, key, [metric], 100_000)
     assert len(view.steps) == len(history) and sorted(view.steps.tolist()) == sorted(m.step for m in history)
+
+
+def test_compare_charts_the_full_history_of_server_runs(
+    mlflow_server: Server, pushed: dict[str, str], tmp_path: Path, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    from expdesk.gui.compare_view import CompareView
+    from expdesk.gui.compare_workers import SERVER_FORMAT
+
+    assert SERVER_FORMAT == FORMAT
+    source = "mlflow+" + mlflow_server.url
+    client = MlflowClient(mlflow_server.url)
+    with Index(tmp_path / "index.sqlite") as index:
+        index_server(index, source)
+        with index.reader() as reader:
+            runs = {r["native_id"]: r for r in reader.runs_json(reader.run_keys())}
+        ids = [i for i in pushed.values() if client.get_run(i).data.metrics][:2]
+        metric = next(iter(client.get_run(ids[0]).data.metrics))
+        view = CompareView(index, [runs[i]["key"] for i in ids])
+        qtbot.addWidget(view)
+        qtbot.waitUntil(lambda: len(view.runs) == len(ids), timeout=30_000)
+        with qtbot.waitSignal(view.chart_ready, timeout=30_000):
+            view.set_selected_metrics([metric])
+            view.tabs.setCurrentIndex(1)
+        qtbot.waitUntil(lambda: view.chart is not None and list(view.chart.axes) == [metric], timeout=30_000)
+        charted = {s.run_key: len(s.x) for s in view.chart.series.values()}
+        view.close()
+    lengths = {i: len(client.get_metric_history(i, metric)) for i in ids if metric in runs[i]["metrics"]}
+    assert max(lengths.values()) > 1  # else the test could not tell history from the latest value
+    for run_id, length in lengths.items():
+        # every point from the server, not the one latest value the index keeps
+        assert charted[runs[run_id]["key"]] == length
+
+
+def test_a_server_that_does_not_answer_costs_only_its_curves() -> None:
+    from expdesk.gui.compare_workers import server_series
+
+    run = {
+        "key": "k",
+        "name": "r1",
+        "path": "mlflow+http://127.0.0.1:9",
+        "native_id": "abc",
+        "metrics": {"loss": {}},
+    }
+    problems: list[str] = []
+    assert server_series(run, ["loss", "acc"], False, problems) == []
+    assert len(problems) == 1 and problems[0].startswith("r1: ")
+
+
+def test_plot_fetches_server_histories(mlflow_server: Server, pushed: dict[str, str], tmp_path: Path) -> None:
+    import numpy as np
+
+    from expdesk import cli_compare
+    from expdesk.compare.series import RawSeries
+
+    source = "mlflow+" + mlflow_server.url
+    db = tmp_path / "index.sqlite"
+    client = MlflowClient(mlflow_server.url)
+    with Index(db) as index:
+        index_server(index, source)
+    run_id = next(i for i in pushed.values() if client.get_run(i).data.metrics)
+    metric = next(iter(client.get_run(run_id).data.metrics))
+    with IndexReader(db) as reader:
+        (run,) = [r for r in reader.runs_json(reader.run_keys()) if r["native_id"] == run_id]
+    latest = RawSeries(run["key"], metric, np.array([0]), np.array([1.0]), None)  # what the index holds
+    (got,) = cli_compare._with_server_histories([latest], [run], [metric])
+    assert len(got.steps) == len(client.get_metric_history(run_id, metric))
+    out = tmp_path / "plot.png"
+    assert main(["plot", run["key"], "--metric", metric, "--out", str(out), "--db", str(db)]) == 0
+    assert out.stat().st_size > 0
