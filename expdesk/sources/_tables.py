@@ -246,8 +246,8 @@ def _fast_csv(
     letters = body.translate(None, _NUMERIC_CSV)
     if letters:
         # Python (and so Lightning) writes non-finite floats as nan, inf, -inf: pandas reads inf itself, and
-        # a nan cell is a logged NaN, which pandas can only give as "empty"; so they are found by position
-        # every letter is part of a `nan` or an `inf` (a cell like `1nan` is then refused by pandas)
+        # a nan cell is a logged NaN, which pandas can only give as "empty", so those are found by position.
+        # Every letter must belong to a `nan` or an `inf` (a cell like `1nan` is then refused by pandas).
         if len(letters) != 3 * (body.count(b"nan") + body.count(b"inf")):
             return None
         spotted = _nan_cells(body)
