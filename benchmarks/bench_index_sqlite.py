@@ -11,7 +11,6 @@ in a child process) and MLflow's client (`search_runs` + `get_metric_history` of
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sqlite3
 import statistics
@@ -77,7 +76,6 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     points = args.runs * args.metrics * args.steps
-    os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///:memory:")
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         db, exp = write_sqlite_store(Path(tmp), args.runs, args.metrics, args.steps)
