@@ -735,9 +735,10 @@ def _step_index(steps: bytes | None, n: int | None, step: int | None) -> int | N
     if not isinstance(steps, bytes) or not isinstance(step, int) or not isinstance(n, int):
         return None
     if len(steps) != 8 * n:
-        if len(steps) != 16 or n < 3:
+        encoded = store.stride_of(steps, n)
+        if encoded is None:
             return None
-        start, stride = struct.unpack("<qq", steps)
+        start, stride = encoded
         if -(2**63) <= start + (n - 1) * stride < 2**63:  # no int64 wrap-around inside the chunk
             if stride == 0:
                 return n - 1 if step == start else None

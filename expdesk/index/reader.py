@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 from expdesk.core.errors import ExpdeskError, UsageError
 from expdesk.core.summary import json_number
 from expdesk.index.db import open_reader
-from expdesk.index.store import unpack
+from expdesk.index.store import decode_steps, decode_ts
 
 _EXACT = struct.Struct("<3d")
 #: a running run with no sign of life for this long is shown as stale (seconds)
@@ -170,18 +171,13 @@ class IndexReader:
 
     # -- metric history -----------------------------------------------------------------------------
     def series_by_id(self, series_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = self.conn.execute(
-            "SELECT steps, vals, ts, n FROM chunks WHERE series_id=? ORDER BY seq", (series_id,)
-        ).fetchall()
-        if not rows:
-            empty = np.empty(0)
-            return empty.astype(np.int64), empty, empty
-        parts = [unpack(r[0], r[1], r[2], r[3]) for r in rows]
-        return (
-            np.concatenate([p[0] for p in parts]),
-            np.concatenate([p[1] for p in parts]),
-            np.concatenate([p[2] for p in parts]),
-        )
+        with self._snapshot():
+            total = self.conn.execute(
+                "SELECT COALESCE(SUM(n), 0) FROM chunks WHERE series_id=?", (series_id,)
+            ).fetchone()[0]
+            steps, values, stamps = self._series_into_arrays(series_id, total, True)
+        assert stamps is not None
+        return steps, values, stamps
 
     def series(self, run_key: str, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Full history of one metric: (steps int64, values float64, timestamps float64 ms), in write order."""
@@ -245,30 +241,36 @@ class IndexReader:
         chunks' point counts: no list of every chunk's blobs and no concatenation (about half the peak
         memory of `series`)."""
         previous_mmap = self.conn.execute("PRAGMA mmap_size").fetchone()[0]
-        began = False
         try:
             # Chunk blobs span ~16 overflow pages each: read them through the memory map, not one pread()
             # per page (a third of the load time, almost all of its system time). Only for this call: the
             # setting is the connection's and other queries keep theirs.
             self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")
-            if not self.conn.in_transaction:
-                # one read snapshot: the sizes below stay true while the chunks load
-                self.conn.execute("BEGIN")
-                began = True
             out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
-            for run_key, metric in pairs:
-                row = self.conn.execute(
-                    "SELECT s.id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
-                    " FROM series s WHERE s.run_key=? AND s.key=?",
-                    (run_key, metric),
-                ).fetchone()
-                if row is not None:
-                    out[(run_key, metric)] = self._series_into_arrays(row[0], row[1], with_timestamps)
+            with self._snapshot():
+                for run_key, metric in pairs:
+                    row = self.conn.execute(
+                        "SELECT s.id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
+                        " FROM series s WHERE s.run_key=? AND s.key=?",
+                        (run_key, metric),
+                    ).fetchone()
+                    if row is not None:
+                        out[(run_key, metric)] = self._series_into_arrays(row[0], row[1], with_timestamps)
             return out
         finally:
-            if began:
-                self.conn.execute("COMMIT")
             self.conn.execute(f"PRAGMA mmap_size={int(previous_mmap)}")
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read transaction (unless one is open): point counts read first stay true while chunks load."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
 
     def _series_into_arrays(
         self, series_id: int, total: int, with_timestamps: bool
@@ -277,30 +279,25 @@ class IndexReader:
         values = np.empty(total, dtype=np.float64)
         stamps = np.empty(total, dtype=np.float64) if with_timestamps else None
         pos = 0
-        # the ts blob is selected even when unwanted: it is the last column, so skipping it saves little,
-        # and `unpack` gets every blob of the chunk whatever its encoding becomes
-        for row in self.conn.execute(
-            "SELECT n, steps, vals, ts FROM chunks WHERE series_id=? ORDER BY seq", (series_id,)
+        # each chunk is decoded straight into its slice; timestamps are not even selected unless wanted
+        columns = "n, steps, vals, ts" if with_timestamps else "n, steps, vals, NULL"
+        for n, step_blob, val_blob, ts_blob in self.conn.execute(
+            f"SELECT {columns} FROM chunks WHERE series_id=? ORDER BY seq", (series_id,)
         ):
-            s, v, t = self._unpack_chunk(row)
+            s = decode_steps(step_blob, n)
             end = pos + len(s)
             if end > total:
                 pos = end
                 break  # reported below
             steps[pos:end] = s
-            values[pos:end] = v
+            values[pos:end] = np.frombuffer(val_blob, dtype="<f8")
             if stamps is not None:
-                stamps[pos:end] = t
+                stamps[pos:end] = decode_ts(ts_blob, n)
             pos = end
         if pos != total:
             decoded = f"at least {pos}" if pos > total else str(pos)
             raise ExpdeskError(f"series {series_id}: its chunks count {total} points but decode to {decoded}")
         return steps, values, stamps
-
-    @staticmethod
-    def _unpack_chunk(row: sqlite3.Row) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The one place `series_many` decodes a chunk (row: n, steps, vals, ts)."""
-        return unpack(row[1], row[2], row[3], row[0])
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

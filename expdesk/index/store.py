@@ -44,11 +44,16 @@ def _encode_steps(steps: np.ndarray) -> bytes:
     return raw.tobytes()
 
 
+def stride_of(blob: bytes, n: int) -> tuple[int, int] | None:
+    """(start, stride) of a chunk whose steps are stored as a constant stride; None for a plain array."""
+    return _STRIDE.unpack(blob) if len(blob) == _STRIDE.size and n >= 3 else None
+
+
 def decode_steps(blob: bytes, n: int) -> np.ndarray:
-    if len(blob) == _STRIDE.size and n >= 3:
-        start, stride = _STRIDE.unpack(blob)
+    stride = stride_of(blob, n)
+    if stride is not None:
         # int64 arithmetic wraps exactly like the encoder's check did
-        return np.arange(n, dtype=np.int64) * np.int64(stride) + np.int64(start)
+        return np.arange(n, dtype=np.int64) * np.int64(stride[1]) + np.int64(stride[0])
     return np.frombuffer(blob, dtype="<i8")
 
 

@@ -53,32 +53,9 @@ def parse_metric_lines(
     if fast is not None:
         return fast
     if len(data) >= PANDAS_MIN_BYTES:
-        try:
-            import pandas as pd
-
-            with np.errstate(all="ignore"):  # see parse_many
-                frame = pd.read_csv(
-                    io.BytesIO(data),
-                    sep=" ",
-                    header=None,
-                    usecols=[0, 1, 2],
-                    engine="c",
-                    lineterminator="\n",
-                    quoting=csv.QUOTE_NONE,
-                    dtype={0: np.float64, 1: np.float64, 2: np.int64},
-                    na_filter=True,
-                    keep_default_na=False,
-                    na_values=["nan", "NaN"],
-                    **exact_float_options(),
-                )
-            return (
-                frame[2].to_numpy(np.int64),
-                frame[1].to_numpy(np.float64),
-                frame[0].to_numpy(np.float64),
-                [],
-            )
-        except (ValueError, OverflowError, pd.errors.ParserError):
-            pass  # fall through to the careful path
+        columns = _read_lines(data, np.float64, usecols=[0, 1, 2])
+        if columns is not None:
+            return (*columns, [])
     steps: list[int] = []
     values: list[float] = []
     stamps: list[float] = []
@@ -134,48 +111,51 @@ def parse_many(
         return None  # a torn last line: whole lines only on this path
     if counts is None:
         counts = [count_lines(chunk) for chunk in chunks]
-    import pandas as pd
-
     data = b"".join(chunks)
-    frame = None
     # MLflow writes integer milliseconds; integers parse ~20% faster than floats (and convert exactly:
     # int64 -> float64 rounds to nearest like parsing the digits as a float does)
-    for stamp_type in (np.int64, np.float64):
-        try:
-            # errstate: a float in an int64 column is a ValueError, not a warning from the cast pandas tries
-            with np.errstate(all="ignore"):
-                frame = pd.read_csv(
-                    io.BytesIO(data),
-                    sep=" ",
-                    header=None,
-                    engine="c",
-                    lineterminator="\n",
-                    quoting=csv.QUOTE_NONE,
-                    dtype={0: stamp_type, 1: np.float64, 2: np.int64},
-                    keep_default_na=False,
-                    na_values=["nan", "NaN"],
-                    **exact_float_options(),
-                )
-            break
-        except (ValueError, OverflowError, pd.errors.ParserError):
-            continue
-    if frame is None:
-        return None
-    # more fields on a first line widen the frame; on a later line pandas refuses it; fewer leave the integer
-    # step column with a gap, which it refuses too
-    if len(frame) != sum(counts) or frame.shape[1] != 3:
-        return None
-    steps, values, stamps = (
-        frame[2].to_numpy(np.int64),
-        frame[1].to_numpy(np.float64),
-        frame[0].to_numpy(np.float64),
-    )
+    columns = _read_lines(data, np.int64) or _read_lines(data, np.float64)
+    if columns is None or len(columns[0]) != sum(counts):
+        return None  # (pandas skips blank lines: then the rows do not add up to the newlines)
+    steps, values, stamps = columns
     out: list[tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]] = []
     start = 0
     for n in counts:
         out.append((steps[start : start + n], values[start : start + n], stamps[start : start + n], []))
         start += n
     return out
+
+
+def _read_lines(
+    data: bytes, stamp_type: type, usecols: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """`<ts> <value> <int step>` lines through pandas' C parser -> (steps, values, timestamps), or None when
+    pandas refuses them: anything but three space-separated numbers with an integer step (`usecols` lets
+    extra fields through). More fields on a first line widen the frame (refused here); on a later line pandas
+    refuses them; fewer leave the integer step column with a gap, which it refuses too."""
+    import pandas as pd
+
+    try:
+        # errstate: a float in an int64 column is a ValueError, not a warning from the cast pandas tries
+        with np.errstate(all="ignore"):
+            frame = pd.read_csv(
+                io.BytesIO(data),
+                sep=" ",
+                header=None,
+                usecols=usecols,
+                engine="c",
+                lineterminator="\n",
+                quoting=csv.QUOTE_NONE,
+                dtype={0: stamp_type, 1: np.float64, 2: np.int64},
+                keep_default_na=False,
+                na_values=["nan", "NaN"],
+                **exact_float_options(),
+            )
+    except (ValueError, OverflowError, pd.errors.ParserError):
+        return None
+    if frame.shape[1] != 3:
+        return None
+    return frame[2].to_numpy(np.int64), frame[1].to_numpy(np.float64), frame[0].to_numpy(np.float64)
 
 
 def _fast_parse(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None:

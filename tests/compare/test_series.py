@@ -12,7 +12,6 @@ from expdesk.compare.series import RawSeries, XMode, load_series, prepare, value
 from expdesk.core.entities import Series
 from expdesk.core.errors import ExpdeskError
 from expdesk.index import store
-from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 from tests.compare.conftest import add_run
 
@@ -88,9 +87,10 @@ def test_series_many_refuses_chunks_that_disagree_with_their_counts(
     index: Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = add_run(index, tmp_path, "a", metrics={"loss": np.arange(10.0)})
-    decode = IndexReader._unpack_chunk
-    doubled = staticmethod(lambda row: tuple(np.concatenate([a, a]) for a in decode(row)))
-    monkeypatch.setattr(IndexReader, "_unpack_chunk", doubled)
+    import expdesk.index.reader as reader_module
+
+    decode = reader_module.decode_steps
+    monkeypatch.setattr(reader_module, "decode_steps", lambda blob, n: np.concatenate([decode(blob, n)] * 2))
     with index.reader() as reader:
         mmap_before = reader.conn.execute("PRAGMA mmap_size").fetchone()[0]
         with pytest.raises(ExpdeskError, match="count 10 points but decode to at least 20"):
