@@ -18,10 +18,9 @@ from expdesk.core.codec import unpack_exact
 from expdesk.core.errors import ExpdeskError, UsageError
 from expdesk.core.summary import json_number
 from expdesk.index.db import open_reader
+from expdesk.index.sql_functions import install_functions
+from expdesk.index.stale import DEFAULT_STALE_AFTER, is_stale
 from expdesk.index.store import decode_steps, decode_ts
-
-#: a running run with no sign of life for this long is shown as stale (seconds)
-DEFAULT_STALE_AFTER = 600.0
 
 
 def iso(ts: float | None) -> str | None:
@@ -33,16 +32,10 @@ def iso(ts: float | None) -> str | None:
         return None
 
 
-def is_stale(status: str, last_activity: float | None, now: float, stale_after: float) -> bool:
-    return status == "running" and last_activity is not None and now - last_activity > stale_after
-
-
 class IndexReader:
     def __init__(self, db_path: Path, stale_after: float = DEFAULT_STALE_AFTER) -> None:
         self.db_path = db_path
         self.conn = open_reader(db_path)
-        from expdesk.index.query import install_functions  # lazy: query imports this module
-
         install_functions(self.conn)  # regexp + chunk access used by compiled filters and sorts
         self.stale_after = stale_after
 

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from expdesk.core.entities import RunRef
 from expdesk.index.indexer import IndexReport
-from expdesk.index.reader import DEFAULT_STALE_AFTER, IndexReader
+from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
+from expdesk.index.stale import DEFAULT_STALE_AFTER
 from expdesk.watch.observers import Mode, ObserverFactory, Observers, PathHandler, Scheduled, probe
 from expdesk.watch.routes import RouteTable
 

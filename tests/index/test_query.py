@@ -16,17 +16,10 @@ from hypothesis import strategies as st
 from expdesk.core.entities import RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import UsageError
 from expdesk.index import store
-from expdesk.index.query import (
-    FilterError,
-    _step_index,
-    compile_filter,
-    compile_sort,
-    completions,
-    install_functions,
-    parse_filter,
-)
+from expdesk.index.filter import FilterError, compile_filter, compile_sort, completions, parse_filter
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
+from expdesk.index.sql_functions import _step_index, install_functions
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
 NAN = math.nan

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from expdesk.core.codec import unpack_exact
-from expdesk.index.reader import IndexReader, is_stale
+from expdesk.index.reader import IndexReader
+from expdesk.index.stale import is_stale
 
 ColumnKind = Literal["attr", "param", "metric"]
 SUMMARIES = ("last", "min", "max")
