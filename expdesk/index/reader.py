@@ -8,9 +8,10 @@ import math
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -30,6 +31,28 @@ def iso(ts: float | None) -> str | None:
         return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     except (OverflowError, OSError, ValueError):
         return None
+
+
+class RunBasics(NamedTuple):
+    """Where a run is and when it ran, as the index holds it (times are epoch seconds)."""
+
+    format: str
+    path: str
+    root: str
+    native_id: str | None
+    start_time: float | None
+    end_time: float | None
+    last_activity: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    """One metric of a run: its series id (for `series_by_id`), key and point counts."""
+
+    id: int
+    key: str
+    count: int
+    nan_count: int
 
 
 class IndexReader:
@@ -79,6 +102,48 @@ class IndexReader:
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         return [row[0] for row in self.conn.execute(sql, params)]
+
+    def all_keys(self) -> set[str]:
+        """Every run key the index holds, deleted and gone runs included."""
+        return {r[0] for r in self.conn.execute("SELECT key FROM runs")}
+
+    def running_activity(self) -> list[tuple[str, float]]:
+        """(key, last sign of life) of every running run still on disk that has shown one."""
+        rows = self.conn.execute(
+            "SELECT key, last_activity FROM runs WHERE status='running' AND gone=0"
+            " AND last_activity IS NOT NULL"
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    # -- one run ------------------------------------------------------------------------------------
+    def run_basics(self, key: str) -> RunBasics | None:
+        row = self.conn.execute(
+            "SELECT format, path, root, native_id, start_time, end_time, last_activity FROM runs WHERE key = ?",
+            (key,),
+        ).fetchone()
+        return None if row is None else RunBasics(*row)
+
+    def series_infos(self, run_key: str) -> list[SeriesInfo]:
+        """A run's metrics, by key."""
+        rows = self.conn.execute(
+            "SELECT id, key, count, nan_count FROM series WHERE run_key = ? ORDER BY key", (run_key,)
+        )
+        return [SeriesInfo(*r) for r in rows]
+
+    def metric_names(self, run_key: str) -> list[str]:
+        """A run's metric keys, sorted."""
+        rows = self.conn.execute("SELECT key FROM series WHERE run_key=? ORDER BY key", (run_key,))
+        return [r[0] for r in rows]
+
+    def params_of(self, run_key: str) -> dict[str, str]:
+        """A run's params as recorded (text), by key."""
+        rows = self.conn.execute("SELECT key, value FROM params WHERE run_key=? ORDER BY key", (run_key,))
+        return {r[0]: r[1] for r in rows}
+
+    def tags_of(self, run_key: str) -> dict[str, str]:
+        """A run's tool tags, by key."""
+        rows = self.conn.execute("SELECT key, value FROM tags WHERE run_key=? ORDER BY key", (run_key,))
+        return {r[0]: r[1] for r in rows}
 
     # -- run JSON -----------------------------------------------------------------------------------
     def run_json(self, key: str, history: bool = False) -> dict[str, Any]:
@@ -205,6 +270,20 @@ class IndexReader:
                 "SELECT format, COUNT(*) FROM runs WHERE root=? AND gone=0 GROUP BY format", (root,)
             )
         }
+
+    def watched_folders(self) -> set[str]:
+        """Every root the index watches or holds runs from (nothing may be written inside them)."""
+        roots = {r[0] for r in self.conn.execute("SELECT path FROM roots")}
+        return roots | {r[0] for r in self.conn.execute("SELECT DISTINCT root FROM runs")}
+
+    def error_samples(self, root: str, limit: int = 20) -> list[tuple[str, str]]:
+        """(run name or path, error) of up to `limit` runs of `root` still on disk that failed to read."""
+        rows = self.conn.execute(
+            "SELECT COALESCE(name, path), error FROM runs WHERE root = ? AND error IS NOT NULL AND gone = 0"
+            " ORDER BY name LIMIT ?",
+            (root, int(limit)),
+        )
+        return [(r[0], r[1]) for r in rows]
 
     def files(self, run_key: str) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM files WHERE run_key=?", (run_key,)).fetchall()

@@ -428,10 +428,7 @@ class Watcher:
         """Tell listeners about running runs that just crossed `stale_after`, and when the next one will."""
         now = time.time()
         try:
-            rows = reader.raw(
-                "SELECT key, last_activity FROM runs WHERE status='running' AND gone=0"
-                " AND last_activity IS NOT NULL"
-            )
+            rows = reader.running_activity()
         except Exception:
             log.exception("stale check failed")
             return

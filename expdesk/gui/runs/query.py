@@ -239,10 +239,10 @@ def fetch_rows(
             for n, (run_key, key, value) in enumerate(chunk.params(param_cols)):
                 if not n % PAUSE_EVERY:
                     pause()
-                i = param_cols.get(key)
+                column = param_cols.get(key)
                 row = rows.get(run_key)
-                if i is not None and row is not None:
-                    _put(row.texts, row.tooltips, i, value)
+                if column is not None and row is not None:
+                    _put(row.texts, row.tooltips, column, value)
         if metric_cols:
             pause()
             for n, s in enumerate(chunk.metrics(metric_cols)):

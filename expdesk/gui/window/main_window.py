@@ -369,7 +369,7 @@ class MainWindow(QMainWindow):
     def _load_known_keys(self) -> None:
         def job() -> set[str]:
             with self.index.reader() as reader:
-                return {r[0] for r in reader.raw("SELECT key FROM runs")}
+                return reader.all_keys()
 
         self.pool.submit(job, lambda keys: setattr(self, "_known_keys", keys | (self._known_keys or set())))
 
