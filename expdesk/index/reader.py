@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -56,6 +55,9 @@ class SeriesInfo:
 
 
 class IndexReader:
+    """Named read queries on the index. `conn` is for the index package's own query modules (`table`,
+    `lineage_queries`, `hashes`); everything else calls a named query (tests/test_architecture.py)."""
+
     def __init__(self, db_path: Path, stale_after: float = DEFAULT_STALE_AFTER) -> None:
         self.db_path = db_path
         self.conn = open_reader(db_path)
@@ -292,10 +294,6 @@ class IndexReader:
     def links(self, run_key: str) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM links WHERE run_key=?", (run_key,)).fetchall()
         return [{**dict(r), "evidence": json.loads(r["evidence"])} for r in rows]
-
-    def raw(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """Escape hatch for the other read-side packages (compare, lineage, gui models): read-only anyway."""
-        return self.conn.execute(sql, params).fetchall()
 
     # -- several histories at once (compare charts) -------------------------------------------------
     #: how much of the DB file `series_many` reads through a memory map (SQLite caps it at its build's limit)
