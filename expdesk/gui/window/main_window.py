@@ -29,12 +29,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QWidget
 
+from expdesk.core.paths import is_server_url
 from expdesk.gui.runs.columns import ColumnChooser, default_columns
 from expdesk.gui.runs.query import STARRED_SQL, vocabulary
 from expdesk.gui.window import settings
 from expdesk.gui.window.layout import WindowLayout, build_layout, local_folders
 from expdesk.gui.window.sources_panel import SourceInfo, load_sources
-from expdesk.gui.window.views import WindowViews, is_server_url
+from expdesk.gui.window.views import WindowViews
 from expdesk.gui.workers.pool import IndexBridge, WorkerPool
 from expdesk.index.indexer import IndexReport
 from expdesk.watch.watcher import Watcher
@@ -218,9 +219,7 @@ class MainWindow(QMainWindow):
         watcher = self.watcher
 
         def job() -> IndexReport:
-            for folder in folders:
-                index.add_root(folder, network)
-            result = index.index(folders, progress=report, cancelled=cancel.is_set)
+            result = index.index(folders, progress=report, cancelled=cancel.is_set, network=network)
             if watcher is not None and not result.cancelled:
                 for folder in folders:  # (writes the root row: so on this worker, not the GUI thread)
                     watcher.add_root(folder, network)

@@ -16,14 +16,6 @@ from PySide6.QtWidgets import QWidget
 from expdesk.gui.detail.lineage_view import LineageView
 from expdesk.lineage.build import build_lineage
 
-SERVER_SCHEMES = ("mlflow+http://", "mlflow+https://")
-
-
-def is_server_url(root: str) -> bool:
-    """Roots of the form `mlflow+http(s)://host` are tracking servers browsed over HTTP, not folders."""
-    return root.startswith(SERVER_SCHEMES)
-
-
 if TYPE_CHECKING:
     from expdesk.gui.compare.view import CompareView
     from expdesk.gui.dialogs.export import ExportDialog
