@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from expdesk.compare.diff import METRIC_STATS, DiffTable
-from expdesk.compare.figures import parallel_figure, scatter_figure
+from expdesk.compare.summary_figures import parallel_figure, scatter_figure
 from expdesk.gui.compare.widgets import default_metric, new_canvas, plain_label, refill
 
 #: at most this many params become parallel-coordinate axes (the ones that differ)
