@@ -97,12 +97,13 @@ def artifacts(reader: IndexReader, key: str) -> list[tuple[str, int | None]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def runs_with_outputs_of_size(reader: IndexReader, size: int, exclude: str) -> list[str]:
-    """Runs other than `exclude` that recorded a local output file of this size, or of unknown size."""
+def runs_with_files_of_size(reader: IndexReader, direction: str, size: int, exclude: str) -> list[str]:
+    """Runs other than `exclude` that recorded a local file of this size (or of unknown size) in this
+    direction ("input" or "output")."""
     rows = reader.conn.execute(
-        "SELECT DISTINCT run_key FROM files WHERE direction='output' AND run_key != ? AND local IS NOT NULL"
+        "SELECT DISTINCT run_key FROM files WHERE direction = ? AND run_key != ? AND local IS NOT NULL"
         " AND (size = ? OR size IS NULL)",
-        (exclude, size),
+        (direction, exclude, size),
     )
     return [r[0] for r in rows]
 
@@ -122,13 +123,3 @@ def input_sizes(reader: IndexReader) -> set[int | None]:
         "SELECT DISTINCT size FROM files WHERE direction='input' AND local IS NOT NULL"
     )
     return {r[0] for r in rows}
-
-
-def runs_with_inputs_of_size(reader: IndexReader, size: int, exclude: str) -> list[str]:
-    """Runs other than `exclude` that read a local file of this size, or of unknown size."""
-    rows = reader.conn.execute(
-        "SELECT DISTINCT run_key FROM files WHERE direction='input' AND run_key != ? AND local IS NOT NULL"
-        " AND (size = ? OR size IS NULL)",
-        (exclude, size),
-    )
-    return [r[0] for r in rows]

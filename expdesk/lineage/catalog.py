@@ -92,7 +92,7 @@ class Catalog:
     def outputs_of_size(self, size: int, exclude: str) -> list[FileUse]:
         """Every output (files or artifacts) of other runs with this size (or unknown size, for files)."""
         out: list[FileUse] = []
-        for run_key in lineage_queries.runs_with_outputs_of_size(self.reader, size, exclude):
+        for run_key in lineage_queries.runs_with_files_of_size(self.reader, "output", size, exclude):
             out += [u for u in self.outputs(run_key, with_artifacts=False) if u.size in (None, size)]
         for run_key, path in lineage_queries.artifacts_of_size(self.reader, size, exclude):
             run = self.run(run_key)
@@ -109,6 +109,6 @@ class Catalog:
 
     def inputs_of_size(self, size: int, exclude: str) -> list[FileUse]:
         out: list[FileUse] = []
-        for run_key in lineage_queries.runs_with_inputs_of_size(self.reader, size, exclude):
+        for run_key in lineage_queries.runs_with_files_of_size(self.reader, "input", size, exclude):
             out += [u for u in self.inputs(run_key) if u.size in (None, size)]
         return out

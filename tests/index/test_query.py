@@ -491,3 +491,11 @@ def test_step_index_of_stride_encoded_chunks(start: int, stride: int, n: int, st
     for probe in (step, int(wrapped[-1]) if n else step, int(wrapped[n // 2]) if n else step):
         hits = np.flatnonzero(wrapped == probe)
         assert _step_index(blob, n, probe) == (int(hits[-1]) if len(hits) else None)
+
+
+def test_every_attribute_of_the_language_has_its_sql() -> None:
+    # the parser accepts the vocabulary's names; the compiler must know each one (and no other)
+    from expdesk.index.filter.compile import ATTRIBUTE_SQL
+    from expdesk.index.filter.vocabulary import ATTRIBUTES
+
+    assert tuple(ATTRIBUTE_SQL) == ATTRIBUTES
