@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QVBoxLayout, 
 
 from expdesk.compare.diff import METRIC_STATS, DiffTable
 from expdesk.compare.summary_figures import parallel_figure, scatter_figure
-from expdesk.gui.compare.widgets import default_metric, new_canvas, plain_label, refill
+from expdesk.gui.compare.widgets import default_metric, key_combo, new_canvas, plain_label, refill
 
 #: at most this many params become parallel-coordinate axes (the ones that differ)
 MAX_PARALLEL_PARAMS = 8
@@ -50,7 +50,7 @@ class _PlotTab(QWidget):
 class ParallelTab(_PlotTab):
     def __init__(self, export_figure: ExportFigure, parent: QWidget | None = None) -> None:
         super().__init__("parallel", export_figure, parent)
-        self.metric_combo = QComboBox()
+        self.metric_combo = key_combo()
         self.stat_combo = QComboBox()
         self.stat_combo.addItems(list(METRIC_STATS))
         self._finish_bar(plain_label("colour by"), self.metric_combo, self.stat_combo)
@@ -79,8 +79,8 @@ class ParallelTab(_PlotTab):
 class ScatterTab(_PlotTab):
     def __init__(self, export_figure: ExportFigure, parent: QWidget | None = None) -> None:
         super().__init__("scatter", export_figure, parent)
-        self.param_combo = QComboBox()
-        self.metric_combo = QComboBox()
+        self.param_combo = key_combo()
+        self.metric_combo = key_combo()
         self.stat_combo = QComboBox()
         self.stat_combo.addItems(list(METRIC_STATS))
         self._finish_bar(

@@ -33,6 +33,18 @@ def new_canvas() -> Canvas:
     return Canvas(Figure(figsize=(8, 5), layout="constrained"))
 
 
+def key_combo() -> QComboBox:
+    """A combo of param/metric keys: as wide as ~14 characters (wider if the window is) whatever the keys (a 400-character key would
+    set the window's minimum width); the popup shows them whole."""
+    combo = QComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(14)
+    view = combo.view()
+    if view is not None:
+        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    return combo
+
+
 def refill(combo: QComboBox, items: list[str], default: str | None) -> None:
     """Replace a combo's items, keeping the current choice when it is still there (no signal storm)."""
     current = combo.currentText()

@@ -15,6 +15,7 @@ from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from expdesk.gui.detail.lineage_view import LineageView
+from expdesk.gui.screen import fit_to_screen
 from expdesk.lineage.build import build_lineage
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class WindowViews:
 
         view = CompareView(self.index, keys)
         view.setWindowTitle(f"Compare {len(keys)} runs — expdesk")
-        view.resize(1280, 820)
+        view.resize(fit_to_screen(self.window, 1280, 820))
         # closing deletes the window (its tasks are waited for and its listener closed in closeEvent)
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         view.destroyed.connect(
