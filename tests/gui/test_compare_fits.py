@@ -61,7 +61,11 @@ def test_long_values_do_not_widen_the_window(view: CompareView, qtbot: QtBot) ->
 
 
 @pytest.mark.parametrize(
-    "key", [(Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier), (Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier)]
+    "key",
+    [
+        (Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier),
+        (Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+    ],
 )
 def test_escape_and_ctrl_w_close_a_compare_window(
     view: CompareView, qtbot: QtBot, key: tuple[Qt.Key, Qt.KeyboardModifier]

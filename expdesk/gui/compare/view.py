@@ -25,8 +25,8 @@ from expdesk.compare.series import values_at
 from expdesk.gui.compare.chart_tab import ChartTab
 from expdesk.gui.compare.plots_tab import ParallelTab, ScatterTab
 from expdesk.gui.compare.table_tab import TableTab
-from expdesk.gui.elided_label import ElidedLabel
 from expdesk.gui.compare.workers import ChangeRelay, TaskRunner, attach_listener
+from expdesk.gui.elided_label import ElidedLabel
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 
@@ -89,7 +89,11 @@ class CompareView(QWidget):
         self.charts.chart_ready.connect(self.chart_ready)
         self.charts.problems.connect(self._on_chart_problems)
         # Ctrl+W (the platform's Close key) and Escape close this window, as they do a browser tab
-        for keys in (QKeySequence(QKeySequence.StandardKey.Close), QKeySequence("Ctrl+W"), QKeySequence("Esc")):
+        for keys in (
+            QKeySequence(QKeySequence.StandardKey.Close),
+            QKeySequence("Ctrl+W"),
+            QKeySequence("Esc"),
+        ):
             QShortcut(keys, self, self.close)
 
     # -- loading ------------------------------------------------------------------------------------
@@ -144,7 +148,9 @@ class CompareView(QWidget):
         self.table_tab.show_table(result.table)
         found = len(self.runs)
         gone = len(self.keys) - found
-        self.status.set_full_text(f"Comparing {found} runs" + (f" ({gone} no longer in the index)" if gone else ""))
+        self.status.set_full_text(
+            f"Comparing {found} runs" + (f" ({gone} no longer in the index)" if gone else "")
+        )
         self.parallel.set_runs(self.runs, result.table)
         self.scatter.set_runs(self.runs, result.table)
         # parallel coordinates and scatter are drawn when their tab is shown, not on every reload
