@@ -15,8 +15,14 @@ TOOLTIP_CHARS = 4000
 
 
 class ElidedLabel(QLabel):
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        parent: QWidget | None = None,
+        mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle,
+    ) -> None:
         super().__init__(parent)
+        self._mode = mode
         self.setTextFormat(Qt.TextFormat.PlainText)  # user strings are never rich text
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -26,6 +32,12 @@ class ElidedLabel(QLabel):
 
     def full_text(self) -> str:
         return self._full
+
+    def text(self) -> str:  # the whole value: what the label says, however little of it fits
+        return self._full
+
+    def setText(self, text: str) -> None:
+        self.set_full_text(text)
 
     def set_full_text(self, text: str) -> None:
         self._full = text

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from expdesk.gui.detail.panel import DetailPanel
+from expdesk.gui.elided_label import ElidedLabel
 from expdesk.gui.runs.filter_bar import FilterBar
 from expdesk.gui.runs.frozen import FrozenColumns
 from expdesk.gui.runs.model import RunsModel
@@ -176,8 +177,8 @@ class WindowLayout:
         window.setCentralWidget(self.splitter)
         # status bar: counts, a busy hint, indexing progress with cancel
         status = window.statusBar()
-        self.count_label = QLabel("", window)
-        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
+        # elided at the right: the run count leads, the reasons it differs follow (whole in the tooltip)
+        self.count_label = ElidedLabel("", window, Qt.TextElideMode.ElideRight)
         self.busy = QLabel("loading…", window)
         self.busy.setObjectName("mutedLabel")
         self.busy.hide()
@@ -187,7 +188,7 @@ class WindowLayout:
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(False)
         self.cancel = QPushButton("Cancel", window)
-        status.addWidget(self.count_label)
+        status.addWidget(self.count_label, 1)
         status.addWidget(self.busy)
         status.addPermanentWidget(self.progress_label)
         status.addPermanentWidget(self.progress)
@@ -282,6 +283,7 @@ class WindowLayout:
         open_button = QPushButton("Open Folder…", page)
         open_button.clicked.connect(self._open_folder)
         for label in (self.empty_title, self.empty_text):
+            label.setWordWrap(True)  # a narrow window wraps the hint instead of growing its minimum width
             label.setTextFormat(Qt.TextFormat.PlainText)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             box.addWidget(label)

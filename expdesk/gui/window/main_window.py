@@ -16,7 +16,15 @@ import sys
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QResizeEvent,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from expdesk.gui.runs.columns import ColumnChooser
@@ -226,6 +234,7 @@ class MainWindow(QMainWindow):
         self.ui.set_group_choices(vocab["params"])
         if changed:
             self._apply_columns()
+        self._apply_pending_sort()
         self._on_counted(self.model.total(), 0)
         self.workspace_loaded.emit()
 
@@ -291,6 +300,8 @@ class MainWindow(QMainWindow):
         """A sort restored from the last session, once its column is on screen (forgotten if it vanished)."""
         if self.state.pending_sort is None or not self.workspace.runs:
             return
+        if self.model._columns != self.model.columns():
+            return  # the columns the sort waits for are still loading: their reset calls again
         column_id, descending = self.state.pending_sort
         ids = [c.id for c in self.model.columns()]
         self.state.pending_sort = None
@@ -404,6 +415,11 @@ class MainWindow(QMainWindow):
     # -- lifetime -----------------------------------------------------------------------------------
     def show_error(self, message: str) -> None:
         self.statusBar().showMessage(message.splitlines()[0][:300] if message else "error", 8000)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # after the first layout pass: a splitter given sizes before it has its width rescales them
+        QTimer.singleShot(0, self.state.apply_splitter)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

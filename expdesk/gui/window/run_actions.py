@@ -49,9 +49,16 @@ class RunActions:
         index = window.table.indexAt(pos)
         if index.isValid() and window.model.key_at(index.row()) not in window.selected_keys():
             window.table.selectRow(index.row())  # a right-click acts on the run under the pointer
-        keys = self.keys()
+        menu = self.build_menu(self.keys())
+        if menu is not None:
+            menu.exec(window.table.viewport().mapToGlobal(pos))
+            menu.deleteLater()
+
+    def build_menu(self, keys: list[str]) -> QMenu | None:
+        """The context menu for `keys` (None when no run is selected)."""
+        window = self.window
         if not keys:
-            return
+            return None
         actions = window.ui.actions
         menu = QMenu(window.table)
         compare = menu.addAction(
@@ -75,8 +82,7 @@ class RunActions:
         hide.setToolTip(actions["hide"].toolTip())
         hide.triggered.connect(lambda: self.set_hidden(keys, not window.showing_hidden()))
         menu.setToolTipsVisible(True)
-        menu.exec(window.table.viewport().mapToGlobal(pos))
-        menu.deleteLater()
+        return menu
 
     # -- hide / undo ----------------------------------------------------------------------------------
     def set_hidden(self, keys: list[str], hidden: bool, remember: bool = True) -> None:

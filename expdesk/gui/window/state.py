@@ -41,6 +41,8 @@ class WindowState:
         #: the sort to apply once its column is on screen: (column id, descending)
         self.pending_sort: tuple[str, bool] | None = None
         self.widths: dict[str, int] = {}
+        self._splitter: QByteArray | None = None
+        self._splitter_applied = False
 
     def _settings(self) -> QSettings:
         s = settings.ui_settings()
@@ -66,8 +68,8 @@ class WindowState:
             window.resize(fit_to_screen(window, *DEFAULT_SIZE))
         onto_screen(window)  # saved on a bigger screen, or the screen shrank since
         splitter = s.value("splitter")
-        if not (isinstance(splitter, QByteArray) and ui.splitter.restoreState(splitter)):
-            ui.default_splitter_sizes(window.width())
+        # applied once the window is laid out (`apply_splitter`): before, the splitter has no width yet
+        self._splitter = splitter if isinstance(splitter, QByteArray) else None
         for name in ("toggle_sources", "toggle_detail"):
             shown = s.value(name)
             if shown is not None:
@@ -84,6 +86,16 @@ class WindowState:
         if isinstance(sort, list) and len(sort) == 2 and isinstance(sort[0], str):
             self.pending_sort = (sort[0], bool(sort[1]))
         s.endGroup()
+
+    def apply_splitter(self) -> None:
+        """The saved pane sizes, or defaults for this window's width (on first show: the sizes are real)."""
+        if self._splitter_applied:
+            return
+        self._splitter_applied = True
+        onto_screen(self.window)  # again with the real frame: a title bar adds to the size it restored
+        ui = self.window.ui
+        if self._splitter is None or not ui.splitter.restoreState(self._splitter):
+            ui.default_splitter_sizes(self.window.width())
 
     def saved_columns(self) -> list[Column] | None:
         """The user's columns for this index, or None for automatic ones."""
@@ -116,7 +128,7 @@ class WindowState:
         s.setValue("geometry", window.saveGeometry())
         s.setValue("splitter", ui.splitter.saveState())
         for name in ("toggle_sources", "toggle_detail", "show_hidden"):
-            s.setValue(name if name != "show_hidden" else "show_hidden", ui.actions[name].isChecked())
+            s.setValue(name, ui.actions[name].isChecked())
         s.setValue("detail_tab", window.detail.tabs.currentIndex())
         s.setValue("starred", ui.starred_only.isChecked())
         s.setValue("group", model.group_param() or "")
