@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from expdesk.cli.common import db_arg, open_index, open_reader, public_json
+from expdesk.core.artifact_uri import artifact_dirs
 from expdesk.core.errors import UsageError
 from expdesk.core.paths import is_server_url
 
@@ -142,8 +143,13 @@ def cmd_show(args: argparse.Namespace) -> int:
             if args.history:
                 for p in m["history"]:
                     print(f"      step {p['step']:>8}  {_fmt(p['value'])}  {p['timestamp'] or ''}")
-    if run["artifacts"]:
-        print(f"\nartifacts ({len(run['artifacts'])}):")
+    if run["artifacts"] or run["info"].get("artifact_uri"):
+        # the same resolver as export and the GUI: where the files are on this machine, or why not
+        dirs = artifact_dirs(run["path"], run["info"])
+        where = (
+            dirs[0] if dirs else f"not on this machine ({run['info'].get('artifact_dir_rule', 'unknown')})"
+        )
+        print(f"\nartifacts ({len(run['artifacts'])}) in {where}:")
         for a in run["artifacts"][:200]:
             print(f"  {a['size']:>12,}  {a['path']}")
     return 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expdesk.core.artifact_uri import artifact_dirs
 from expdesk.index.reader import IndexReader
 
 RUN_COLUMNS = (
@@ -43,14 +44,8 @@ class RunRow:
         return self.name or self.native_id or Path(self.path).name or self.key
 
     def artifact_dirs(self) -> list[Path]:
-        """Where artifact paths are relative to: the reader's `artifact_dir` if recorded, else the folder."""
-        dirs = []
-        recorded = self.info.get("artifact_dir")
-        if isinstance(recorded, str) and recorded:
-            dirs.append(Path(recorded))
-        folder = Path(self.path)
-        dirs += [folder, folder / "artifacts"]
-        return dirs
+        """Where artifact paths are relative to (`core.artifact_uri`: the same answer as `show` and the GUI)."""
+        return artifact_dirs(self.path, self.info)
 
 
 @dataclass(frozen=True)
