@@ -32,7 +32,7 @@ from expdesk.core.paths import is_within
 from expdesk.core.safefile import open_regular
 from expdesk.index.reader import IndexReader
 from expdesk.lineage.build import LineageBuilder, Options
-from expdesk.lineage.catalog import Catalog
+from expdesk.lineage.catalog import Catalog, RunRow
 from expdesk.lineage.files import HashCache, digest_file, iter_fd
 from expdesk.lineage.record import RunRecord, build_record
 
@@ -44,6 +44,7 @@ SCHEMA_ID = "expdesk bundle schema 1"
 @dataclass
 class ExportOptions:
     artifact: str | None = None
+    with_training_state: bool = False  # also pack optimizer/scheduler/RNG/scaler state and training_args.bin
     license: str | None = None
     redact: bool = False  # drop host and user names
     observe_git: bool = True
@@ -120,6 +121,16 @@ def _is_dataset(entry: dict[str, Any]) -> bool:
     return entry["role"] in DATASET_ROLES or "mlflow_digest" in entry["tool_digests"]
 
 
+def _portable_logged_model(model: dict[str, Any] | None, run: RunRow) -> dict[str, Any] | None:
+    """The logged-model record with its local folder made relative (an absolute path names this machine)."""
+    if model is None:
+        return None
+    out = dict(model)
+    if isinstance(out.get("local_dir"), str):
+        out["local_dir"] = run.relative(out["local_dir"])
+    return out
+
+
 def _redact(record: RunRecord) -> None:
     for name in ("host", "user"):
         if name in record.identity:
@@ -142,7 +153,7 @@ def plan_bundle(
     if focus is None:
         raise UsageError(f"no run {key} in the index")
     report(0, 5, "choosing the model files")
-    choice = choose_model(catalog, focus, options.artifact)
+    choice = choose_model(catalog, focus, options.artifact, options.with_training_state)
     report(1, 5, "tracing the ancestry")
     graph = LineageBuilder(catalog, hashes, options.lineage).build(key, up=True, down=False)
     order = graph.ancestors()
@@ -184,26 +195,37 @@ def plan_bundle(
                             "unsafe_deserialization": fmt in UNSAFE_FORMATS})  # fmt: skip
     meta = mlflow_model_meta(choice)
     unsafe_reasons = flavor_unsafe(meta)
-    try:
-        source_path = choice.base.relative_to(Path(focus.root).resolve()).as_posix()
-        in_run = choice.base.relative_to(Path(focus.path).resolve()).as_posix()
-    except ValueError:
-        source_path, in_run = str(choice.base), None
+    left_out = []
+    for rel, path, why in choice.left_out:
+        entry: dict[str, Any] = {"path": focus.relative(path), "reason": why}
+        if not rel.endswith("/"):
+            entry["size"] = hashes.size(focus.root, path)
+            entry["sha256"] = hashes.sha256(focus.root, path, fresh=True)
+        left_out.append(entry)
+    gaps += [f"model: {n}" for n in choice.notes]
     model_info = {
         "schema": "expdesk.model-info/1",
         "name": choice.name,
         "kind": choice.kind,
         "chosen_as": choice.how,
+        "choice": {
+            "rule": choice.rule,
+            "why": choice.how,
+            "fallbacks": choice.notes,
+            "left_out": left_out,
+            "training_state_included": options.with_training_state,
+        },
         "source_run": key,
-        "source_path_in_root": source_path,
-        "original_relative_path": in_run,
+        # relative to the run's store or own folder: the same wherever the run was watched from
+        "original_relative_path": focus.relative(choice.base),
+        "relative_to": "store" if focus.base != Path(focus.path) else "run folder",
         "files": model_files,
         "renamed": renamed,
         "unsafe_deserialization": any(f["unsafe_deserialization"] for f in model_files)
         or bool(unsafe_reasons),
         "unsafe_reasons": unsafe_reasons,
         "mlflow": meta,
-        "mlflow_logged_model": choice.mlflow,
+        "mlflow_logged_model": _portable_logged_model(choice.mlflow, focus),
         "signature": (meta or {}).get("signature"),
     }
     put("model-info.json", canonical_json(model_info))

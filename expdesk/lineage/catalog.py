@@ -8,6 +8,7 @@ index resolved them inside the run's root (`local`), and are re-checked on open 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,24 @@ class RunRow:
     parent_native_id: str | None
     info: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     error: str | None = None
+    store: str | None = None
 
     @property
     def label(self) -> str:
         return self.name or self.native_id or Path(self.path).name or self.key
+
+    @property
+    def base(self) -> Path:
+        """What paths inside a bundle are relative to: the run's store folder (an `mlruns/`, the folder of an
+        `mlflow.db`) or else the run's own folder, never the watched root (which depends on how it was found)."""
+        if self.store:
+            store = Path(self.store)
+            return store.parent if store == Path(self.path) or store.suffix == ".db" else store
+        return Path(self.path)
+
+    def relative(self, path: str | Path) -> str:
+        """`path` relative to `base` (POSIX, may climb with `..` to a sibling of the run folder)."""
+        return Path(os.path.relpath(Path(path).resolve(), self.base.resolve())).as_posix()
 
     def artifact_dirs(self) -> list[Path]:
         """Where artifact paths are relative to (`core.artifact_uri`: the same answer as `show` and the GUI)."""
@@ -83,6 +98,7 @@ def _row(r: Any) -> RunRow:
         parent_native_id=r["parent_native_id"],
         info=info if isinstance(info, dict) else {},
         error=r["error"],
+        store=r["store"],
     )
 
 
