@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from expdesk.lineage.build import LineageBuilder, Options
 from expdesk.lineage.catalog import Catalog, RunRow
 from expdesk.lineage.files import HashCache, digest_file, iter_fd
 from expdesk.lineage.record import RunRecord, build_record
+from expdesk.lineage.sweep import sweep_of
 
 Progress = Callable[[int, int, str], None]
 BUNDLE_NAMESPACE = uuid.UUID("5d1c7d3e-2f0a-5b8e-9a44-6b7e0c1d2e3f")
@@ -45,6 +46,9 @@ SCHEMA_ID = "expdesk bundle schema 1"
 class ExportOptions:
     artifact: str | None = None
     with_training_state: bool = False  # also pack optimizer/scheduler/RNG/scaler state and training_args.bin
+    sweep_metric: str | None = (
+        None  # rank a sweep's runs on this metric (default: inferred, see lineage.sweep)
+    )
     license: str | None = None
     redact: bool = False  # drop host and user names
     observe_git: bool = True
@@ -147,7 +151,7 @@ def plan_bundle(
 ) -> BundlePlan:
     options = options or ExportOptions()
     report = progress or (lambda done, total, message: None)
-    catalog = Catalog(reader)
+    catalog = Catalog(reader, portable=True)
     hashes = HashCache.for_index(reader, writer_call)
     focus = catalog.run(key)
     if focus is None:
@@ -158,6 +162,12 @@ def plan_bundle(
     graph = LineageBuilder(catalog, hashes, options.lineage).build(key, up=True, down=False)
     order = graph.ancestors()
     graph = graph.restricted(order)
+    for run_key, node in list(graph.nodes.items()):
+        row = catalog.run(run_key)  # the portable row: relative path, names that do not depend on the root
+        if row is not None:
+            graph.nodes[run_key] = replace(
+                node, path=row.relative(row.path), name=row.label, experiment=row.experiment
+            )
     records = []
     for i, run_key in enumerate(order):
         if cancelled():
@@ -218,7 +228,7 @@ def plan_bundle(
         "source_run": key,
         # relative to the run's store or own folder: the same wherever the run was watched from
         "original_relative_path": focus.relative(choice.base),
-        "relative_to": "store" if focus.base != Path(focus.path) else "run folder",
+        "relative_to": "store" if focus.base != Path(focus.path) else "folder",
         "files": model_files,
         "renamed": renamed,
         "unsafe_deserialization": any(f["unsafe_deserialization"] for f in model_files)
@@ -251,12 +261,17 @@ def plan_bundle(
         graph, records, [{"path": f"model/{f['path']}", "sha256": f["sha256"]} for f in model_files]
     )
     lineage["gaps"] = sorted(set(lineage["gaps"]))
+    sweep = sweep_of(catalog, key, options.sweep_metric)
+    if sweep is not None:
+        lineage["sweep"] = sweep
     put("lineage/lineage.json", canonical_json(lineage))
     put("lineage/prov.jsonld", canonical_json(prov_document(graph, records, model_files)))
     gaps = list(dict.fromkeys(gaps))
     title = f"{choice.name} from {focus.format} run {focus.label}"
+    sources = {f["path"]: source for f, (_rel, source) in zip(model_files, choice.files, strict=True)}
     put("README.md", render_card(name=choice.name, records=records, graph=graph, model_info=model_info, summary=summary,
-                                 datasets=datasets, gaps=gaps, license_id=options.license, folders=folders))  # fmt: skip
+                                 datasets=datasets, gaps=gaps, license_id=options.license, folders=folders,
+                                 sources=sources, sweep=sweep))  # fmt: skip
     date = _bundle_date(records)
     payload = {n: f.digest for n, f in files.items()}
     crate = build_crate(

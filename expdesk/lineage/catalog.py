@@ -77,19 +77,39 @@ class FileUse:
     source: str = "files"  # "files" | "artifacts"
 
 
-def _row(r: Any) -> RunRow:
+#: readers that name runs (and Hydra/DVCLive experiments) by their folder's path below the watched root
+ROOT_RELATIVE_NAMES = frozenset({"hydra", "dvc", "dvclive", "generic", "keras"})
+
+
+def portable_label(value: str | None, path: str, root: str) -> str | None:
+    """A name some readers derive from the folder's place below the watched root (`multirun/2026-11-26/
+    19-22-15/2`) depends on which folder was watched: the last two parts of that folder instead."""
+    if not value:
+        return value
+    named = Path(root) / value
+    run = Path(path)
+    if named == run or named in run.parents:
+        return "/".join(named.parts[-2:])
+    return value
+
+
+def _row(r: Any, portable: bool = False) -> RunRow:
     try:
         info = json.loads(r["info"] or "{}")
     except ValueError:
         info = {}
+    name, experiment = r["name"], r["experiment"]
+    if portable and r["format"] in ROOT_RELATIVE_NAMES:
+        name = portable_label(name, r["path"], r["root"])
+        experiment = portable_label(experiment, r["path"], r["root"])  # a Hydra sweep, a DVC project
     return RunRow(
         key=r["key"],
         format=r["format"],
         path=r["path"],
         root=r["root"],
         native_id=r["native_id"],
-        name=r["name"],
-        experiment=r["experiment"],
+        name=name,
+        experiment=experiment,
         status=r["status"],
         native_status=r["native_status"],
         start_time=r["start_time"],
@@ -105,19 +125,30 @@ def _row(r: Any) -> RunRow:
 class Catalog:
     """Cached look-ups on one `IndexReader` (use from the reader's thread only)."""
 
-    def __init__(self, reader: IndexReader) -> None:
+    def __init__(self, reader: IndexReader, portable: bool = False) -> None:
+        """`portable`: run names that depend on the watched root are shortened (see `portable_label`), so
+        a bundle is the same whichever folder found the run."""
         self.reader = reader
+        self.portable = portable
         self._runs: dict[str, RunRow | None] = {}
         self._input_sizes: set[int | None] | None = None
 
     def run(self, key: str) -> RunRow | None:
         if key not in self._runs:
             rows = self.reader.raw(f"SELECT {RUN_COLUMNS} FROM runs WHERE key=?", (key,))
-            self._runs[key] = _row(rows[0]) if rows else None
+            self._runs[key] = _row(rows[0], self.portable) if rows else None
         return self._runs[key]
 
     def children(self, key: str) -> list[str]:
         return [r[0] for r in self.reader.raw("SELECT key FROM runs WHERE parent_key=? ORDER BY key", (key,))]
+
+    def linked_to_path(self, rule: str, target_path: str) -> list[str]:
+        """Runs with a `rule` link to the folder `target_path` (the jobs of one Hydra multirun)."""
+        rows = self.reader.raw(
+            "SELECT DISTINCT run_key FROM links WHERE rule=? AND target_path=? ORDER BY run_key",
+            (rule, target_path),
+        )
+        return [r[0] for r in rows]
 
     def links_from(self, key: str) -> list[dict[str, Any]]:
         return self.reader.links(key)
