@@ -32,9 +32,15 @@ parse_number = as_float
 
 @dataclass(frozen=True)
 class Cell:
-    text: str  # "" when missing
+    text: str  # what the table shows ("" when missing); metric numbers rounded to 6 significant digits
     number: float | None = None
     present: bool = True
+    exact: str | None = None  # metric numbers: the shortest text that round-trips (`repr`); copied, exported
+
+    @property
+    def copy_text(self) -> str:
+        """What copy and CSV export write: the recorded text, or a metric's exact number."""
+        return self.text if self.exact is None else self.exact
 
 
 MISSING = Cell("", None, False)
@@ -105,12 +111,20 @@ class DiffTable:
         return f"{len(rows)} identical {noun}: {', '.join(parts)}{more}"
 
     def as_matrix(
-        self, only_differences: bool = True, transpose: bool = False, best_mark: str = ""
+        self, only_differences: bool = True, transpose: bool = False, best_mark: str = "", exact: bool = False
     ) -> list[list[str]]:
-        """Header row + body as text (what copy and CSV export write); `best_mark` is appended to best cells."""
+        """Header row + body as text; `best_mark` is appended to best cells. `exact`: metric numbers as their
+        shortest round-trip text (`repr`: `0.30000000000000004`, `nan`, `inf`, `-inf`): what copy and CSV
+        export write. Otherwise as shown (6 significant digits)."""
         rows = self.visible_rows(only_differences)
         matrix = [["", *self.run_names]] + [
-            [r.label, *(c.text + (best_mark if i in r.best else "") for i, c in enumerate(r.cells))]
+            [
+                r.label,
+                *(
+                    (c.copy_text if exact else c.text) + (best_mark if i in r.best else "")
+                    for i, c in enumerate(r.cells)
+                ),
+            ]
             for r in rows
         ]
         if transpose:
@@ -177,7 +191,27 @@ def _number_cell(value: Any) -> Cell:
     number = parse_number(value)
     if number is None:
         return MISSING
-    return Cell(format_number(number), number)
+    return Cell(format_number(number), number, exact=exact_number(number))
+
+
+def exact_number(value: float) -> str:
+    """The shortest text `float()` reads back to the same double (`repr`); NaN and infinities as Python,
+    numpy and pandas spell them: `nan`, `inf`, `-inf`."""
+    return repr(float(value))
+
+
+def json_value(cell: Cell) -> float | str | None:
+    """A cell for JSON: metric numbers as JSON numbers (non-finite ones as the strings "NaN", "Infinity",
+    "-Infinity", which strict JSON has no number for), other values as the text the run recorded."""
+    if not cell.present:
+        return None
+    if cell.exact is None or cell.number is None:
+        return cell.text
+    if math.isnan(cell.number):
+        return "NaN"
+    if math.isinf(cell.number):
+        return "Infinity" if cell.number > 0 else "-Infinity"
+    return cell.number
 
 
 def format_number(value: float) -> str:
