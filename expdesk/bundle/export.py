@@ -77,6 +77,7 @@ class BundlePlan:
     fingerprint: str
     gaps: list[str]
     runs: list[str]
+    model: str = ""  # which files were chosen, by which rule (one line for the CLI and the dialog)
 
     @property
     def base(self) -> str:
@@ -299,8 +300,11 @@ def plan_bundle(
     tags = bagit.tag_files(payload, info_fields)
     hashes.flush()
     report(5, 5, "planned")
+    model_line = (
+        f"{model_info['original_relative_path']} ({len(model_files)} file(s); {choice.rule}: {choice.how})"
+    )
     return BundlePlan(key, title, slug(f"{focus.label}-{choice.name}"), files, tags,
-                      bagit.fingerprint(tags), gaps, order)  # fmt: skip
+                      bagit.fingerprint(tags), gaps, order, model_line)  # fmt: skip
 
 
 def _source_chunks(planned: PlannedFile) -> Callable[[], Iterator[bytes]]:

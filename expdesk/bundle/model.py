@@ -186,7 +186,17 @@ def choose_model(
             )
         names = ", ".join(a.path for a in models[:10])
         raise UsageError(f"run {run.key} has several model files ({names}); choose one with --artifact PATH")
-    raise UsageError(f"run {run.key} has no model files; choose one with --artifact PATH")
+    where = ""
+    if "artifact_dir" in run.info and not run.info.get("artifact_dir"):
+        where = f" (its artifact folder is not here: {run.info.get('artifact_dir_rule') or 'not resolved'})"
+    unresolved = [
+        m for m in run.info.get("logged_models") or [] if isinstance(m, dict) and not m.get("local_dir")
+    ]
+    if unresolved:
+        where += f"; {len(unresolved)} logged model(s) whose folder is not in the store, e.g. " + str(
+            unresolved[0].get("artifact_location") or unresolved[0].get("model_id")
+        )
+    raise UsageError(f"run {run.key} has no model files{where}; choose one with --artifact PATH")
 
 
 def _ruled(choice: ModelChoice, rule: str) -> ModelChoice:

@@ -106,6 +106,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         run = reader.run_json(key, history=args.history)
     if args.json:
         out = public_json(run)
+        # where the artifacts are on this machine (the one resolver shared with export and the GUI), or why not
+        dirs = artifact_dirs(run["path"], run["info"])
+        out["artifact_dir"] = str(dirs[0]) if dirs else None
+        if run["info"].get("artifact_dir_rule"):
+            out["artifact_dir_rule"] = run["info"]["artifact_dir_rule"]
         if args.info:
             out["info"] = run["info"]
         json.dump(out, sys.stdout, indent=1, ensure_ascii=False, allow_nan=False)

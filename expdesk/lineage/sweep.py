@@ -55,7 +55,7 @@ def sweep_of(catalog: Catalog, key: str, metric: str | None = None) -> dict[str,
         out["metric"] = _rank(this, runs, *chosen)
     out["siblings"] = [
         {"key": r["key"], "name": r.get("name"), "native_id": r.get("native_id"),
-         "params": {k: (r.get("params") or {}).get(k) for k in sorted(out["varied"])}}
+         "values": {k: _settings(run, r).get(k) for k in sorted(out["varied"])}}
         for r in sorted(runs, key=lambda r: str(r.get("name") or r["key"]))
         if r["key"] != key
     ]  # fmt: skip
@@ -96,18 +96,37 @@ def _norm(value: Any) -> str:
     return "nan" if math.isnan(number) else repr(number)
 
 
+def _overrides(run: dict[str, Any]) -> dict[str, str] | None:
+    """A Hydra job's command-line overrides as key -> value (`optimizer=sgd`, `optimizer.lr=0.01`)."""
+    items = (run.get("info") or {}).get("overrides")
+    if not isinstance(items, list) or not items:
+        return None
+    out = {}
+    for item in map(str, items):
+        key, sep, value = item.partition("=")
+        if sep:
+            out[key.lstrip("+~")] = value
+    return out
+
+
+def _settings(run: RunRow, r: dict[str, Any]) -> dict[str, Any]:
+    """What a sweep sets per run: a Hydra job's overrides (the grid as the sweep defined it, group choices
+    such as `optimizer=sgd` included), else the run's params."""
+    if run.format == "hydra":
+        overrides = _overrides(r)
+        if overrides is not None:
+            return overrides
+    return dict(r.get("params") or {})
+
+
 def _varied(run: RunRow, this: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
-    overrides = run.info.get("overrides") if run.format == "hydra" else None
-    keys: set[str] = set()
-    if isinstance(overrides, list) and overrides:
-        keys = {str(o).split("=", 1)[0].lstrip("+~") for o in overrides if "=" in str(o)}
-    params = [r.get("params") or {} for r in runs]
-    candidates = keys or {k for p in params for k in p}
+    values_of = [_settings(run, r) for r in runs]
+    own = _settings(run, this)
     out: dict[str, Any] = {}
-    for k in sorted(candidates):
-        values = {_norm(p[k]) if k in p else "\0missing" for p in params}
-        if len(values) > 1 and k in (this.get("params") or {}):
-            out[k] = {"this": this["params"][k], "distinct": len(values)}
+    for k in sorted({k for v in values_of for k in v}):
+        distinct = {_norm(v[k]) if k in v else "\0missing" for v in values_of}
+        if len(distinct) > 1 and k in own:
+            out[k] = {"this": own[k], "distinct": len(distinct)}
     return out
 
 
