@@ -35,18 +35,21 @@ def _name(recorded: str) -> str:
     return PurePosixPath(recorded.replace("\\", "/")).name
 
 
-def _order(rel: str, states: dict[str, Any]) -> tuple[int, int, int, str]:
+def _number(recorded: Any, pattern: re.Pattern[str], name: str) -> int:
+    """The recorded int, else the number the file name carries (`epoch=3`, `step=120`), else -1."""
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        return recorded
+    match = pattern.search(name)
+    return int(match.group(1)) if match else -1
+
+
+def _order(rel: str, states: dict[str, Any]) -> tuple[int, int, bool, str]:
     """Newest first key: recorded global step, else numbers in the file name; `last.ckpt` wins ties."""
-    state = states.get(rel) if isinstance(states.get(rel), dict) else {}
+    raw = states.get(rel)
+    state: dict[str, Any] = raw if isinstance(raw, dict) else {}
     name = _name(rel)
-    step = state.get("global_step") if isinstance(state.get("global_step"), int) else None
-    if step is None:
-        match = _STEP.search(name)
-        step = int(match.group(1)) if match else -1
-    match = _EPOCH.search(name)
-    epoch = (
-        state.get("epoch") if isinstance(state.get("epoch"), int) else int(match.group(1)) if match else -1
-    )
+    step = _number(state.get("global_step"), _STEP, name)
+    epoch = _number(state.get("epoch"), _EPOCH, name)
     return (step, epoch, name.startswith("last"), name)
 
 

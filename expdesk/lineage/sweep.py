@@ -153,9 +153,11 @@ def _metric(
 
 def _last(run: dict[str, Any], metric: str) -> float | None:
     value = ((run.get("metrics") or {}).get(metric) or {}).get("last")
+    if not isinstance(value, (int, float, str)) or isinstance(value, bool):
+        return None
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        number = float(value)  # the index's JSON spells NaN and infinities as strings
+    except ValueError:
         return None
     return None if math.isnan(number) else number
 
