@@ -56,7 +56,7 @@ def checkpoint_state(path: Path) -> dict[str, Any]:
 
 def _callback(key: str, state: dict[Any, Any], handle: Any, prefix: str, path: Path) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        k: state[k] for k in STATE_KEYS if isinstance(state.get(k), str) or state.get(k) is None
+        k: state[k] for k in STATE_KEYS if k in state and (state[k] is None or isinstance(state[k], str))
     }
     entry.update(_init_args(key))
     entry["best_model_score"] = _score(state.get("best_model_score"), handle, prefix, path)
