@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from expdesk.index.service import Index
+from tests.sql import query
 
 HANDOFF = Path(__file__).resolve().parents[1] / "data" / "handoff"
 
@@ -48,7 +49,7 @@ def windows_store(store: Path, drive_root: str = "file:///D:/work/sweep") -> Non
 
 def key_where(index: Index, sql: str, *params: object) -> str:
     with index.reader() as reader:
-        rows = reader.raw(f"SELECT key FROM runs WHERE {sql} ORDER BY key", params)
+        rows = query(reader, f"SELECT key FROM runs WHERE {sql} ORDER BY key", params)
     assert len(rows) == 1, rows
     return str(rows[0][0])
 

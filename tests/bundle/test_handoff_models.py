@@ -13,6 +13,7 @@ from expdesk.index.service import Index
 from tests.bundle.conftest import DATA, load_json
 from tests.bundle.handoff import HANDOFF, copy_fixture, key_where, tensor_digests, truth
 from tests.bundle.helpers import export, unzip
+from tests.sql import query
 
 TRAINING_STATE = {"optimizer.pt", "scheduler.pt", "rng_state.pth", "training_args.bin", "trainer_state.json"}
 
@@ -208,7 +209,7 @@ def test_keras_model_file(index: Index, tmp_path: Path) -> None:
 
 def _keys(index: Index) -> list[str]:
     with index.reader() as reader:
-        return [r[0] for r in reader.raw("SELECT key FROM runs WHERE format = 'keras'")]
+        return [r[0] for r in query(reader, "SELECT key FROM runs WHERE format = 'keras'")]
 
 
 def test_no_fixture_left_writable_behind() -> None:

@@ -12,6 +12,7 @@ from expdesk.index.service import Index
 from tests.bundle.conftest import DATA
 from tests.bundle.handoff import copy_fixture, truth
 from tests.bundle.helpers import export
+from tests.sql import query
 
 
 def _export_from(root: Path, db: Path, sql: str, arg: str, out: Path) -> bytes:
@@ -19,7 +20,7 @@ def _export_from(root: Path, db: Path, sql: str, arg: str, out: Path) -> bytes:
     try:
         index.index([root])
         with index.reader() as reader:
-            (key,) = [r[0] for r in reader.raw(f"SELECT key FROM runs WHERE {sql}", (arg,))]
+            (key,) = [r[0] for r in query(reader, f"SELECT key FROM runs WHERE {sql}", (arg,))]
         _plan, path = export(index, key, out)
         return path.read_bytes()
     finally:

@@ -18,6 +18,7 @@ from expdesk.compare.diff import build_diff, json_value
 from expdesk.index.service import Index
 from tests.bundle.handoff import HANDOFF, copy_fixture, truth
 from tests.compare.conftest import add_run
+from tests.sql import query
 
 TRICKY = [0.1 + 0.2, 1 / 3, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, -0.0, 123456789.12345679,
           1e-7, 0.30000000000000004, 9007199254740993.0, float("nan"), float("inf"), float("-inf")]  # fmt: skip
@@ -86,7 +87,7 @@ def test_real_trainer_metrics_round_trip(tmp_path: Path, capsys: pytest.CaptureF
     with Index(db) as ix:
         ix.index([HANDOFF / "trainer"])
         with ix.reader() as reader:
-            keys = {r[1]: r[0] for r in reader.raw("SELECT key, name FROM runs ORDER BY name")}
+            keys = {r[1]: r[0] for r in query(reader, "SELECT key, name FROM runs ORDER BY name")}
     names = ["tiny-cls", "tiny-final"]
     rows = {r[0]: r[1:] for r in csv.reader(io.StringIO(_cli(db, [keys[n] for n in names], "csv", capsys)))}
     doc = json.loads(_cli(db, [keys[n] for n in names], "json", capsys))
@@ -113,7 +114,7 @@ def test_real_mlflow_sweep_metrics_round_trip(tmp_path: Path, capsys: pytest.Cap
     with Index(db) as ix:
         ix.index([tmp_path / "ws"])
         with ix.reader() as reader:
-            keys = {r[1]: r[0] for r in reader.raw("SELECT key, native_id FROM runs")}
+            keys = {r[1]: r[0] for r in query(reader, "SELECT key, native_id FROM runs")}
     runs = sorted(gt["val_loss"])
     doc = json.loads(_cli(db, [keys[r] for r in runs], "json", capsys))
     row = next(r for r in doc["rows"] if r["key"] == "val_loss" and r["stat"] == "last")

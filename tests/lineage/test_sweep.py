@@ -12,6 +12,7 @@ from tests.bundle.conftest import load_json
 from tests.bundle.handoff import copy_fixture, key_where, truth
 from tests.bundle.helpers import export, unzip
 from tests.groundtruth import RUNS, load_gt
+from tests.sql import query
 
 
 def _sweep(index: Index, key: str, metric: str | None = None) -> dict:  # type: ignore[type-arg]
@@ -69,5 +70,5 @@ def test_hydra_multirun_sweep(index: Index, tmp_path: Path) -> None:
 def test_a_run_outside_any_sweep_has_none(index: Index) -> None:
     index.index([RUNS / "plain"])
     with index.reader() as reader:
-        keys = [r[0] for r in reader.raw("SELECT key FROM runs")]
+        keys = [r[0] for r in query(reader, "SELECT key FROM runs")]
         assert keys and all(sweep_of(Catalog(reader), k) is None for k in keys)
