@@ -277,7 +277,14 @@ def plan_bundle(
     payload = {n: f.digest for n, f in files.items()}
     crate = build_crate(
         title=title,
-        description=f"Model {choice.name} with the provenance of {len(records)} run(s), exported by expdesk.",
+        description=f"Model {choice.name} with the provenance of {len(records)} run(s), exported by expdesk. "
+        f"Model files chosen by rule {choice.rule}: {choice.how}"
+        + (f" ({'; '.join(choice.notes)})" if choice.notes else "")
+        + (
+            f"; {len(choice.left_out)} file(s) left out, listed in model-info.json."
+            if choice.left_out
+            else "."
+        ),
         date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(date)),
         license_id=options.license,
         payload={n[len("data/") :]: d for n, d in payload.items()},
