@@ -64,7 +64,15 @@ def pick_files(root: str | Path, folder: Path, with_training_state: bool) -> Fol
         raise UsageError(f"{folder}: cannot list the model folder ({exc.strerror or exc})") from None
     for entry in entries:
         name = entry.name
-        st = entry.lstat()
+        try:
+            st = entry.lstat()
+        except OSError as exc:  # removed while we listed the folder
+            if WEIGHTS.match(name):
+                raise UsageError(
+                    f"weights file {entry}: {exc.strerror or exc}; refusing to pack half a model"
+                ) from None
+            pick.left_out.append((name, entry, f"not copied: {exc.strerror or exc}"))
+            continue
         if stat.S_ISDIR(st.st_mode):
             why = (
                 "a checkpoint of its own"
