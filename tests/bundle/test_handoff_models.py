@@ -216,3 +216,23 @@ def test_no_fixture_left_writable_behind() -> None:
     """The fixtures are only read: nothing in tests/data/handoff was written by the tests above."""
     assert not [p for p in HANDOFF.rglob("*") if p.name.endswith((".zip", "-wal", "-shm"))]
     assert os.access(HANDOFF, os.R_OK)
+
+
+def test_keras_checkpoints_best_then_last(index: Index, tmp_path: Path) -> None:
+    """Keras records no "best" anywhere but the file the best-only ModelCheckpoint wrote; without it, the
+    highest epoch is the last."""
+    gt = truth()["keras"]
+    run = copy_fixture("keras/run-sgd", tmp_path / "ws")
+    index.index([tmp_path / "ws"])
+    key = key_where(index, "format = ?", "keras")
+    _plan, path = export(index, key, tmp_path / "out")
+    info = load_json(unzip(path, tmp_path / "x") / "data" / "model-info.json")
+    assert info["files"][0]["path"] == "best.keras" and info["choice"]["rule"] == "keras.best_by_name"
+    (run / "best.keras").unlink()
+    index.index([tmp_path / "ws"])
+    _plan, path = export(index, key, tmp_path / "out2")
+    bag = unzip(path, tmp_path / "y")
+    info = load_json(bag / "data" / "model-info.json")
+    last = max(f for f in gt["files"] if f.startswith("ckpt/"))
+    assert info["choice"]["rule"] == "keras.last" and info["original_relative_path"] == "ckpt"
+    assert (bag / "data" / "model" / Path(last).name).read_bytes() == (run / last).read_bytes()

@@ -19,6 +19,7 @@ own readers (safetensors, `torch.load` of our own trusted checkpoints, `trainer_
   per trial; the best trial's child logs the sklearn model (MLflow 3 logged model).
 - `mlflow/served/{mlflow.db.gz,mlartifacts}`: a run logged through `mlflow server --artifacts-destination`
   (artifact URIs are `mlflow-artifacts:/...`).
+- `keras/run-sgd`: Keras 3 (torch backend) with CSVLogger, a ModelCheckpoint per epoch and a best-only one.
 - `mlflow2/mlruns`: mlflow 2.22 file store, `mlflow.sklearn.log_model` (MLmodel inside the run's artifacts).
 
 The Windows-moved store (`file:///D:/...` URIs) is made by the tests from `mlflow/sweep` by rewriting the
@@ -374,6 +375,32 @@ def make_mlflow_served() -> dict[str, object]:
     return truth
 
 
+# -- Keras 3 (torch backend) ----------------------------------------------------------------------------
+def make_keras() -> dict[str, object]:
+    os.environ["KERAS_BACKEND"] = "torch"
+    import keras
+    import numpy as np
+
+    run = _clean(HERE / "keras" / "run-sgd")
+    keras.utils.set_random_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    callbacks = [
+        keras.callbacks.CSVLogger(str(run / "training.log")),
+        # every epoch's model, and the best one by val_loss, as the Keras docs show
+        keras.callbacks.ModelCheckpoint(str(run / "ckpt" / "epoch{epoch:02d}.keras")),
+        keras.callbacks.ModelCheckpoint(str(run / "best.keras"), monitor="val_loss", save_best_only=True),
+    ]
+    (run / "ckpt").mkdir()
+    history = model.fit(x, y, epochs=4, batch_size=16, validation_split=0.25, callbacks=callbacks, verbose=0)
+    val = [float(v) for v in history.history["val_loss"]]
+    return {"val_loss": val, "best_epoch": val.index(min(val)) + 1,
+            "files": sorted(p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file())}  # fmt: skip
+
+
 # -- MLflow 2 file store -------------------------------------------------------------------------------
 def make_mlflow2() -> dict[str, object]:
     import mlflow
@@ -414,7 +441,7 @@ def main() -> None:
     truth_file = HERE / "GROUND_TRUTH.json"
     truth = json.loads(truth_file.read_text()) if truth_file.exists() else {}
     makers = {"trainer": make_trainer, "lightning": make_lightning, "mlflow_sweep": make_mlflow_sweep,
-              "mlflow_served": make_mlflow_served, "mlflow2": make_mlflow2}  # fmt: skip
+              "mlflow_served": make_mlflow_served, "keras": make_keras, "mlflow2": make_mlflow2}  # fmt: skip
     for name in sys.argv[1:] or [n for n in makers if n != "mlflow2"]:
         truth[name] = makers[name]()
         os.chdir(HERE)
