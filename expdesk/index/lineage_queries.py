@@ -55,7 +55,10 @@ class RunRow:
 
     def relative(self, path: str | Path) -> str:
         """`path` relative to `base` (POSIX, may climb with `..` to a sibling of the run folder)."""
-        return Path(os.path.relpath(Path(path).resolve(), self.base.resolve())).as_posix()
+        try:
+            return Path(os.path.relpath(Path(path).resolve(), self.base.resolve())).as_posix()
+        except ValueError:  # another drive (Windows): no relative path exists; the name alone names no machine
+            return Path(path).name
 
     def artifact_dirs(self) -> list[Path]:
         """Where artifact paths are relative to (`core.artifact_uri`: the same answer as `show` and the GUI)."""
