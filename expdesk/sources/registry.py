@@ -19,6 +19,7 @@ from expdesk.sources.base import Reader
 READER_MODULES = [
     "expdesk.sources.mlflow_files",
     "expdesk.sources.mlflow_sqlite",
+    "expdesk.sources.trackio",
     "expdesk.sources.tensorboard",
     "expdesk.sources.lightning",
     "expdesk.sources.hydra",

@@ -1,0 +1,140 @@
+"""A run's history rows -> metric series, with what must survive between incremental reads kept in the cursor.
+
+Training metrics keep Trackio's keys. System metrics (`system_metrics`: CPU/GPU/memory samples, logged with a
+timestamp and no step) are kept apart under `system/<key>`, the prefix MLflow gives its own system metrics;
+their step is the sample's ordinal in the run (0, 1, 2, ... in the order Trackio stored them), so they are
+charted against wall time, as Trackio's own System Metrics page does.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from expdesk.core.entities import Series
+from expdesk.sources._values import loads
+from expdesk.sources.trackio.values import decode
+
+SYSTEM_PREFIX = "system/"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: bad rows named in the run's error (the count of the rest is kept)
+MAX_BAD_NOTES = 5
+
+
+@lru_cache(maxsize=4096)
+def parse_time(text: str) -> tuple[float, bool]:
+    """(seconds since the epoch, recorded without a zone). NaN for what is not an ISO time.
+
+    Trackio < 0.17 wrote `datetime.now().isoformat()`: local time with no zone. Trackio's dashboard shows
+    those as local time, and so does expdesk (`datetime.timestamp()` of a naive time is local time here).
+    One `log()` batch shares one timestamp string, hence the cache.
+    """
+    try:
+        stamp = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return math.nan, False
+    try:
+        return stamp.timestamp(), stamp.tzinfo is None
+    except (OverflowError, OSError, ValueError):
+        return math.nan, stamp.tzinfo is None
+
+
+class History:
+    """Accumulates one read's rows. `state` is the JSON-able part of the cursor it continues."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+        self.columns: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        self.bad: list[str] = list(state.get("bad", []))
+        self.bad_count = int(state.get("nbad", 0))
+
+    # -- rows ---------------------------------------------------------------------------------------------
+    def metric_row(self, row_id: int, stamp: str, step: Any, blob: Any) -> None:
+        when = self._time(stamp)
+        try:
+            if isinstance(step, float) and not step.is_integer():
+                raise ValueError(f"step {step!r} is not an integer")
+            step_int = int(step)
+            if not INT64_MIN <= step_int <= INT64_MAX:
+                raise OverflowError(f"step {step} does not fit in 64 bits")
+        except (TypeError, ValueError, OverflowError) as exc:
+            self._bad(f"metrics row {row_id}: {exc}")
+            return
+        self._values(row_id, "metrics", step_int, when, blob, "")
+
+    def system_row(self, row_id: int, stamp: str, blob: Any) -> None:
+        ordinal = int(self.state.get("sn", 0))
+        self.state["sn"] = ordinal + 1
+        self._values(row_id, "system_metrics", ordinal, self._time(stamp), blob, SYSTEM_PREFIX.rstrip("/"))
+
+    def note_time(self, stamp: str) -> None:
+        """An activity time that is not a point (an alert)."""
+        self._time(stamp)
+
+    # -- results ------------------------------------------------------------------------------------------
+    def series(self) -> list[Series]:
+        return [
+            Series(key, np.array(steps, dtype=np.int64), np.array(values), np.array(stamps))
+            for key, (steps, values, stamps) in self.columns.items()
+        ]
+
+    def error(self) -> str | None:
+        if not self.bad_count:
+            return None
+        more = self.bad_count - len(self.bad)
+        return "; ".join(self.bad) + (f"; and {more} more rows not read" if more > 0 else "")
+
+    def finish(self) -> dict[str, Any]:
+        self.state["bad"] = self.bad
+        self.state["nbad"] = self.bad_count
+        return self.state
+
+    # -- inside -------------------------------------------------------------------------------------------
+    def _time(self, stamp: Any) -> float:
+        seconds, naive = parse_time(stamp) if isinstance(stamp, str) else (math.nan, False)
+        if seconds == seconds:  # not NaN
+            first, last = self.state.get("t0"), self.state.get("t1")
+            self.state["t0"] = seconds if first is None else min(first, seconds)
+            self.state["t1"] = seconds if last is None else max(last, seconds)
+        if naive:
+            self.state["naive"] = True
+        return seconds * 1000.0
+
+    def _values(self, row_id: int, table: str, step: int, when_ms: float, blob: Any, prefix: str) -> None:
+        try:
+            row = loads(blob)
+        except (ValueError, TypeError, RecursionError) as exc:
+            self._bad(f"{table} row {row_id}: not JSON ({type(exc).__name__})")
+            return
+        decoded = decode(row, prefix)
+        for key, value in decoded.points:
+            steps, values, stamps = self.columns.setdefault(key, ([], [], []))
+            steps.append(step)
+            values.append(value)
+            stamps.append(when_ms)
+        media = self.state.setdefault("media", {})
+        files = self.state.setdefault("files", [])
+        for ref in decoded.media:
+            entry = media.get(ref.key)
+            if ref.in_table:
+                pass
+            elif entry is None:
+                media[ref.key] = [ref.kind, 1, step, step]
+            else:
+                entry[1] += 1
+                entry[2], entry[3] = min(entry[2], step), max(entry[3], step)
+            if ref.file_path is not None:
+                files.append([ref.file_path, ref.key, step, ref.kind, ref.caption])
+        other = self.state.setdefault("other", {})
+        for key, type_name in decoded.other:
+            kinds = other.setdefault(key, {})
+            kinds[type_name] = kinds.get(type_name, 0) + 1
+
+    def _bad(self, note: str) -> None:
+        self.bad_count += 1
+        if len(self.bad) < MAX_BAD_NOTES:
+            self.bad.append(note)
