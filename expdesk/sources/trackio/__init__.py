@@ -1,5 +1,1 @@
-"""Trackio (Hugging Face's local-first tracker): one SQLite file per project, read in place and read-only."""
-
-from expdesk.sources.trackio.reader import READER
-
-__all__ = ["READER"]
+"""trackio: Hugging Face's local-first tracker, one SQLite file per project (see reader.py)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from expdesk.core.errors import SourceError
-from expdesk.core.paths import is_regular_file
+from expdesk.core.safefile import open_regular
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 #: a damaged schema makes column names invalid UTF-8, which sqlite3 decodes strictly
@@ -28,12 +28,10 @@ BUSY_TIMEOUT_S = 2.0
 
 
 def header(path: Path) -> bytes:
-    """The first 20 bytes of a regular file (b"" for anything else); never blocks on a FIFO."""
-    if not is_regular_file(path):
-        return b""
+    """The first 20 bytes of a regular file; b"" for a link, FIFO, device or an unreadable file."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
+        fd, _st = open_regular(path)
+    except SourceError:
         return b""
     try:
         return os.read(fd, 20)

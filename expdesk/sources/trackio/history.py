@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from expdesk.core.entities import Series
-from expdesk.sources._values import loads
+from expdesk.core.safefile import loads
 from expdesk.sources.trackio.values import decode
 
 SYSTEM_PREFIX = "system/"

@@ -25,7 +25,8 @@ from typing import Any
 
 from expdesk.core.entities import RunRef, RunUpdate, Status
 from expdesk.core.errors import IncompleteRead, SourceError
-from expdesk.sources._values import flatten, loads
+from expdesk.core.safefile import loads
+from expdesk.sources.common.values import flatten
 from expdesk.sources.base import Reader
 from expdesk.sources.trackio import _sqlite, schema
 from expdesk.sources.trackio.history import History, parse_time
