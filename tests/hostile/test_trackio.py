@@ -47,7 +47,9 @@ def test_a_torn_project_file_is_an_error_on_its_run(root: Path, db: Path, keep: 
     runs, errors = _index(db, root)
     (vision,) = _by_project(runs, "vision")
     assert vision["error"] and "vision.db" in vision["error"]
-    assert "damaged" in vision["error"] or "malformed" in vision["error"] or "not a database" in vision["error"]
+    assert (
+        "damaged" in vision["error"] or "malformed" in vision["error"] or "not a database" in vision["error"]
+    )
     assert [e for e in errors if "vision.db" in e[0]]
     (nlp,) = _by_project(runs, "nlp")
     assert nlp["error"] is None and nlp["metrics"]["loss"]["count"] == 2
@@ -116,7 +118,10 @@ def test_bad_rows_are_named_and_the_rest_is_read(root: Path, db: Path) -> None:
     (baseline,) = [r for r in runs if r["native_id"] == BASELINE["id"]]
     assert "step '7.5'" in baseline["error"] or "7.5" in baseline["error"]
     assert "not JSON" in baseline["error"] and "configs row" in baseline["error"]
-    assert baseline["metrics"]["train/loss"]["count"] == 13 and baseline["metrics"]["train/loss"]["last"] == 0.125
+    assert (
+        baseline["metrics"]["train/loss"]["count"] == 13
+        and baseline["metrics"]["train/loss"]["last"] == 0.125
+    )
     assert baseline["params"] == {}
 
 

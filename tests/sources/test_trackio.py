@@ -160,11 +160,16 @@ def test_every_run_matches_trackio(tmp_path: Path, label: str, writer_tz: None) 
             created = (gt["config"] or {}).get("_Created")
             starts = [_epoch(created)] if created else []
             start = min([*starts, *times])
-            assert abs(datetime.fromisoformat(run["start_time"].replace("Z", "+00:00")).timestamp() - start) < 1e-3
+            assert (
+                abs(datetime.fromisoformat(run["start_time"].replace("Z", "+00:00")).timestamp() - start)
+                < 1e-3
+            )
 
             files = sorted({f for log in gt["logs"] for f in _media_files(log)})
             sizes = [(root / "media" / f).stat().st_size for f in files]
-            assert run["artifacts"] == [{"path": f, "size": s} for f, s in zip(files, sizes, strict=True)], where
+            assert run["artifacts"] == [{"path": f, "size": s} for f, s in zip(files, sizes, strict=True)], (
+                where
+            )
             if files:
                 assert Path(run["info"]["artifact_dir"]) == root / "media"
             assert len(run["info"].get("alerts", [])) == len(gt.get("alerts", [])), where
@@ -219,3 +224,41 @@ def test_foreign_db_files_are_not_claimed(tmp_path: Path) -> None:
     assert trackio.detect(tmp_path / "notes.db") == 0.0
     for db in sorted((DATA).rglob("*.db")):
         assert registry.best_reader(db) is trackio, db
+
+
+def test_a_project_from_the_first_trackio_releases(tmp_path: Path) -> None:
+    """Trackio 0.0.x: only a `metrics` table, rows written with `json.dumps` (a NaN is the bare literal),
+    local timestamps without a zone, no configs. Built with the exact statements `SQLiteStorage` ran then."""
+    import sqlite3
+
+    db = tmp_path / "early.db"
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,"
+        " run_name TEXT NOT NULL, step INTEGER NOT NULL, metrics TEXT NOT NULL)"
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_metrics_run_step ON metrics(run_name, step)")
+    rows = [
+        ("2025-06-01T10:00:00.000001", "first", 0, {"loss": float("nan")}),
+        ("2025-06-01T10:00:01", "first", 1, {"loss": 0.5}),
+    ]
+    conn.executemany(
+        "INSERT INTO metrics (timestamp, run_name, step, metrics) VALUES (?, ?, ?, ?)",
+        [(t, r, s, json.dumps(m)) for t, r, s, m in rows],
+    )
+    conn.commit()
+    conn.close()
+    assert b"NaN" in db.read_bytes()
+    trackio = registry.reader_for("trackio")
+    assert registry.best_reader(db) is trackio
+    (ref,) = trackio.runs(db, tmp_path)
+    assert ref.native_id == "first"
+    update = trackio.read(ref, None)
+    (loss,) = update.metrics
+    assert loss.steps.tolist() == [0, 1] and math.isnan(loss.values[0]) and loss.values[1] == 0.5
+    assert update.params == {} and update.experiment == "early"
+    assert (
+        update.start_time == datetime.fromisoformat(rows[0][0]).timestamp()
+    )  # local time, as Trackio showed it
+    assert update.info["trackio"]["identity"] == "run_name"
+    assert "without a time zone" in update.info["trackio"]["timestamps"]

@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ def bulk_log(db: Path, run_id: str, name: str, rows: list[tuple[int, dict[str, A
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        stamp = datetime.now(timezone.utc).isoformat()
+        stamp = datetime.now(UTC).isoformat()
         with conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO metrics (timestamp, run_id, run_name, step, metrics, log_id, space_id)"
@@ -68,7 +68,9 @@ def test_new_rows_are_read_from_the_cursor_only(tmp_path: Path) -> None:
     assert unchanged.params == first.params and unchanged.artifacts == first.artifacts
     assert unchanged.info == first.info  # media and values not charted come back from the cursor
 
-    bulk_log(root / "vision.db", BASELINE["id"], "baseline", [(12, {"train/loss": float("nan")}), (13, {"x": 1})])
+    bulk_log(
+        root / "vision.db", BASELINE["id"], "baseline", [(12, {"train/loss": float("nan")}), (13, {"x": 1})]
+    )
     more = reader.read(ref, unchanged.cursor)
     assert not more.metrics_reset
     assert {s.key: s.steps.tolist() for s in more.metrics} == {"train/loss": [12], "x": [13]}
@@ -80,11 +82,18 @@ def test_growing_project_through_the_index(tmp_path: Path) -> None:
     shutil.copytree(SRC, root)
     with Index(tmp_path / "index.db") as index:
         index.index([root])
-        bulk_log(root / "vision.db", BASELINE["id"], "baseline", [(s, {"train/loss": s / 10}) for s in range(12, 40)])
+        bulk_log(
+            root / "vision.db",
+            BASELINE["id"],
+            "baseline",
+            [(s, {"train/loss": s / 10}) for s in range(12, 40)],
+        )
         report = index.index([root])
         assert report.errors == []
         with index.reader() as reader:
-            (key,) = [r["key"] for r in reader.runs_json(reader.run_keys()) if r["native_id"] == BASELINE["id"]]
+            (key,) = [
+                r["key"] for r in reader.runs_json(reader.run_keys()) if r["native_id"] == BASELINE["id"]
+            ]
             steps, values, _stamps = reader.series(key, "train/loss")
     assert steps.tolist() == list(range(40))
     assert values[39] == 3.9
@@ -107,7 +116,9 @@ def test_rows_rewritten_under_the_cursor_start_the_run_over(tmp_path: Path) -> N
 
     conn = sqlite3.connect(root / "vision.db")
     with conn:  # an older row deleted: the counts under the cursor no longer match
-        conn.execute("DELETE FROM metrics WHERE id = (SELECT MIN(id) FROM metrics WHERE run_id=?)", (BASELINE["id"],))
+        conn.execute(
+            "DELETE FROM metrics WHERE id = (SELECT MIN(id) FROM metrics WHERE run_id=?)", (BASELINE["id"],)
+        )
     conn.close()
     shrunk = reader.read(ref, renamed.cursor)
     assert shrunk.metrics_reset
@@ -163,7 +174,7 @@ def test_reading_while_trackio_holds_the_file_and_writes(tmp_path: Path) -> None
     assert writer.stdout is not None and writer.stdin is not None
     with Index(tmp_path / "index.db") as index:
         passes = 0
-        while passes < 3 or writer.poll() is None and not _ready(writer):
+        while passes < 3 or (writer.poll() is None and not _ready(writer)):
             index.index([root])
             passes += 1
         assert writer.stdout.readline().strip() == "written"

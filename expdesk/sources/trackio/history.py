@@ -120,11 +120,9 @@ class History:
         files = self.state.setdefault("files", [])
         for ref in decoded.media:
             entry = media.get(ref.key)
-            if ref.in_table:
-                pass
-            elif entry is None:
+            if entry is None and not ref.in_table:
                 media[ref.key] = [ref.kind, 1, step, step]
-            else:
+            elif entry is not None and not ref.in_table:  # a table's files are counted with their table
                 entry[1] += 1
                 entry[2], entry[3] = min(entry[2], step), max(entry[3], step)
             if ref.file_path is not None:

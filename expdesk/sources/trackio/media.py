@@ -72,5 +72,7 @@ def media_info(
     other = state.get("other")
     if other:
         # strings, booleans, lists, nulls a run logged: not a chart, but never dropped in silence
-        info["values_not_charted"] = {key: dict(sorted(kinds.items())) for key, kinds in sorted(other.items())}
+        info["values_not_charted"] = {
+            key: dict(sorted(kinds.items())) for key, kinds in sorted(other.items())
+        }
     return info

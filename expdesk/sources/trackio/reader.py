@@ -26,8 +26,8 @@ from typing import Any
 from expdesk.core.entities import RunRef, RunUpdate, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.safefile import loads
-from expdesk.sources.common.values import flatten
 from expdesk.sources.base import Reader
+from expdesk.sources.common.values import flatten
 from expdesk.sources.trackio import _sqlite, schema
 from expdesk.sources.trackio.history import History, parse_time
 from expdesk.sources.trackio.media import artifacts_for, media_info
@@ -47,11 +47,9 @@ def _run_ids(conn: Any, found: Schema) -> list[str]:
     identity column: one seek per run, not a pass over every row."""
     ids: set[str] = set()
     for table in ("metrics", "configs", "system_metrics"):
-        if table not in found.columns or not {"run_name"} <= found.columns[table]:
-            continue
-        col = found.identity_column(table) if found.by_id else "run_name"
-        if found.by_id and col != "run_id":
-            continue  # a stray pre-0.24 table next to id-keyed ones: its names are not ids
+        col = found.identity_column(table)
+        if not found.readable(table) or found.by_id != (col == "run_id"):
+            continue  # absent, or a stray table keyed the other way than the project's runs
         rows = conn.execute(
             f"WITH RECURSIVE r(v) AS (SELECT MIN({col}) FROM {table} UNION ALL"
             f" SELECT (SELECT MIN({col}) FROM {table} WHERE {col} > r.v) FROM r WHERE r.v IS NOT NULL)"
@@ -132,14 +130,20 @@ class TrackioReader(Reader):
     def _read(self, conn: Any, ref: RunRef, cursor: dict[str, Any]) -> RunUpdate:
         found = schema.inspect(conn, str(ref.path))
         if ref.native_id is None:
-            raise IncompleteRead(ref.path, "the project could not be listed before; its runs are listed next pass")
+            raise IncompleteRead(
+                ref.path, "the project could not be listed before; its runs are listed next pass"
+            )
         run_id = ref.native_id
         name = self._name(conn, found, run_id)
         if name is None:
             raise SourceError(ref.path, f"run {run_id} is no longer in the project")
         st = os.stat(ref.path)
         state = dict(cursor)
-        if state and (state.get("ino") != st.st_ino or state.get("name") != name or self._shrank(conn, found, run_id, state)):
+        if state and (
+            state.get("ino") != st.st_ino
+            or state.get("name") != name
+            or self._shrank(conn, found, run_id, state)
+        ):
             state = {}  # rows went away or were rewritten (delete, rename, move, a replaced file): start over
         update = RunUpdate(name=name, experiment=ref.path.stem)
         update.metrics_reset = bool(cursor) and not state
@@ -234,7 +238,9 @@ class TrackioReader(Reader):
         if not found.readable("configs"):
             return None
         where, value = self._where(found, "configs", run_id, name)
-        row = conn.execute(f"SELECT config, created_at FROM configs WHERE {where} LIMIT 1", (value,)).fetchone()
+        row = conn.execute(
+            f"SELECT config, created_at FROM configs WHERE {where} LIMIT 1", (value,)
+        ).fetchone()
         if row is None:
             return None
         try:
@@ -242,10 +248,14 @@ class TrackioReader(Reader):
         except (ValueError, TypeError, RecursionError) as exc:
             return f"configs row of run {run_id}: not JSON ({type(exc).__name__}); no params read"
         if not isinstance(config, dict):
-            return f"configs row of run {run_id}: a JSON {type(config).__name__}, not an object; no params read"
+            return (
+                f"configs row of run {run_id}: a JSON {type(config).__name__}, not an object; no params read"
+            )
         # Trackio's reader turns top-level "NaN"/"Infinity" strings back into floats; nested ones stay text
         user = {
-            k: TOKENS.get(v, v) if isinstance(v, str) else v for k, v in config.items() if k not in RESERVED_CONFIG
+            k: TOKENS.get(v, v) if isinstance(v, str) else v
+            for k, v in config.items()
+            if k not in RESERVED_CONFIG
         }
         update.params = flatten(user)
         if isinstance(config.get("_Group"), str):

@@ -75,7 +75,7 @@ def tables(conn: sqlite3.Connection) -> dict[str, frozenset[str]]:
 
 def is_trackio(columns: dict[str, frozenset[str]]) -> bool:
     """Trackio's `metrics` table, and none of MLflow's markers (a foreign `.db` is never claimed)."""
-    return METRICS_COLUMNS <= columns.get("metrics", frozenset()) and "alembic_version" not in columns
+    return columns.get("metrics", frozenset()) >= METRICS_COLUMNS and "alembic_version" not in columns
 
 
 def is_foreign(columns: dict[str, frozenset[str]]) -> bool:

@@ -179,7 +179,12 @@ WRITERS = {"current": WRITE_CURRENT, "legacy-0.23": WRITE_LEGACY_023, "legacy-0.
 
 
 def _env(trackio_dir: Path, label: str) -> dict[str, str]:
-    env = {**os.environ, "TRACKIO_DIR": str(trackio_dir), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "0"}
+    env = {
+        **os.environ,
+        "TRACKIO_DIR": str(trackio_dir),
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "0",
+    }
     env["TZ"] = LEGACY_TZ if label == "legacy-0.16" else "UTC"
     return env
 
