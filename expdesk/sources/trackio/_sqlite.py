@@ -7,6 +7,12 @@ remove them again), so an idle file is opened `immutable=1`, which creates nothi
 starts meanwhile goes to a new `-wal` and ends in a checkpoint into the main file, which `snapshot`
 detects so the caller reads again. While Trackio has the file open (`-wal` exists), plain `mode=ro` reads
 through Trackio's own WAL index, never `immutable=1` (that would read half-checkpointed pages).
+
+What cannot be avoided: a WAL reader holds a shared lock on the file while its connection is open, and a
+Trackio connection that closes meanwhile then cannot checkpoint and delete `-wal`/`-shm` (SQLite leaves them
+for the next close, which Trackio's next write does). Connections here live for one read (milliseconds), and
+a watched run is read ~300 ms after Trackio's write, so this needs a read that overlaps Trackio's very last
+close; `live_check.py` next to the Trackio fixtures shows it under a read loop with no pause.
 """
 
 from __future__ import annotations
