@@ -8,6 +8,7 @@ charted against wall time, as Trackio's own System Metrics page does.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from functools import lru_cache
@@ -16,13 +17,23 @@ from typing import Any
 import numpy as np
 
 from expdesk.core.entities import Series
-from expdesk.core.safefile import loads
-from expdesk.sources.trackio.values import decode
+from expdesk.sources.trackio.values import Decoded, decode, number
 
 SYSTEM_PREFIX = "system/"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: bad rows named in the run's error (the count of the rest is kept)
 MAX_BAD_NOTES = 5
+#: Python refuses int() of more digits than this (CVE-2020-10735 guard); such a number is read as a float
+_MAX_INT_DIGITS = 4000
+
+
+def _parse_int(text: str) -> int | float:
+    return int(text) if len(text) <= _MAX_INT_DIGITS else float(text)
+
+
+#: one decoder for every row (`json.loads` with a hook builds a new one per call); it reads the NaN/Infinity
+#: literals of Trackio < 0.5 as floats
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
 
 
 @lru_cache(maxsize=4096)
@@ -106,11 +117,34 @@ class History:
 
     def _values(self, row_id: int, table: str, step: int, when_ms: float, blob: Any, prefix: str) -> None:
         try:
-            row = loads(blob)
-        except (ValueError, TypeError, RecursionError) as exc:
+            row = _DECODER.decode(blob.decode("utf-8") if isinstance(blob, bytes) else blob)
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
             self._bad(f"{table} row {row_id}: not JSON ({type(exc).__name__})")
             return
-        decoded = decode(row, prefix)
+        if type(row) is not dict:
+            self._decoded(decode(row, prefix), step, when_ms)
+            return
+        # the hot path: a float or int at the top of the row is a point; only the rest goes through `decode`
+        columns = self.columns
+        rest: dict[str, Any] | None = None
+        for key, value in row.items():
+            kind = type(value)
+            if kind is float or kind is int:
+                name = f"{prefix}/{key}" if prefix else key
+                column = columns.get(name)
+                if column is None:
+                    column = columns[name] = ([], [], [])
+                column[0].append(step)
+                column[1].append(value if kind is float else number(value))
+                column[2].append(when_ms)
+            else:
+                if rest is None:
+                    rest = {}
+                rest[key] = value
+        if rest is not None:
+            self._decoded(decode(rest, prefix), step, when_ms)
+
+    def _decoded(self, decoded: Decoded, step: int, when_ms: float) -> None:
         for key, value in decoded.points:
             steps, values, stamps = self.columns.setdefault(key, ([], [], []))
             steps.append(step)
