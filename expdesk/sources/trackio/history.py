@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from expdesk.core.entities import Series
-from expdesk.sources.trackio.values import Decoded, decode, number
+from expdesk.sources.trackio.values import Decoded, decode
 
 SYSTEM_PREFIX = "system/"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -29,6 +29,14 @@ _MAX_INT_DIGITS = 4000
 
 def _parse_int(text: str) -> int | float:
     return int(text) if len(text) <= _MAX_INT_DIGITS else float(text)
+
+
+def _int_value(value: int) -> float:
+    """An integer metric as float64 (a 400-digit one is beyond float64: infinite, as a chart shows it)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 #: one decoder for every row (`json.loads` with a hook builds a new one per call); it reads the NaN/Infinity
@@ -135,7 +143,7 @@ class History:
                 if column is None:
                     column = columns[name] = ([], [], [])
                 column[0].append(step)
-                column[1].append(value if kind is float else number(value))
+                column[1].append(value if kind is float else _int_value(value))
                 column[2].append(when_ms)
             else:
                 if rest is None:
