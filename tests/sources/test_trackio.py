@@ -130,6 +130,9 @@ def test_every_run_matches_trackio(tmp_path: Path, label: str, writer_tz: None) 
     runs, (index, reader) = _index(tmp_path, root)
     try:
         ours = {(r["experiment"], r["native_id"]): r for r in runs}
+        for r in runs:
+            r["files"] = [{k: v for k, v in f.items() if k != "run_key"} for f in reader.files(r["key"])]
+            r["links"] = reader.links(r["key"])
         expected = [(p, run) for p, project in GT[label]["projects"].items() for run in project["runs"]]
         assert sorted(ours) == sorted((p, run["id"]) for p, run in expected)
         for project, gt in expected:
@@ -173,9 +176,42 @@ def test_every_run_matches_trackio(tmp_path: Path, label: str, writer_tz: None) 
             if files:
                 assert Path(run["info"]["artifact_dir"]) == root / "media"
             assert len(run["info"].get("alerts", [])) == len(gt.get("alerts", [])), where
+            _check_artifacts(root, project, gt, run, ours, where)
     finally:
         reader.close()
         index.close()
+
+
+def _check_artifacts(
+    root: Path, project: str, gt: dict[str, Any], run: dict[str, Any], ours: dict[Any, Any], where: str
+) -> None:
+    """Trackio's own `get_run_artifacts` + manifests: the run's files, their SHA-256, the producer link."""
+    expected = []
+    producers = set()
+    for direction, versions in gt.get("artifacts", {"input": [], "output": []}).items():
+        for version in versions:
+            manifest = version["manifest"]
+            for entry in manifest["manifest"]:
+                blob = (
+                    root / "artifacts" / project / "blobs" / "sha256" / entry["digest"][:2] / entry["digest"]
+                )
+                expected.append(
+                    {
+                        "direction": direction,
+                        "role": "artifact",
+                        "path": f"{version['name']}:v{version['version']}/{entry['path']}",
+                        "local": str(blob),
+                        "size": entry["size"],
+                        "digests": {"sha256": entry["digest"]},
+                    }
+                )
+            if direction == "input" and manifest["producer_run_id"] != gt["id"]:
+                producers.add(manifest["producer_run_id"])
+    key = lambda f: (f["direction"], f["path"])  # noqa: E731
+    assert sorted(run["files"], key=key) == sorted(expected, key=key), where
+    assert {ln["target_native_id"] for ln in run["links"]} == producers, where
+    for producer in producers:
+        assert ours[(project, producer)]["key"] in {ln["target_key"] for ln in run["links"]}, where
 
 
 def test_media_and_values_not_charted_are_listed(tmp_path: Path) -> None:

@@ -45,21 +45,35 @@ _DECODER = json.JSONDecoder(parse_int=_parse_int)
 
 
 @lru_cache(maxsize=4096)
+def _parse(text: str) -> tuple[datetime | None, float]:
+    """(the time if it has no zone, else None; seconds since the epoch if it has one). One `log()` batch
+    shares one timestamp string, hence the cache; a zoneless time is converted per call, since what local
+    time means can change (TZ) while the process runs."""
+    try:
+        stamp = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None, math.nan
+    if stamp.tzinfo is None:
+        return stamp, math.nan
+    try:
+        return None, stamp.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None, math.nan
+
+
 def parse_time(text: str) -> tuple[float, bool]:
     """(seconds since the epoch, recorded without a zone). NaN for what is not an ISO time.
 
     Trackio < 0.17 wrote `datetime.now().isoformat()`: local time with no zone. Trackio's dashboard shows
     those as local time, and so does expdesk (`datetime.timestamp()` of a naive time is local time here).
-    One `log()` batch shares one timestamp string, hence the cache.
     """
+    naive, seconds = _parse(text)
+    if naive is None:
+        return seconds, False
     try:
-        stamp = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return math.nan, False
-    try:
-        return stamp.timestamp(), stamp.tzinfo is None
+        return naive.timestamp(), True
     except (OverflowError, OSError, ValueError):
-        return math.nan, stamp.tzinfo is None
+        return math.nan, True
 
 
 class History:

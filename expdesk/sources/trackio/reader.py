@@ -9,6 +9,8 @@ which is Trackio's canonical project name). What a run holds, and where it comes
 - metrics: every `metrics` row (`history.py`), system metrics apart under `system/`;
 - media: images, tables, histograms... listed per key in `info.media`; the files they name (below
   `<TRACKIO_DIR>/media/`) are the run's artifacts, relative to `info.artifact_dir`;
+- Trackio artifacts (`log_artifact`/`use_artifact`): their files as the run's outputs/inputs with Trackio's
+  SHA-256, and a `trackio.artifact` link from a user of a version to the run that produced it;
 - times: start = the earliest of `_Created` and the first recorded row; Trackio records no end and no status
   (a finished run and a crashed one look the same), so the end is blank, the status `unknown`, and the last
   recorded row is the run's last activity.
@@ -29,6 +31,7 @@ from expdesk.core.safefile import loads
 from expdesk.sources.base import Reader
 from expdesk.sources.common.values import flatten
 from expdesk.sources.trackio import _sqlite, schema
+from expdesk.sources.trackio.artifacts import read_artifacts
 from expdesk.sources.trackio.history import History, parse_time
 from expdesk.sources.trackio.media import artifacts_for, media_info
 from expdesk.sources.trackio.schema import Schema
@@ -153,6 +156,9 @@ class TrackioReader(Reader):
         config_note = self._config(conn, found, run_id, name, update)
         self._alerts(conn, found, run_id, name, update, history)
         traces = self._traces(conn, found, run_id)
+        update.files, update.links, versions = read_artifacts(
+            conn, found, ref.path.stem, run_id, ref.path.parent, ref.root
+        )
         update.metrics = history.series()
         state = history.finish()
         update.cursor = state
@@ -164,6 +170,8 @@ class TrackioReader(Reader):
         media_dir = ref.path.parent / "media"
         update.artifacts, missing = artifacts_for(state.get("files", []), media_dir, ref.root)
         update.info.update(media_info(state, traces, media_dir, missing))
+        if versions:
+            update.info["trackio_artifacts"] = versions
         update.info["trackio"] = {
             "project": ref.path.stem,
             "identity": "run_id" if found.by_id else "run_name",

@@ -102,6 +102,22 @@ trackio.init(project="nlp", name="tiny", auto_log_cpu=False, auto_log_gpu=False,
 trackio.log({"loss": 0.25, "tokens": 1_000_000}, step=2**40)
 trackio.log({"loss": -0.0, "tokens": 2_000_000}, step=2**40 + 1)
 trackio.finish()
+
+# an artifact one run produces and the next one uses (lineage): the file's bytes go to the project's CAS
+import os, tempfile
+weights = os.path.join(tempfile.mkdtemp(), "weights.bin")
+with open(weights, "wb") as fh:
+    fh.write(bytes(range(256)) * 16)
+trackio.init(project="models", name="train", auto_log_cpu=False, auto_log_gpu=False, config={"epochs": 1})
+trackio.log({"loss": 0.5})
+artifact = trackio.Artifact("classifier", type="model")
+artifact.add_file(weights)
+trackio.log_artifact(artifact)
+trackio.finish()
+trackio.init(project="models", name="eval", auto_log_cpu=False, auto_log_gpu=False)
+trackio.use_artifact("classifier:latest")
+trackio.log({"acc": 0.9})
+trackio.finish()
 """
 
 WRITE_LEGACY_023 = r"""
@@ -166,6 +182,13 @@ for project in S.get_projects():
         run["config"] = call(S.get_run_config, project, run_id, name, by_id) if run["listed_by_trackio"] else None
         run["logs"] = call(S.get_logs, project, run_id, name, by_id)
         run["system_logs"] = call(S.get_system_logs, project, run_id, name, by_id) if cols else []
+        if hasattr(S, "get_run_artifacts"):
+            run["artifacts"] = S.get_run_artifacts(project, name, run_id if by_id else None)
+            for versions in run["artifacts"].values():
+                for version in versions:
+                    spec = f"v{version['version']}" if "version" in version else None
+                    manifest = S.get_artifact_manifest(project, version.get("name") or version.get("artifact"), spec)
+                    version["manifest"] = manifest
         if hasattr(S, "get_alerts"):
             params = inspect.signature(S.get_alerts).parameters
             kw = {"run_id": run_id} if by_id and "run_id" in params else {}
