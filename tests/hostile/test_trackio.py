@@ -175,3 +175,58 @@ def test_a_hostile_row_is_bounded(root: Path, db: Path) -> None:
     assert "metrics row" in tiny["error"]  # the deep one, named
     assert tiny["metrics"]["k19999"]["count"] == 1
     assert tiny["metrics"]["loss"]["max"] == "Infinity" and tiny["metrics"]["n"]["max"] == "Infinity"
+
+
+def test_artifact_blobs_outside_the_root_and_bad_manifests(tmp_path: Path, db: Path) -> None:
+    root = tmp_path / "watched" / "trackio"
+    shutil.copytree(SRC, root)
+    models = GT["current"]["projects"]["models"]["runs"]
+    train, evaluation = (next(r for r in models if r["name"] == n) for n in ("train", "eval"))
+    (blob,) = [p for p in (root / "artifacts" / "models" / "blobs").rglob("*") if p.is_file()]
+    # the blob swapped for a link to a file outside the watched folder: recorded, never followed
+    outside = tmp_path / "outside.bin"
+    shutil.move(blob, outside)
+    os.symlink(outside, blob)
+    conn = sqlite3.connect(root / "models.db")
+    with conn:
+        conn.execute(
+            "INSERT INTO artifacts (name, type, created_at) VALUES ('broken', 'dataset', '2026-01-01T00:00:00+00:00')"
+        )
+        conn.execute(
+            "INSERT INTO artifact_versions (artifact_id, version, manifest_digest, manifest, size_bytes,"
+            " producer_run_id, producer_run_name, created_at) VALUES (2, 0, 'x', '{not json', 0, NULL, NULL, ?)",
+            ("2026-01-01T00:00:00+00:00",),
+        )
+        conn.execute(
+            "INSERT INTO run_artifact_links (run_id, run_name, run_project, artifact_version_id, direction,"
+            " created_at) VALUES (?, 'eval', 'models', 2, 'input', '2026-01-01T00:00:00+00:00')",
+            (evaluation["id"],),
+        )
+        conn.execute(
+            "INSERT INTO external_run_artifact_links (run_id, run_name, source_project, source_version_id,"
+            " source_artifact, source_type, source_version, source_size_bytes, direction, created_at)"
+            " VALUES (?, 'eval', 'elsewhere', 7, 'tokenizer', 'model', 3, 10, 'input', '2026-01-01T00:00:00+00:00')",
+            (evaluation["id"],),
+        )
+    conn.close()
+    before = snapshot(tmp_path / "watched")
+    with Index(db) as index:
+        report = index.index([root])
+        assert report.errors == []
+        with index.reader() as reader:
+            keys = {
+                r["name"]: r["key"]
+                for r in reader.runs_json(reader.run_keys())
+                if r["experiment"] == "models"
+            }
+            eval_files = reader.files(keys["eval"])
+            train_files = reader.files(keys["train"])
+            eval_info = reader.run_json(keys["eval"])["info"]
+    assert [f["local"] for f in train_files] == [None]  # the link is not followed
+    assert train_files[0]["digests"] == {
+        "sha256": train["artifacts"]["output"][0]["manifest"]["manifest"][0]["digest"]
+    }
+    assert sorted(f["path"] for f in eval_files) == ["classifier:v0/weights.bin", "elsewhere/tokenizer:v3"]
+    broken = next(v for v in eval_info["trackio_artifacts"] if v["artifact"] == "broken")
+    assert broken["files"] is None  # an unreadable manifest is said, not guessed
+    assert snapshot(tmp_path / "watched") == before
