@@ -10,11 +10,12 @@ from typing import Any
 
 from expdesk.cli.common import db_arg, open_index, open_reader, public_json
 from expdesk.core.errors import UsageError
+from expdesk.core.paths import is_server_url
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     # tracking servers (`mlflow+http://host:5000`) are listed by expdesk.remote; folders by the indexer
-    servers = [p for p in args.paths if p.startswith(("mlflow+http://", "mlflow+https://"))]
+    servers = [p for p in args.paths if is_server_url(p)]
     args.paths = [Path(p) for p in args.paths if p not in servers]
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleData,
     QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
@@ -289,12 +290,14 @@ class RunsModel(QAbstractTableModel):
             return None
         return self._value(index.row(), index.column(), role)
 
-    def multiData(self, index: Index, span: QModelRoleDataSpan) -> None:
+    def multiData(self, index: Index, span: QModelRoleDataSpan | QModelRoleData) -> None:
         """All roles of a cell in one call: a paint enters Python once per cell instead of ~10 times
         (each entry also re-takes the GIL from busy workers)."""
         valid = index.isValid() and index.row() < len(self._rows)
         row, column = index.row(), index.column()
-        for role_data in span:
+        # Qt always passes a span here (iterable, though PySide6's stubs do not say so); the stubs'
+        # signature names the single-role form too, so the override keeps it
+        for role_data in span:  # type: ignore[union-attr]
             value = self._value(row, column, role_data.role()) if valid else None
             if value is None:
                 role_data.clearData()

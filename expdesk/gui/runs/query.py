@@ -316,10 +316,10 @@ def fetch_rows(
             for n, (run_key, key, value) in enumerate(_tuples(reader, sql, args)):
                 if not n % PAUSE_EVERY:
                     pause()
-                i = param_cols.get(key)
+                column = param_cols.get(key)
                 row = rows.get(run_key)
-                if i is not None and row is not None:
-                    _put(row.texts, row.tooltips, i, value)
+                if column is not None and row is not None:
+                    _put(row.texts, row.tooltips, column, value)
         if metric_cols:
             if len(metric_cols) <= 200:
                 mmarks = ",".join("?" * len(metric_cols))

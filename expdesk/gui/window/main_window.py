@@ -29,12 +29,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QWidget
 
+from expdesk.core.paths import is_server_url
 from expdesk.gui.runs.columns import ColumnChooser, default_columns
 from expdesk.gui.runs.query import STARRED_SQL, vocabulary
 from expdesk.gui.window import settings
-from expdesk.gui.window.layout import WindowLayout, build_layout, local_folders
+from expdesk.gui.window.layout import WindowLayout, local_folders
 from expdesk.gui.window.sources_panel import SourceInfo, load_sources
-from expdesk.gui.window.views import WindowViews, is_server_url
+from expdesk.gui.window.views import WindowViews
 from expdesk.gui.workers.pool import IndexBridge, WorkerPool
 from expdesk.index.indexer import IndexReport
 from expdesk.watch.watcher import Watcher
@@ -105,14 +106,14 @@ class MainWindow(QMainWindow):
         self._user_filter: tuple[str, tuple[Any, ...]] = ("", ())
         self._saved_selection: tuple[list[str], str | None, int] = ([], None, 0)
         self._replacing_rows = False
-        self.ui: WindowLayout = build_layout(self)
+        self.ui = WindowLayout(self, self.pool, index.reader, self.open_folder_dialog)
         self.model = self.ui.model
         self.table = self.ui.table
         self.detail = self.ui.detail
         self.filter_bar = self.ui.filter_bar
         self.sources = self.ui.sources
         self._wire()
-        self.views = WindowViews(self)
+        self.views = WindowViews(self, index, self.index_pool, self.detail, self.reload_all)
         self._restore_state()
         # coalesce bursts of "runs changed" into one reload + one toast
         self._change_timer = QTimer(self)
@@ -218,9 +219,7 @@ class MainWindow(QMainWindow):
         watcher = self.watcher
 
         def job() -> IndexReport:
-            for folder in folders:
-                index.add_root(folder, network)
-            result = index.index(folders, progress=report, cancelled=cancel.is_set)
+            result = index.index(folders, progress=report, cancelled=cancel.is_set, network=network)
             if watcher is not None and not result.cancelled:
                 for folder in folders:  # (writes the root row: so on this worker, not the GUI thread)
                     watcher.add_root(folder, network)
