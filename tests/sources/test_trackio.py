@@ -298,3 +298,55 @@ def test_a_project_from_the_first_trackio_releases(tmp_path: Path) -> None:
     )  # local time, as Trackio showed it
     assert update.info["trackio"]["identity"] == "run_name"
     assert "without a time zone" in update.info["trackio"]["timestamps"]
+
+
+def test_a_prototype_file_with_every_project_in_it(tmp_path: Path) -> None:
+    """Trackio 0.0.1 - 0.0.10: one `trackio.db` for all projects, rows keyed by (project_name, run_name), no
+    step, SQLite's CURRENT_TIMESTAMP (UTC) as the time. Built with the exact statements that version ran."""
+    import sqlite3
+
+    db = tmp_path / "trackio.db"
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS metrics (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " timestamp DATETIME DEFAULT CURRENT_TIMESTAMP, project_name TEXT NOT NULL, run_name TEXT NOT NULL,"
+        " metrics TEXT NOT NULL)"
+    )
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS configs (project_name TEXT NOT NULL, run_name TEXT NOT NULL,"
+        " config TEXT NOT NULL, created_at DATETIME DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (project_name, run_name))"
+    )
+    logged = {
+        ("p1", "run"): [{"loss": 1.0}, {"loss": float("nan")}, {"loss": 0.25}],
+        ("p2", "run"): [{"acc": 0.5}],
+    }
+    for (project, run), rows in logged.items():
+        conn.execute(
+            "INSERT OR REPLACE INTO configs (project_name, run_name, config) VALUES (?, ?, ?)",
+            (project, run, json.dumps({"project": project})),
+        )
+        for row in rows:
+            conn.execute(
+                "INSERT INTO metrics (project_name, run_name, metrics) VALUES (?, ?, ?)",
+                (project, run, json.dumps(row)),
+            )
+    conn.commit()
+    seconds = dict(
+        conn.execute("SELECT id, CAST(strftime('%s', timestamp) AS INTEGER) FROM metrics").fetchall()
+    )  # SQLite's own reading of its UTC timestamps
+    conn.close()
+    trackio = registry.reader_for("trackio")
+    assert registry.best_reader(db) is trackio
+    refs = trackio.runs(db, tmp_path)
+    assert [json.loads(r.native_id or "") for r in refs] == [["p1", "run"], ["p2", "run"]]
+    first, second = (trackio.read(ref, None) for ref in refs)
+    assert (first.experiment, first.name, second.experiment) == ("p1", "run", "p2")
+    assert first.params == {"project": "p1"}
+    (loss,) = first.metrics
+    assert loss.steps.tolist() == [0, 1, 2] and math.isnan(loss.values[1]) and loss.values[2] == 0.25
+    assert loss.timestamps.tolist() == [seconds[i] * 1000.0 for i in (1, 2, 3)]
+    assert "timestamps" not in first.info["trackio"]  # UTC by SQLite's definition, not a zoneless local time
+    (acc,) = second.metrics
+    assert acc.steps.tolist() == [0] and acc.values.tolist() == [0.5]
+    again = trackio.read(refs[0], first.cursor)
+    assert again.metrics == [] and not again.metrics_reset

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -53,6 +53,10 @@ def _parse(text: str) -> tuple[datetime | None, float]:
         stamp = datetime.fromisoformat(text)
     except (TypeError, ValueError):
         return None, math.nan
+    if stamp.tzinfo is None and len(text) == 19 and text[10] == " ":
+        # SQLite's CURRENT_TIMESTAMP ("YYYY-MM-DD HH:MM:SS", the column default of Trackio 0.0.1 - 0.0.16) is
+        # UTC; Python's isoformat(), which later versions wrote, always has a "T"
+        stamp = stamp.replace(tzinfo=UTC)
     if stamp.tzinfo is None:
         return stamp, math.nan
     try:
@@ -88,6 +92,9 @@ class History:
     # -- rows ---------------------------------------------------------------------------------------------
     def metric_row(self, row_id: int, stamp: str, step: Any, blob: Any) -> None:
         when = self._time(stamp)
+        if step is None:  # Trackio 0.0.1 - 0.0.16 kept no step: a row's ordinal in its run is its step
+            step = int(self.state.get("mn", 0))
+            self.state["mn"] = step + 1
         try:
             if isinstance(step, float) and not step.is_integer():
                 raise ValueError(f"step {step!r} is not an integer")

@@ -30,9 +30,10 @@ from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.safefile import loads
 from expdesk.sources.base import Reader
 from expdesk.sources.common.values import flatten
-from expdesk.sources.trackio import _sqlite, schema
+from expdesk.sources.trackio import _sqlite, identity, schema
 from expdesk.sources.trackio.artifacts import read_artifacts
 from expdesk.sources.trackio.history import History, parse_time
+from expdesk.sources.trackio.identity import Who, where
 from expdesk.sources.trackio.media import artifacts_for, media_info
 from expdesk.sources.trackio.schema import Schema
 from expdesk.sources.trackio.values import TOKENS
@@ -42,24 +43,6 @@ RESERVED_CONFIG = ("_Username", "_Created", "_Group")
 #: an idle project read through `immutable=1` is re-read when a writer touched it meanwhile, this often
 READ_ATTEMPTS = 3
 MAX_ALERTS = 1000
-
-
-def _run_ids(conn: Any, found: Schema) -> list[str]:
-    """Every run identity in the project: in `metrics`, `configs` or `system_metrics` (a run may hold only
-    system samples, which Trackio's own run list leaves out). A skip-scan over each table's index on the
-    identity column: one seek per run, not a pass over every row."""
-    ids: set[str] = set()
-    for table in ("metrics", "configs", "system_metrics"):
-        col = found.identity_column(table)
-        if not found.readable(table) or found.by_id != (col == "run_id"):
-            continue  # absent, or a stray table keyed the other way than the project's runs
-        rows = conn.execute(
-            f"WITH RECURSIVE r(v) AS (SELECT MIN({col}) FROM {table} UNION ALL"
-            f" SELECT (SELECT MIN({col}) FROM {table} WHERE {col} > r.v) FROM r WHERE r.v IS NOT NULL)"
-            " SELECT v FROM r WHERE v IS NOT NULL"
-        ).fetchall()
-        ids.update(str(r[0]) for r in rows)
-    return sorted(ids)
 
 
 def _trackio_evidence(path: Path) -> bool:
@@ -96,7 +79,7 @@ class TrackioReader(Reader):
         try:
             conn = _sqlite.connect_ro(path)
             try:
-                ids = _run_ids(conn, schema.inspect(conn, str(path)))
+                ids = identity.native_ids(conn, schema.inspect(conn, str(path)))
             finally:
                 conn.close()
         except (SourceError, *_sqlite.DB_ERRORS):
@@ -136,29 +119,30 @@ class TrackioReader(Reader):
             raise IncompleteRead(
                 ref.path, "the project could not be listed before; its runs are listed next pass"
             )
-        run_id = ref.native_id
-        name = self._name(conn, found, run_id)
-        if name is None:
-            raise SourceError(ref.path, f"run {run_id} is no longer in the project")
+        who = identity.resolve(conn, found, ref.native_id, ref.path.stem)
+        if who is None:
+            raise SourceError(ref.path, f"run {ref.native_id} is no longer in the project")
         st = os.stat(ref.path)
         state = dict(cursor)
         if state and (
             state.get("ino") != st.st_ino
-            or state.get("name") != name
-            or self._shrank(conn, found, run_id, state)
+            or state.get("name") != who.name
+            or self._shrank(conn, found, who, state)
         ):
             state = {}  # rows went away or were rewritten (delete, rename, move, a replaced file): start over
-        update = RunUpdate(name=name, experiment=ref.path.stem)
+        update = RunUpdate(name=who.name, experiment=who.project)
         update.metrics_reset = bool(cursor) and not state
-        state.update(ino=st.st_ino, name=name)
+        state.update(ino=st.st_ino, name=who.name)
         history = History(state)
-        self._history(conn, found, run_id, name, history)
-        config_note = self._config(conn, found, run_id, name, update)
-        self._alerts(conn, found, run_id, name, update, history)
-        traces = self._traces(conn, found, run_id)
-        update.files, update.links, versions = read_artifacts(
-            conn, found, ref.path.stem, run_id, ref.path.parent, ref.root
-        )
+        self._history(conn, found, who, history)
+        config_note = self._config(conn, found, who, update)
+        self._alerts(conn, found, who, update, history)
+        traces = self._traces(conn, found, who)
+        versions: list[dict[str, Any]] = []
+        if who.run_id is not None:
+            update.files, update.links, versions = read_artifacts(
+                conn, found, ref.path.stem, who.run_id, ref.path.parent, ref.root
+            )
         update.metrics = history.series()
         state = history.finish()
         update.cursor = state
@@ -173,8 +157,8 @@ class TrackioReader(Reader):
         if versions:
             update.info["trackio_artifacts"] = versions
         update.info["trackio"] = {
-            "project": ref.path.stem,
-            "identity": "run_id" if found.by_id else "run_name",
+            "project": who.project,
+            "identity": "run_id" if found.by_id else "project_name, run_name" if found.shared else "run_name",
             "schema_version": found.version,
         }
         if state.get("naive"):
@@ -185,51 +169,29 @@ class TrackioReader(Reader):
 
     # -- small state --------------------------------------------------------------------------------------
     @staticmethod
-    def _where(found: Schema, table: str, run_id: str, name: str) -> tuple[str, str]:
-        """The WHERE clause selecting one run's rows of `table` (by id, or by name in a pre-0.24 table)."""
-        col = found.identity_column(table)
-        return f"{col} = ?", run_id if col == "run_id" or not found.by_id else name
-
-    def _name(self, conn: Any, found: Schema, run_id: str) -> str | None:
-        if not found.by_id:
-            hit = any(
-                conn.execute(f"SELECT 1 FROM {t} WHERE run_name = ? LIMIT 1", (run_id,)).fetchone()
-                for t in ("metrics", "configs", "system_metrics")
-                if found.readable(t)
-            )
-            return run_id if hit else None
-        for table in ("configs", "metrics", "system_metrics"):
-            if found.readable(table) and found.identity_column(table) == "run_id":
-                order = "" if table == "configs" else " ORDER BY id DESC"
-                row = conn.execute(
-                    f"SELECT run_name FROM {table} WHERE run_id = ?{order} LIMIT 1", (run_id,)
-                ).fetchone()
-                if row is not None:
-                    return str(row[0])
-        return None
-
-    def _shrank(self, conn: Any, found: Schema, run_id: str, state: dict[str, Any]) -> bool:
+    def _shrank(conn: Any, found: Schema, who: Who, state: dict[str, Any]) -> bool:
         for table, last_key, count_key in (("metrics", "m", "mc"), ("system_metrics", "s", "sc")):
             if not found.readable(table) or not state.get(count_key):
                 continue
-            where, value = self._where(found, table, run_id, state.get("name", run_id))
+            clause, params = where(found, table, who)
             seen = conn.execute(
-                f"SELECT COUNT(*) FROM {table} WHERE {where} AND id <= ?", (value, state[last_key])
+                f"SELECT COUNT(*) FROM {table} WHERE {clause} AND id <= ?", (*params, state[last_key])
             ).fetchone()[0]
             if seen != state[count_key]:
                 return True
         return False
 
-    def _history(self, conn: Any, found: Schema, run_id: str, name: str, history: History) -> None:
+    @staticmethod
+    def _history(conn: Any, found: Schema, who: Who, history: History) -> None:
         state = history.state
         for table, last_key, count_key in (("metrics", "m", "mc"), ("system_metrics", "s", "sc")):
             if not found.readable(table):
                 continue
-            where, value = self._where(found, table, run_id, name)
-            step = "step" if table == "metrics" else "NULL"
+            clause, params = where(found, table, who)
+            step = "step" if table == "metrics" and found.has_step else "NULL"
             rows = conn.execute(
-                f"SELECT id, timestamp, {step}, metrics FROM {table} WHERE {where} AND id > ? ORDER BY id",
-                (value, int(state.get(last_key, 0))),
+                f"SELECT id, timestamp, {step}, metrics FROM {table} WHERE {clause} AND id > ? ORDER BY id",
+                (*params, int(state.get(last_key, 0))),
             )
             count = int(state.get(count_key, 0))
             for row_id, stamp, row_step, blob in rows:
@@ -241,23 +203,23 @@ class TrackioReader(Reader):
                 count += 1
             state[count_key] = count
 
-    def _config(self, conn: Any, found: Schema, run_id: str, name: str, update: RunUpdate) -> str | None:
+    @staticmethod
+    def _config(conn: Any, found: Schema, who: Who, update: RunUpdate) -> str | None:
         """Params, group, user and creation time from the run's config row; a note when it cannot be read."""
         if not found.readable("configs"):
             return None
-        where, value = self._where(found, "configs", run_id, name)
-        row = conn.execute(
-            f"SELECT config, created_at FROM configs WHERE {where} LIMIT 1", (value,)
-        ).fetchone()
+        clause, params = where(found, "configs", who)
+        row = conn.execute(f"SELECT config FROM configs WHERE {clause} LIMIT 1", params).fetchone()
         if row is None:
             return None
         try:
             config = loads(row[0])
         except (ValueError, TypeError, RecursionError) as exc:
-            return f"configs row of run {run_id}: not JSON ({type(exc).__name__}); no params read"
+            return f"configs row of run {who.native_id}: not JSON ({type(exc).__name__}); no params read"
         if not isinstance(config, dict):
             return (
-                f"configs row of run {run_id}: a JSON {type(config).__name__}, not an object; no params read"
+                f"configs row of run {who.native_id}: a JSON {type(config).__name__}, not an object;"
+                " no params read"
             )
         # Trackio's reader turns top-level "NaN"/"Infinity" strings back into floats; nested ones stay text
         user = {
@@ -278,15 +240,14 @@ class TrackioReader(Reader):
                 update.info["_created_s"] = seconds
         return None
 
-    def _alerts(
-        self, conn: Any, found: Schema, run_id: str, name: str, update: RunUpdate, history: History
-    ) -> None:
+    @staticmethod
+    def _alerts(conn: Any, found: Schema, who: Who, update: RunUpdate, history: History) -> None:
         if not found.readable("alerts"):
             return
-        where, value = self._where(found, "alerts", run_id, name)
+        clause, params = where(found, "alerts", who)
         rows = conn.execute(
-            f"SELECT timestamp, title, text, level, step FROM alerts WHERE {where} ORDER BY timestamp LIMIT ?",
-            (value, MAX_ALERTS),
+            f"SELECT timestamp, title, text, level, step FROM alerts WHERE {clause} ORDER BY timestamp LIMIT ?",
+            (*params, MAX_ALERTS),
         ).fetchall()
         if rows:
             update.info["alerts"] = [
@@ -297,12 +258,13 @@ class TrackioReader(Reader):
                 history.note_time(t)
 
     @staticmethod
-    def _traces(conn: Any, found: Schema, run_id: str) -> dict[str, list[Any]]:
+    def _traces(conn: Any, found: Schema, who: Who) -> dict[str, list[Any]]:
         """Traces Trackio moved out of the logged row into its `traces` table: count and steps per key."""
-        if not found.readable("traces") or not found.by_id:
+        if not found.readable("traces") or who.run_id is None:
             return {}
         rows = conn.execute(
-            "SELECT key, COUNT(*), MIN(step), MAX(step) FROM traces WHERE run_id = ? GROUP BY key", (run_id,)
+            "SELECT key, COUNT(*), MIN(step), MAX(step) FROM traces WHERE run_id = ? GROUP BY key",
+            (who.run_id,),
         ).fetchall()
         return {str(key): ["trace", count, first, last] for key, count, first, last in rows}
 

@@ -5,8 +5,11 @@ The tables a reader needs, and how they changed (read from each version's `sqlit
 
 | Trackio | change |
 |---|---|
-| 0.0.x | `metrics(id, timestamp, run_name, step, metrics)`: one JSON object per `log()` call (`json.dumps`, so a NaN is the bare literal `NaN`); timestamps `datetime.now().isoformat()`, local time without a zone |
-| 0.5 | `configs(run_name, config, created_at)`; values through `serialize_values` + orjson (NaN, ±inf as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`); WAL journal |
+| 0.0.1 | `metrics(id, timestamp, project_name, run_name, metrics)`, no step (the row order is the step); `timestamp DEFAULT CURRENT_TIMESTAMP` (SQLite's UTC, `YYYY-MM-DD HH:MM:SS`); `configs(project_name, run_name, config, created_at)`; every project in one `trackio.db`; rows written with `json.dumps` (a NaN is the bare literal `NaN`) until 0.4 |
+| 0.0.11 | one file per project, still with `project_name` |
+| 0.0.17 | `step`; timestamps `datetime.now().isoformat()`, local time without a zone; no `configs` table |
+| 0.0.20 | `metrics(id, timestamp, run_name, step, metrics)`: `project_name` gone |
+| 0.3 - 0.4 | WAL journal; `configs(run_name, config, created_at)`; values through `serialize_values` + orjson (NaN, ±inf as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`) |
 | 0.16 | `system_metrics(id, timestamp, run_name, metrics)`: samples with a timestamp and no step |
 | 0.17 | timestamps in UTC with `+00:00` |
 | 0.20 | `alerts`, `project_metadata`, `pending_uploads` |
@@ -23,12 +26,13 @@ from expdesk.core.errors import SourceError
 
 #: the newest `PRAGMA user_version` whose layout this reader was written against (Trackio 0.24 - 0.43)
 KNOWN_SCHEMA_VERSION = 2
-#: the columns that make a `metrics` table Trackio's (MLflow's has key/value/run_uuid instead)
-METRICS_COLUMNS = frozenset({"id", "timestamp", "run_name", "step", "metrics"})
+#: the columns that make a `metrics` table Trackio's (MLflow's has key/value/run_uuid instead), with a step or,
+#: in the prototypes, a project name
+METRICS_COLUMNS = frozenset({"id", "timestamp", "run_name", "metrics"})
 #: per table, the columns read; a table missing one of them is not read (and said so)
 READ_COLUMNS = {
     "metrics": METRICS_COLUMNS,
-    "configs": frozenset({"run_name", "config", "created_at"}),
+    "configs": frozenset({"run_name", "config"}),
     "system_metrics": frozenset({"id", "timestamp", "run_name", "metrics"}),
     "alerts": frozenset({"timestamp", "run_name", "title", "text", "level", "step"}),
     "traces": frozenset({"run_id", "key", "step"}),
@@ -46,6 +50,15 @@ class Schema:
     def by_id(self) -> bool:
         """Runs are told apart by `run_id` (Trackio >= 0.24); before that a run is its name."""
         return "run_id" in self.columns.get("metrics", frozenset())
+
+    @property
+    def shared(self) -> bool:
+        """A prototype file (Trackio 0.0.1 - 0.0.16): rows name their project, a run is (project, name)."""
+        return "project_name" in self.columns.get("metrics", frozenset())
+
+    @property
+    def has_step(self) -> bool:
+        return "step" in self.columns.get("metrics", frozenset())
 
     def readable(self, table: str) -> bool:
         return READ_COLUMNS[table] <= self.columns.get(table, frozenset())
@@ -87,7 +100,7 @@ def inspect(conn: sqlite3.Connection, where: str) -> Schema:
     """The schema of an open project file, or a SourceError naming what is missing."""
     columns = tables(conn)
     if not is_trackio(columns):
-        missing = sorted(METRICS_COLUMNS - columns.get("metrics", frozenset()))
+        missing = sorted(METRICS_COLUMNS - columns.get("metrics", frozenset())) or ["step"]
         raise SourceError(where, f"not a Trackio project any more: table metrics lacks {', '.join(missing)}")
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     return Schema(version, columns)
