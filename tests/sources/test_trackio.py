@@ -350,3 +350,14 @@ def test_a_prototype_file_with_every_project_in_it(tmp_path: Path) -> None:
     assert acc.steps.tolist() == [0] and acc.values.tolist() == [0.5]
     again = trackio.read(refs[0], first.cursor)
     assert again.metrics == [] and not again.metrics_reset
+
+
+def test_media_files_past_the_bound_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from expdesk.core.entities import RunRef
+    from expdesk.sources.trackio import history
+
+    monkeypatch.setattr(history, "MAX_MEDIA_FILES", 2)
+    gt = GT["current"]["projects"]["vision"]["runs"][0]  # three image files
+    db = DATA / "current" / "vision.db"
+    update = registry.reader_for("trackio").read(RunRef("trackio", db, DATA, gt["id"], db), None)
+    assert len(update.artifacts) == 2 and update.info["media_files_not_listed"] == 1

@@ -23,6 +23,8 @@ SYSTEM_PREFIX = "system/"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: bad rows named in the run's error (the count of the rest is kept)
 MAX_BAD_NOTES = 5
+#: media files listed as a run's artifacts; more are counted in `info.media_files_not_listed`
+MAX_MEDIA_FILES = 20_000
 #: Python refuses int() of more digits than this (CVE-2020-10735 guard); such a number is read as a float
 _MAX_INT_DIGITS = 4000
 
@@ -189,7 +191,11 @@ class History:
                 entry[1] += 1
                 entry[2], entry[3] = min(entry[2], step), max(entry[3], step)
             if ref.file_path is not None:
-                files.append([ref.file_path, ref.key, step, ref.kind, ref.caption])
+                # the cursor is stored with the run on every update: past a bound, files are counted, not kept
+                if len(files) < MAX_MEDIA_FILES:
+                    files.append(ref.file_path)
+                else:
+                    self.state["files_over"] = int(self.state.get("files_over", 0)) + 1
         other = self.state.setdefault("other", {})
         for key, type_name in decoded.other:
             kinds = other.setdefault(key, {})

@@ -23,14 +23,14 @@ MAX_LISTED = 200
 
 
 def artifacts_for(
-    files: list[list[Any]], media_dir: Path, root: Path
+    files: list[str], media_dir: Path, root: Path
 ) -> tuple[list[Artifact], dict[str, list[str]]]:
     """(artifacts, {"missing": [...], "refused": [...]}) for the recorded file list of a run."""
     artifacts: dict[str, Artifact] = {}
     problems: dict[str, list[str]] = {"missing": [], "refused": []}
     root_resolved = root.resolve()
     for entry in files:
-        recorded = str(entry[0])
+        recorded = str(entry)
         if recorded in artifacts:
             continue
         try:
@@ -66,6 +66,8 @@ def media_info(
         }
     if state.get("files"):
         info["artifact_dir"] = str(media_dir)
+    if state.get("files_over"):
+        info["media_files_not_listed"] = state["files_over"]
     for what, paths in problems.items():
         if paths:
             info[f"media_{what}"] = {"count": len(paths), "paths": paths[:MAX_LISTED]}
