@@ -114,7 +114,8 @@ class TrackioReader(Reader):
         raise IncompleteRead(ref.path, "the project changed while it was read; read again")
 
     def _read(self, conn: Any, ref: RunRef, cursor: dict[str, Any]) -> RunUpdate:
-        found = schema.inspect(conn, str(ref.path))
+        st = os.stat(ref.path)
+        found = schema.inspect(conn, str(ref.path), st.st_ino)
         if ref.native_id is None:
             raise IncompleteRead(
                 ref.path, "the project could not be listed before; its runs are listed next pass"
@@ -122,7 +123,6 @@ class TrackioReader(Reader):
         who = identity.resolve(conn, found, ref.native_id, ref.path.stem)
         if who is None:
             raise SourceError(ref.path, f"run {ref.native_id} is no longer in the project")
-        st = os.stat(ref.path)
         state = dict(cursor)
         if state and (
             state.get("ino") != st.st_ino

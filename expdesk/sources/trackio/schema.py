@@ -96,11 +96,31 @@ def is_foreign(columns: dict[str, frozenset[str]]) -> bool:
     return "alembic_version" in columns or "metrics" not in columns
 
 
-def inspect(conn: sqlite3.Connection, where: str) -> Schema:
-    """The schema of an open project file, or a SourceError naming what is missing."""
+#: (file, inode) -> ((schema cookie, user_version), Schema): every run of a project re-reads the same schema
+_SEEN: dict[tuple[str, int], tuple[tuple[int, int], Schema]] = {}
+_SEEN_MAX = 256
+
+
+def inspect(conn: sqlite3.Connection, where: str, inode: int | None = None) -> Schema:
+    """The schema of an open project file, or a SourceError naming what is missing.
+
+    With the file's inode, a schema read before is reused while SQLite's schema cookie (bumped by every
+    CREATE/ALTER/DROP) and the user version are unchanged: one pragma instead of one per table.
+    """
+    cookie = int(conn.execute("PRAGMA schema_version").fetchone()[0])
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    key = (where, inode) if inode is not None else None
+    if key is not None:
+        seen = _SEEN.get(key)
+        if seen is not None and seen[0] == (cookie, version):
+            return seen[1]
     columns = tables(conn)
     if not is_trackio(columns):
         missing = sorted(METRICS_COLUMNS - columns.get("metrics", frozenset())) or ["step"]
         raise SourceError(where, f"not a Trackio project any more: table metrics lacks {', '.join(missing)}")
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    return Schema(version, columns)
+    found = Schema(version, columns)
+    if key is not None:
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN[key] = ((cookie, version), found)
+    return found
