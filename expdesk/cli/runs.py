@@ -77,7 +77,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         params: list[Any] | tuple[Any, ...] = ()
         order_sql: str | None = None
         if getattr(args, "where", None) or getattr(args, "sort", None):
-            from expdesk.index.query import compile_filter, compile_sort
+            from expdesk.index.filter import compile_filter, compile_sort
 
             if args.where:
                 where_sql, params = compile_filter(args.where)
