@@ -27,6 +27,7 @@ DATA_RULES = (
     "dvc.stage",
     "dvc.dep",
     "lightning.ckpt_path",
+    "trackio.artifact",  # the run used an artifact version the target run produced
 )
 
 

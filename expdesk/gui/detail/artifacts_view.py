@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,9 +68,12 @@ class Preview:
     rows: list[list[str]] = field(default_factory=list)
 
 
-def read_preview(run_path: str, root: str, relative: str, info: Mapping[str, Any] | None = None) -> Preview:
-    # the same resolver as `show` and the bundle: the reader's recorded artifact folder, else the run folder
-    path = artifact_file(run_path, root, info or {}, relative)
+def read_preview(run_path: str, root: str, relative: str, artifact_dir: str | None = None) -> Preview:
+    """`artifact_dir`: where the reader said the run's artifact paths are relative to (`info.artifact_dir`: a
+    DB-backed run's path is its database file, its files live elsewhere)."""
+    # the same resolver as `show` and the bundle (`core.artifact_uri`)
+    info = {"artifact_dir": artifact_dir} if artifact_dir else {}
+    path = artifact_file(run_path, root, info, relative)
     if path is None:
         return Preview(
             "message",
@@ -209,7 +212,8 @@ class ArtifactsView(QWidget):
         self._generation += 1
         generation = self._generation
         run_path, root = self._run.get("path", ""), self._run.get("root", "")
-        info = dict(self._run.get("info") or {})
+        recorded = (self._run.get("info") or {}).get("artifact_dir")
+        artifact_dir = recorded if isinstance(recorded, str) else None
         self._show(Preview("message", "Loading preview…"))
 
         def done(preview: Preview) -> None:
@@ -217,7 +221,7 @@ class ArtifactsView(QWidget):
                 self._show(preview)
 
         self._pool.submit(
-            lambda: read_preview(run_path, root, relative, info),
+            lambda: read_preview(run_path, root, relative, artifact_dir),
             done,
             lambda message: done(Preview("message", f"Could not read this file: {message}")),
         )
