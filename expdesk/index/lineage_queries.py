@@ -57,7 +57,9 @@ class RunRow:
         """`path` relative to `base` (POSIX, may climb with `..` to a sibling of the run folder)."""
         try:
             return Path(os.path.relpath(Path(path).resolve(), self.base.resolve())).as_posix()
-        except ValueError:  # another drive (Windows): no relative path exists; the name alone names no machine
+        except (
+            ValueError
+        ):  # another drive (Windows): no relative path exists; the name alone names no machine
             return Path(path).name
 
     def artifact_dirs(self) -> list[Path]:
