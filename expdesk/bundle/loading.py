@@ -68,13 +68,14 @@ def load_instructions(model_info: dict[str, Any], sources: dict[str, Path]) -> l
         elif fmt == "pytorch-zip (pickle inside)" and name.endswith(".ckpt"):
             out.append((f"Lightning checkpoint ({name}): the weights, without running its pickle",
                         f"import torch\nstate_dict = torch.load(\"{path}\", weights_only=True)[\"state_dict\"]",
-                        "torch >= 2.6 (weights_only=True refuses arbitrary objects; "
-                        "LightningModule.load_from_checkpoint unpickles everything: " + PICKLE_WARNING + ")"))  # fmt: skip
+                        "Use torch >= 2.6: weights_only=True reads tensors and plain containers and refuses "
+                        "anything else. LightningModule.load_from_checkpoint unpickles the whole file, which "
+                        "runs code stored in it: only after checking the bundle's fingerprint, ideally in a sandbox."))  # fmt: skip
         elif fmt in ("pytorch-zip (pickle inside)", "pytorch-legacy"):
             out.append((f"torch state dict ({name})",
                         f"import torch\nstate_dict = torch.load(\"{path}\", weights_only=True)",
-                        "Use torch >= 2.6 with weights_only=True; without it " + PICKLE_WARNING[0].lower()
-                        + PICKLE_WARNING[1:]))  # fmt: skip
+                        "Use torch >= 2.6: weights_only=True reads tensors and plain containers and refuses "
+                        "anything else; without it, loading runs code stored in the file (pickle)."))  # fmt: skip
         elif fmt in ("pickle", "joblib") and name.endswith((".pkl", ".pickle", ".joblib")):
             out.append((f"scikit-learn pickle ({name})",
                         f"import joblib\nmodel = joblib.load(\"{path}\")", PICKLE_WARNING))  # fmt: skip
