@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
@@ -22,8 +22,8 @@ from expdesk.gui.window import settings
 from expdesk.gui.window.layout import local_folders
 from expdesk.index.indexer import IndexReport
 
-if TYPE_CHECKING:
-    from expdesk.gui.window.main_window import MainWindow
+#: the main window (typed loosely: importing its class here would make an import cycle with it)
+MainWindow = Any
 
 PROGRESS_EVERY = 0.05  # s between progress signals from the indexer (the status bar needs no more)
 

@@ -8,14 +8,14 @@ worker; the clipboard and the file manager are touched on the GUI thread with va
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QMenu
 
-if TYPE_CHECKING:
-    from expdesk.gui.window.main_window import MainWindow
+#: the main window (typed loosely: importing its class here would make an import cycle with it)
+MainWindow = Any
 
 #: Delete presses remembered for Ctrl+Z
 UNDO_DEPTH = 20

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
 
@@ -20,8 +20,8 @@ from expdesk.gui.runs.query import Column
 from expdesk.gui.screen import fit_to_screen, onto_screen
 from expdesk.gui.window import settings
 
-if TYPE_CHECKING:
-    from expdesk.gui.window.main_window import MainWindow
+#: the main window (typed loosely: importing its class here would make an import cycle with it)
+MainWindow = Any
 
 DEFAULT_SIZE = (1440, 880)
 
