@@ -280,7 +280,7 @@ class RunsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return "Group" if column is None else column.title
         if role == Qt.ItemDataRole.ToolTipRole:
-            return _tooltip(f"group by {self._shown_group}" if column is None else column.id)
+            return _tooltip(f"group by {self._shown_group}" if column is None else column.path)
         if role == Qt.ItemDataRole.TextAlignmentRole and column is not None and column.numeric:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -8,6 +8,7 @@ worker; the clipboard and the file manager are touched on the GUI thread with va
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from PySide6.QtCore import QPoint, QUrl
@@ -133,14 +134,19 @@ class RunActions:
 
     def open_folder(self) -> None:
         """The run's folder in the file manager (a file run, e.g. an mlflow.db, opens the folder it is in)."""
-        from pathlib import Path
+        window = self.window
+        keys = self.keys()[:5]  # a slip of Ctrl+A must not open a window per run
 
-        def done(paths: list[str]) -> None:
-            for path in paths[:5]:
-                folder = Path(path) if Path(path).is_dir() else Path(path).parent
-                QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        def job() -> list[str]:
+            with window.index.reader() as reader:
+                paths = [b.path for b in (reader.run_basics(k) for k in keys) if b is not None]
+            return [p if os.path.isdir(p) else os.path.dirname(p) for p in paths]  # (a stat: worker side)
 
-        self._paths(self.keys()[:5], done)
+        def done(folders: list[str]) -> None:
+            for folder in folders:
+                QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
+
+        window.pool.submit(job, done)
 
     def add_label(self) -> None:
         keys = self.keys()
