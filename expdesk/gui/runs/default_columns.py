@@ -63,16 +63,38 @@ def default_columns(workspace: Workspace) -> list[Column]:
     columns += [Column("param", k) for k in differing[:MAX_PARAMS]]
     metrics = workspace.stats.get("metrics", {})
     common = [k for k in metrics if _enough(workspace, "metrics", k)]
-    common.sort(key=lambda k: (-metrics[k].runs, _metric_rank(k), k.lower(), k))
-    chosen = sorted(common[:MAX_METRICS], key=lambda k: (_metric_rank(k), k.lower(), k))
+    families: dict[str, int] = {}
+    for key in common:
+        families[_family(key)] = families.get(_family(key), 0) + 1
+
+    def rank(key: str) -> int:
+        return _metric_rank(key, families[_family(key)])
+
+    common.sort(key=lambda k: (-metrics[k].runs, rank(k), k.lower(), k))
+    chosen = sorted(common[:MAX_METRICS], key=lambda k: (rank(k), k.lower(), k))
     columns += [Column("metric", k, "last") for k in chosen]
     return columns
 
 
-def _metric_rank(key: str) -> int:
-    """Validation and test results first: they are what runs are compared on."""
+#: words of the metrics runs are judged by (what a results table shows before any diagnostic)
+HEADLINE = ("loss", "acc", "f1", "auc", "score", "error", "bleu", "rouge", "reward", "return", "mse", "mae",
+            "r2", "precision", "recall", "perplexity", "ppl", "map", "iou")  # fmt: skip
+
+
+def _family(key: str) -> str:
+    """`grad_norm/layer_07` -> `grad_norm/layer_#`: numbered series of one kind share a family."""
+    return "".join("#" if ch.isdigit() else ch for ch in key).replace("##", "#")
+
+
+def _metric_rank(key: str, family_size: int) -> int:
+    """Validation and test results first (what runs are compared on), then headline metrics, then the rest;
+    one of many numbered series (per-layer norms, per-class scores) last: diagnostics, one click away."""
     low = key.lower()
-    return 0 if ("val" in low or "test" in low or "eval" in low) else 1
+    if family_size > 3:
+        return 3
+    if "val" in low or "test" in low or "eval" in low:
+        return 0
+    return 1 if any(word in low for word in HEADLINE) else 2
 
 
 def join_groups(current: list[Column], added: Iterable[Column]) -> list[Column]:

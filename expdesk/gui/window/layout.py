@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QMimeData, Qt
-from PySide6.QtGui import QAction, QKeySequence, QPaintEvent, QResizeEvent
+from PySide6.QtGui import QAction, QFontMetrics, QKeySequence, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -49,6 +49,8 @@ ATTR_WIDTHS = {
     "start": 128,
     "duration": 78,
 }
+#: the Name column fits the loaded names within these bounds
+NAME_WIDTH = (120, 300)
 #: a param or metric column is as wide as its title within these bounds (longer titles elide in the middle)
 VALUE_WIDTH = (72, 180)
 
@@ -345,10 +347,14 @@ class WindowLayout:
             if offset:
                 header.resizeSection(0, self.widths.get("group", 180))
             for i, column in enumerate(self.model.columns()):
-                if column.kind == "attr":
+                if column.kind == "attr" and column.key == "name":
+                    default = self._name_width(i + offset, metrics)
+                elif column.kind == "attr":
                     default = ATTR_WIDTHS.get(column.key, 110)
                 else:  # the title whole when it is short; a long key elides in the middle (tooltip: all)
                     low, high = VALUE_WIDTH
+                    if column.kind == "metric":  # room for a number as shown: 6 digits and an exponent
+                        low = max(low, metrics.horizontalAdvance("-0.000123456") + 16)
                     default = min(max(metrics.horizontalAdvance(column.title) + 26, low), high)
                 width = self.widths.get(column.id, default)
                 if header.sectionSize(i + offset) != width:
@@ -357,6 +363,16 @@ class WindowLayout:
             self._sizing = False
         if self.table.frozen is not None:
             self.table.frozen.refresh()
+
+    def _name_width(self, section: int, metrics: QFontMetrics) -> int:
+        """As wide as the loaded names need (short sweep job names leave room for values), within bounds."""
+        rows = min(self.model.rowCount(), 200)
+        widest = max(
+            (metrics.horizontalAdvance(str(self.model.index(r, section).data() or "")) for r in range(rows)),
+            default=0,
+        )
+        low, high = NAME_WIDTH
+        return min(max(widest + 24, low), high)
 
     def _on_section_resized(self, logical: int, _old: int, new: int) -> None:
         if self._sizing:

@@ -86,7 +86,8 @@ class SourcesPanel(QWidget):
         self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(True)
-        self.tree.setTextElideMode(Qt.TextElideMode.ElideLeft)  # the end of a path says the most
+        # both ends of a folder name or a status say the most ("…(not watched)" said nothing)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._menu)
         self.empty = QLabel("No folders yet.\nDrop run folders on the window\nor press Ctrl+O.", self)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMainWindow, QWidget
 
 from expdesk.gui.detail.lineage_view import LineageView
 from expdesk.gui.screen import fit_to_screen
+from expdesk.gui.window import settings
 from expdesk.lineage.build import build_lineage
 
 if TYPE_CHECKING:
@@ -67,6 +68,10 @@ class WindowViews:
         view = CompareView(self.index, keys)
         view.setWindowTitle(f"Compare {len(keys)} runs — expdesk")
         view.resize(fit_to_screen(self.window, 1280, 820))
+        # the tab the user last looked at (Table, Charts, ...) opens again
+        tab = str(settings.ui_settings().value("compare/tab", 0))
+        view.tabs.setCurrentIndex(int(tab) if tab.isdigit() and int(tab) < view.tabs.count() else 0)
+        view.tabs.currentChanged.connect(lambda i: settings.ui_settings().setValue("compare/tab", i))
         # closing deletes the window (its tasks are waited for and its listener closed in closeEvent)
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         view.destroyed.connect(
