@@ -55,6 +55,7 @@ def test_index_runs_show_round_trip(tmp_path: Path) -> None:
         "tags",
         "metrics",
         "artifacts",
+        "unread",
         "error",
     }
     assert all(fields <= set(r) for r in everything)

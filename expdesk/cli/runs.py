@@ -55,7 +55,7 @@ def print_runs_table(runs: list[dict[str, Any]]) -> None:
     header = f"{'KEY':<16}  {'FORMAT':<13} {'STATUS':<11} {'START (UTC)':<19}  {'EXPERIMENT':<22} NAME"
     print(header)
     for r in runs:
-        status = r["status"] + ("*" if r["stale"] else "") + ("!" if r["error"] else "")
+        status = r["status"] + ("*" if r["stale"] else "") + ("!" if r["error"] or r.get("unread") else "")
         start = (r["start_time"] or "")[:19].replace("T", " ")
         name = r["name"] or ""
         if r["deleted"]:
@@ -126,6 +126,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("  deleted      yes (soft-deleted in the tool)")
     if run["error"]:
         print(f"  ERROR        {run['error']}")
+    if run["unread"]:
+        print(f"\nnot read ({len(run['unread'])}):")
+        for item in run["unread"]:
+            print(f"  {item['path']}: {item['reason']}")
     for title, mapping in (("params", run["params"]), ("tags", run["tags"])):
         if mapping:
             print(f"\n{title}:")

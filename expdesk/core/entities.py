@@ -156,5 +156,8 @@ class RunUpdate:
     files: list[FileRef] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # host, user, git, command, env... (JSON-able)
+    #: files of the run that look like metrics or params but could not be read: (path relative to the run
+    #: folder, POSIX separators; reason). Nothing is dropped in silence: what is not read is said here.
+    unread: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
     cursor: dict[str, Any] = field(default_factory=dict)  # JSON-able; handed back on the next read

@@ -118,6 +118,7 @@ class IndexReader:
                     "tags": {},
                     "metrics": {},
                     "artifacts": [],
+                    "unread": [],
                     "error": r["error"],
                     "info": json.loads(r["info"] or "{}"),
                     "gone": bool(r["gone"]),
@@ -157,6 +158,10 @@ class IndexReader:
                 f"SELECT run_key, path, size FROM artifacts WHERE run_key IN ({marks}) ORDER BY path", part
             ):
                 out[r[0]]["artifacts"].append({"path": r[1], "size": r[2]})
+            for r in self.conn.execute(
+                f"SELECT run_key, path, reason FROM unread WHERE run_key IN ({marks}) ORDER BY path", part
+            ):
+                out[r[0]]["unread"].append({"path": r[1], "reason": r[2]})
             for r in self.conn.execute(f"SELECT * FROM annotations WHERE run_key IN ({marks})", part):
                 if r["run_key"] in out:
                     out[r["run_key"]]["starred"] = bool(r["starred"])

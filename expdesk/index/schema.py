@@ -138,5 +138,21 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m017_unread(db: Database) -> None:
+    # Files a run holds that look like metrics or params but could not be read, with the reason: what the
+    # detail panel and `show --json` list so that nothing is dropped in silence. Rewritten on every read.
+    db.executescript(
+        """
+        CREATE TABLE unread (
+            run_key TEXT NOT NULL,
+            path TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (run_key, path)
+        );
+        """
+    )
+
+
 def migrate(db: Database) -> None:
     MIGRATIONS.apply(db)

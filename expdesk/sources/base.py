@@ -54,6 +54,20 @@ class Reader(ABC):
         return tree_fingerprint(ref.path)
 
 
+def run_relative(folder: Path, path: Path | str) -> str:
+    """`path` as the run lists it: relative to the run folder, POSIX separators (the path itself if outside)."""
+    try:
+        return Path(path).relative_to(folder).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def unread_entry(folder: Path, error: SourceError) -> tuple[str, str]:
+    """An `RunUpdate.unread` entry for a file a reader could not read: (path in the run, reason[ at where])."""
+    reason = f"{error.reason} ({error.where})" if error.where else error.reason
+    return run_relative(folder, error.path), reason
+
+
 def require_folder(ref: RunRef) -> Path:
     """The run's folder, or a SourceError when it vanished between discovery and reading."""
     if not ref.path.is_dir():

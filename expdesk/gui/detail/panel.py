@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from expdesk.gui.detail.artifacts_view import ArtifactsView
 from expdesk.gui.detail.kv_model import TextTableModel
 from expdesk.gui.detail.metrics_view import MetricsView
+from expdesk.gui.detail.unread_view import UnreadView, tab_title
 from expdesk.gui.runs.query import elide, fmt_duration, fmt_time
 from expdesk.gui.workers.pool import WorkerPool
 from expdesk.index.reader import IndexReader
@@ -173,8 +174,7 @@ class DetailPanel(QWidget):
         self.tabs.addTab(self.metrics, "Metrics")
         self.artifacts = ArtifactsView(pool, self)
         self.tabs.addTab(self.artifacts, "Artifacts")
-        self.errors = QPlainTextEdit(self)
-        self.errors.setReadOnly(True)
+        self.errors = UnreadView(self)
         self.tabs.addTab(self.errors, "Errors")
         self._extra: list[tuple[str, QWidget, Callable[[str], None] | None]] = []
         layout = QVBoxLayout(self)
@@ -264,9 +264,8 @@ class DetailPanel(QWidget):
         if previous is None or previous["key"] != key or previous["artifacts"] != run["artifacts"]:
             self.artifacts.show_run(run)
         self.tabs.setTabText(3, f"Artifacts ({len(run['artifacts'])})")
-        error = run.get("error") or ""
-        self.errors.setPlainText(error or "No errors: every file of this run was read.")
-        self.tabs.setTabText(4, "Errors ⚠" if error else "Errors")
+        self.errors.show_run(run)
+        self.tabs.setTabText(4, tab_title(run))
         for _title, _widget, hook in self._extra:
             if hook is not None:
                 hook(key)
