@@ -54,7 +54,9 @@ def test_the_sweep_shows_its_sweeper_params_and_varied_keys() -> None:
     assert update.params == {f"sweep.{k}": v for k, v in expected.items()}
     assert update.tags["hydra.sweep.varied"] == "batch_size,lr"
     assert update.info["kind"] == "sweep"
-    assert update.info["jobs"] == [j["path"].rsplit("/", 1)[1] for j in GT["jobs"] if j["path"].startswith(GRID_SWEEP)]
+    assert update.info["jobs"] == [
+        j["path"].rsplit("/", 1)[1] for j in GT["jobs"] if j["path"].startswith(GRID_SWEEP)
+    ]
     assert update.start_time == _folder_time(GRID_SWEEP)
 
 

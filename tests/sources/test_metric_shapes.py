@@ -90,14 +90,19 @@ def test_records_without_a_step_take_their_row_order_and_keep_nan() -> None:
 def test_a_shape_nobody_can_read_is_listed_with_the_reason() -> None:
     update = _read(JOBS["unknown"])
     assert update.metrics == []
-    assert update.unread == [("metrics.json", "not read: unknown JSON shape (no per-step records or columns)")]
+    assert update.unread == [
+        ("metrics.json", "not read: unknown JSON shape (no per-step records or columns)")
+    ]
 
 
 @pytest.mark.parametrize(
     ("doc", "expected"),
     [
         # Keras History saved by hand: columns without an x column, x = row order
-        ({"loss": [1.0, 0.5], "val_loss": [2.0, 1.5]}, {"loss": [(0, 1.0), (1, 0.5)], "val_loss": [(0, 2.0), (1, 1.5)]}),
+        (
+            {"loss": [1.0, 0.5], "val_loss": [2.0, 1.5]},
+            {"loss": [(0, 1.0), (1, 0.5)], "val_loss": [(0, 2.0), (1, 1.5)]},
+        ),
         # columns under any key, stepped by `global_step`
         ({"history": {"global_step": [10, 20], "lr": [0.1, 0.05]}}, {"lr": [(10, 0.1), (20, 0.05)]}),
         # records with nested dicts use the slash convention
