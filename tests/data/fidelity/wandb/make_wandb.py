@@ -120,7 +120,7 @@ def truth_of(folder: Path, log_records: list) -> dict:
     config.pop("_wandb", None)
     return {
         "path": folder.relative_to(HERE).as_posix(),
-        "config": {k: v.get("value") if isinstance(v, dict) else v for k, v in config.items()},
+        "config": config,
         "history": history,
         "first_history_timestamp": min(timestamps) if timestamps else None,
         "last_history_timestamp": max(timestamps) if timestamps else None,
