@@ -54,15 +54,6 @@ class Reader(ABC):
         return tree_fingerprint(ref.path)
 
 
-def run_name(path: Path, root: Path) -> str:
-    """The folder's path below the watched root (what a researcher recognises), or its own name."""
-    try:
-        rel = path.relative_to(root)
-    except ValueError:
-        return path.name
-    return rel.as_posix() if rel.parts else path.name
-
-
 def run_relative(folder: Path, path: Path | str) -> str:
     """`path` as the run lists it: relative to the run folder, POSIX separators (the path itself if outside)."""
     try:

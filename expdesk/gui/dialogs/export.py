@@ -114,7 +114,7 @@ class ExportDialog(QDialog):
         self._generation += 1
         job = Job(self._generation, fn)
         job.signals.progress.connect(self._on_progress)
-        job.signals.finished.connect(lambda gen, result: gen == self._generation and done(result))
+        job.signals.finished.connect(lambda gen, result: done(result) if gen == self._generation else None)
         job.signals.failed.connect(self._on_failed)
         self._job = job
         job.start()

@@ -17,12 +17,10 @@ from expdesk.core.entities import Series
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import read_json_file
+from expdesk.sources.common.folders import METRIC_FILES, read_metric_file
 from expdesk.sources.common.metricjson import parse_metric_doc
-from expdesk.sources.common.tables import read_csv_table, read_jsonl
 
 JSON_FILE = "metrics.json"
-#: metric tables in order of preference: the first present is the job's step history
-TABLE_FILES = ("metrics.jsonl", "metrics.csv")
 
 
 @dataclass
@@ -41,15 +39,6 @@ class JobMetrics:
         return bool(self.cursor.get("json") or self.cursor.get("table"))
 
 
-def read_table(
-    path: Path, state: dict[str, Any] | None
-) -> tuple[list[Series], bool, dict[str, Any], list[str]]:
-    """New points of one metric table, JSON Lines or CSV (by extension) -> (series, reset, state, errors)."""
-    if path.name.endswith(".jsonl"):
-        return read_jsonl(path, state)
-    return read_csv_table(path, state)
-
-
 def _signature(path: Path) -> list[int]:
     st = os.stat(path)
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
@@ -58,7 +47,7 @@ def _signature(path: Path) -> list[int]:
 def read_job_metrics(
     folder: Path,
     state: dict[str, Any] | None,
-    tables: tuple[str, ...] = TABLE_FILES,
+    tables: tuple[str, ...] = METRIC_FILES,
     json_file: str | None = JSON_FILE,
 ) -> JobMetrics:
     """New metric points of a job folder. Raises `IncompleteRead` while the JSON file is being rewritten."""
@@ -102,7 +91,7 @@ def read_job_metrics(
             table_state = state.get("table_state") if state.get("table") == table else None
             out.reset = out.reset or table_state is None
             try:
-                more, table_reset, new_state, errs = read_table(folder / table, table_state)
+                more, table_reset, new_state, errs = read_metric_file(folder, table, table_state)
             except SourceError as exc:
                 out.unread.append((table, f"not read: {exc.reason}"))
                 out.errors.append(str(exc))

@@ -20,7 +20,8 @@ from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import MAX_YAML_BYTES, read_bytes_capped, read_json_file, walk_stats
 from expdesk.core.summary import json_number
-from expdesk.sources.base import Reader, run_name
+from expdesk.sources.base import Reader
+from expdesk.sources.common.folders import run_name
 from expdesk.sources.common.tables import flatten_record, number
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_yaml_checked

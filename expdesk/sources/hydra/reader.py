@@ -24,7 +24,8 @@ from expdesk.core.codec import param_str
 from expdesk.core.entities import Link, RunRef, RunUpdate, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file
-from expdesk.sources.base import Reader, list_artifacts, run_name, unread_entry
+from expdesk.sources.base import Reader, list_artifacts, unread_entry
+from expdesk.sources.common.folders import run_name
 from expdesk.sources.common.jobmetrics import read_job_metrics
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_yaml_checked

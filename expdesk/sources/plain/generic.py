@@ -18,8 +18,9 @@ from expdesk.core.entities import RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import read_json_file
-from expdesk.sources.base import Reader, list_artifacts, require_folder, run_name, unread_entry
-from expdesk.sources.common.jobmetrics import JSON_FILE, TABLE_FILES, read_job_metrics
+from expdesk.sources.base import Reader, list_artifacts, require_folder, unread_entry
+from expdesk.sources.common.folders import METRIC_FILES, run_name
+from expdesk.sources.common.jobmetrics import JSON_FILE, read_job_metrics
 from expdesk.sources.common.tables import flatten_record, history_dict_to_series, number
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_yaml_checked
@@ -35,8 +36,6 @@ PARAM_FILES = (
     "hparams.yaml",
     "hparams.yml",
 )
-#: metric tables in order of preference: the first present is the run's metric history
-METRIC_FILES = TABLE_FILES
 MARKERS = ("DONE", "results.json")
 
 
