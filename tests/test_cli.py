@@ -49,6 +49,7 @@ def test_index_runs_show_round_trip(tmp_path: Path) -> None:
         "stale",
         "deleted",
         "start_time",
+        "start_time_from",
         "end_time",
         "parent",
         "params",

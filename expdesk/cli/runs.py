@@ -122,7 +122,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("parent", "parent"),
     ):
         if run.get(field) is not None:
-            print(f"  {label:<12} {run[field]}{' (stale)' if field == 'status' and run['stale'] else ''}")
+            note = " (stale)" if field == "status" and run["stale"] else ""
+            if field == "start_time" and "mtime" in (run.get("start_time_from") or ""):
+                note = f" (from {run['start_time_from']}: not recorded by the run)"
+            print(f"  {label:<12} {run[field]}{note}")
     if run["deleted"]:
         print("  deleted      yes (soft-deleted in the tool)")
     if run["error"]:

@@ -25,6 +25,7 @@ from expdesk.index import store
 from expdesk.index.db import open_reader
 from expdesk.index.writer import Writer
 from expdesk.sources import registry
+from expdesk.sources.base import unread_from_error
 
 #: runs read but not yet written that the indexer lets pile up before it waits for the writer
 MAX_UNWRITTEN = 4
@@ -75,6 +76,8 @@ def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | No
             # no cursor = read from the start (a new run, or `--force`): the points replace whatever the
             # index holds, or a forced re-read would append every point a second time
             update.metrics_reset = True
+        # a file a reader could only name in its error is listed as not read too: nothing goes unsaid
+        update.unread += unread_from_error(ref.path, update)
         return update, fingerprint, None
     except SourceError as exc:
         return None, fingerprint, str(exc)

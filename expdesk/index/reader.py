@@ -160,6 +160,7 @@ class IndexReader:
         for part in _chunks(keys, 500):
             marks = ",".join("?" * len(part))
             for r in self.conn.execute(f"SELECT * FROM runs WHERE key IN ({marks})", part):
+                info = json.loads(r["info"] or "{}")
                 out[r["key"]] = {
                     "key": r["key"],
                     "format": r["format"],
@@ -172,6 +173,8 @@ class IndexReader:
                     "stale": is_stale(r["status"], r["last_activity"], now, self.stale_after),
                     "deleted": bool(r["deleted"]),
                     "start_time": iso(r["start_time"]),
+                    # where the start time came from, when the reader said (a file mtime is a last resort)
+                    "start_time_from": info.get("start_time_from"),
                     "end_time": iso(r["end_time"]),
                     "parent": r["parent_key"],
                     "params": {},
@@ -180,7 +183,7 @@ class IndexReader:
                     "artifacts": [],
                     "unread": [],
                     "error": r["error"],
-                    "info": json.loads(r["info"] or "{}"),
+                    "info": info,
                     "gone": bool(r["gone"]),
                 }
             for table, target in (("params", "params"), ("tags", "tags")):

@@ -65,6 +65,13 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
         out.append((prefix, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)))
 
 
+def _with_source(shown: str, source: Any) -> str:
+    """A time the run did not record (a file's mtime: a copy's mtime is the copy's) says so."""
+    if shown and isinstance(source, str) and "mtime" in source:
+        return f"{shown}   (from {source}: not recorded by the run)"
+    return shown
+
+
 def overview_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
     end = run.get("_end") if run.get("_end") is not None else run.get("_activity")
     start = run.get("_start")
@@ -76,7 +83,7 @@ def overview_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
         ("Status", status),
         ("Format", run["format"]),
         ("Experiment", run.get("experiment") or ""),
-        ("Start", fmt_time(start)),
+        ("Start", _with_source(fmt_time(start), run.get("info", {}).get("start_time_from"))),
         ("End", fmt_time(run.get("_end"))),
         ("Duration", fmt_duration(None if start is None or end is None else end - start)),
         ("Path", run["path"]),

@@ -233,7 +233,12 @@ def _status_and_info(update: RunUpdate, path: Path, state: dict[str, Any], sourc
             mtimes.append(candidate.stat().st_mtime)
         except OSError:
             continue
+    # trainer_state.json records steps, not times: its mtimes are all there is, and they are said to be mtimes
     update.last_activity = max(mtimes) if mtimes else None
+    if mtimes:
+        update.start_time = min(mtimes)
+        update.info["start_time_from"] = "file mtime (oldest trainer_state.json)"
+        update.info["last_activity_from"] = "file mtime"
 
 
 def _tensorboard_dirs(path: Path) -> list[str]:
