@@ -73,8 +73,16 @@ def _with_source(shown: str, source: Any) -> str:
 
 
 def overview_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
-    end = run.get("_end") if run.get("_end") is not None else run.get("_activity")
-    start = run.get("_start")
+    info = run.get("info", {})
+    end = run.get("_end")
+    if end is None and "mtime" not in str(info.get("last_activity_from") or ""):
+        end = run.get("_activity")  # the run's own last record; a copy's mtime would make a duration up
+    start = (
+        None
+        if "mtime" in str(info.get("start_time_from") or "") and run.get("_end") is None
+        else run.get("_start")
+    )
+    shown_start = run.get("_start")
     status = run["status"] + (" (stale: no sign of life)" if run.get("stale") else "")
     if run.get("native_status") and run["native_status"] != run["status"]:
         status += f"   [tool: {run['native_status']}]"
@@ -83,7 +91,7 @@ def overview_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
         ("Status", status),
         ("Format", run["format"]),
         ("Experiment", run.get("experiment") or ""),
-        ("Start", _with_source(fmt_time(start), run.get("info", {}).get("start_time_from"))),
+        ("Start", _with_source(fmt_time(shown_start), info.get("start_time_from"))),
         ("End", fmt_time(run.get("_end"))),
         ("Duration", fmt_duration(None if start is None or end is None else end - start)),
         ("Path", run["path"]),
