@@ -69,11 +69,20 @@ def test_csv_and_event_files_in_one_folder_are_both_read() -> None:
     assert update.info["start_time_from"] == "event wall time"
 
 
-def test_a_tensorboard_only_version_folder_is_read_like_the_others() -> None:
+def test_a_tensorboard_only_version_folder_is_read_like_the_others(tmp_path: Path) -> None:
     run = RUNS["version_3"]
     _ref, update = _read("version_3")
     _assert_summaries(update, run["event_metrics"])
     assert update.params == run["params"]
+    # a fresh copy (every mtime now): the last sign of life is still the last event's wall time
+    copy = shutil.copytree(
+        DATA / run["path"], tmp_path / "lightning_logs" / "version_3", copy_function=shutil.copy
+    )
+    (ref,) = registry.discover(tmp_path)
+    copied = registry.reader_for(ref.format).read(ref, None)
+    last_wall = max(m["last_wall_time"] for m in run["event_metrics"].values())
+    assert copied.last_activity == pytest.approx(last_wall, abs=1e-3) and ref.path == copy
+    assert copied.info["last_activity_from"] == "event wall time"
 
 
 def test_a_fit_that_crashed_before_logging_is_a_run_with_its_params(tmp_path: Path) -> None:

@@ -130,3 +130,25 @@ def test_plain_folder_with_an_unknown_metrics_shape_lists_it(tmp_path: Path) -> 
     refs = [r for r in registry.discover(tmp_path) if r.path == run]
     update = registry.reader_for(refs[0].format).read(refs[0], None)
     assert ("metrics.json", "not read: unknown JSON shape (no per-step records or columns)") in update.unread
+
+
+def test_a_copied_plain_run_takes_its_times_from_its_own_timestamps(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "params.json").write_text('{"lr": 0.1}')
+    rows = [{"step": s, "loss": 1.0 / (s + 1), "timestamp": 1_700_000_000 + 60 * s} for s in range(3)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (ref,) = list(registry.discover(tmp_path))
+    reader = registry.reader_for(ref.format)
+    first = reader.read(ref, None)
+    assert (first.start_time, first.last_activity) == (1_700_000_000.0, 1_700_000_120.0)
+    assert first.info["start_time_from"] == first.info["last_activity_from"] == "metric timestamps"
+    with open(run / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps({"step": 3, "loss": 0.2, "timestamp": 1_700_000_300}) + "\n")
+    more = reader.read(ref, first.cursor)  # an incremental read keeps the span seen so far
+    assert (more.start_time, more.last_activity) == (1_700_000_000.0, 1_700_000_300.0)
+    (other := tmp_path / "other").mkdir()
+    (other / "params.json").write_text("{}")
+    (other / "metrics.csv").write_text("step,loss\n0,1.0\n")
+    bare = reader.read(next(r for r in registry.discover(tmp_path) if r.path == other), None)
+    assert bare.info["start_time_from"] == "file mtime (oldest file)"
