@@ -37,7 +37,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(
             f"{report.found} runs found, {report.read} read, {report.unchanged} unchanged, "
-            f"{len(report.errors)} with errors, {len(report.gone)} gone ({report.seconds:.2f} s)"
+            f"{len(report.errors)} with errors, {len(report.unread)} with files not read, "
+            f"{len(report.gone)} gone ({report.seconds:.2f} s)"
         )
         for path, message in report.errors:
             print(f"  error: {message}" if path in message else f"  error: {path}: {message}")

@@ -39,6 +39,8 @@ class IndexReport:
     read: int = 0
     unchanged: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (run path, message)
+    #: runs read this pass that hold files they could not read (listed on the run, with the reason)
+    unread: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
@@ -238,6 +240,8 @@ class Indexer:
                                 fingerprint,
                             )
                         )
+                        if update.unread:
+                            report.unread.append(str(ref.path))
                         if update.error:
                             report.errors.append((str(ref.path), update.error))
                     else:
