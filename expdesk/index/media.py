@@ -1,0 +1,289 @@
+"""Media in the index: writing a run's media items (writer thread) and the named queries that read them.
+
+A media series is one (key, kind) of a run; each item row says where its bytes live (file, offset, length,
+codec), never the bytes. `item_payload` / `item_bytes` fetch one item by run, key and step (for the CLI,
+the GUI and reports), through `expdesk.sources.media`, which checks the file is still inside the run's root.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+
+from expdesk.core.entities import MediaItem, RunUpdate
+from expdesk.core.errors import UsageError
+from expdesk.sources import media as source_media
+from expdesk.sources.media import Location, Payload
+
+if TYPE_CHECKING:
+    from expdesk.index.reader import IndexReader
+
+_ITEM_COLUMNS = "id, step, file, offset, length, codec, wall_time, mime, meta, error"
+
+
+# -- writing (writer thread) ---------------------------------------------------------------------------
+def apply_media(conn: sqlite3.Connection, run_key: str, update: RunUpdate) -> None:
+    """Store an update's media: appended to what the run has, or replacing it all when the reader started
+    over (`metrics_reset`) or lists the run's whole media on every read (`media_complete`)."""
+    if update.metrics_reset or update.media_complete:
+        delete_media(conn, [run_key])
+    if not update.media:
+        return
+    ids = {
+        (r[0], r[1]): r[2]
+        for r in conn.execute("SELECT key, kind, id FROM media_series WHERE run_key=?", (run_key,))
+    }
+    by_series: dict[tuple[str, str], list[MediaItem]] = defaultdict(list)
+    for item in update.media:
+        by_series[(item.key, item.kind)].append(item)
+    new = [pair for pair in by_series if pair not in ids]
+    if new:
+        conn.executemany(
+            "INSERT INTO media_series (run_key, key, kind) VALUES (?,?,?)",
+            [(run_key, k, kind) for k, kind in new],
+        )
+        for key, kind, series_id in conn.execute(
+            "SELECT key, kind, id FROM media_series WHERE run_key=?", (run_key,)
+        ):
+            ids[(key, kind)] = series_id
+    rows = []
+    for pair, items in by_series.items():
+        series_id = ids[pair]
+        rows += [
+            (
+                series_id,
+                m.step,
+                m.file,
+                m.offset,
+                m.length,
+                m.codec,
+                m.wall_time,
+                m.mime,
+                json.dumps(dict(m.meta), sort_keys=True),
+                m.error,
+            )
+            for m in items
+        ]
+    conn.executemany(
+        "INSERT INTO media_items (series_id, step, file, offset, length, codec, wall_time, mime, meta, error)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+    conn.executemany(
+        "UPDATE media_series SET count = count + ? WHERE id = ?",
+        [(len(items), ids[pair]) for pair, items in by_series.items()],
+    )
+
+
+def delete_media(conn: sqlite3.Connection, run_keys: Sequence[str]) -> None:
+    """Forget the media of these runs (a re-read from the start, a removed root)."""
+    for key in run_keys:
+        conn.execute(
+            "DELETE FROM media_items WHERE series_id IN (SELECT id FROM media_series WHERE run_key=?)", (key,)
+        )
+        conn.execute("DELETE FROM media_series WHERE run_key=?", (key,))
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MediaSeries:
+    """One media series of a run: its id (for `series_items`), key, kind and item count."""
+
+    id: int
+    run_key: str
+    key: str
+    kind: str
+    count: int
+
+
+@dataclass(frozen=True)
+class MediaRow:
+    """One item as the index holds it (`meta` parsed)."""
+
+    id: int
+    step: int | None
+    file: str
+    offset: int
+    length: int
+    codec: str
+    wall_time: float | None
+    mime: str | None
+    meta: dict[str, Any]
+    error: str | None
+
+
+def _row(r: Sequence[Any]) -> MediaRow:
+    return MediaRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8] or "{}"), r[9])
+
+
+def media_json(conn: sqlite3.Connection, run_keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """`{run_key: [{"key", "kind", "steps"}]}` for the run JSON: series sorted by key then kind, steps sorted
+    and distinct (a step-less item adds none, so a step-less series has `[]`)."""
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in run_keys}
+    if not run_keys:
+        return out
+    marks = ",".join("?" * len(run_keys))
+    entries: dict[int, dict[str, Any]] = {}
+    for series_id, run_key, key, kind in conn.execute(
+        f"SELECT id, run_key, key, kind FROM media_series WHERE run_key IN ({marks}) ORDER BY key, kind",
+        tuple(run_keys),
+    ):
+        entry = {"key": key, "kind": kind, "steps": []}
+        entries[series_id] = entry
+        out[run_key].append(entry)
+    if entries:
+        for series_id, step in conn.execute(
+            "SELECT DISTINCT i.series_id, i.step FROM media_items i JOIN media_series s ON s.id = i.series_id"
+            f" WHERE s.run_key IN ({marks}) AND i.step IS NOT NULL ORDER BY i.series_id, i.step",
+            tuple(run_keys),
+        ):
+            entries[series_id]["steps"].append(step)
+    return out
+
+
+def media_series(reader: IndexReader, run_keys: Sequence[str]) -> list[MediaSeries]:
+    """The media series of these runs, by run (in the order given), then key and kind."""
+    order = {k: i for i, k in enumerate(run_keys)}
+    if not run_keys:
+        return []
+    marks = ",".join("?" * len(run_keys))
+    rows = reader.conn.execute(
+        f"SELECT id, run_key, key, kind, count FROM media_series WHERE run_key IN ({marks})", tuple(run_keys)
+    ).fetchall()
+    found = [MediaSeries(*r) for r in rows]
+    return sorted(found, key=lambda s: (order[s.run_key], s.key, s.kind))
+
+
+def series_items(reader: IndexReader, series_id: int) -> list[MediaRow]:
+    """Every item of a series, by step (step-less first) and write order."""
+    rows = reader.conn.execute(
+        f"SELECT {_ITEM_COLUMNS} FROM media_items WHERE series_id=? ORDER BY step, id", (series_id,)
+    )
+    return [_row(r) for r in rows]
+
+
+def series_steps(reader: IndexReader, series_id: int) -> np.ndarray:
+    """The steps of a series' items as int64 (one per item, sorted; step-less items left out)."""
+    rows = reader.conn.execute(
+        "SELECT step FROM media_items WHERE series_id=? AND step IS NOT NULL ORDER BY step, id", (series_id,)
+    ).fetchall()
+    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+
+def run_root(reader: IndexReader, run_key: str) -> str:
+    """The watched root of a run: no media file outside it is ever read."""
+    row = reader.conn.execute("SELECT root FROM runs WHERE key=?", (run_key,)).fetchone()
+    if row is None:
+        raise UsageError(f"no run {run_key!r} in the index")
+    return str(row[0])
+
+
+def location(row: MediaRow, root: str, key: str) -> Location:
+    """Where to read an item's bytes (for `expdesk.sources.media`)."""
+    return Location(row.file, row.offset, row.length, row.codec, root, key)
+
+
+def find_item(
+    reader: IndexReader, run_key: str, key: str, step: int | None, index: int = 0, kind: str | None = None
+) -> tuple[MediaRow, str, Location]:
+    """The `index`-th item of `key` logged at `step` (None: a step-less item) -> (row, kind, location).
+    `UsageError` with a one-line reason for a key, kind, step or index the run does not have."""
+    series = [s for s in media_series(reader, [run_key]) if s.key == key]
+    if kind is not None:
+        series = [s for s in series if s.kind == kind]
+    if not series:
+        known = sorted({s.key for s in media_series(reader, [run_key])})
+        hint = f" (it has: {_some(known)})" if known else " (it has no media)"
+        raise UsageError(
+            f"run {run_key} has no media key {key!r}" + (f" of kind {kind}" if kind else "") + hint
+        )
+    if len(series) > 1:
+        kinds = ", ".join(s.kind for s in series)
+        raise UsageError(f"media key {key!r} of run {run_key} is logged as {kinds}: pick one with --kind")
+    chosen = series[0]
+    if step is None:
+        rows = reader.conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM media_items WHERE series_id=? AND step IS NULL ORDER BY id",
+            (chosen.id,),
+        ).fetchall()
+    else:
+        rows = reader.conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM media_items WHERE series_id=? AND step=? ORDER BY id",
+            (chosen.id, step),
+        ).fetchall()
+    if not rows:
+        steps = series_steps(reader, chosen.id)
+        what = "no step-less item" if step is None else f"nothing at step {step}"
+        has = f"steps {_some([str(s) for s in np.unique(steps)])}" if len(steps) else "only step-less items"
+        raise UsageError(f"media key {key!r} of run {run_key} has {what} (it has {has})")
+    if not 0 <= index < len(rows):
+        raise UsageError(
+            f"media key {key!r} of run {run_key} has {len(rows)} item(s) at that step, not #{index}"
+        )
+    row = _row(rows[index])
+    return row, chosen.kind, location(row, run_root(reader, run_key), key)
+
+
+def item_payload(
+    reader: IndexReader, run_key: str, key: str, step: int | None, index: int = 0, kind: str | None = None
+) -> Payload:
+    """One item loaded (image bytes, histogram buckets, text); a placeholder's reason is `error`."""
+    row, found_kind, loc = find_item(reader, run_key, key, step, index, kind)
+    if row.error:
+        return Payload(error=row.error)
+    return source_media.load(loc, found_kind)
+
+
+def item_bytes(
+    reader: IndexReader, run_key: str, key: str, step: int | None, index: int = 0, kind: str | None = None
+) -> bytes:
+    """An item as a file holds it: an image's original encoded bytes, a histogram as CSV, text as UTF-8.
+    For embedding chosen media in a report; `UsageError` when it is not there, `ExpdeskError` when unreadable."""
+    from io import BytesIO
+
+    out = BytesIO()
+    write_item(reader, run_key, key, step, out, index, kind)
+    return out.getvalue()
+
+
+def write_item(
+    reader: IndexReader,
+    run_key: str,
+    key: str,
+    step: int | None,
+    out: BinaryIO,
+    index: int = 0,
+    kind: str | None = None,
+) -> str:
+    """Write an item to `out` (raw bytes streamed at any size; histograms as CSV; text as UTF-8); returns
+    the item's kind. Raises `ExpdeskError` with the reason when the item cannot be read."""
+    from expdesk.core.errors import ExpdeskError
+
+    row, found_kind, loc = find_item(reader, run_key, key, step, index, kind)
+    if row.error:
+        raise ExpdeskError(f"media key {key!r} at step {step} cannot be read: {row.error}")
+    if loc.codec == "raw":
+        try:
+            source_media.copy_raw(loc, out)
+        except (OSError, ExpdeskError) as exc:
+            raise ExpdeskError(f"media key {key!r} at step {step} cannot be read: {exc}") from None
+        return found_kind
+    payload = source_media.load(loc, found_kind)
+    if payload.error:
+        raise ExpdeskError(f"media key {key!r} at step {step} cannot be read: {payload.error}")
+    if payload.buckets is not None:
+        out.write(source_media.buckets_csv(payload.buckets))
+    else:
+        out.write("\n".join(payload.texts).encode("utf-8"))
+    return found_kind
+
+
+def _some(values: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(values[:limit])
+    return shown + (f", … ({len(values)} in all)" if len(values) > limit else "")
