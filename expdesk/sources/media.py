@@ -36,12 +36,12 @@ COPY_BLOCK = 1 << 20
 HISTOGRAM_CODECS = {
     "tb-histogram": "expdesk.sources.tensorboard._media:histogram_buckets",
     "tb-tensor-histogram": "expdesk.sources.tensorboard._media:tensor_histogram",
-    "wandb-history": "expdesk.sources.wandb._media:histogram_buckets",
 }
 #: codec -> "module:function" turning the span's bytes into text values
 TEXT_CODECS = {"tb-text": "expdesk.sources.tensorboard._media:text_values"}
-#: codecs whose decoder also needs the item's key (the span holds a whole record with other values)
-KEYED_CODECS = frozenset({"wandb-history"})
+#: codecs whose span is a framed record of a log: the decoder reads it from the open file itself (framing
+#: depends on absolute offsets) and picks the item's `key` among the record's values
+RECORD_CODECS = {"wandb-history": "expdesk.sources.wandb._media:histogram_buckets"}
 
 
 @dataclass(frozen=True)
@@ -138,10 +138,11 @@ def _decoder(table: dict[str, str], codec: str) -> Callable[..., object]:
 def load(loc: Location, kind: str, cap: int = MAX_LOAD_BYTES) -> Payload:
     """The item, decoded as far as its codec goes. Never raises for a bad item: the reason is `error`."""
     try:
+        if loc.codec in RECORD_CODECS:
+            return Payload(buckets=_record_buckets(loc, cap))
         data = read_span(loc, cap)
         if loc.codec in HISTOGRAM_CODECS:
-            args = (data, loc.key) if loc.codec in KEYED_CODECS else (data,)
-            buckets = np.asarray(_decoder(HISTOGRAM_CODECS, loc.codec)(*args), dtype=np.float64)
+            buckets = np.asarray(_decoder(HISTOGRAM_CODECS, loc.codec)(data), dtype=np.float64)
             return Payload(buckets=buckets.reshape(-1, 3))
         if loc.codec in TEXT_CODECS:
             return Payload(texts=list(_decoder(TEXT_CODECS, loc.codec)(data)))  # type: ignore[call-overload]
@@ -154,6 +155,17 @@ def load(loc: Location, kind: str, cap: int = MAX_LOAD_BYTES) -> Payload:
         return Payload(error=exc.reason if exc.path == loc.file else str(exc))
     except (OSError, ValueError, KeyError, IndexError, TypeError, MemoryError) as exc:
         return Payload(error=f"cannot decode: {type(exc).__name__}: {exc}")
+
+
+def _record_buckets(loc: Location, cap: int) -> np.ndarray:
+    fd, start, length = _open_span(loc)
+    try:
+        if length > cap:
+            raise SourceError(loc.file, f"{_size(length)}: over the {_size(cap)} limit for loading one item")
+        buckets = _decoder(RECORD_CODECS, loc.codec)(fd, start, length, loc.key)
+        return np.asarray(buckets, dtype=np.float64).reshape(-1, 3)
+    finally:
+        os.close(fd)
 
 
 def buckets_csv(buckets: np.ndarray) -> bytes:

@@ -28,6 +28,7 @@ from expdesk.sources.mlflow._common import (
     status_of,
     uri_tail,
 )
+from expdesk.sources.mlflow._media import media_items
 
 MAX_VALUE_BYTES = 1 << 20  # a param/tag file larger than 1 MiB is not a param
 RUN_PARTS = ("metrics", "params", "tags", "artifacts")
@@ -159,6 +160,7 @@ class MlflowFileReader(Reader):
         artifacts_dir = self._artifact_dir(run_dir, meta)
         if artifacts_dir is not None:
             update.artifacts = list_artifacts(artifacts_dir)
+            update.media, update.media_complete = media_items(artifacts_dir, update.artifacts), True
         elif meta.get("artifact_uri"):
             update.info["artifacts_elsewhere"] = True  # remote store, or a link we refuse to follow
         self._read_inputs_outputs(run_dir, exp_dir, ref, update, errors)

@@ -21,6 +21,7 @@ from expdesk.core.paths import is_regular_file, is_within
 from expdesk.core.safefile import open_regular
 from expdesk.sources.base import Reader, list_artifacts
 from expdesk.sources.mlflow._common import info_from_tags, status_of, uri_tail
+from expdesk.sources.mlflow._media import media_items
 
 REQUIRED_TABLES = {"runs", "experiments", "metrics", "params", "tags"}
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -174,6 +175,7 @@ class MlflowSqliteReader(Reader):
         artifacts = self._local(ref, artifact_uri, str(exp_id), run_id)
         if artifacts is not None:
             update.artifacts = list_artifacts(artifacts)
+            update.media, update.media_complete = media_items(artifacts, update.artifacts), True
         self._inputs_outputs(conn, ref, run_id, update)
         if update.status == Status.RUNNING:
             update.last_activity = max(
