@@ -261,14 +261,15 @@ def write_item(
     index: int = 0,
     kind: str | None = None,
 ) -> str:
-    """Write an item to `out` (raw bytes streamed at any size; histograms as CSV; text as UTF-8); returns
-    the item's kind. Raises `ExpdeskError` with the reason when the item cannot be read."""
+    """Write an item to `out` (raw bytes streamed at any size, as stored; histograms as CSV; text as UTF-8);
+    returns the item's kind. Raises `ExpdeskError` with the reason when the item cannot be read."""
     from expdesk.core.errors import ExpdeskError
 
     row, found_kind, loc = find_item(reader, run_key, key, step, index, kind)
-    if row.error:
+    if row.error and loc.codec != "raw":
         raise ExpdeskError(f"media key {key!r} at step {step} cannot be read: {row.error}")
     if loc.codec == "raw":
+        # written as stored even when it cannot be shown (bytes that are no image): they are the item
         try:
             source_media.copy_raw(loc, out)
         except (OSError, ExpdeskError) as exc:
