@@ -59,12 +59,7 @@ def scalar_value(tag: str, value: float) -> bytes:
 
 def record(data: bytes) -> bytes:
     header = struct.pack("<Q", len(data))
-    return (
-        header
-        + struct.pack("<I", masked_crc32c(header))
-        + data
-        + struct.pack("<I", masked_crc32c(data))
-    )
+    return header + struct.pack("<I", masked_crc32c(header)) + data + struct.pack("<I", masked_crc32c(data))
 
 
 def write_events(path: Path, events: list[bytes], append: bool = False) -> None:
@@ -78,11 +73,17 @@ def write_events(path: Path, events: list[bytes], append: bool = False) -> None:
 def tiny_png(width: int, height: int, seed: int) -> bytes:
     """A valid RGB PNG (zlib + CRC32 by hand: no imaging library needed)."""
     rows = b"".join(
-        b"\x00" + bytes(((x * 37 + y * 11 + seed * 53) % 256) for x in range(width * 3)) for y in range(height)
+        b"\x00" + bytes(((x * 37 + y * 11 + seed * 53) % 256) for x in range(width * 3))
+        for y in range(height)
     )
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

@@ -55,7 +55,12 @@ def test_tensorboard_series_match_event_accumulator(tb: Any, run_name: str) -> N
     reader, runs = tb
     truth = _truth("tensorboard")["runs"][run_name]
     expected = {}
-    for kind, plural in (("image", "images"), ("histogram", "histograms"), ("text", "text"), ("audio", "audio")):
+    for kind, plural in (
+        ("image", "images"),
+        ("histogram", "histograms"),
+        ("text", "text"),
+        ("audio", "audio"),
+    ):
         for tag, entries in truth[plural].items():
             expected[tag] = (kind, sorted({e["step"] for e in entries}))
     assert _media(runs[run_name]) == expected
@@ -68,7 +73,10 @@ def test_tensorboard_images_round_trip_byte_for_byte(tb: Any, run_name: str) -> 
     for tag, entries in _truth("tensorboard")["runs"][run_name]["images"].items():
         for e in entries:
             data = item_bytes(reader, key, tag, e["step"])
-            assert len(data) == e["size"] and hashlib.sha256(data).hexdigest() == e["sha256"], (tag, e["step"])
+            assert len(data) == e["size"] and hashlib.sha256(data).hexdigest() == e["sha256"], (
+                tag,
+                e["step"],
+            )
     for tag, entries in _truth("tensorboard")["runs"][run_name]["audio"].items():
         for e in entries:
             assert hashlib.sha256(item_bytes(reader, key, tag, e["step"])).hexdigest() == e["sha256"]
@@ -111,7 +119,9 @@ def test_tensorboard_bad_items_are_placeholders_and_the_rest_is_shown(tb: Any) -
     empty = item_payload(reader, run["key"], "empty_hist", 0)
     assert empty.error is None and empty.buckets is not None and empty.buckets.shape == (0, 3)
     assert item_bytes(reader, run["key"], "empty_hist", 0) == b"left,right,count\n"
-    assert run["metrics"]["after"]["count"] == 1 and item_bytes(reader, run["key"], "good", 1).startswith(b"\x89PNG")
+    assert run["metrics"]["after"]["count"] == 1 and item_bytes(reader, run["key"], "good", 1).startswith(
+        b"\x89PNG"
+    )
 
 
 def test_tensorboard_corpus_images_match_ground_truth(tmp_path: Path, runs_dir: Path) -> None:
@@ -145,7 +155,9 @@ def test_tensorboard_media_appends_incrementally(tmp_path: Path) -> None:
     write_events(events, [event(s, 100.0 + s, image_value("img", tiny_png(3, 2, s))) for s in range(3)])
     with Index(tmp_path / "i.db") as index:
         index.index([tmp_path / "root"])
-        write_events(events, [event(s, 100.0 + s, image_value("img", tiny_png(3, 2, s))) for s in (3, 4)], append=True)
+        write_events(
+            events, [event(s, 100.0 + s, image_value("img", tiny_png(3, 2, s))) for s in (3, 4)], append=True
+        )
         index.index([tmp_path / "root"])
         with index.reader() as reader:
             (info,) = reader.runs_json(reader.run_keys())
@@ -195,7 +207,10 @@ def test_mlflow_log_image_series(tmp_path: Path, store: str) -> None:
         expected: dict[str, tuple[str, list[int]]] = {}
         for logged in truth["logged"]:
             kind, steps = expected.get(logged["key"], ("image", []))
-            expected[logged["key"]] = (kind, sorted({*steps, *([logged["step"]] if logged["step"] is not None else [])}))
+            expected[logged["key"]] = (
+                kind,
+                sorted({*steps, *([logged["step"]] if logged["step"] is not None else [])}),
+            )
         if store == "filestore":
             expected["broken"] = ("image", [])
         assert _media(run) == expected
