@@ -52,7 +52,7 @@ def tb(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.mark.parametrize("run_name", ["torch_run", "tbx_run", "hostile_run"])
 def test_tensorboard_series_match_event_accumulator(tb: Any, run_name: str) -> None:
-    reader, runs = tb
+    _reader, runs = tb
     truth = _truth("tensorboard")["runs"][run_name]
     expected = {}
     for kind, plural in (
