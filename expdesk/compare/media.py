@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from expdesk.index.media import MediaRow, location, media_series, run_root, series_items
+from expdesk.index.media import MediaRow, location, media_series, run_root, runs_items
 from expdesk.index.reader import IndexReader
 from expdesk.sources import media as source_media
 from expdesk.sources.media import Location, Payload
@@ -57,13 +57,18 @@ class Cell:
 
 @dataclass
 class Overview:
-    """The media of some runs: cells by (run key, media key) per kind, and every step any of them has."""
+    """The media of some runs: cells by (run key, media key) per kind, and every step any of them has.
+    Keys and steps per kind are computed once (a run may have 10,000 series)."""
 
     run_keys: list[str]
     cells: dict[tuple[str, str, str], Cell] = field(default_factory=dict)  # (kind, run key, media key)
+    _keys: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _steps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def keys(self, kind: str) -> list[str]:
-        return sorted({k for (c_kind, _run, k) in self.cells if c_kind == kind})
+        if kind not in self._keys:
+            self._keys[kind] = sorted({k for (c_kind, _run, k) in self.cells if c_kind == kind})
+        return self._keys[kind]
 
     def kinds(self) -> list[str]:
         return sorted({kind for (kind, _run, _key) in self.cells})
@@ -73,28 +78,29 @@ class Overview:
 
     def steps(self, kind: str) -> np.ndarray:
         """Every step logged by a series of this kind, sorted, distinct."""
-        parts = [
-            c.steps[c.steps > np.iinfo(np.int64).min] for (k, _r, _m), c in self.cells.items() if k == kind
-        ]
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+        if kind not in self._steps:
+            parts = [c.steps for (k, _r, _m), c in self.cells.items() if k == kind]
+            every = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+            self._steps[kind] = np.unique(every[every > np.iinfo(np.int64).min])
+        return self._steps[kind]
 
     def count(self, kind: str | None = None) -> int:
         return sum(len(c.rows) for (k, _r, _m), c in self.cells.items() if kind is None or k == kind)
 
 
 def load_overview(reader: IndexReader, run_keys: list[str]) -> Overview:
-    """Every media series of these runs with its items (one query per series)."""
+    """Every media series of these runs with its items (three queries, however many series)."""
     out = Overview(list(run_keys))
-    roots: dict[str, str] = {}
+    roots = {key: run_root(reader, key) for key in dict.fromkeys(run_keys)}
+    items = runs_items(reader, run_keys)
+    low = np.iinfo(np.int64).min
     for series in media_series(reader, run_keys):
-        if series.run_key not in roots:
-            roots[series.run_key] = run_root(reader, series.run_key)
-        rows = series_items(reader, series.id)
-        low = np.iinfo(np.int64).min
+        rows = items.get(series.id, [])
         steps = np.fromiter(
             (low if r.step is None else r.step for r in rows), dtype=np.int64, count=len(rows)
         )
-        stepless = all(r.step is None for r in rows)
+        # rows come sorted by step with step-less ones first: the last is step-less only if all are
+        stepless = bool(rows) and rows[-1].step is None
         out.cells[(series.kind, series.run_key, series.key)] = Cell(
             series.run_key, series.key, series.kind, roots[series.run_key], rows, steps, stepless
         )

@@ -102,9 +102,9 @@ class MediaSeries:
     count: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MediaRow:
-    """One item as the index holds it (`meta` parsed)."""
+    """One item as the index holds it (`meta` is parsed when asked for: a grid loads 10,000 rows at once)."""
 
     id: int
     step: int | None
@@ -114,12 +114,17 @@ class MediaRow:
     codec: str
     wall_time: float | None
     mime: str | None
-    meta: dict[str, Any]
+    meta_json: str
     error: str | None
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        parsed = json.loads(self.meta_json or "{}")
+        return parsed if isinstance(parsed, dict) else {}
 
 
 def _row(r: Sequence[Any]) -> MediaRow:
-    return MediaRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8] or "{}"), r[9])
+    return MediaRow(*r)
 
 
 def media_json(conn: sqlite3.Connection, run_keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -158,6 +163,26 @@ def media_series(reader: IndexReader, run_keys: Sequence[str]) -> list[MediaSeri
     ).fetchall()
     found = [MediaSeries(*r) for r in rows]
     return sorted(found, key=lambda s: (order[s.run_key], s.key, s.kind))
+
+
+def runs_items(reader: IndexReader, run_keys: Sequence[str]) -> dict[int, list[MediaRow]]:
+    """Every item of these runs' series in one query: series id -> items by step (step-less first), in
+    write order."""
+    if not run_keys:
+        return {}
+    marks = ",".join("?" * len(run_keys))
+    columns = ", ".join(f"i.{c.strip()}" for c in _ITEM_COLUMNS.split(","))
+    out: dict[int, list[MediaRow]] = defaultdict(list)
+    cursor = reader.conn.cursor()
+    cursor.row_factory = None  # plain tuples: a sqlite3.Row per item costs more than the query
+    cursor.execute(
+        f"SELECT i.series_id, {columns} FROM media_items i JOIN media_series s ON s.id = i.series_id"
+        f" WHERE s.run_key IN ({marks}) ORDER BY i.series_id, i.step, i.id",
+        tuple(run_keys),
+    )
+    for series_id, *rest in cursor:
+        out[series_id].append(MediaRow(*rest))
+    return out
 
 
 def series_items(reader: IndexReader, series_id: int) -> list[MediaRow]:
