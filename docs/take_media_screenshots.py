@@ -68,7 +68,8 @@ def _write_runs(root: Path) -> None:
             values = [scalar_value("loss", float(2 / (1 + step * lr / 5)))]
             if step % 50 == 0:
                 values += [
-                    image_value(f"samples/{k}", _png(step, r, k), 96, 72) for k in ("cat", "dog", "car")
+                    image_value(f"samples/{k}", _png(step, r, i), 96, 72)
+                    for i, k in enumerate(("cat", "dog", "car"))
                 ]
             weights = rng.normal(loc=0.2 * r * step / 500, scale=0.3 + step * lr / 50, size=2000)
             counts, edges = np.histogram(weights, bins=60)

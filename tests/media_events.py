@@ -64,10 +64,11 @@ def record(data: bytes) -> bytes:
     return header + struct.pack("<I", masked_crc32c(header)) + data + struct.pack("<I", masked_crc32c(data))
 
 
-def write_events(path: Path, events: list[bytes], append: bool = False) -> None:
+def write_events(path: Path, events: list[bytes], append: bool = False, start: float = 1.7e9) -> None:
+    """Events as records; a new file starts with the `file_version` event real writers put first."""
     with open(path, "ab" if append else "wb") as f:
         if not append:
-            f.write(record(field_double(1, 1.0) + field_bytes(3, b"brain.Event:2")))
+            f.write(record(field_double(1, start) + field_bytes(3, b"brain.Event:2")))
         for e in events:
             f.write(record(e))
 

@@ -98,10 +98,10 @@ def test_text_side_by_side_and_histograms(qtbot: QtBot, indexed: tuple[Index, di
     view.step_to(3)
     notes = view.text_model.index(0, 1)
     qtbot.waitUntil(lambda: view.text_model.data(notes) != "loading…", timeout=20000)
-    assert view.text_model.data(notes) == "step 3: **markdown** stays literal <b>x</b>"
+    assert view.text_model.data(notes) == "step 3\nstep 3: **markdown** stays literal <b>x</b>"
     log = view.text_model.index(1, 0)
     qtbot.waitUntil(lambda: view.text_model.data(log) != "loading…", timeout=20000)
-    assert view.text_model.data(log) == "epoch 0 done"
+    assert view.text_model.data(log) == "step 0\nepoch 0 done"
     with qtbot.waitSignal(view.histograms_drawn, timeout=20000):
         view.kind.setCurrentIndex(view.kind.findData("histogram"))
     assert view.hist_key.currentText() in ("grad", "weights/fc")

@@ -106,7 +106,9 @@ class MediaGridModel(QAbstractTableModel):
             self._asked.add(key)
 
             def job(_reader: Any, c: Cell = cell, r: MediaRow = row, k: Any = key) -> tuple[Any, str]:
-                return k, text_sample(c, r)
+                # the step on a line of its own: side by side, runs may show different steps
+                step = "no step" if r.step is None else f"step {r.step}"
+                return k, f"{step}\n{text_sample(c, r)}"
 
             self.loader.submit(f"text:{key}", job)
         return "loading…"

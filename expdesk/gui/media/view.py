@@ -70,6 +70,7 @@ class MediaView(QWidget):
     def _build(self) -> None:
         self.status = _plain("No run selected")
         self.kind = QComboBox()
+        self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter keys")
         self.filter.setClearButtonEnabled(True)
@@ -79,7 +80,8 @@ class MediaView(QWidget):
         bar = QHBoxLayout()
         for w in (self.kind, self.filter):
             bar.addWidget(w)
-        bar.addWidget(_plain("step"))
+        self.step_caption = _plain("step")
+        bar.addWidget(self.step_caption)
         bar.addWidget(self.slider, 1)
         bar.addWidget(self.step_label)
         self.images_model = MediaGridModel(self.loader, self)
@@ -89,7 +91,8 @@ class MediaView(QWidget):
         self.texts = MediaGrid(self.text_model, self)
         self.texts.setItemDelegate(QStyledItemDelegate(self.texts))  # text cells: plain text, no thumbnails
         self.texts.setWordWrap(True)
-        self.texts.horizontalHeader().setDefaultSectionSize(320)
+        self.texts.horizontalHeader().setDefaultSectionSize(360)
+        self.texts.horizontalHeader().setStretchLastSection(True)
         self.texts.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.hist_key = QComboBox()
         self.hist_mode = QComboBox()
@@ -233,6 +236,8 @@ class MediaView(QWidget):
 
     # -- the step slider: every step any shown series has; a cell shows its nearest at or before ---
     def _set_steps(self, steps: np.ndarray) -> None:
+        for w in (self.step_caption, self.slider, self.step_label):
+            w.setVisible(len(steps) > 0)  # histograms and other media have no slider
         at_end = self.slider.value() >= self.slider.maximum()
         previous = self._step()
         self.steps = steps
