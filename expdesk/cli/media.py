@@ -19,12 +19,12 @@ from expdesk.core.errors import UsageError
 
 
 def cmd_media(args: argparse.Namespace) -> int:
-    from expdesk.index.media import find_item, media_json, write_item
+    from expdesk.index.media import find_item, run_media, write_item
 
     with open_reader(args) as reader:
         key = reader.resolve(args.run)
         if args.key is None:
-            return _list(media_json(reader.conn, [key])[key])
+            return _list(run_media(reader, key))
         if args.out is None:
             raise UsageError("say where to write the item: --out FILE (or '-' for standard output)")
         step = None if args.step is None else args.step

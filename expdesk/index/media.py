@@ -1,4 +1,5 @@
-"""Media in the index: writing a run's media items (writer thread) and the named queries that read them.
+"""Media in the index: the named queries that read a run's media (writing and the run JSON's `media`
+entries are in `media_store`, which the writer and `IndexReader` use without importing this module).
 
 A media series is one (key, kind) of a run; each item row says where its bytes live (file, offset, length,
 codec), never the bytes. `item_payload` / `item_bytes` fetch one item by run, key and step (for the CLI,
@@ -8,7 +9,6 @@ the GUI and reports), through `expdesk.sources.media`, which checks the file is 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from expdesk.core.entities import MediaItem, RunUpdate
 from expdesk.core.errors import UsageError
+from expdesk.index.media_store import media_json
 from expdesk.sources import media as source_media
 from expdesk.sources.media import Location, Payload
 
@@ -25,69 +25,6 @@ if TYPE_CHECKING:
     from expdesk.index.reader import IndexReader
 
 _ITEM_COLUMNS = "id, step, file, offset, length, codec, wall_time, mime, meta, error"
-
-
-# -- writing (writer thread) ---------------------------------------------------------------------------
-def apply_media(conn: sqlite3.Connection, run_key: str, update: RunUpdate) -> None:
-    """Store an update's media: appended to what the run has, or replacing it all when the reader started
-    over (`metrics_reset`) or lists the run's whole media on every read (`media_complete`)."""
-    if update.metrics_reset or update.media_complete:
-        delete_media(conn, [run_key])
-    if not update.media:
-        return
-    ids = {
-        (r[0], r[1]): r[2]
-        for r in conn.execute("SELECT key, kind, id FROM media_series WHERE run_key=?", (run_key,))
-    }
-    by_series: dict[tuple[str, str], list[MediaItem]] = defaultdict(list)
-    for item in update.media:
-        by_series[(item.key, item.kind)].append(item)
-    new = [pair for pair in by_series if pair not in ids]
-    if new:
-        conn.executemany(
-            "INSERT INTO media_series (run_key, key, kind) VALUES (?,?,?)",
-            [(run_key, k, kind) for k, kind in new],
-        )
-        for key, kind, series_id in conn.execute(
-            "SELECT key, kind, id FROM media_series WHERE run_key=?", (run_key,)
-        ):
-            ids[(key, kind)] = series_id
-    rows = []
-    for pair, items in by_series.items():
-        series_id = ids[pair]
-        rows += [
-            (
-                series_id,
-                m.step,
-                m.file,
-                m.offset,
-                m.length,
-                m.codec,
-                m.wall_time,
-                m.mime,
-                json.dumps(dict(m.meta), sort_keys=True),
-                m.error,
-            )
-            for m in items
-        ]
-    conn.executemany(
-        "INSERT INTO media_items (series_id, step, file, offset, length, codec, wall_time, mime, meta, error)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?)",
-        rows,
-    )
-    conn.executemany(
-        "UPDATE media_series SET count = count + ? WHERE id = ?",
-        [(len(items), ids[pair]) for pair, items in by_series.items()],
-    )
-
-
-def delete_media(conn: sqlite3.Connection, run_keys: Sequence[str]) -> None:
-    """Forget the media of these runs (a re-read from the start, a removed root)."""
-    for key in run_keys:
-        conn.execute(
-            "DELETE FROM media_items WHERE series_id IN (SELECT id FROM media_series WHERE run_key=?)", (key,)
-        )
-        conn.execute("DELETE FROM media_series WHERE run_key=?", (key,))
 
 
 # -- reading ---------------------------------------------------------------------------------------------
@@ -127,29 +64,9 @@ def _row(r: Sequence[Any]) -> MediaRow:
     return MediaRow(*r)
 
 
-def media_json(conn: sqlite3.Connection, run_keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    """`{run_key: [{"key", "kind", "steps"}]}` for the run JSON: series sorted by key then kind, steps sorted
-    and distinct (a step-less item adds none, so a step-less series has `[]`)."""
-    out: dict[str, list[dict[str, Any]]] = {k: [] for k in run_keys}
-    if not run_keys:
-        return out
-    marks = ",".join("?" * len(run_keys))
-    entries: dict[int, dict[str, Any]] = {}
-    for series_id, run_key, key, kind in conn.execute(
-        f"SELECT id, run_key, key, kind FROM media_series WHERE run_key IN ({marks}) ORDER BY key, kind",
-        tuple(run_keys),
-    ):
-        entry = {"key": key, "kind": kind, "steps": []}
-        entries[series_id] = entry
-        out[run_key].append(entry)
-    if entries:
-        for series_id, step in conn.execute(
-            "SELECT DISTINCT i.series_id, i.step FROM media_items i JOIN media_series s ON s.id = i.series_id"
-            f" WHERE s.run_key IN ({marks}) AND i.step IS NOT NULL ORDER BY i.series_id, i.step",
-            tuple(run_keys),
-        ):
-            entries[series_id]["steps"].append(step)
-    return out
+def run_media(reader: IndexReader, run_key: str) -> list[dict[str, Any]]:
+    """One run's `media` entries of the run JSON (`[{"key", "kind", "steps"}]`)."""
+    return media_json(reader.conn, [run_key])[run_key]
 
 
 def media_series(reader: IndexReader, run_keys: Sequence[str]) -> list[MediaSeries]:

@@ -18,7 +18,7 @@ from expdesk.core.codec import unpack_exact
 from expdesk.core.errors import ExpdeskError, UsageError
 from expdesk.core.summary import json_number
 from expdesk.index.db import open_reader
-from expdesk.index.media import media_json
+from expdesk.index.media_store import media_json
 from expdesk.index.sql_functions import install_functions
 from expdesk.index.stale import DEFAULT_STALE_AFTER, is_stale
 from expdesk.index.store import decode_steps, decode_ts

@@ -12,7 +12,7 @@ from expdesk.core.entities import RunRef
 from expdesk.core.errors import ExpdeskError
 from expdesk.core.paths import default_db_path, is_server_url
 from expdesk.index.indexer import Indexer, IndexReport, Progress
-from expdesk.index.media import delete_media
+from expdesk.index.media_store import delete_media
 from expdesk.index.reader import IndexReader
 from expdesk.index.writer import Writer
 

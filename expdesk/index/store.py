@@ -26,7 +26,7 @@ import numpy as np
 from expdesk.core.codec import pack_exact, unpack_exact
 from expdesk.core.entities import RunRef, RunUpdate, Series
 from expdesk.core.summary import Summary, merge
-from expdesk.index.media import apply_media
+from expdesk.index.media_store import apply_media
 
 CHUNK_POINTS = 8192
 _STRIDE = struct.Struct("<qq")
