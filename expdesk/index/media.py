@@ -9,7 +9,6 @@ the GUI and reports), through `expdesk.sources.media`, which checks the file is 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -28,7 +27,7 @@ _ITEM_COLUMNS = "id, step, file, offset, length, codec, wall_time, mime, meta, e
 
 
 # -- reading ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MediaSeries:
     """One media series of a run: its id (for `series_items`), key, kind and item count."""
 
@@ -75,30 +74,56 @@ def media_series(reader: IndexReader, run_keys: Sequence[str]) -> list[MediaSeri
     if not run_keys:
         return []
     marks = ",".join("?" * len(run_keys))
-    rows = reader.conn.execute(
+    cursor = reader.conn.cursor()
+    cursor.row_factory = None  # tuples: a run may have 10,000 series
+    cursor.execute(
         f"SELECT id, run_key, key, kind, count FROM media_series WHERE run_key IN ({marks})", tuple(run_keys)
-    ).fetchall()
-    found = [MediaSeries(*r) for r in rows]
+    )
+    found = [MediaSeries(*r) for r in cursor]
     return sorted(found, key=lambda s: (order[s.run_key], s.key, s.kind))
 
 
-def runs_items(reader: IndexReader, run_keys: Sequence[str]) -> dict[int, list[MediaRow]]:
-    """Every item of these runs' series in one query: series id -> items by step (step-less first), in
-    write order."""
+def runs_item_marks(reader: IndexReader, run_keys: Sequence[str]) -> tuple[np.ndarray, dict[int, str]]:
+    """Every item of these runs as int64 rows (series id, item id, step), sorted by series, step (step-less
+    first, their step -2**63) and write order, plus the reasons of placeholders by item id. Ints only, in
+    one query: the grid knows which item each cell shows at any step without building 10,000 rows;
+    `items_by_id` fetches the few it draws."""
     if not run_keys:
-        return {}
+        return np.empty((0, 3), dtype=np.int64), {}
     marks = ",".join("?" * len(run_keys))
-    columns = ", ".join(f"i.{c.strip()}" for c in _ITEM_COLUMNS.split(","))
-    out: dict[int, list[MediaRow]] = defaultdict(list)
     cursor = reader.conn.cursor()
     cursor.row_factory = None  # plain tuples: a sqlite3.Row per item costs more than the query
     cursor.execute(
-        f"SELECT i.series_id, {columns} FROM media_items i JOIN media_series s ON s.id = i.series_id"
+        "SELECT i.series_id, i.id, COALESCE(i.step, -9223372036854775808), i.error IS NOT NULL"
+        " FROM media_items i JOIN media_series s ON s.id = i.series_id"
         f" WHERE s.run_key IN ({marks}) ORDER BY i.series_id, i.step, i.id",
         tuple(run_keys),
     )
-    for series_id, *rest in cursor:
-        out[series_id].append(MediaRow(*rest))
+    table = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 4)
+    errors = _errors(reader, table[table[:, 3] == 1, 1].tolist())
+    return np.ascontiguousarray(table[:, :3]), errors
+
+
+def _errors(reader: IndexReader, ids: list[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        marks = ",".join("?" * len(part))
+        for item_id, error in reader.conn.execute(
+            f"SELECT id, error FROM media_items WHERE id IN ({marks})", part
+        ):
+            out[item_id] = error
+    return out
+
+
+def items_by_id(reader: IndexReader, ids: Sequence[int]) -> dict[int, MediaRow]:
+    """Items by id (those the index still holds)."""
+    out: dict[int, MediaRow] = {}
+    for start in range(0, len(ids), 500):
+        part = list(ids[start : start + 500])
+        marks = ",".join("?" * len(part))
+        for r in reader.conn.execute(f"SELECT {_ITEM_COLUMNS} FROM media_items WHERE id IN ({marks})", part):
+            out[r[0]] = _row(r)
     return out
 
 

@@ -5,33 +5,28 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.collections import QuadMesh
 
-from expdesk.compare.media import Cell, HistogramGrid, _spread, sample_rows
+from expdesk.compare.media import NO_STEP, Cell, HistogramGrid, ItemRef, _spread, sample_refs
 from expdesk.compare.media_figures import histogram_figure
-from expdesk.index.media import MediaRow
-
-LOW = np.iinfo(np.int64).min
-
-
-def _row(i: int, step: int | None) -> MediaRow:
-    return MediaRow(i, step, "/f", 0, -1, "raw", None, None, "{}", None)
 
 
 def _cell(steps: list[int | None]) -> Cell:
-    rows = [_row(i, s) for i, s in enumerate(steps)]
-    arr = np.array([LOW if s is None else s for s in steps], dtype=np.int64)
-    return Cell("run", "key", "image", "/", rows, arr, all(s is None for s in steps))
+    ids = np.arange(100, 100 + len(steps), dtype=np.int64)
+    arr = np.array([NO_STEP if s is None else s for s in steps], dtype=np.int64)
+    return Cell("run", "key", "image", "/", ids, arr, {101: "bad"})
 
 
 def test_a_cell_shows_the_first_item_of_the_nearest_step_at_or_before() -> None:
     cell = _cell([0, 10, 10, 20])
     assert cell.at(-1) is None  # nothing logged yet
-    assert cell.at(0) is cell.rows[0]
-    assert cell.at(15) is cell.rows[1]  # step 10's first item, not its second
-    assert cell.at(10) is cell.rows[1]
-    assert cell.at(10**9) is cell.rows[3]
-    assert cell.at(None) is cell.rows[3]  # no step chosen: the last step
+    assert cell.at(0) == ItemRef(100, 0, None)
+    assert cell.at(15) == ItemRef(101, 10, "bad")  # step 10's first item, not its second
+    assert cell.at(10) == ItemRef(101, 10, "bad")
+    assert cell.at(10**9) == ItemRef(103, 20, None)
+    assert cell.at(None) == ItemRef(103, 20, None)  # no step chosen: the last step
     stepless = _cell([None, None])
-    assert stepless.at(5) is stepless.rows[0] and stepless.at(None) is stepless.rows[0]
+    assert stepless.stepless and stepless.at(5) == stepless.at(None) == ItemRef(100, None, None)
+    mixed = _cell([None, 3])
+    assert not mixed.stepless and mixed.at(2) is None and mixed.at(3) == ItemRef(101, 3, "bad")
 
 
 def test_histograms_spread_onto_a_grid_keep_every_count() -> None:
@@ -49,9 +44,9 @@ def test_histograms_spread_onto_a_grid_keep_every_count() -> None:
     assert _spread(big, np.linspace(0, n, 11)).tolist() == [n / 10] * 10
 
 
-def test_sampled_rows_keep_the_last_step() -> None:
-    rows = [_row(i, i) for i in range(1000)]
-    picked = sample_rows(rows, 120)
+def test_sampled_items_keep_the_last_step() -> None:
+    rows = [ItemRef(i, i, None) for i in range(1000)]
+    picked = sample_refs(rows, 120)
     assert len(picked) <= 120 and picked[0] is rows[0] and picked[-1] is rows[-1]
 
 
@@ -59,7 +54,9 @@ def test_histogram_figure_heatmap_ridge_and_reasons() -> None:
     edges = np.linspace(-1, 1, 11)
     counts = np.arange(30, dtype=float).reshape(3, 10)
     grid = HistogramGrid("run <b>$x$</b>", edges, np.array([0, 5, 10]), counts, total=3)
-    empty = HistogramGrid("empty", np.empty(0), np.empty(0, np.int64), np.empty((0, 0)), 1, ["step 0: no buckets"])
+    empty = HistogramGrid(
+        "empty", np.empty(0), np.empty(0, np.int64), np.empty((0, 0)), 1, ["step 0: no buckets"]
+    )
     fig = histogram_figure([grid, empty], "heatmap")
     heat, blank = fig.axes[0], fig.axes[1]
     assert any(isinstance(c, QuadMesh) for c in heat.collections)

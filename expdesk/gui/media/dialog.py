@@ -10,9 +10,9 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QDialog, QLabel, QPlainTextEdit, QScrollArea, QVBoxLayout, QWidget
 
-from expdesk.compare.media import Cell, load_item
+from expdesk.compare.media import Cell, ItemRef, load_item
 from expdesk.gui.media.loader import IMAGE_CAP, decode_image
-from expdesk.index.media import MediaRow
+from expdesk.index.reader import IndexReader
 
 #: text shown in the dialog at most (the CLI writes the whole item)
 TEXT_CAP = 1_000_000
@@ -26,14 +26,13 @@ class Loaded:
 
 
 class MediaDialog(QDialog):
-    def __init__(self, cell: Cell, row: MediaRow, run_label: str, parent: QWidget | None = None) -> None:
+    def __init__(self, cell: Cell, row: ItemRef, run_label: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         step = "no step" if row.step is None else f"step {row.step}"
         self.setWindowTitle(f"{cell.key} — {step}")
-        where = " · ".join(p for p in (run_label, cell.key, step, cell.kind) if p)
-        size = [f"{k} {v}" for k, v in sorted(row.meta.items()) if k in ("width", "height")]
-        self.caption = QLabel(where + (f"  ({', '.join(size)})" if size else ""))
+        self.where = " · ".join(p for p in (run_label, cell.key, step, cell.kind) if p)
+        self.caption = QLabel(self.where)
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.picture = QLabel("loading…")
@@ -54,15 +53,15 @@ class MediaDialog(QDialog):
         self.resize(720, 620)
 
     @staticmethod
-    def load(cell: Cell, row: MediaRow) -> Loaded:
+    def load(reader: IndexReader, cell: Cell, row: ItemRef) -> Loaded:
         """Worker thread: the item, decoded (full size) or as text, or the reason it cannot be shown."""
         if cell.kind == "image":
-            payload = load_item(cell, row, IMAGE_CAP)
+            payload = load_item(reader, cell, row, IMAGE_CAP)
             if payload.error or payload.data is None:
                 return Loaded(error=payload.error or "no bytes")
             image, reason = decode_image(payload.data, None)
             return Loaded(image=image, error=reason)
-        payload = load_item(cell, row)
+        payload = load_item(reader, cell, row)
         if payload.error:
             return Loaded(error=payload.error)
         if payload.texts:
@@ -78,6 +77,7 @@ class MediaDialog(QDialog):
             self.picture.setText(f"⚠ This item cannot be shown: {loaded.error}")
         elif loaded.image is not None:
             self._image = loaded.image
+            self.caption.setText(f"{self.where}  ({loaded.image.width()} x {loaded.image.height()} px)")
             self._fit()
         elif loaded.text is not None:
             self.area.hide()

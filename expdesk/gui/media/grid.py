@@ -13,9 +13,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView, QWidget
 
-from expdesk.compare.media import Cell, Overview, text_sample
+from expdesk.compare.media import Cell, ItemRef, Overview, text_sample
 from expdesk.gui.media.loader import MediaLoader, thumb_key
-from expdesk.index.media import MediaRow
 
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 THUMB = QSize(160, 120)
@@ -34,7 +33,7 @@ class MediaGridModel(QAbstractTableModel):
         self.keys: list[str] = []
         self.kind = "image"
         self.step: int | None = None
-        self.texts: dict[Any, str] = {}
+        self.texts: dict[Any, str] = {}  # text samples by item id
         self._asked: set[Any] = set()
         loader.relay.done.connect(self._on_done)
 
@@ -50,7 +49,7 @@ class MediaGridModel(QAbstractTableModel):
         if self.rowCount() and self.columnCount():
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1))
 
-    def cell_at(self, index: AnyIndex) -> tuple[Cell | None, MediaRow | None]:
+    def cell_at(self, index: AnyIndex) -> tuple[Cell | None, ItemRef | None]:
         if not index.isValid():
             return None, None
         cell = self.overview.cell(self.kind, self.runs[index.row()][0], self.keys[index.column()])
@@ -94,7 +93,7 @@ class MediaGridModel(QAbstractTableModel):
         return text
 
     # -- text samples: loaded per visible cell, off the GUI thread ----------------------------------
-    def _text(self, cell: Cell | None, row: MediaRow | None) -> str:
+    def _text(self, cell: Cell | None, row: ItemRef | None) -> str:
         if cell is None:
             return ""
         if row is None:
@@ -105,10 +104,10 @@ class MediaGridModel(QAbstractTableModel):
         if key not in self._asked:
             self._asked.add(key)
 
-            def job(_reader: Any, c: Cell = cell, r: MediaRow = row, k: Any = key) -> tuple[Any, str]:
+            def job(reader: Any, c: Cell = cell, r: ItemRef = row, k: Any = key) -> tuple[Any, str]:
                 # the step on a line of its own: side by side, runs may show different steps
                 step = "no step" if r.step is None else f"step {r.step}"
-                return k, f"{step}\n{text_sample(c, r)}"
+                return k, f"{step}\n{text_sample(reader, c, r)}"
 
             self.loader.submit(f"text:{key}", job)
         return "loading…"

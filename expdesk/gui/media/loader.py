@@ -18,8 +18,7 @@ from typing import Any
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader
 
-from expdesk.compare.media import Cell, load_item
-from expdesk.index.media import MediaRow
+from expdesk.compare.media import Cell, ItemRef, load_item
 from expdesk.index.reader import IndexReader
 
 #: the largest encoded image decoded for a thumbnail or the enlarged view (bigger: a placeholder says so)
@@ -27,12 +26,12 @@ IMAGE_CAP = 32 * 1024 * 1024
 #: thumbnails kept in memory (QImages of ~160x120: a few MB)
 CACHE_SIZE = 3000
 THUMB_THREADS = 2
-#: an item's identity for the cache: row ids can be reused after a run is re-read from the start
-ThumbKey = tuple[int, str, int, int]
+#: an item's identity for the cache: its id (the view drops the cache when a run was re-read from the start)
+ThumbKey = int
 
 
-def thumb_key(row: MediaRow) -> ThumbKey:
-    return (row.id, row.file, row.offset, row.length)
+def thumb_key(ref: ItemRef) -> ThumbKey:
+    return ref.id
 
 
 def decode_image(data: bytes, fit: QSize | None) -> tuple[QImage | None, str | None]:
@@ -85,19 +84,28 @@ class _ThumbRunner(QRunnable):
 
     def run(self) -> None:  # worker thread
         loader = self.loader
-        while True:
+        try:
+            with loader.reader_factory() as reader:
+                while True:
+                    with loader.lock:
+                        if loader.closing or not loader.pending:
+                            return
+                        key, (cell, ref, fit) = loader.pending.popitem(last=True)
+                    try:
+                        image, reason = thumbnail(reader, cell, ref, fit)
+                    except Exception as exc:  # one bad item must not stop the others
+                        image, reason = None, f"{type(exc).__name__}: {exc}"
+                    loader.emit_thumb(key, image, reason)
+        finally:
             with loader.lock:
-                if loader.closing or not loader.pending:
-                    loader.runners -= 1
-                    return
-                key, (cell, row, fit) = loader.pending.popitem(last=True)
-            image, reason = thumbnail(cell, row, fit)
-            loader.emit_thumb(key, image, reason)
+                loader.runners -= 1
 
 
-def thumbnail(cell: Cell, row: MediaRow, fit: QSize | None) -> tuple[QImage | None, str | None]:
+def thumbnail(
+    reader: IndexReader, cell: Cell, ref: ItemRef, fit: QSize | None
+) -> tuple[QImage | None, str | None]:
     """Load and decode one image item (worker thread)."""
-    payload = load_item(cell, row, IMAGE_CAP)
+    payload = load_item(reader, cell, ref, IMAGE_CAP)
     if payload.error or payload.data is None:
         return None, payload.error or "no bytes"
     return decode_image(payload.data, fit)
@@ -113,7 +121,7 @@ class MediaLoader(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(THUMB_THREADS + 1)
         self.lock = threading.Lock()
-        self.pending: OrderedDict[ThumbKey, tuple[Cell, MediaRow, QSize | None]] = OrderedDict()
+        self.pending: OrderedDict[ThumbKey, tuple[Cell, ItemRef, QSize | None]] = OrderedDict()
         self.runners = 0
         self.closing = False
         self.cache: OrderedDict[ThumbKey, tuple[QImage | None, str | None]] = OrderedDict()
@@ -142,23 +150,23 @@ class MediaLoader(QObject):
                 self.relay.failed.emit(kind, generation, message)
 
     # -- thumbnails ---------------------------------------------------------------------------------
-    def cached(self, row: MediaRow) -> tuple[QImage | None, str | None] | None:
-        key = thumb_key(row)
+    def cached(self, ref: ItemRef) -> tuple[QImage | None, str | None] | None:
+        key = thumb_key(ref)
         found = self.cache.get(key)
         if found is not None:
             self.cache.move_to_end(key)
         return found
 
-    def request(self, cell: Cell, row: MediaRow, fit: QSize) -> None:
+    def request(self, cell: Cell, ref: ItemRef, fit: QSize) -> None:
         """Ask for a thumbnail (GUI thread, from a paint). Repeated requests only move it to the front."""
-        key = thumb_key(row)
+        key = thumb_key(ref)
         with self.lock:
             if self.closing:
                 return
             if key in self.pending:
                 self.pending.move_to_end(key)
             else:
-                self.pending[key] = (cell, row, fit)
+                self.pending[key] = (cell, ref, fit)
             start = self.runners < THUMB_THREADS
             if start:
                 self.runners += 1

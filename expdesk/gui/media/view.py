@@ -176,9 +176,16 @@ class MediaView(QWidget):
         self.status.setText(f"Could not load the media ({kind}): {message}")
 
     def _apply(self, overview: Overview) -> None:
+        old = self.overview.signature()
+        new = overview.signature()
+        if any(k in old and old[k][0] != v[0] for k, v in new.items()):
+            # a run was re-read from the start: its item ids may now name other items
+            self.loader.clear_cache()
+            self.images_model.texts.clear()
+            self.text_model.texts.clear()
         self.overview = overview
         total = overview.count()
-        series = len(overview.cells)
+        series = len(overview)
         if not self.runs:
             self.status.setText("No run selected")
         elif not total:
@@ -283,7 +290,9 @@ class MediaView(QWidget):
         cells = [(self.overview.cell("histogram", run, key), label or run) for run, label in self.runs]
         wanted = [(c, label) for c, label in cells if c is not None]
         self.hist_note.setText("Loading…")
-        self.loader.submit("histograms", lambda _reader: [histogram_grid(c, label) for c, label in wanted])
+        self.loader.submit(
+            "histograms", lambda reader: [histogram_grid(reader, c, label) for c, label in wanted]
+        )
 
     def _draw_histograms(self, grids: list[Any]) -> None:
         from expdesk.compare.media_figures import histogram_figure
@@ -309,13 +318,13 @@ class MediaView(QWidget):
                 for run, _label in self.runs:
                     cell = self.overview.cell(kind, run, key)
                     if cell is not None:
-                        errors = [r.error for r in cell.rows if r.error]
+                        errors = list(cell.errors.values())
                         note = (
                             f"⚠ {errors[0]}"
                             if errors
                             else "save one with: expdesk media RUN KEY --step N --out FILE"
                         )
-                        rows.append((labels[run] or run, key, kind, str(len(cell.rows)), note))
+                        rows.append((labels[run] or run, key, kind, str(len(cell)), note))
         self.others.setRowCount(len(rows))
         for i, values in enumerate(rows):
             for j, value in enumerate(values):
@@ -332,7 +341,7 @@ class MediaView(QWidget):
         label = model.runs[index.row()][1]
         self._dialog = MediaDialog(cell, row, label, self)
         self._dialog.show()
-        self.loader.submit("full", lambda _reader: MediaDialog.load(cell, row))
+        self.loader.submit("full", lambda reader: MediaDialog.load(reader, cell, row))
 
     def shutdown(self) -> None:
         """Wait for the loader's threads (the window calls this before it goes)."""
