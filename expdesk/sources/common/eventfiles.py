@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from expdesk.core.entities import Series
+from expdesk.core.entities import MediaItem, Series
 from expdesk.core.errors import SourceError
 from expdesk.core.safefile import walk_stats
 from expdesk.sources.common import tfevent, tfrecord
+from expdesk.sources.common.tbmedia import RawMedia, media_items
 
 EVENT_PREFIX = "events.out.tfevents."
 CURSOR_VERSION = 1
@@ -70,6 +71,8 @@ class EventRead:
     """What the event files of a run held (new points since the cursor, and the small state in full)."""
 
     series: list[Series] = field(default_factory=list)
+    #: images, histograms, text and audio of the records read (where their bytes live, never the bytes)
+    media: list[MediaItem] = field(default_factory=list)
     reset: bool = False
     cursor: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -96,8 +99,10 @@ def read_event_files(
     new_files: dict[str, Any] = {}
     parts: dict[str, list[Arrays]] = {}
     newest = 0.0
+    media: dict[str, list[RawMedia]] = {}
     for rel in files:
-        entry, points, error, mtime = _read_file(folder / rel, previous.get(rel))
+        media[rel] = []
+        entry, points, error, mtime = _read_file(folder / rel, previous.get(rel), media[rel])
         new_files[rel] = entry
         newest = max(newest, mtime)
         if error:
@@ -114,6 +119,7 @@ def read_event_files(
         values = np.concatenate([a[1] for a in arrays])
         walls = np.concatenate([a[2] for a in arrays])
         out.series.append(Series(name, steps, values, walls * 1000.0))
+    out.media = media_items(folder, media, naming.name)
     _small_state(out, new_files, naming)
     out.newest_mtime = newest or None
     out.cursor = {"v": CURSOR_VERSION, "files": new_files}
@@ -147,9 +153,10 @@ def _head(fd: int, upto: int) -> str:
 
 
 def _read_file(
-    path: Path, entry: dict[str, Any] | None
+    path: Path, entry: dict[str, Any] | None, media: list[RawMedia] | None = None
 ) -> tuple[dict[str, Any], dict[str, list[Arrays]], str | None, float]:
-    """Read one event file from its cursor entry. Returns (new entry, points per tag, error, mtime)."""
+    """Read one event file from its cursor entry. Returns (new entry, points per tag, error, mtime); media
+    items of the records read are appended to `media`."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
@@ -173,7 +180,7 @@ def _read_file(
                 want = max(want * 2, 16 + int.from_bytes(data[:8], "little"))
                 data = os.pread(fd, want, offset)
                 frames = tfrecord.scan(data, 0, str(path), base=offset)
-            chunk_points, decode_error = tfevent.decode(data, frames, state, str(path))
+            chunk_points, decode_error = tfevent.decode(data, frames, state, str(path), media)
             for tag, pts in chunk_points.items():
                 points.setdefault(tag, []).append(pts.arrays())
             if decode_error:

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from expdesk.core.entities import RunRef, RunUpdate, Status
+from expdesk.core.entities import Artifact, RunRef, RunUpdate, Status
 from expdesk.core.errors import SourceError
 from expdesk.core.paths import is_regular_file
 from expdesk.sources.base import Reader, list_artifacts, require_folder, unread_entry
@@ -39,7 +39,10 @@ from expdesk.sources.common.eventfiles import (
 from expdesk.sources.common.tables import read_csv_table
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_tagged_yaml
+from expdesk.sources.lightning._ckpt import checkpoint_state
 
+#: checkpoints whose callback state is read per run (a run keeping every epoch's checkpoint has hundreds)
+MAX_CHECKPOINTS = 200
 #: a header longer than this is not a Lightning header (and we will not read a 1 GB line to find out)
 MAX_HEADER_BYTES = 1 << 20
 #: Lightning's default version folder name
@@ -122,6 +125,7 @@ class LightningReader(Reader):
             update.metrics_reset = update.metrics_reset or events.reset
             # one fit logs the same values to both loggers: a key the CSV holds is taken from the CSV only
             update.metrics += [s for s in events.series if s.key not in csv_keys]
+            update.media = events.media  # images/histograms TensorBoardLogger logged: the CSV has none
             # TensorBoardLogger writes the same hparams twice: typed in hparams.yaml, and flattened with `/`
             # into the hparams plugin (numbers as doubles, tuples as text). The plugin's copy is only used when
             # hparams.yaml gave nothing (missing or unreadable); it stays visible in info["events"] either way.
@@ -137,12 +141,16 @@ class LightningReader(Reader):
         update.status, update.native_status = Status.UNKNOWN, None  # Lightning's loggers record no status
         update.artifacts = [a for a in list_artifacts(folder) if not is_event_file(a.path.rsplit("/", 1)[-1])]
         update.info["checkpoints"] = [a.path for a in update.artifacts if a.path.startswith("checkpoints/")]
+        states = _checkpoint_states(folder, update.artifacts, (cursor or {}).get("ckpt") or {})
+        if states:
+            update.info["checkpoint_states"] = {rel: state for rel, (_ident, state) in states.items()}
         self._times(update, events)
         update.cursor = {
             "csv_part": csv_cursor,
             "csv_keys": csv_keys,
             "events": events.cursor if events is not None else None,
             "event_keys": update.info.get("metric_files", {}).get("event files", []),
+            "ckpt": {rel: [ident, state] for rel, (ident, state) in states.items()},
         }
         update.error = "; ".join(errors[:5]) or None
         return update
@@ -211,6 +219,28 @@ class LightningReader(Reader):
         elif mtimes:
             update.last_activity = max(mtimes) / 1e9
             update.info["last_activity_from"] = "file mtime"
+
+
+def _checkpoint_states(
+    folder: Path, artifacts: list[Artifact], previous: dict[str, Any]
+) -> dict[str, tuple[list[int], dict[str, Any]]]:
+    """Epoch, step and ModelCheckpoint state of each `.ckpt` (never unpickled; see `_ckpt`), re-read only when
+    a file's size or mtime changed: metrics.csv grows every few steps, the checkpoints do not."""
+    out: dict[str, tuple[list[int], dict[str, Any]]] = {}
+    for art in artifacts:
+        if not art.path.endswith(".ckpt") or len(out) >= MAX_CHECKPOINTS:
+            continue
+        ident = [art.size, art.mtime_ns]
+        known = previous.get(art.path)
+        if isinstance(known, list) and len(known) == 2 and known[0] == ident and isinstance(known[1], dict):
+            out[art.path] = (ident, known[1])
+            continue
+        try:
+            state = checkpoint_state(folder / art.path)
+        except SourceError as exc:
+            state = {"error": exc.reason}
+        out[art.path] = (ident, state)
+    return out
 
 
 READER = LightningReader()

@@ -31,6 +31,7 @@ class TensorBoardReader(Reader):
         events = read_event_files(ref.path, cursor, files)
         update = RunUpdate(name=ref.path.name, status=Status.UNKNOWN, metrics_reset=events.reset)
         update.metrics = events.series
+        update.media = events.media
         update.params = events.params
         update.info = events.info
         if events.first_wall is not None:
