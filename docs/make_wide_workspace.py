@@ -33,12 +33,36 @@ def config_yaml() -> str:
             f"    init_std: {0.02 / math.sqrt(1 + i):.5f}",
             "    rotary: false",
         ]
-    lines += ["optimizer:", "  name: adamw", "  lr: 0.001", "  betas: [0.9, 0.999]", "  eps: 1.0e-08",
-              "  weight_decay: 0.01", "  warmup_steps: 500", "  schedule: cosine"]
-    lines += ["data:", "  name: glue/mnli", "  max_len: 256", "  batch_size: 32", "  num_workers: 8",
-              "  shuffle: true", "  cache_dir: /scratch/cache/glue", "  tokenizer: bert-large-uncased"]
-    lines += ["trainer:", "  epochs: 6", "  precision: bf16", "  grad_clip: 1.0", "  accumulate: 2",
-              "  eval_every: 1", "  devices: 4", "  strategy: ddp"]
+    lines += [
+        "optimizer:",
+        "  name: adamw",
+        "  lr: 0.001",
+        "  betas: [0.9, 0.999]",
+        "  eps: 1.0e-08",
+        "  weight_decay: 0.01",
+        "  warmup_steps: 500",
+        "  schedule: cosine",
+    ]
+    lines += [
+        "data:",
+        "  name: glue/mnli",
+        "  max_len: 256",
+        "  batch_size: 32",
+        "  num_workers: 8",
+        "  shuffle: true",
+        "  cache_dir: /scratch/cache/glue",
+        "  tokenizer: bert-large-uncased",
+    ]
+    lines += [
+        "trainer:",
+        "  epochs: 6",
+        "  precision: bf16",
+        "  grad_clip: 1.0",
+        "  accumulate: 2",
+        "  eval_every: 1",
+        "  devices: 4",
+        "  strategy: ddp",
+    ]
     lines += ["logging:", "  project: mnli-sweep", "  log_every: 50", "  save_top_k: 2", "  monitor: val/acc"]
     return "\n".join(lines) + "\n"  # fmt: skip
 

@@ -118,7 +118,9 @@ def main() -> int:
     if args.corpus:
         runs = home / "corpus"
         for part in ("lightning", "hydra", "mlflow"):
-            shutil.copytree(args.corpus / part, runs / part, ignore=shutil.ignore_patterns("GROUND_TRUTH.json"))
+            shutil.copytree(
+                args.corpus / part, runs / part, ignore=shutil.ignore_patterns("GROUND_TRUTH.json")
+            )
         with Index(home / "corpus.sqlite") as index:
             window = open_window(index, width, height)
             window.setWindowTitle("expdesk — Lightning, Hydra and MLflow runs")

@@ -62,6 +62,9 @@ def test_default_columns_of_a_300_key_workspace(
     assert frozen.isVisible() and name_section in frozen.frozen()
     assert not frozen.isColumnHidden(name_section) and frozen.geometry().x() <= table.frameWidth() + 1
     assert frozen.width() == sum(table.horizontalHeader().sectionSize(s) for s in frozen.frozen())
+    frozen.horizontalHeader().resizeSection(name_section, 261)  # the frozen header is the one the user drags
+    assert table.horizontalHeader().sectionSize(name_section) == 261
+    assert frozen.width() == sum(table.horizontalHeader().sectionSize(s) for s in frozen.frozen())
     # a long key's header elides in the middle; its tooltip names it whole
     tooltip = window.model.headerData(
         len(DEFAULT_ATTRS), Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole

@@ -211,7 +211,9 @@ def test_schema_snapshot(tmp_path: Path) -> None:
         "_sqlite_migrations",
     } <= tables
     assert (
-        migrations[0] == "m001_initial" and {"m017_unread", "m021_media", "m020_hidden"} <= set(migrations) and mode == "wal"
+        migrations[0] == "m001_initial"
+        and {"m017_unread", "m021_media", "m020_hidden"} <= set(migrations)
+        and mode == "wal"
     )
 
 

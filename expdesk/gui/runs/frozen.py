@@ -42,12 +42,23 @@ class FrozenColumns(QTableView):
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.verticalHeader().setDefaultSectionSize(table.verticalHeader().defaultSectionSize())
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        # the frozen header covers the table's: resizing Name happens here and is passed on to the table
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.sectionResized.connect(self._resized)
         header.setHighlightSections(False)
         header.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header.setSectionsClickable(True)
         header.setSortIndicatorShown(True)
         header.sectionClicked.connect(self._sort_by)
+        # double-click (open the detail) and right-click (the runs' menu) act as they do on the table
+        self.activated.connect(table.activated)
+        self.doubleClicked.connect(table.doubleClicked)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(
+            lambda pos: table.customContextMenuRequested.emit(
+                table.viewport().mapFromGlobal(self.viewport().mapToGlobal(pos))
+            )
+        )
         table.viewport().stackUnder(self)
         main = table.horizontalHeader()
         main.sectionResized.connect(lambda *_: self.refresh())
@@ -84,6 +95,11 @@ class FrozenColumns(QTableView):
                 header.moveSection(header.visualIndex(logical), frozen.index(logical))
         self.setVisible(bool(frozen))
         self.update_geometry()
+
+    def _resized(self, logical: int, _old: int, new: int) -> None:
+        main = self._table.horizontalHeader()
+        if main.sectionSize(logical) != new:
+            main.resizeSection(logical, new)
 
     def width_frozen(self) -> int:
         main = self._table.horizontalHeader()
