@@ -124,7 +124,7 @@ class MainWindow(QMainWindow):
         self.status_timer.setInterval(1000)
         self.status_timer.timeout.connect(self.folders.update_watch_status)
         if self.custom_columns:
-            self.model._columns = list(self.custom_columns)  # shown with the first reload
+            self.model.set_columns(list(self.custom_columns))  # shown with the first reload
         self.state.restore_view()
         self._apply_filter()
         self._load_workspace()
@@ -248,7 +248,7 @@ class MainWindow(QMainWindow):
             wanted = [
                 c for c in self.custom_columns if c.kind == "attr" or c.key in stats.get(sections[c.kind], {})
             ]
-        if wanted != self.model._columns:
+        if wanted != self.model.requested_columns():
             self.model.set_columns(wanted)
 
     def _load_known_keys(self) -> None:
@@ -280,7 +280,7 @@ class MainWindow(QMainWindow):
         self.model.set_group(self.ui.group_by.itemData(index))
 
     def _on_counted(self, total: int, groups: int) -> None:
-        groups = groups or ((self.model._keys.group_index[-1] + 1) if self.model._keys.group_index else 0)
+        groups = groups or self.model.groups()
         self.ui.count_label.setText(
             count_text(
                 total, groups, self._filtering(), self.counts, self.filter_bar.state, self.showing_hidden()
@@ -300,7 +300,7 @@ class MainWindow(QMainWindow):
         """A sort restored from the last session, once its column is on screen (forgotten if it vanished)."""
         if self.state.pending_sort is None or not self.workspace.runs:
             return
-        if self.model._columns != self.model.columns():
+        if self.model.requested_columns() != self.model.columns():
             return  # the columns the sort waits for are still loading: their reset calls again
         column_id, descending = self.state.pending_sort
         ids = [c.id for c in self.model.columns()]
