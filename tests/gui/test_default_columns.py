@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from expdesk.gui.runs.default_columns import DEFAULT_ATTRS, join_groups
+from expdesk.gui.runs.default_columns import DEFAULT_ATTRS, Workspace, join_groups
 from expdesk.gui.runs.query import Column
 from expdesk.gui.window.main_window import MainWindow
 from expdesk.index.service import Index
@@ -53,6 +53,12 @@ def test_default_columns_of_a_300_key_workspace(
     assert set(metrics) == set(COMMON_METRICS), "metrics most runs have, and only those"
     assert metrics[:2] == ["val/acc", "val/loss"], "validation results lead"
     assert len(columns) <= 25
+    # an older answer (asked before the runs were indexed) arriving late must not take the columns back
+    window._on_workspace(
+        window._workspace_generation - 1,
+        ([], {"params": [], "metrics": [], "tags": []}, Workspace(0, {}), {}),
+    )
+    assert window.model.requested_columns() == columns and window.workspace.runs == RUNS
     # the name column is frozen: scrolled to the far right, it is still drawn at the left edge
     table = window.table
     assert table.frozen is not None

@@ -56,6 +56,10 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
+#: sources, vocabulary, key spread and counts of the listed runs (one worker answer)
+WorkspaceAnswer = tuple[list[SourceInfo], dict[str, list[str]], Workspace, dict[str, int]]
+
+
 class MainWindow(QMainWindow):
     #: an indexing pass finished (IndexReport); tests and `--self-test` wait on it
     indexing_finished = Signal(object)
@@ -96,6 +100,7 @@ class MainWindow(QMainWindow):
         self._pending_changes: set[str] = set()
         self._vocab: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
         self.workspace = Workspace(0, {})
+        self._workspace_generation = 0
         self.counts: dict[str, int] = {}
         self._user_filter: tuple[str, tuple[Any, ...]] = ("", ())
         self._saved_selection: tuple[list[str], str | None, int] = ([], None, 0)
@@ -213,19 +218,23 @@ class MainWindow(QMainWindow):
         self._load_workspace()
 
     def _load_workspace(self) -> None:
-        """Sources, vocabulary, key spread and counts of the listed runs: one worker job, one answer."""
+        """Sources, vocabulary, key spread and counts of the listed runs: one worker job, one answer. Jobs
+        run in parallel, so each answer carries its request's generation and a late, older one is dropped
+        (it would put back the columns of an index without the runs just added)."""
+        self._workspace_generation += 1
+        generation = self._workspace_generation
 
-        def job() -> tuple[list[SourceInfo], dict[str, list[str]], Workspace, dict[str, int]]:
+        def job() -> WorkspaceAnswer:
             with self.index.reader() as reader:
                 total, stats = key_stats(reader)
                 return load_sources(reader), vocabulary(reader), Workspace(total, stats), run_counts(reader)
 
-        self.pool.submit(job, self._on_workspace)
+        self.pool.submit(job, lambda answer: self._on_workspace(generation, answer))
 
-    def _on_workspace(
-        self, result: tuple[list[SourceInfo], dict[str, list[str]], Workspace, dict[str, int]]
-    ) -> None:
-        sources, vocab, workspace, counts = result
+    def _on_workspace(self, generation: int, answer: WorkspaceAnswer) -> None:
+        if generation != self._workspace_generation:
+            return
+        sources, vocab, workspace, counts = answer
         self.sources.show_sources(sources)
         self.counts = counts
         changed = vocab != self._vocab or workspace != self.workspace
