@@ -144,10 +144,20 @@ class KeyStats:
     values: int  # distinct values among them (params and tags; metrics: 0)
 
 
-def key_stats(reader: IndexReader) -> tuple[int, dict[str, dict[str, KeyStats]]]:
-    """(listed runs, {"params"|"tags"|"metrics": {key: KeyStats}}) over the runs the table lists (on disk, not
-    deleted in their tool, not hidden): one grouped query per kind."""
-    listed = f"SELECT r.key FROM runs r WHERE r.gone = 0 AND r.deleted = 0 AND {_SHOWN}"
+#: key spread is measured on this many of the newest listed runs (bounded cost on 100k-run indexes)
+KEY_STATS_SAMPLE = 2000
+
+
+def key_stats(
+    reader: IndexReader, sample: int = KEY_STATS_SAMPLE
+) -> tuple[int, dict[str, dict[str, KeyStats]]]:
+    """(runs measured, {"params"|"tags"|"metrics": {key: KeyStats}}) over the newest `sample` runs the table
+    lists (on disk, not deleted in their tool, not hidden): one grouped query per kind. The newest runs are
+    the ones at the top of the table, and a bounded sample keeps this ~0.2 s on any index."""
+    listed = (
+        f"SELECT r.key FROM runs r WHERE r.gone = 0 AND r.deleted = 0 AND {_SHOWN}"
+        f" ORDER BY {_DEFAULT_ORDER} LIMIT {int(sample)}"
+    )
     total = reader.conn.execute(f"SELECT COUNT(*) FROM ({listed})").fetchone()[0]
     out: dict[str, dict[str, KeyStats]] = {"params": {}, "tags": {}, "metrics": {}}
     for kind, table in (("params", "params"), ("tags", "tags")):

@@ -217,17 +217,23 @@ class MainWindow(QMainWindow):
         self.model.reload()
         self._load_workspace()
 
-    def _load_workspace(self) -> None:
+    def _load_workspace(self, keys_too: bool = True) -> None:
         """Sources, vocabulary, key spread and counts of the listed runs: one worker job, one answer. Jobs
         run in parallel, so each answer carries its request's generation and a late, older one is dropped
         (it would put back the columns of an index without the runs just added)."""
         self._workspace_generation += 1
         generation = self._workspace_generation
 
+        workspace, vocab = self.workspace, self._vocab
+
         def job() -> WorkspaceAnswer:
             with self.index.reader() as reader:
-                total, stats = key_stats(reader)
-                return load_sources(reader), vocabulary(reader), Workspace(total, stats), run_counts(reader)
+                if keys_too:  # (the costly part: skipped when a live run only logged more points)
+                    total, stats = key_stats(reader)
+                    workspace_now, vocab_now = Workspace(total, stats), vocabulary(reader)
+                else:
+                    workspace_now, vocab_now = workspace, vocab
+                return load_sources(reader), vocab_now, workspace_now, run_counts(reader)
 
         self.pool.submit(job, lambda answer: self._on_workspace(generation, answer))
 
@@ -337,7 +343,8 @@ class MainWindow(QMainWindow):
             self.model.reload()
             if not self.folders.indexing:
                 self.ui.toast.show_message(f"{len(new)} new run{'s' if len(new) > 1 else ''}")
-        self._load_workspace()  # new keys join their group of columns
+        # new runs may bring keys (they join their group of columns); more points of known runs do not
+        self._load_workspace(keys_too=bool(new))
 
     def _save_selection(self) -> None:
         keys = self.selected_keys()
