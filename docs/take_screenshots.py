@@ -141,7 +141,7 @@ def main() -> int:
             window = open_window(index, width, height)
             window.setWindowTitle("expdesk — a 330-column Hydra sweep")
             window.add_folders([str(args.wide)])
-            settle(app, 30, lambda: window.model.rowCount() >= 18 and len(window.model.columns()) > 8)
+            settle(app, 90, lambda: window.model.rowCount() >= 18 and len(window.model.columns()) > 8)
             settle(app, 2)
             select(window, "/0")
             window.ui.actions["toggle_detail"].setChecked(False)

@@ -61,6 +61,9 @@ def test_default_columns_of_a_300_key_workspace(
     assert window.model.requested_columns() == columns and window.workspace.runs == RUNS
     # the name column is frozen: scrolled to the far right, it is still drawn at the left edge
     table = window.table
+    header = table.horizontalHeader()
+    table.frozen.refresh()  # (hiding the unfrozen columns in the overlay must not shrink the table's)
+    assert all(header.sectionSize(i) > 20 for i in range(header.count())), "a column drawn 0 px wide"
     assert table.frozen is not None
     table.horizontalScrollBar().setValue(table.horizontalScrollBar().maximum())
     frozen = table.frozen

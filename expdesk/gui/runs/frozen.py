@@ -97,6 +97,9 @@ class FrozenColumns(QTableView):
         self.update_geometry()
 
     def _resized(self, logical: int, _old: int, new: int) -> None:
+        # only a drag on a shown section: hiding the columns that are not frozen also "resizes" them to 0
+        if new <= 0 or self.isColumnHidden(logical) or logical not in self.frozen():
+            return
         main = self._table.horizontalHeader()
         if main.sectionSize(logical) != new:
             main.resizeSection(logical, new)

@@ -375,7 +375,7 @@ class WindowLayout:
         return min(max(widest + 24, low), high)
 
     def _on_section_resized(self, logical: int, _old: int, new: int) -> None:
-        if self._sizing:
+        if self._sizing or new <= 0:  # (a hidden section reports 0: not a width the user chose)
             return
         offset = 1 if self.model.group_param() else 0
         columns = self.model.columns()
