@@ -6,7 +6,8 @@ last chunk until it holds CHUNK_POINTS points, so live tailing does not leave mi
 
 Two lossless encodings halve what a typical series costs on disk (and so the time to write and read it):
 steps that go up by a constant stride are stored as `<start, stride>` (16 bytes), and whole-millisecond
-timestamps close to each other as a float64 base plus int32 offsets. The blob length says which encoding a
+timestamps close to each other as a float64 base plus int16 deltas between neighbours (less than ~33 s
+apart) or else int32 offsets from the base. The blob length says which encoding a
 chunk uses (a plain array is exactly 8 bytes per point; encodings are only used for 3+ points, where their
 lengths differ from that), and every encoded blob is checked to decode to the exact bytes it replaces.
 """
@@ -31,6 +32,7 @@ _EXACT = struct.Struct("<3d")
 _STRIDE = struct.Struct("<qq")
 _BASE = struct.Struct("<d")
 _INT32 = np.iinfo(np.int32)
+_INT16 = np.iinfo(np.int16)
 
 
 def _encode_steps(steps: np.ndarray) -> bytes:
@@ -65,7 +67,13 @@ def _encode_ts(ts: np.ndarray) -> bytes:
             offsets = raw - base
             fits = np.isfinite(offsets).all() and offsets.min() >= _INT32.min and offsets.max() <= _INT32.max
         if fits:
-            blob = _BASE.pack(base) + offsets.astype("<i4").tobytes()
+            off32 = offsets.astype("<i4")
+            deltas = np.diff(off32.astype(np.int64), prepend=0)
+            if deltas.min() >= _INT16.min and deltas.max() <= _INT16.max:
+                # neighbours less than ~33 s apart (a training loop's cadence): 2 bytes a point
+                blob = _BASE.pack(base) + deltas.astype("<i2").tobytes()
+            else:
+                blob = _BASE.pack(base) + off32.tobytes()
             # whole milliseconds only, and -0.0/NaN payloads too: the decoded bytes must be the same bytes
             if decode_ts(blob, len(raw)).tobytes() == raw.tobytes():
                 return blob
@@ -73,9 +81,13 @@ def _encode_ts(ts: np.ndarray) -> bytes:
 
 
 def decode_ts(blob: bytes, n: int) -> np.ndarray:
-    if len(blob) == _BASE.size + 4 * n and n >= 3:
+    if n >= 3 and len(blob) == _BASE.size + 4 * n:
         (base,) = _BASE.unpack_from(blob)
         return np.frombuffer(blob, dtype="<i4", offset=_BASE.size).astype(np.float64) + base
+    if n >= 3 and len(blob) == _BASE.size + 2 * n:
+        (base,) = _BASE.unpack_from(blob)
+        offsets = np.cumsum(np.frombuffer(blob, dtype="<i2", offset=_BASE.size), dtype=np.int64)
+        return offsets.astype(np.float64) + base
     return np.frombuffer(blob, dtype="<f8")
 
 
