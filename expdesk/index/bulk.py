@@ -117,16 +117,11 @@ def encode_many(series: Sequence[Series]) -> list[tuple[tuple[Any, ...], tuple[i
             nan_l[i], None if math.isnan(newest_l[i]) else newest_l[i],
             exact_bytes[24 * i : 24 * i + 24],
         )  # fmt: skip
-        if strided_l[i]:
-            steps_blob = _STRIDE.pack(start_l[i], stride_l[i])
-        else:
-            steps_blob = steps_bytes[8 * s : 8 * (s + n)]
+        plain = slice(8 * s, 8 * (s + n))
+        steps_blob = _STRIDE.pack(start_l[i], stride_l[i]) if strided_l[i] else steps_bytes[plain]
         kind = kind_l[i]
-        if kind == 0:
-            ts_blob = ts_bytes[8 * s : 8 * (s + n)]
-        else:
-            ts_blob = _BASE.pack(base_l[i]) + ts_payload[kind](s, n)
-        out.append((row, (n, steps_blob, values_bytes[8 * s : 8 * (s + n)], ts_blob)))
+        ts_blob = _BASE.pack(base_l[i]) + ts_payload[kind](s, n) if kind else ts_bytes[plain]
+        out.append((row, (n, steps_blob, values_bytes[plain], ts_blob)))
     return out
 
 

@@ -329,6 +329,13 @@ def apply_update(
     if update.metrics_reset:
         conn.execute("DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_key=?)", (key,))
         conn.execute("DELETE FROM series WHERE run_key=?", (key,))
+    apply_metrics(conn, key, update, prepared)
+
+
+def apply_metrics(
+    conn: sqlite3.Connection, key: str, update: RunUpdate, prepared: list[PreparedSeries] | None
+) -> None:
+    """New series of a run are inserted, existing ones appended to (after any reset was applied)."""
     if prepared is None:
         prepared = prepare(update)
     existing = {row[0] for row in conn.execute("SELECT key FROM series WHERE run_key=?", (key,))}
@@ -352,6 +359,15 @@ class PreparedSeries:
 def prepare(update: RunUpdate) -> list[PreparedSeries]:
     """Merge an update's series by key (several Series for one key, e.g. two files, append in order) and,
     when the update replaces every series (`metrics_reset`), encode them in full. Pure: no DB access."""
+    merged = merged_series(update)
+    if not update.metrics_reset:
+        # appends: which series exist is only known on the writer, which encodes as it goes
+        return [PreparedSeries(s) for s in merged]
+    return [_encode_new(s) for s in merged]
+
+
+def merged_series(update: RunUpdate) -> list[Series]:
+    """The update's series, one per key (later Series of a key append to earlier ones unless they replace)."""
     merged: dict[str, Series] = {}
     for s in update.metrics:
         if s.key in merged and not s.replace:
@@ -365,10 +381,7 @@ def prepare(update: RunUpdate) -> list[PreparedSeries]:
             )
         else:
             merged[s.key] = s
-    if not update.metrics_reset:
-        # appends: which series exist is only known on the writer, which encodes as it goes
-        return [PreparedSeries(s) for s in merged.values()]
-    return [_encode_new(s) for s in merged.values()]
+    return list(merged.values())
 
 
 def _encode_new(s: Series) -> PreparedSeries:

@@ -150,15 +150,16 @@ def read_yaml_file(path: Path) -> Any:
     return safe_yaml(data, path)
 
 
-def open_regular(path: Path) -> tuple[int, os.stat_result]:
+def open_regular(path: Path | str, lstat: os.stat_result | None = None) -> tuple[int, os.stat_result]:
     """Open a run's file for reading only if it is a regular file and not a symlink.
 
     A link (to `/etc/passwd`, to another user's file) is refused, not followed: a recorded path is shown,
     never read outside its root. FIFOs and devices are refused before `open` (opening a FIFO can block or
     wake its writer); O_NONBLOCK and the `fstat` re-check cover a file swapped between the two calls.
+    `lstat`: the file's lstat when a directory walk just took it (spares a second one per file).
     """
     try:
-        st = os.lstat(path)
+        st = os.lstat(path) if lstat is None else lstat
     except OSError as exc:
         raise SourceError(path, f"cannot open: {exc.strerror}") from None
     if stat.S_ISLNK(st.st_mode):
@@ -177,20 +178,24 @@ def open_regular(path: Path) -> tuple[int, os.stat_result]:
     return fd, st
 
 
-def read_bytes_capped(path: Path, cap: int) -> bytes:
+def read_bytes_capped(path: Path | str, cap: int, lstat: os.stat_result | None = None) -> bytes:
     """Read a whole small file, refusing files over `cap` bytes and anything that is not a regular file."""
-    fd, st = open_regular(path)
+    fd, st = open_regular(path, lstat)
     try:
         if st.st_size > cap:
             raise SourceError(path, f"file is {st.st_size} bytes, over the {cap}-byte limit")
-        chunks = []
+        chunks: list[bytes] = []
         remaining = cap + 1
         while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
+            # the size fstat gave, plus one byte: a short read is the end of the file (no extra read)
+            want = min(remaining, st.st_size + 1, 1 << 20) if not chunks else min(remaining, 1 << 20)
+            chunk = os.read(fd, want)
             if not chunk:
                 break
             chunks.append(chunk)
             remaining -= len(chunk)
+            if len(chunk) < want:
+                break
         return b"".join(chunks)
     finally:
         os.close(fd)

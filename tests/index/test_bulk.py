@@ -66,10 +66,17 @@ def test_any_points_encode_like_the_series_path(runs: list[list[tuple[int, float
         max_size=5,
     )
 )
-def test_typical_series_encode_like_the_series_path(shapes: list[tuple[int, int, int, int, list[int]]]) -> None:
+def test_typical_series_encode_like_the_series_path(
+    shapes: list[tuple[int, int, int, int, list[int]]],
+) -> None:
     _same([_strided(i, *shape) for i, shape in enumerate(shapes)])
 
 
 def test_longest_series_and_bounds() -> None:
     n = bulk.MAX_POINTS
-    _same([_strided(0, 0, 1, n, 1_700_000_000_000, [1] * n), _strided(1, 5, 2, 3, 1_700_000_000_000, [40_000] * 3)])
+    _same(
+        [
+            _strided(0, 0, 1, n, 1_700_000_000_000, [1] * n),
+            _strided(1, 5, 2, 3, 1_700_000_000_000, [40_000] * 3),
+        ]
+    )

@@ -1,0 +1,216 @@
+"""Many runs in one write task: the rows of a whole batch go in with one `executemany` per table.
+
+A sweep is thousands of runs of a few hundred points each; written one run at a time, the per-statement
+and per-task overheads (a dozen statements, a savepoint, a future and a thread hand-off per run) cost more
+than the rows. `apply_batch` writes the same rows `store.apply_update` / `store.record_error` would, for
+every run of the batch at once. If anything in the batch cannot be stored (a name SQLite refuses, a value a
+reader should not have produced), the batch is rolled back and redone run by run, each in its own
+savepoint, so the one bad run gets the error and every other run is stored as usual.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from expdesk.core.entities import RunRef, RunUpdate
+from expdesk.index import bulk, store
+from expdesk.index.store import PreparedSeries
+
+#: each run's rows are removed before its new rows go in (the run's whole small state is replaced)
+_OWNED_TABLES = ("params", "tags", "artifacts", "files", "links")
+
+_UPSERT_RUN = (
+    "INSERT INTO runs (key, format, path, root, store, native_id, first_seen, name, experiment, status,"
+    " native_status, deleted, start_time, end_time, last_activity, parent_native_id, info, error, fingerprint,"
+    " cursor, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT(key) DO UPDATE SET root=excluded.root, gone=0, name=excluded.name,"
+    " experiment=excluded.experiment, status=excluded.status, native_status=excluded.native_status,"
+    " deleted=excluded.deleted, start_time=excluded.start_time, end_time=excluded.end_time,"
+    " last_activity=excluded.last_activity, parent_native_id=excluded.parent_native_id, info=excluded.info,"
+    " error=excluded.error, fingerprint=excluded.fingerprint, cursor=excluded.cursor,"
+    " indexed_at=excluded.indexed_at"
+)
+_RECORD_ERROR = (
+    "INSERT INTO runs (key, format, path, root, store, native_id, name, error, fingerprint, first_seen,"
+    " indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT(key) DO UPDATE SET error=excluded.error, fingerprint=excluded.fingerprint,"
+    " indexed_at=excluded.indexed_at, gone=0"
+)
+
+
+@dataclass
+class Entry:
+    """One run of a batch: what was read (or why not) and its series prepared for storage."""
+
+    ref: RunRef
+    key: str
+    fingerprint: str
+    update: RunUpdate | None
+    error: str | None
+    prepared: list[PreparedSeries] | None = None
+
+
+def prepare_batch(updates: Sequence[RunUpdate | None]) -> list[list[PreparedSeries] | None]:
+    """`store.prepare` of every update, with all short new series summarised and encoded in one numpy
+    pass (`bulk.encode_many`). Runs on the reading thread; pure, no DB access."""
+    out: list[list[PreparedSeries] | None] = []
+    small: list[PreparedSeries] = []
+    for update in updates:
+        if update is None:
+            out.append(None)
+            continue
+        merged = store.merged_series(update)
+        prepared = [PreparedSeries(s) for s in merged]
+        if update.metrics_reset:
+            for p in prepared:
+                if 1 <= len(p.series.steps) <= bulk.MAX_POINTS:
+                    small.append(p)
+                else:
+                    encoded = store._encode_new(p.series)
+                    p.summary_row, p.chunks = encoded.summary_row, encoded.chunks
+        out.append(prepared)
+    for p, (row, chunk) in zip(small, bulk.encode_many([p.series for p in small]), strict=True):
+        p.summary_row, p.chunks = row, [chunk]
+    return out
+
+
+def apply_batch(conn: sqlite3.Connection, entries: Sequence[Entry]) -> list[tuple[Entry, Exception]]:
+    """Store every entry; returns the entries that could not be stored, with why (their rows are rolled
+    back; every other entry is stored). A DB that cannot be written at all (`OperationalError`) raises."""
+    conn.execute("SAVEPOINT batch")
+    try:
+        _apply_all(conn, entries)
+    except sqlite3.OperationalError:
+        conn.execute("ROLLBACK TO batch")
+        conn.execute("RELEASE batch")
+        raise
+    except Exception:
+        conn.execute("ROLLBACK TO batch")
+        conn.execute("RELEASE batch")
+        return _apply_one_by_one(conn, entries)
+    conn.execute("RELEASE batch")
+    return []
+
+
+def _apply_one_by_one(conn: sqlite3.Connection, entries: Sequence[Entry]) -> list[tuple[Entry, Exception]]:
+    failed: list[tuple[Entry, Exception]] = []
+    for entry in entries:
+        conn.execute("SAVEPOINT one")
+        try:
+            if entry.update is not None:
+                store.apply_update(conn, entry.ref, entry.update, entry.fingerprint, entry.prepared)
+            else:
+                store.record_error(conn, entry.ref, entry.error or "", entry.fingerprint)
+        except sqlite3.OperationalError:
+            conn.execute("ROLLBACK TO one")
+            conn.execute("RELEASE one")
+            raise
+        except Exception as exc:
+            conn.execute("ROLLBACK TO one")
+            failed.append((entry, exc))
+        conn.execute("RELEASE one")
+    return failed
+
+
+def _apply_all(conn: sqlite3.Connection, entries: Sequence[Entry]) -> None:
+    """The rows of `store.apply_update` / `store.record_error` for every entry, table by table. Strings
+    are bound as they are: one SQLite refuses (a lone surrogate) fails the batch, and the run-by-run redo
+    stores it escaped."""
+    now = time.time()
+    read = [e for e in entries if e.update is not None]
+    conn.executemany(
+        _RECORD_ERROR,
+        [
+            (e.key, e.ref.format, str(e.ref.path), str(e.ref.root), _opt(e.ref.store), e.ref.native_id,
+             e.ref.native_id or e.ref.path.name, e.error or "", e.fingerprint, now, now)
+            for e in entries
+            if e.update is None
+        ],
+    )  # fmt: skip
+    runs = []
+    for e in read:
+        u = e.update
+        assert u is not None
+        runs.append(
+            (
+                e.key, e.ref.format, str(e.ref.path), str(e.ref.root), _opt(e.ref.store), e.ref.native_id,
+                now, u.name, u.experiment, str(u.status), u.native_status, int(u.deleted), u.start_time,
+                u.end_time, u.last_activity, u.parent_native_id,
+                json.dumps(u.info, sort_keys=True, default=str), u.error, e.fingerprint,
+                json.dumps(u.cursor, sort_keys=True), now,
+            )
+        )  # fmt: skip
+    conn.executemany(_UPSERT_RUN, runs)
+    keys = [(e.key,) for e in read]
+    for table in _OWNED_TABLES:
+        conn.executemany(f"DELETE FROM {table} WHERE run_key=?", keys)
+    params, tags, artifacts, files, links = [], [], [], [], []
+    for e in read:
+        u, k = e.update, e.key
+        assert u is not None
+        params += [(k, name, v, store._num(v)) for name, v in u.params.items()]
+        tags += [(k, name, v) for name, v in u.tags.items()]
+        artifacts += [(k, a.path, a.size, a.mtime_ns) for a in u.artifacts]
+        files += [
+            (k, f.direction, f.role, f.path, f.local, f.size, json.dumps(dict(f.digests), sort_keys=True))
+            for f in u.files
+        ]
+        links += [
+            (k, ln.rule, ln.target_native_id, ln.target_path, json.dumps(dict(ln.evidence), sort_keys=True))
+            for ln in u.links
+        ]
+    conn.executemany("INSERT OR REPLACE INTO params (run_key, key, value, num) VALUES (?,?,?,?)", params)
+    conn.executemany("INSERT OR REPLACE INTO tags (run_key, key, value) VALUES (?,?,?)", tags)
+    conn.executemany(
+        "INSERT OR REPLACE INTO artifacts (run_key, path, size, mtime_ns) VALUES (?,?,?,?)", artifacts
+    )
+    conn.executemany(
+        "INSERT INTO files (run_key, direction, role, path, local, size, digests) VALUES (?,?,?,?,?,?,?)",
+        files,
+    )
+    conn.executemany(
+        "INSERT INTO links (run_key, rule, target_native_id, target_path, evidence) VALUES (?,?,?,?,?)", links
+    )
+    _apply_series(conn, read)
+
+
+def _apply_series(conn: sqlite3.Connection, read: Sequence[Entry]) -> None:
+    """Runs read from the start get all their series in two `executemany`s; runs read from a cursor
+    append series by series, as `store.apply_update` does."""
+    fresh = [e for e in read if e.update is not None and e.update.metrics_reset]
+    resets = [(e.key,) for e in fresh]
+    conn.executemany("DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_key=?)", resets)
+    conn.executemany("DELETE FROM series WHERE run_key=?", resets)
+    series_rows: list[tuple[object, ...]] = []
+    chunk_rows: list[tuple[object, ...]] = []
+    # ids are assigned here, which is safe because this connection is the only writer
+    next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM series").fetchone()[0]
+    for e in fresh:
+        assert e.update is not None
+        prepared = e.prepared if e.prepared is not None else store.prepare(e.update)
+        for p in prepared:
+            if p.summary_row is None or p.chunks is None:
+                p = store._encode_new(p.series)
+            assert p.summary_row is not None and p.chunks is not None
+            series_rows.append((next_id, e.key, p.series.key, *p.summary_row))
+            chunk_rows += [(next_id, seq, *chunk) for seq, chunk in enumerate(p.chunks)]
+            next_id += 1
+    conn.executemany(
+        "INSERT INTO series (id, run_key, key, count, first_step, last_step, last, min, max, argmin_step,"
+        " argmax_step, nan_count, last_timestamp, exact) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        series_rows,
+    )
+    conn.executemany(
+        "INSERT INTO chunks (series_id, seq, n, steps, vals, ts) VALUES (?,?,?,?,?,?)", chunk_rows
+    )
+    for e in read:
+        if e.update is not None and not e.update.metrics_reset:
+            store.apply_metrics(conn, e.key, e.update, e.prepared)
+
+
+def _opt(path: object) -> str | None:
+    return None if path is None else str(path)
