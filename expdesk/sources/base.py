@@ -133,15 +133,21 @@ def fingerprint_of(
     return digest.hexdigest()
 
 
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
 def walk_stats(path: Path, prune: frozenset[str] = frozenset()) -> Iterator[tuple[str, os.stat_result]]:
     """(relative POSIX path, lstat) of every file below `path`; symlinks are neither followed nor listed
     as directories, so a link to `/` or a link loop cannot make us leave the run.
     """
-    stack = [(path, "")]
+    # plain strings, not Path objects: this walk is the whole cost of a warm re-index of a sweep
+    stack = [(os.fspath(path), "")]
     while stack:
         folder, prefix = stack.pop()
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=_name)
         except OSError:
             continue
         for entry in entries:
@@ -152,7 +158,7 @@ def walk_stats(path: Path, prune: frozenset[str] = frozenset()) -> Iterator[tupl
                 continue
             if entry.is_dir(follow_symlinks=False):
                 if entry.name not in prune:
-                    stack.append((Path(entry.path), rel + "/"))
+                    stack.append((entry.path, rel + "/"))
                 continue
             yield rel, st
 
