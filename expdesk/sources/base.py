@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from expdesk.core.entities import Artifact, RunRef, RunUpdate
 from expdesk.core.errors import SourceError
+from expdesk.core.safefile import walk_stats
 
 #: what reading one run gives: (update or None, fingerprint taken before the read, error or None)
 ReadOutcome = tuple[RunUpdate | None, str, str | None]
@@ -131,36 +132,6 @@ def fingerprint_of(
     except OSError:
         digest.update(b"missing")
     return digest.hexdigest()
-
-
-def _name(entry: os.DirEntry[str]) -> str:
-    return entry.name
-
-
-def walk_stats(path: Path, prune: frozenset[str] = frozenset()) -> Iterator[tuple[str, os.stat_result]]:
-    """(relative POSIX path, lstat) of every file below `path`; symlinks are neither followed nor listed
-    as directories, so a link to `/` or a link loop cannot make us leave the run.
-    """
-    # plain strings, not Path objects: this walk is the whole cost of a warm re-index of a sweep
-    stack = [(os.fspath(path), "")]
-    while stack:
-        folder, prefix = stack.pop()
-        try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=_name)
-        except OSError:
-            continue
-        for entry in entries:
-            rel = f"{prefix}{entry.name}"
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in prune:
-                    stack.append((entry.path, rel + "/"))
-                continue
-            yield rel, st
 
 
 def list_artifacts(path: Path, prune: frozenset[str] = frozenset()) -> list[Artifact]:

@@ -6,7 +6,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expdesk.sources._mlflow_meta import parse_flat_meta
+from expdesk.sources.mlflow._meta import parse_flat_meta
 
 KEYS = st.one_of(
     st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,12}", fullmatch=True),

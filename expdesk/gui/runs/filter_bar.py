@@ -1,0 +1,183 @@
+"""The filter bar: the DESIGN.md filter language, key completion, and an inline error that points at it.
+
+Compiling a filter is pure string work (no I/O), so it happens on the GUI thread right away; running the
+query is the model's worker job. Errors are shown as plain text: the expression may contain `<b>`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from expdesk.core.errors import UsageError
+
+try:  # the filter language is written in parallel; without it the bar says so instead of filtering
+    from expdesk.index import query as _query
+except ImportError:  # pragma: no cover - only before expdesk.index.query exists
+    _query = None  # type: ignore[assignment]
+
+PLACEHOLDER = "Filter runs:  params.lr < 1e-3 and metrics.val/loss.min < 0.2 and status != failed"
+#: characters that end the word being completed (operators, parentheses, commas, quotes)
+_TOKEN_BREAKS = " \t()<>=!~,\"'"
+
+
+def available() -> bool:
+    return _query is not None
+
+
+def compile_filter(text: str) -> tuple[str, tuple[Any, ...]]:
+    if _query is None:
+        raise UsageError("filter language not available in this build")
+    where_sql, params = _query.compile_filter(text)
+    return where_sql, tuple(params)
+
+
+class FilterBar(QWidget):
+    #: (where_sql, params) for the runs model; ("", ()) clears the filter
+    applied = Signal(str, object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.edit = QLineEdit(self)
+        self.edit.setObjectName("filterEdit")
+        self.edit.setPlaceholderText(PLACEHOLDER)
+        self.edit.setClearButtonEnabled(True)
+        self.error = QLabel(self)
+        self.error.setObjectName("filterError")
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
+        self.error.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.hide()
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(row)
+        layout.addWidget(self.error)
+        self.last_error: UsageError | None = None
+        self._active = ""
+        self._vocab: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
+        # typing pauses apply the filter; Enter applies at once
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(350)
+        self._debounce.timeout.connect(self.apply)
+        self.edit.textEdited.connect(self._on_edited)
+        self.edit.returnPressed.connect(self.apply)
+        self._completions = QStringListModel(self)
+        self.completer = QCompleter(self._completions, self)
+        self.completer.setWidget(self.edit)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.activated.connect(self._insert_completion)
+        if not available():
+            self.edit.setPlaceholderText("filter language not available")
+
+    def text(self) -> str:
+        return self.edit.text()
+
+    def active_filter(self) -> str:
+        return self._active
+
+    def set_vocabulary(self, vocab: dict[str, list[str]]) -> None:
+        self._vocab = vocab
+
+    def focus(self) -> None:
+        self.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.edit.selectAll()
+
+    def set_text(self, text: str) -> None:
+        self.edit.setText(text)
+        self.apply()
+
+    def _on_edited(self, _text: str) -> None:
+        self._debounce.start()
+        self._complete()
+
+    def apply(self) -> None:
+        self._debounce.stop()
+        text = self.edit.text().strip()
+        if text == "":
+            self._show_error(None)
+            self._active = ""
+            self.applied.emit("", ())
+            return
+        try:
+            where_sql, params = compile_filter(text)
+        except UsageError as exc:
+            self._show_error(exc)
+            return
+        self._show_error(None)
+        self._active = text
+        self.applied.emit(where_sql, params)
+
+    def _show_error(self, exc: UsageError | None) -> None:
+        self.last_error = exc
+        self.edit.setProperty("invalid", exc is not None)
+        self.edit.style().unpolish(self.edit)
+        self.edit.style().polish(self.edit)
+        if exc is None:
+            self.error.hide()
+            self.error.clear()
+            return
+        text = self.edit.text()
+        position = getattr(exc, "position", None)
+        if isinstance(position, int) and 0 <= position <= len(text):
+            length = max(1, int(getattr(exc, "length", 1) or 1))
+            # show a window of the expression around the mistake, with a caret line under it
+            start = max(0, position - 60)
+            shown = text[start : position + 60].replace("\n", " ")
+            caret = " " * (position - start) + "^" * min(length, max(1, len(shown) - (position - start)))
+            self.error.setText(f"{shown}\n{caret}\n{exc}")
+        else:
+            self.error.setText(str(exc))
+        self.error.show()
+
+    # -- completion of keys (params.…, metrics.…, tags.…, attributes) -------------------------------
+    def _token_bounds(self) -> tuple[int, int]:
+        text = self.edit.text()
+        end = self.edit.cursorPosition()
+        start = end
+        while start > 0 and text[start - 1] not in _TOKEN_BREAKS:
+            start -= 1
+        return start, end
+
+    def _complete(self) -> None:
+        if _query is None:
+            return
+        start, end = self._token_bounds()
+        word = self.edit.text()[start:end]
+        if not word or word[0] in "0123456789-.":
+            self._hide_popup()
+            return
+        # the language decides from the whole text before the cursor what may come next
+        options = _query.completions(
+            self.edit.text()[:end], self._vocab["params"], self._vocab["metrics"], self._vocab["tags"]
+        )[:200]
+        if not options:
+            self._hide_popup()
+            return
+        self._completions.setStringList(options)
+        rect = self.edit.cursorRect()
+        popup = self.completer.popup()
+        rect.setWidth(max(260, (popup.sizeHintForColumn(0) if popup is not None else 0) + 24))
+        self.completer.complete(rect)
+
+    def _hide_popup(self) -> None:
+        # the popup took the keyboard focus while shown; give it back so Enter reaches the edit
+        popup = self.completer.popup()
+        if popup is not None and popup.isVisible():
+            popup.hide()
+            self.edit.setFocus(Qt.FocusReason.PopupFocusReason)
+
+    def _insert_completion(self, choice: str) -> None:
+        start, end = self._token_bounds()
+        text = self.edit.text()
+        self.edit.setText(text[:start] + choice + text[end:])
+        self.edit.setCursorPosition(start + len(choice))
+        self._debounce.start()
