@@ -7,26 +7,23 @@ for the old location, so artifacts are found relative to where each run folder l
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from expdesk.core.entities import Artifact, FileRef, RunRef, RunUpdate, Series, Status
+from expdesk.core.entities import FileRef, RunRef, RunUpdate, Status
 from expdesk.core.errors import SourceError
 from expdesk.core.paths import is_within
 from expdesk.core.safefile import MAX_YAML_BYTES, read_bytes_capped, read_yaml_file, walk_stats
 from expdesk.sources.base import Reader, ReadItem, ReadOutcome, contain, fingerprint_of, list_artifacts
-from expdesk.sources.common.tail import Tail, read_new_lines
+from expdesk.sources.common.tail import read_new_lines
+from expdesk.sources.mlflow._batch import Job, by_top, parse_metrics
 from expdesk.sources.mlflow._common import (
     STATUS_INTS,
     count_lines,
     info_from_tags,
-    parse_many,
-    parse_metric_lines,
     status_of,
     uri_tail,
 )
@@ -138,7 +135,7 @@ class MlflowFileReader(Reader):
 
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
         job = self._read_parts(ref, cursor, list(walk_stats(ref.path)), _Shared())
-        _parse_metrics([job])
+        parse_metrics([job])
         return job.update
 
     def read_batch(self, items: Sequence[ReadItem], budget_bytes: int) -> list[ReadOutcome]:
@@ -146,7 +143,7 @@ class MlflowFileReader(Reader):
         the experiment's meta.yaml is read once, and the metric files of all runs are parsed in one call."""
         shared = _Shared()
         outcomes: list[ReadOutcome] = []
-        jobs: list[_Job] = []
+        jobs: list[Job] = []
         held = 0
         for ref, cursor in items:
             # the walk is the fingerprint: taken before any file is read, like `fingerprint` then `read`
@@ -163,7 +160,7 @@ class MlflowFileReader(Reader):
             held += sum(len(t.data) for _, t, _, _ in job.tails)
             if held >= budget_bytes:
                 break
-        _parse_metrics(jobs)
+        parse_metrics(jobs)
         return outcomes
 
     def _read_parts(
@@ -172,11 +169,11 @@ class MlflowFileReader(Reader):
         cursor: dict[str, Any] | None,
         entries: list[tuple[str, os.stat_result]],
         shared: _Shared,
-    ) -> _Job:
+    ) -> Job:
         """Everything of a run but the parse of its metric lines (left in the job for `_parse_metrics`).
         `entries` is `walk_stats(run_dir)`: every file list below comes from it, not from another walk."""
         run_dir = ref.path
-        top = _by_top(entries)
+        top = by_top(entries)
         meta = _safe_meta(run_dir / "meta.yaml", top.stat("meta.yaml"))
         exp_dir = run_dir.parent
         errors: list[str] = []
@@ -204,7 +201,7 @@ class MlflowFileReader(Reader):
         update.info = info_from_tags(update.tags, meta.get("user_id"))
         update.info["experiment_id"] = str(meta.get("experiment_id", exp_dir.name))
         update.info["artifact_uri"] = meta.get("artifact_uri")
-        job = _Job(update, errors)
+        job = Job(update, errors)
         if top.is_link("metrics"):
             errors.append(f"{run_dir / 'metrics'}: is a symbolic link (not followed)")
         else:
@@ -233,7 +230,7 @@ class MlflowFileReader(Reader):
         return None if is_link else local
 
     def _read_metric_tails(
-        self, metrics_dir: Path, entries: list[tuple[str, os.stat_result]], cursor: dict[str, Any], job: _Job
+        self, metrics_dir: Path, entries: list[tuple[str, os.stat_result]], cursor: dict[str, Any], job: Job
     ) -> None:
         """The new whole lines of every metric file (parsed later, with other runs' files in one call)."""
         previous: dict[str, Any] = cursor.get("metrics", {})
@@ -365,16 +362,6 @@ class MlflowFileReader(Reader):
 LOGGED_MODEL_STATUS = {1: "PENDING", 2: "READY", 3: "FAILED"}
 
 
-@dataclass
-class _Job:
-    """A run read but for its metric lines: the update, its errors so far, the new lines of each file."""
-
-    update: RunUpdate
-    errors: list[str]
-    tails: list[tuple[str, Tail, int, int]] = field(default_factory=list)  # (name, tail, first line, lines)
-    previous: dict[str, Any] = field(default_factory=dict)
-
-
 class _Shared:
     """What the runs of one batch share: their experiment's meta.yaml (read once, not once per run) and
     resolved roots. Lives for one batch only, so a changed experiment is seen on the next pass."""
@@ -394,81 +381,6 @@ class _Shared:
                     error = str(exc)
             self._experiments[key] = (meta, error)
         return self._experiments[key]
-
-
-class _Top:
-    """A run folder's walk grouped by its top-level names (params, tags, metrics, artifacts, ...)."""
-
-    def __init__(self) -> None:
-        self.links: set[str] = set()
-        self.tops: set[str] = set()
-        self.files: dict[str, os.stat_result] = {}
-        self._below: dict[str, list[tuple[str, os.stat_result]]] = {}
-
-    def is_link(self, name: str) -> bool:
-        return name in self.links
-
-    def has(self, name: str) -> bool:
-        return name in self.tops
-
-    def stat(self, name: str) -> os.stat_result | None:
-        """The walk's lstat of a top-level file (None: not there as a file, e.g. a directory)."""
-        return self.files.get(name)
-
-    def below(self, name: str) -> list[tuple[str, os.stat_result]]:
-        """(path relative to the folder `name`, lstat) of every file below it."""
-        return self._below.get(name, [])
-
-    def artifacts(self, name: str) -> list[Artifact]:
-        """`list_artifacts(run_dir / name)` from the walk: regular files only, sorted by path."""
-        found = [
-            Artifact(rel, st.st_size, st.st_mtime_ns)
-            for rel, st in self._below.get(name, ())
-            if stat.S_ISREG(st.st_mode)
-        ]
-        found.sort(key=lambda a: a.path)
-        return found
-
-
-def _by_top(entries: list[tuple[str, os.stat_result]]) -> _Top:
-    top = _Top()
-    for rel, st in entries:
-        head, sep, rest = rel.partition("/")
-        top.tops.add(head)
-        if not sep:
-            top.files[head] = st
-            if stat.S_ISLNK(st.st_mode):
-                top.links.add(head)
-            continue
-        top._below.setdefault(head, []).append((rest, st))
-    return top
-
-
-def _parse_metrics(jobs: list[_Job]) -> None:
-    """Parse the metric lines of every job, in one pandas call when they are all plain three-field lines
-    (per-call overhead, not parsing, dominates small files: most runs log many short series), else run by
-    run and file by file as before. Then each job's series and error are set."""
-    chunks = [t.data for job in jobs for _, t, _, _ in job.tails]
-    counts = [n for job in jobs for *_, n in job.tails]
-    together = parse_many(chunks, counts) if len(jobs) > 1 else None
-    at = 0
-    for job in jobs:
-        mine = together[at : at + len(job.tails)] if together is not None else None
-        at += len(job.tails)
-        if mine is None:
-            mine = parse_many([t.data for _, t, _, _ in job.tails], [n for *_, n in job.tails])
-        for i, (rel, tail, first_line, _) in enumerate(job.tails):
-            if mine is not None:
-                steps, values, stamps, errs = mine[i]
-            else:
-                steps, values, stamps, errs = parse_metric_lines(tail.data, f"metrics/{rel}", first_line)
-            job.errors += errs
-            if len(steps) or tail.reset:
-                job.update.metrics.append(
-                    Series(rel, steps, values, stamps, replace=tail.reset and rel in job.previous)
-                )
-        job.tails = []  # the text is parsed: do not hold it while the batch waits for the writer
-        job.update.error = "; ".join(job.errors[:5]) or None
 
 
 def _status_word(value: Any, words: dict[int, str] = STATUS_INTS) -> str | None:
