@@ -15,8 +15,9 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from expdesk.core.entities import RunRef, RunUpdate
+from expdesk.core.entities import RunRef, RunUpdate, Series
 from expdesk.index import bulk, store
 from expdesk.index.store import PreparedSeries
 
@@ -207,9 +208,65 @@ def _apply_series(conn: sqlite3.Connection, read: Sequence[Entry]) -> None:
     conn.executemany(
         "INSERT INTO chunks (series_id, seq, n, steps, vals, ts) VALUES (?,?,?,?,?,?)", chunk_rows
     )
-    for e in read:
-        if e.update is not None and not e.update.metrics_reset:
+    _append_all(conn, [e for e in read if e.update is not None and not e.update.metrics_reset])
+
+
+def _append_all(conn: sqlite3.Connection, entries: Sequence[Entry]) -> None:
+    """Runs read from a cursor: their new points appended to the series they have, with one query for the
+    batch's series and one for their last chunks, then one `executemany` each for chunks and summaries
+    (not four statements per series: an increment's cost is its new points, not the runs' series count).
+    A series the run does not have yet, or one to replace, takes `store.apply_metrics`' own path."""
+    if len({e.key for e in entries}) < len(entries):
+        # one run twice in a batch (two refreshes queued together): in order, run by run
+        for e in entries:
+            assert e.update is not None
             store.apply_metrics(conn, e.key, e.update, e.prepared)
+        return
+    stored: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for part in _chunked([e.key for e in entries], 500):
+        marks = ",".join("?" * len(part))
+        for row in conn.execute(
+            f"SELECT run_key, key, id, {store._SUMMARY_COLS} FROM series WHERE run_key IN ({marks})", part
+        ):
+            stored[(row[0], row[1])] = row[2:]
+    plain: list[tuple[int, Series]] = []
+    for e in entries:
+        assert e.update is not None
+        prepared = e.prepared if e.prepared is not None else store.prepare(e.update)
+        other = []
+        for p in prepared:
+            row = stored.get((e.key, p.series.key))
+            if row is None or p.series.replace or not len(p.series.steps):
+                other.append(p)
+            else:
+                plain.append((row[0], p.series))
+        if other:
+            store.apply_metrics(conn, e.key, e.update, other)
+    last: dict[int, tuple[Any, ...]] = {}
+    for part_ids in _chunked([series_id for series_id, _ in plain], 500):
+        marks = ",".join("?" * len(part_ids))
+        for row in conn.execute(
+            "SELECT c.series_id, c.seq, c.n, c.steps, c.vals, c.ts FROM chunks c JOIN (SELECT series_id,"
+            f" MAX(seq) AS seq FROM chunks WHERE series_id IN ({marks}) GROUP BY series_id) m"
+            " ON c.series_id = m.series_id AND c.seq = m.seq",
+            part_ids,
+        ):
+            last[row[0]] = row[1:]
+    summaries = {row[0]: store._load_summary(row[1:]) for row in stored.values()}
+    chunk_rows: list[tuple[Any, ...]] = []
+    summary_rows: list[tuple[Any, ...]] = []
+    for series_id, series in plain:
+        rows, summary = store.appended(series_id, summaries[series_id], series, last.get(series_id))
+        chunk_rows += rows
+        summary_rows.append((*store.summary_values(summary), series_id))
+    conn.executemany(
+        "INSERT OR REPLACE INTO chunks (series_id, seq, n, steps, vals, ts) VALUES (?,?,?,?,?,?)", chunk_rows
+    )
+    conn.executemany(store.SAVE_SUMMARY, summary_rows)
+
+
+def _chunked(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _opt(path: object) -> str | None:

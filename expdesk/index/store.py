@@ -133,24 +133,21 @@ def _load_summary(row: sqlite3.Row | tuple[Any, ...] | None) -> Summary:
 
 
 def _save_summary(conn: sqlite3.Connection, series_id: int, s: Summary) -> None:
-    conn.execute(
-        "UPDATE series SET count=?, first_step=?, last_step=?, last=?, min=?, max=?, argmin_step=?,"
-        " argmax_step=?, nan_count=?, last_timestamp=?, exact=? WHERE id=?",
-        (
-            s.count,
-            s.first_step,
-            s.last_step,
-            _real(s.last),
-            _real(s.min),
-            _real(s.max),
-            s.argmin_step,
-            s.argmax_step,
-            s.nan_count,
-            s.last_timestamp,
-            pack_exact(s.last, s.min, s.max),
-            series_id,
-        ),
-    )
+    conn.execute(SAVE_SUMMARY, (*summary_values(s), series_id))
+
+
+SAVE_SUMMARY = (
+    "UPDATE series SET count=?, first_step=?, last_step=?, last=?, min=?, max=?, argmin_step=?,"
+    " argmax_step=?, nan_count=?, last_timestamp=?, exact=? WHERE id=?"
+)
+
+
+def summary_values(s: Summary) -> tuple[Any, ...]:
+    """A summary as the series row's columns (`SAVE_SUMMARY` without the id)."""
+    return (
+        s.count, s.first_step, s.last_step, _real(s.last), _real(s.min), _real(s.max), s.argmin_step,
+        s.argmax_step, s.nan_count, s.last_timestamp, pack_exact(s.last, s.min, s.max),
+    )  # fmt: skip
 
 
 _SUMMARY_COLS = (
@@ -177,11 +174,23 @@ def append_series(conn: sqlite3.Connection, run_key: str, series: Series) -> Non
     if len(series.steps) == 0:
         _save_summary(conn, series_id, summary)
         return
-    steps, values, ts = series.steps, series.values, series.timestamps
-    seq = 0
     last = conn.execute(
         "SELECT seq, n, steps, vals, ts FROM chunks WHERE series_id=? ORDER BY seq DESC LIMIT 1", (series_id,)
     ).fetchone()
+    rows, summary = appended(series_id, summary, series, last)
+    conn.executemany(
+        "INSERT OR REPLACE INTO chunks (series_id, seq, n, steps, vals, ts) VALUES (?,?,?,?,?,?)", rows
+    )
+    _save_summary(conn, series_id, summary)
+
+
+def appended(
+    series_id: int, summary: Summary, series: Series, last: tuple[Any, ...] | None
+) -> tuple[list[tuple[Any, ...]], Summary]:
+    """The chunk rows to write and the new summary when `series` (points after everything stored) is
+    appended to a stored series whose last chunk is `last` = (seq, n, steps, vals, ts), or None."""
+    steps, values, ts = series.steps, series.values, series.timestamps
+    seq = 0
     if last is not None:
         seq, n = last[0], last[1]
         if n < CHUNK_POINTS:
@@ -204,10 +213,7 @@ def append_series(conn: sqlite3.Connection, run_key: str, series: Series) -> Non
             )
         )
         seq += 1
-    conn.executemany(
-        "INSERT OR REPLACE INTO chunks (series_id, seq, n, steps, vals, ts) VALUES (?,?,?,?,?,?)", rows
-    )
-    _save_summary(conn, series_id, merge(summary, series.steps, series.values, series.timestamps))
+    return rows, merge(summary, series.steps, series.values, series.timestamps)
 
 
 def storable_text(value: str) -> str:
