@@ -79,9 +79,10 @@ def prepare_batch(updates: Sequence[RunUpdate | None]) -> list[list[PreparedSeri
     return out
 
 
-def apply_batch(conn: sqlite3.Connection, entries: Sequence[Entry]) -> list[tuple[Entry, Exception]]:
-    """Store every entry; returns the entries that could not be stored, with why (their rows are rolled
-    back; every other entry is stored). A DB that cannot be written at all (`OperationalError`) raises."""
+def apply_batch(conn: sqlite3.Connection, entries: Sequence[Entry]) -> list[tuple[int, Exception]]:
+    """Store every entry; returns (position in `entries`, why) of those that could not be stored (their
+    rows are rolled back; every other entry is stored). A DB that cannot be written at all
+    (`OperationalError`) raises."""
     conn.execute("SAVEPOINT batch")
     try:
         _apply_all(conn, entries)
@@ -97,9 +98,9 @@ def apply_batch(conn: sqlite3.Connection, entries: Sequence[Entry]) -> list[tupl
     return []
 
 
-def _apply_one_by_one(conn: sqlite3.Connection, entries: Sequence[Entry]) -> list[tuple[Entry, Exception]]:
-    failed: list[tuple[Entry, Exception]] = []
-    for entry in entries:
+def _apply_one_by_one(conn: sqlite3.Connection, entries: Sequence[Entry]) -> list[tuple[int, Exception]]:
+    failed: list[tuple[int, Exception]] = []
+    for i, entry in enumerate(entries):
         conn.execute("SAVEPOINT one")
         try:
             if entry.update is not None:
@@ -112,7 +113,7 @@ def _apply_one_by_one(conn: sqlite3.Connection, entries: Sequence[Entry]) -> lis
             raise
         except Exception as exc:
             conn.execute("ROLLBACK TO one")
-            failed.append((entry, exc))
+            failed.append((i, exc))
         conn.execute("RELEASE one")
     return failed
 

@@ -28,6 +28,8 @@ from expdesk.index.writer import Writer
 from expdesk.sources import registry
 from expdesk.sources.base import ReadItem, read_contained
 
+#: a run as `_settle` needs it once its batch is written: (ref, fingerprint)
+Written = tuple[RunRef, str]
 #: batches read but not yet written that the indexer lets pile up before it waits for the writer
 MAX_UNWRITTEN = 2
 #: runs per batch at most: a sweep's small runs are read, encoded and written many at a time
@@ -117,7 +119,7 @@ class Indexer:
         started = time.perf_counter()
         report = IndexReport()
         known = self.known()
-        writes: list[tuple[Future[Any], list[Entry]]] = []
+        writes: list[tuple[Future[Any], list[Written]]] = []
         for root in roots:
             root = Path(os.path.abspath(root))
             seen: set[str] = set()
@@ -136,31 +138,30 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _settle(self, writes: list[tuple[Future[Any], list[Entry]]], report: IndexReport) -> None:
+    def _settle(self, writes: list[tuple[Future[Any], list[Written]]], report: IndexReport) -> None:
         """Wait for every write. A run whose rows cannot be written (a value SQLite refuses, a reader
         handing back something odd) gets that as its error; the other runs are not affected."""
-        for fut, entries in writes:
+        for fut, written in writes:
             try:
                 failed = fut.result()
             except sqlite3.OperationalError:
                 raise  # the DB cannot be written at all (full, read-only): not this run's fault
             except Exception as exc:
-                failed = [(entry, exc) for entry in entries]
-            for entry, why in failed:
-                message = f"{entry.ref.path}: could not be stored: {type(why).__name__}: {why}"
-                report.errors.append((str(entry.ref.path), message))
+                failed = [(i, exc) for i in range(len(written))]
+            for i, why in failed:
+                ref, fingerprint = written[i]
+                message = f"{ref.path}: could not be stored: {type(why).__name__}: {why}"
+                report.errors.append((str(ref.path), message))
                 # if even the error row fails, the report still names the run
                 with contextlib.suppress(Exception):
                     self.writer.call(
-                        partial(
-                            store.record_error, ref=entry.ref, error=message, fingerprint=entry.fingerprint
-                        )
+                        partial(store.record_error, ref=ref, error=message, fingerprint=fingerprint)
                     )
 
     def refresh(self, refs: list[RunRef], force: bool = False) -> IndexReport:
         """Re-read specific runs (the watcher's path): same rules as `index`, no discovery."""
         report = IndexReport(found=len(refs))
-        writes: list[tuple[Future[Any], list[Entry]]] = []
+        writes: list[tuple[Future[Any], list[Written]]] = []
         self._read_all(refs, self.known(), force, report, writes, set(), None, lambda: False)
         self._settle(writes, report)
         self._resolve_links(report)
@@ -178,7 +179,7 @@ class Indexer:
         known: dict[str, tuple[str | None, str]],
         force: bool,
         report: IndexReport,
-        writes: list[tuple[Future[Any], list[Entry]]],
+        writes: list[tuple[Future[Any], list[Written]]],
         seen: set[str],
         progress: Progress | None,
         cancelled: Callable[[], bool],
@@ -218,12 +219,13 @@ class Indexer:
                     entries = fut.result()
                     # the runs past the batch's size budget go back to the front of the queue
                     queue.extendleft(reversed(items[len(entries) :]))
+                    # only (ref, fingerprint) is kept past the write: the points go once written
                     writes.append(
                         (
                             self.writer.submit(
                                 partial(apply_batch, entries=entries), {e.key for e in entries}
                             ),
-                            entries,
+                            [(e.ref, e.fingerprint) for e in entries],
                         )
                     )
                     for entry in entries:
