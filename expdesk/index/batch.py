@@ -59,7 +59,7 @@ def prepare_batch(updates: Sequence[RunUpdate | None]) -> list[list[PreparedSeri
     """`store.prepare` of every update, with all short new series summarised and encoded in one numpy
     pass (`bulk.encode_many`). Runs on the reading thread; pure, no DB access."""
     out: list[list[PreparedSeries] | None] = []
-    small: list[PreparedSeries] = []
+    encoded_together: list[PreparedSeries] = []
     for update in updates:
         if update is None:
             out.append(None)
@@ -68,14 +68,18 @@ def prepare_batch(updates: Sequence[RunUpdate | None]) -> list[list[PreparedSeri
         prepared = [PreparedSeries(s) for s in merged]
         if update.metrics_reset:
             for p in prepared:
-                if 1 <= len(p.series.steps) <= bulk.MAX_POINTS:
-                    small.append(p)
+                if 1 <= len(p.series.steps) <= bulk.TOGETHER_MAX_POINTS:
+                    encoded_together.append(p)
                 else:
                     encoded = store._encode_new(p.series)
                     p.summary_row, p.chunks = encoded.summary_row, encoded.chunks
         out.append(prepared)
-    for p, (row, chunk) in zip(small, bulk.encode_many([p.series for p in small]), strict=True):
-        p.summary_row, p.chunks = row, [chunk]
+    for p, (row, chunks) in zip(
+        encoded_together,
+        bulk.encode_many([p.series for p in encoded_together], store.CHUNK_POINTS),
+        strict=True,
+    ):
+        p.summary_row, p.chunks = row, chunks
     return out
 
 

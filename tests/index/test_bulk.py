@@ -35,15 +35,25 @@ def _strided(i: int, start: int, stride: int, n: int, base: int, gaps: list[int]
 
 
 def _same(series: list[Series]) -> None:
-    got = bulk.encode_many(series)
-    for s, (row, chunk) in zip(series, got, strict=True):
-        want = store._encode_new(s)
-        assert want.chunks is not None and len(want.chunks) == 1
+    _same_with(series, store.CHUNK_POINTS)
+    _same_with(series, 4)  # small chunks: series of several chunks, each encoded on its own
+
+
+def _same_with(series: list[Series], chunk_points: int) -> None:
+    got = bulk.encode_many(series, chunk_points)
+    original = store.CHUNK_POINTS
+    store.CHUNK_POINTS = chunk_points  # the per-series path cuts at the same place
+    try:
+        wants = [store._encode_new(s) for s in series]
+    finally:
+        store.CHUNK_POINTS = original
+    for s, (row, chunks), want in zip(series, got, wants, strict=True):
         assert row == want.summary_row, s
-        assert chunk == want.chunks[0], s
-        # and it decodes to the very points
-        for a, b in zip(store.unpack(*chunk[1:], chunk[0]), (s.steps, s.values, s.timestamps), strict=True):
-            assert a.tobytes() == b.tobytes()
+        assert chunks == want.chunks, s
+        # and they decode to the very points
+        decoded = [store.unpack(*c[1:], c[0]) for c in chunks]
+        for i, column in enumerate((s.steps, s.values, s.timestamps)):
+            assert np.concatenate([d[i] for d in decoded]).tobytes() == column.tobytes()
 
 
 @settings(max_examples=300, deadline=None)
@@ -72,11 +82,12 @@ def test_typical_series_encode_like_the_series_path(
     _same([_strided(i, *shape) for i, shape in enumerate(shapes)])
 
 
-def test_longest_series_and_bounds() -> None:
-    n = bulk.MAX_POINTS
+def test_long_series_and_bounds() -> None:
+    n = store.CHUNK_POINTS
     _same(
         [
             _strided(0, 0, 1, n, 1_700_000_000_000, [1] * n),
             _strided(1, 5, 2, 3, 1_700_000_000_000, [40_000] * 3),
+            _strided(2, 0, 1, 2 * n + 5, 1_700_000_000_000, [7] * (2 * n + 5)),
         ]
     )
