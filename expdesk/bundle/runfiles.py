@@ -67,8 +67,7 @@ def metrics_csv(reader: IndexReader, key: str) -> tuple[bytes, dict[str, Any]]:
     """Long-format history (every point, duplicates kept, NaN/inf as literals) and the per-key summary."""
     lines = ["key,step,timestamp_ms,value,seq\n"]
     summary: dict[str, Any] = {}
-    names = [r[0] for r in reader.raw("SELECT key FROM series WHERE run_key=? ORDER BY key", (key,))]
-    for name in names:
+    for name in reader.metric_names(key):
         steps, values, stamps = reader.series(key, name)
         quoted = '"' + name.replace('"', '""') + '"' if any(c in name for c in ',"\n\r') else name
         for seq, (step, value, stamp) in enumerate(
@@ -78,29 +77,28 @@ def metrics_csv(reader: IndexReader, key: str) -> tuple[bytes, dict[str, Any]]:
             lines.append(f"{quoted},{step},{ts},{value!r},{seq}\n")
         finite = [v for v in values.tolist() if not math.isnan(v)]
         last_idx = max(range(len(steps)), key=lambda i: (steps[i], i)) if len(steps) else None
-        summary[name] = {
-            "count": len(steps),
-            "last": None if last_idx is None else repr(values[last_idx].item()),
-            "last_step": None if last_idx is None else int(steps[last_idx]),
-            "min": repr(min(finite)) if finite else None,
-            "max": repr(max(finite)) if finite else None,
-        }
+        entry: dict[str, Any] = {"count": len(steps), "nan_count": len(steps) - len(finite)}
+        if last_idx is not None:
+            entry["last"] = repr(values[last_idx].item())
+            entry["last_step"] = int(steps[last_idx])
+        if finite:
+            entry["min"], entry["max"] = repr(min(finite)), repr(max(finite))
+        elif steps.size:
+            entry["all_nan"] = True  # every point is NaN: no min or max exists (left out, not null)
+        summary[name] = entry
     return "".join(lines).encode("utf-8"), {
         "final_rule": FINAL_RULE,
-        "values_as": "Python repr strings",
+        "values_as": "Python repr strings ('nan', 'inf', '-inf', '-0.0' literal)",
         "metrics": summary,
     }
 
 
 def params_json(reader: IndexReader, key: str) -> dict[str, Any]:
-    rows = reader.raw("SELECT key, value FROM params WHERE run_key=? ORDER BY key", (key,))
-    return {r[0]: {"value": r[1], "typed": typed(r[1])} for r in rows}
+    return {name: {"value": value, "typed": typed(value)} for name, value in reader.params_of(key).items()}
 
 
 def tags_json(reader: IndexReader, key: str) -> dict[str, str]:
-    return {
-        r[0]: r[1] for r in reader.raw("SELECT key, value FROM tags WHERE run_key=? ORDER BY key", (key,))
-    }
+    return reader.tags_of(key)
 
 
 def build_run_folder(reader: IndexReader, record: RunRecord, folder: str) -> RunFolder:

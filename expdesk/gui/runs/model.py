@@ -23,7 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from expdesk.gui.runs.query import ATTR_COLUMNS, Column, KeyList, Row, fetch_rows, order_sql, ordered_keys
+from expdesk.gui.runs.query import ATTR_COLUMNS, Column, KeyList, Row, fetch_rows, ordered_keys, sort_key
 from expdesk.gui.workers.pool import PAINT_GATE, WorkerPool
 from expdesk.index.reader import IndexReader
 
@@ -134,14 +134,14 @@ class RunsModel(QAbstractTableModel):
         want = min(max(PAGE, len(self._rows)), RELOAD_MAX)
         where_sql, params = self._where
         column, descending = self._sort
-        order = order_sql(column, descending)
+        sort = sort_key(column, descending)
         columns = list(self._columns)
         group = self._group_param
         factory = self._reader_factory
 
         def job() -> tuple[KeyList, list[Row]]:
             with factory() as reader:
-                keys = ordered_keys(reader, where_sql, params, order, group)
+                keys = ordered_keys(reader, where_sql, params, sort, group)
                 return keys, fetch_rows(reader, keys.keys[:want], columns, pause=PAINT_GATE.wait)
 
         self.loading.emit(True)

@@ -31,13 +31,14 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QWidget
 
 from expdesk.core.paths import is_server_url
 from expdesk.gui.runs.columns import ColumnChooser, default_columns
-from expdesk.gui.runs.query import STARRED_SQL, vocabulary
+from expdesk.gui.runs.query import vocabulary
 from expdesk.gui.window import settings
 from expdesk.gui.window.layout import WindowLayout, local_folders
 from expdesk.gui.window.sources_panel import SourceInfo, load_sources
 from expdesk.gui.window.views import WindowViews
 from expdesk.gui.workers.pool import IndexBridge, WorkerPool
 from expdesk.index.indexer import IndexReport
+from expdesk.index.table import only_starred
 from expdesk.watch.watcher import Watcher
 
 PROGRESS_EVERY = 0.05  # s between progress signals from the indexer (the status bar needs no more)
@@ -367,7 +368,7 @@ class MainWindow(QMainWindow):
     def _load_known_keys(self) -> None:
         def job() -> set[str]:
             with self.index.reader() as reader:
-                return {r[0] for r in reader.raw("SELECT key FROM runs")}
+                return reader.all_keys()
 
         self.pool.submit(job, lambda keys: setattr(self, "_known_keys", keys | (self._known_keys or set())))
 
@@ -381,7 +382,7 @@ class MainWindow(QMainWindow):
     def _apply_filter(self) -> None:
         where_sql, params = self._user_filter
         if self.ui.starred_only.isChecked():
-            where_sql = f"({where_sql}) AND {STARRED_SQL}" if where_sql else STARRED_SQL
+            where_sql, params = only_starred(where_sql, params)
         self.model.set_filter(where_sql, params)
 
     def _on_group(self, index: int) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from expdesk.core.artifact_uri import Located, locate
 from expdesk.core.entities import FileRef, RunRef, RunUpdate, Status
 from expdesk.core.errors import SourceError
 from expdesk.core.paths import is_within
@@ -25,7 +26,6 @@ from expdesk.sources.mlflow._common import (
     count_lines,
     info_from_tags,
     status_of,
-    uri_tail,
 )
 from expdesk.sources.mlflow._meta import parse_flat_meta
 
@@ -206,9 +206,13 @@ class MlflowFileReader(Reader):
             errors.append(f"{run_dir / 'metrics'}: is a symbolic link (not followed)")
         else:
             self._read_metric_tails(run_dir / "metrics", top.below("metrics"), cursor or {}, job)
-        artifacts_dir = self._artifact_dir(run_dir, meta, top.is_link("artifacts"))
-        if artifacts_dir is not None:
-            update.artifacts = top.artifacts("artifacts")
+        located = self._artifact_dir(run_dir, meta, ref)
+        update.info["artifact_dir"] = None if located.path is None else str(located.path)
+        update.info["artifact_dir_rule"] = located.rule
+        if located.path == run_dir / "artifacts" and not top.is_link("artifacts"):
+            update.artifacts = top.artifacts("artifacts")  # the walk already listed it
+        elif located.path is not None:
+            update.artifacts = list_artifacts(located.path)
         elif meta.get("artifact_uri"):
             update.info["artifacts_elsewhere"] = True  # remote store, or a link we refuse to follow
         if top.has("inputs") or top.has("outputs"):
@@ -218,16 +222,17 @@ class MlflowFileReader(Reader):
             update.last_activity = max(stamps) if stamps else None
         return job
 
-    def _artifact_dir(self, run_dir: Path, meta: dict[str, Any], is_link: bool) -> Path | None:
-        """Artifacts live in `<run>/artifacts` when the URI says so, wherever the store was when recorded."""
-        tail = uri_tail(meta.get("artifact_uri"))
-        if meta.get("artifact_uri") and tail is None:
-            return None  # s3://, mlflow-artifacts:, another host: not local
-        local = run_dir / "artifacts"
-        if tail is not None and not tail.rstrip("/").endswith(f"/{run_dir.name}/artifacts"):
-            return None  # artifacts were sent somewhere else; we never follow a recorded absolute path
-        # a missing dir is just an empty one (git drops empty dirs); a symlinked one is never followed
-        return None if is_link else local
+    def _artifact_dir(self, run_dir: Path, meta: dict[str, Any], ref: RunRef) -> Located:
+        """Where the run's artifacts are now: the recorded URI re-rooted on this store (`core.artifact_uri`);
+        a run that recorded none keeps them in `<run>/artifacts`."""
+        uri = meta.get("artifact_uri")
+        if not uri:
+            local = run_dir / "artifacts"
+            # a missing dir is just an empty one (git drops empty dirs); a symlinked one is never followed
+            return Located(
+                None if local.is_symlink() else local, "no artifact_uri: the run's artifacts/ folder"
+            )
+        return locate(str(uri), run_dir.parent.parent, ref.root, [run_dir.parent.name, run_dir.name])
 
     def _read_metric_tails(
         self, metrics_dir: Path, entries: list[tuple[str, os.stat_result]], cursor: dict[str, Any], job: Job
