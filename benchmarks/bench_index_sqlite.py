@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_index import child_index
+from bench_index import child_index_cpu
 
 
 def load() -> str:
@@ -69,7 +69,7 @@ def mlflow_client(db: Path, experiment: str) -> float:
 PLAIN_READ = """
 import sqlite3, sys, time
 import numpy as np
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 conn = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
 for table in ("runs", "experiments", "params", "tags", "latest_metrics"):
     conn.execute(f"SELECT * FROM {table}").fetchall()
@@ -79,18 +79,19 @@ groups = conn.execute(
 rows = conn.execute("SELECT step, timestamp, value, is_nan FROM metrics ORDER BY run_uuid, key, step")
 table = np.fromiter(rows, dtype=[("s", "<i8"), ("t", "<f8"), ("v", "<f8"), ("n", "<i8")])
 assert len(table) == sum(g[2] for g in groups)
-print(time.perf_counter() - t)
+print(time.perf_counter() - t, time.process_time() - c)
 """
 
 
-def plain_read(db: Path) -> float:
+def plain_read(db: Path) -> tuple[float, float]:
     """The limit: every table read once, the metric rows in index order straight into numpy arrays with
     their (run, key) boundaries, in a fresh interpreter (imports done before the clock starts, as for
     expdesk's cold index)."""
     out = subprocess.run(
         [sys.executable, "-c", PLAIN_READ, str(db)], capture_output=True, text=True, check=True
     )
-    return float(out.stdout)
+    wall, cpu = out.stdout.split()
+    return float(wall), float(cpu)
 
 
 def add_points(db: Path, per_series: int) -> int:
@@ -137,17 +138,25 @@ def main() -> None:
             f"mlflow.db: {points:,} points, {db.stat().st_size / 2**20:.0f} MiB "
             f"(ready in {time.perf_counter() - t:.1f} s)"
         )
-        colds, plains = [], []
+        colds, plains, cold_cpu, plain_cpu = [], [], [], []
         for i in range(args.repeat):
             # interleaved, so a busy moment on the machine weighs on both sides of the ratio alike
-            plains.append(plain_read(db))
-            colds.append(child_index(db, Path(tmp) / f"cold{i}.db")[0])
+            wall, cpu = plain_read(db)
+            plains.append(wall)
+            plain_cpu.append(cpu)
+            wall, _peak, cpu = child_index_cpu(db, Path(tmp) / f"cold{i}.db")
+            colds.append(wall)
+            cold_cpu.append(cpu)
         cold, plain = statistics.median(colds), statistics.median(plains)
         print(f"plain SQL read median {plain:.2f} s  (runs: {', '.join(f'{p:.2f}' for p in plains)})")
         print(f"cold index     median {cold:.2f} s  (runs: {', '.join(f'{c:.2f}' for c in colds)})")
         print(
             f"  -> cold index / plain read = {cold / plain:.2f}x (limit 1.5x; per pair: "
             f"{', '.join(f'{c / p:.2f}' for c, p in zip(colds, plains, strict=True))})"
+        )
+        print(
+            f"CPU seconds    cold index {statistics.median(cold_cpu):.2f}, plain read "
+            f"{statistics.median(plain_cpu):.2f} -> {statistics.median(cold_cpu) / statistics.median(plain_cpu):.2f}x"
         )
         # incremental: a copy of the store is indexed, gains 1% more points through MLflow's client, and is
         # indexed again; the second pass should cost in proportion to the new rows, not the store

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_index import REPO, child_index
+from bench_index import REPO, child_index, child_index_cpu
 from mlflow_store import write_store
 
 TARGET_RATIO = 8.0
@@ -33,11 +34,14 @@ def load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def cat_all(store: Path) -> float:
-    """Seconds to read every file of the store with `cat` (the bytes, nothing more)."""
+def cat_all(store: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds to read every file of the store with `cat` (the bytes, nothing more)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(f"find '{store}' -type f -print0 | xargs -0 cat > /dev/null", shell=True, check=True)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def child_warm(store: Path, db: Path) -> float:
@@ -66,12 +70,15 @@ def main() -> None:
             f"(ready in {time.perf_counter() - t:.1f} s)"
         )
         cat_all(store)  # page cache warm for both sides
-        colds, cats, rss = [], [], []
+        colds, cats, rss, cold_cpu, cat_cpu = [], [], [], [], []
         for i in range(args.repeat):
-            cats.append(cat_all(store))
-            sec, peak = child_index(store, Path(tmp) / f"cold{i}.db")
+            wall, cpu = cat_all(store)
+            cats.append(wall)
+            cat_cpu.append(cpu)
+            sec, peak, cpu = child_index_cpu(store, Path(tmp) / f"cold{i}.db")
             colds.append(sec)
             rss.append(peak)
+            cold_cpu.append(cpu)
         from expdesk.index.service import Index
 
         warm = []
@@ -91,6 +98,10 @@ def main() -> None:
         print(
             f"  -> cold index / cat = {cold / cat:.1f}x (limit {TARGET_RATIO:.0f}x; per pair: "
             f"{', '.join(f'{c / k:.1f}' for c, k in zip(colds, cats, strict=True))})"
+        )
+        print(
+            f"CPU seconds         cold index {statistics.median(cold_cpu):.2f}, cat {statistics.median(cat_cpu):.2f}"
+            f" -> {statistics.median(cold_cpu) / statistics.median(cat_cpu):.1f}x"
         )
         print(
             f"warm re-index       median {statistics.median(warm):.2f} s in process, "

@@ -217,11 +217,12 @@ def walk_stats(path: Path, prune: frozenset[str] = frozenset()) -> Iterator[tupl
         for entry in entries:
             rel = f"{prefix}{entry.name}"
             try:
+                # the entry's type comes with the listing: a directory needs no stat of its own
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in prune:
+                        stack.append((entry.path, rel + "/"))
+                    continue
                 st = entry.stat(follow_symlinks=False)
             except OSError:
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in prune:
-                    stack.append((entry.path, rel + "/"))
                 continue
             yield rel, st
