@@ -19,6 +19,7 @@ from typing import Any
 
 from expdesk.core.entities import RunRef, RunUpdate, Series
 from expdesk.index import bulk, store
+from expdesk.index.media_store import apply_media, delete_media
 from expdesk.index.store import PreparedSeries
 
 #: each run's rows are removed before its new rows go in (the run's whole small state is replaced)
@@ -154,11 +155,14 @@ def _apply_all(conn: sqlite3.Connection, entries: Sequence[Entry]) -> None:
     keys = [(e.key,) for e in read]
     for table in _OWNED_TABLES:
         conn.executemany(f"DELETE FROM {table} WHERE run_key=?", keys)
-    params, tags, artifacts, files, links = [], [], [], [], []
+    # an unreadable run's reason replaces what an earlier read listed as not read (store.record_error)
+    conn.executemany("DELETE FROM unread WHERE run_key=?", [(e.key,) for e in entries])
+    params, tags, artifacts, files, links, unread = [], [], [], [], [], []
     for e in read:
         u, k = e.update, e.key
         assert u is not None
         params += [(k, name, v, store._num(v)) for name, v in u.params.items()]
+        unread += [(k, path, reason) for path, reason in store.unread_rows(u.unread)]
         tags += [(k, name, v) for name, v in u.tags.items()]
         artifacts += [(k, a.path, a.size, a.mtime_ns) for a in u.artifacts]
         files += [
@@ -181,7 +185,23 @@ def _apply_all(conn: sqlite3.Connection, entries: Sequence[Entry]) -> None:
     conn.executemany(
         "INSERT INTO links (run_key, rule, target_native_id, target_path, evidence) VALUES (?,?,?,?,?)", links
     )
+    conn.executemany("INSERT INTO unread (run_key, path, reason) VALUES (?,?,?)", unread)
     _apply_series(conn, read)
+    _apply_media(conn, read)
+
+
+def _apply_media(conn: sqlite3.Connection, read: Sequence[Entry]) -> None:
+    """`apply_media` of the runs that logged media; the others' old media go in one delete when their
+    reader started over or lists the whole media every time (a sweep's runs mostly have none)."""
+    cleared = []
+    for e in read:
+        assert e.update is not None
+        if e.update.media:
+            apply_media(conn, e.key, e.update)
+        elif e.update.metrics_reset or e.update.media_complete:
+            cleared.append(e.key)
+    if cleared:
+        delete_media(conn, cleared)
 
 
 def _apply_series(conn: sqlite3.Connection, read: Sequence[Entry]) -> None:

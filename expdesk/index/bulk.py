@@ -124,7 +124,7 @@ def _chunks(
     """(n, steps, vals, ts) blobs of each segment, as `store._pack` encodes one chunk."""
     total, count = len(steps), len(starts)
     seg = np.repeat(np.arange(count), lengths)
-    # -- steps: <start, stride> when every step follows from the first two (store._encode_steps) -----
+    # -- steps: <start, stride> when every step follows from the first two (chunks._encode_steps) -----
     d = steps[1:] - steps[:-1]  # wraps like the int64 decode does
     if total > 1:
         first_d = d[np.minimum(starts, total - 2)]
@@ -141,7 +141,7 @@ def _chunks(
         strided = np.zeros(count, dtype=bool)
     steps_bytes = steps.astype("<i8", copy=False).tobytes()
     values_bytes = values.astype("<f8", copy=False).tobytes()
-    # -- timestamps (store._encode_ts: int16 deltas, else int32 offsets from a float64 base) ----------
+    # -- timestamps (chunks._encode_ts: int16 deltas, else int32 offsets from a float64 base) ----------
     ts_kind, ts_payload = _ts_encodings(stamps, seg, starts, lengths, total)
     ts_bytes = stamps.astype("<f8", copy=False).tobytes()
     lengths_l, starts_l = lengths.tolist(), starts.tolist()

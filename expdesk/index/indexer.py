@@ -46,6 +46,8 @@ class IndexReport:
     read: int = 0
     unchanged: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (run path, message)
+    #: runs read this pass that hold files they could not read (listed on the run, with the reason)
+    unread: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
@@ -229,6 +231,8 @@ class Indexer:
                         )
                     )
                     for entry in entries:
+                        if entry.update is not None and entry.update.unread:
+                            report.unread.append(str(entry.ref.path))
                         if entry.update is not None and entry.update.error:
                             report.errors.append((str(entry.ref.path), entry.update.error))
                         elif entry.update is None:

@@ -4,12 +4,8 @@ Metric points are stored as chunks of packed little-endian arrays (int64 steps, 
 ms timestamps): bulk inserts run at array speed and NaN, ±inf and -0.0 survive exactly. Appends top up the
 last chunk until it holds CHUNK_POINTS points, so live tailing does not leave millions of tiny chunks.
 
-Two lossless encodings halve what a typical series costs on disk (and so the time to write and read it):
-steps that go up by a constant stride are stored as `<start, stride>` (16 bytes), and whole-millisecond
-timestamps close to each other as a float64 base plus int16 deltas between neighbours (less than ~33 s
-apart) or else int32 offsets from the base. The blob length says which encoding a
-chunk uses (a plain array is exactly 8 bytes per point; encodings are only used for 3+ points, where their
-lengths differ from that), and every encoded blob is checked to decode to the exact bytes it replaces.
+Two lossless encodings (`chunks.py`) halve what a typical series costs on disk: constant-stride steps and
+close whole-millisecond timestamps.
 """
 
 from __future__ import annotations
@@ -17,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-import struct
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,76 +23,17 @@ from expdesk.core.codec import pack_exact, unpack_exact
 from expdesk.core.entities import RunRef, RunUpdate, Series
 from expdesk.core.summary import Summary, merge
 
+# the codec's names stay importable from here, where readers and tests have always found them
+from expdesk.index.chunks import _encode_steps as _encode_steps
+from expdesk.index.chunks import _encode_ts as _encode_ts
+from expdesk.index.chunks import _pack as _pack
+from expdesk.index.chunks import decode_steps as decode_steps
+from expdesk.index.chunks import decode_ts as decode_ts
+from expdesk.index.chunks import stride_of as stride_of
+from expdesk.index.chunks import unpack as unpack
+from expdesk.index.media_store import apply_media
+
 CHUNK_POINTS = 8192
-_STRIDE = struct.Struct("<qq")
-_BASE = struct.Struct("<d")
-_INT32 = np.iinfo(np.int32)
-_INT16 = np.iinfo(np.int16)
-
-
-def _encode_steps(steps: np.ndarray) -> bytes:
-    raw = steps.astype("<i8")
-    if len(raw) >= 3:
-        start, stride = int(raw[0]), int(raw[1]) - int(raw[0])
-        if -(2**63) <= stride < 2**63:
-            blob = _STRIDE.pack(start, stride)
-            if np.array_equal(decode_steps(blob, len(raw)), raw):
-                return blob
-    return raw.tobytes()
-
-
-def stride_of(blob: bytes, n: int) -> tuple[int, int] | None:
-    """(start, stride) of a chunk whose steps are stored as a constant stride; None for a plain array."""
-    return _STRIDE.unpack(blob) if len(blob) == _STRIDE.size and n >= 3 else None
-
-
-def decode_steps(blob: bytes, n: int) -> np.ndarray:
-    stride = stride_of(blob, n)
-    if stride is not None:
-        # int64 arithmetic wraps exactly like the encoder's check did
-        return np.arange(n, dtype=np.int64) * np.int64(stride[1]) + np.int64(stride[0])
-    return np.frombuffer(blob, dtype="<i8")
-
-
-def _encode_ts(ts: np.ndarray) -> bytes:
-    raw = ts.astype("<f8")
-    if len(raw) >= 3 and np.isfinite(raw[0]):
-        base = float(raw[0])
-        with np.errstate(invalid="ignore", over="ignore"):
-            offsets = raw - base
-            fits = np.isfinite(offsets).all() and offsets.min() >= _INT32.min and offsets.max() <= _INT32.max
-        if fits:
-            off32 = offsets.astype("<i4")
-            deltas = np.diff(off32.astype(np.int64), prepend=0)
-            if deltas.min() >= _INT16.min and deltas.max() <= _INT16.max:
-                # neighbours less than ~33 s apart (a training loop's cadence): 2 bytes a point
-                blob = _BASE.pack(base) + deltas.astype("<i2").tobytes()
-            else:
-                blob = _BASE.pack(base) + off32.tobytes()
-            # whole milliseconds only, and -0.0/NaN payloads too: the decoded bytes must be the same bytes
-            if decode_ts(blob, len(raw)).tobytes() == raw.tobytes():
-                return blob
-    return raw.tobytes()
-
-
-def decode_ts(blob: bytes, n: int) -> np.ndarray:
-    if n >= 3 and len(blob) == _BASE.size + 4 * n:
-        (base,) = _BASE.unpack_from(blob)
-        return np.frombuffer(blob, dtype="<i4", offset=_BASE.size).astype(np.float64) + base
-    if n >= 3 and len(blob) == _BASE.size + 2 * n:
-        (base,) = _BASE.unpack_from(blob)
-        offsets = np.cumsum(np.frombuffer(blob, dtype="<i2", offset=_BASE.size), dtype=np.int64)
-        return offsets.astype(np.float64) + base
-    return np.frombuffer(blob, dtype="<f8")
-
-
-def _pack(steps: np.ndarray, values: np.ndarray, ts: np.ndarray) -> tuple[bytes, bytes, bytes]:
-    return (_encode_steps(steps), values.astype("<f8").tobytes(), _encode_ts(ts))
-
-
-def unpack(steps: bytes, vals: bytes, ts: bytes, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One chunk's (steps int64, values float64, timestamps float64 ms); `n` is the chunk's point count."""
-    return decode_steps(steps, n), np.frombuffer(vals, dtype="<f8"), decode_ts(ts, n)
 
 
 def _real(value: float | None) -> float | None:
@@ -324,6 +260,11 @@ def apply_update(
             for f in update.files
         ],
     )
+    conn.execute("DELETE FROM unread WHERE run_key=?", (key,))
+    conn.executemany(
+        "INSERT INTO unread (run_key, path, reason) VALUES (?,?,?)",
+        [(key, path, reason) for path, reason in unread_rows(update.unread)],
+    )
     conn.execute("DELETE FROM links WHERE run_key=?", (key,))
     conn.executemany(
         "INSERT INTO links (run_key, rule, target_native_id, target_path, evidence) VALUES (?,?,?,?,?)",
@@ -336,6 +277,7 @@ def apply_update(
         conn.execute("DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_key=?)", (key,))
         conn.execute("DELETE FROM series WHERE run_key=?", (key,))
     apply_metrics(conn, key, update, prepared)
+    apply_media(conn, key, update)
 
 
 def apply_metrics(
@@ -349,6 +291,16 @@ def apply_metrics(
     for p in prepared:
         if p.series.key in existing:
             append_series(conn, key, p.series)
+
+
+def unread_rows(unread: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One row per path, in path order; two reasons for one file are both kept (joined), never one lost."""
+    reasons: dict[str, list[str]] = {}
+    for path, reason in unread:
+        kept = reasons.setdefault(str(path), [])
+        if reason not in kept:
+            kept.append(str(reason))
+    return [(path, "; ".join(found)) for path, found in sorted(reasons.items())]
 
 
 @dataclass
@@ -438,6 +390,8 @@ def record_error(conn: sqlite3.Connection, ref: RunRef, error: str, fingerprint:
     """A run that could not be read at all still appears, with its reason."""
     conn = _TextSafe(conn)  # type: ignore[assignment]
     now = time.time()
+    # the reason replaces whatever an earlier read listed as not read: the whole run is unreadable now
+    conn.execute("DELETE FROM unread WHERE run_key=?", (ref.key,))
     conn.execute(
         "INSERT INTO runs (key, format, path, root, store, native_id, name, error, fingerprint, first_seen,"
         " indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"

@@ -18,7 +18,15 @@ from expdesk.core.entities import FileRef, RunRef, RunUpdate, Status
 from expdesk.core.errors import SourceError
 from expdesk.core.paths import is_within
 from expdesk.core.safefile import MAX_YAML_BYTES, read_bytes_capped, read_yaml_file, walk_stats
-from expdesk.sources.base import Reader, ReadItem, ReadOutcome, contain, fingerprint_of, list_artifacts
+from expdesk.sources.base import (
+    Reader,
+    ReadItem,
+    ReadOutcome,
+    contain,
+    fingerprint_of,
+    finish_read,
+    list_artifacts,
+)
 from expdesk.sources.common.tail import read_new_lines
 from expdesk.sources.mlflow._batch import Job, by_top, parse_metrics
 from expdesk.sources.mlflow._common import (
@@ -27,6 +35,7 @@ from expdesk.sources.mlflow._common import (
     info_from_tags,
     status_of,
 )
+from expdesk.sources.mlflow._media import media_items
 from expdesk.sources.mlflow._meta import parse_flat_meta
 
 MAX_VALUE_BYTES = 1 << 20  # a param/tag file larger than 1 MiB is not a param
@@ -144,6 +153,7 @@ class MlflowFileReader(Reader):
         shared = _Shared()
         outcomes: list[ReadOutcome] = []
         jobs: list[Job] = []
+        finishing: list[tuple[RunRef, dict[str, Any] | None, RunUpdate]] = []
         held = 0
         for ref, cursor in items:
             # the walk is the fingerprint: taken before any file is read, like `fingerprint` then `read`
@@ -153,14 +163,15 @@ class MlflowFileReader(Reader):
             if job is None:
                 outcomes.append((None, fingerprint, error))
                 continue
-            if cursor is None:
-                job.update.metrics_reset = True  # see base.read_contained
             jobs.append(job)
+            finishing.append((ref, cursor, job.update))
             outcomes.append((job.update, fingerprint, None))
             held += sum(len(t.data) for _, t, _, _ in job.tails)
             if held >= budget_bytes:
                 break
         parse_metrics(jobs)
+        for ref, cursor, update in finishing:
+            finish_read(ref, cursor, update)  # after the parse: its errors are the run's too
         return outcomes
 
     def _read_parts(
@@ -213,6 +224,9 @@ class MlflowFileReader(Reader):
             update.artifacts = top.artifacts("artifacts")  # the walk already listed it
         elif located.path is not None:
             update.artifacts = list_artifacts(located.path)
+        if located.path is not None:
+            update.media, update.media_complete = media_items(located.path, update.artifacts), True
+            update.media, update.media_complete = media_items(located.path, update.artifacts), True
         elif meta.get("artifact_uri"):
             update.info["artifacts_elsewhere"] = True  # remote store, or a link we refuse to follow
         if top.has("inputs") or top.has("outputs"):

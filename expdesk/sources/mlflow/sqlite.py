@@ -21,8 +21,9 @@ from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import open_regular
-from expdesk.sources.base import Reader, ReadItem, ReadOutcome, contain, list_artifacts
+from expdesk.sources.base import Reader, ReadItem, ReadOutcome, contain, finish_read, list_artifacts
 from expdesk.sources.mlflow._common import info_from_tags, status_of
+from expdesk.sources.mlflow._media import media_items
 
 REQUIRED_TABLES = {"runs", "experiments", "metrics", "params", "tags"}
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -173,8 +174,7 @@ class MlflowSqliteReader(Reader):
                         continue
                     update, error = contain(ref, self._read_one, conn, ref, cursor)
                     if update is not None:
-                        if cursor is None:
-                            update.metrics_reset = True  # see base.read_contained
+                        finish_read(ref, cursor, update)
                         held += 24 * sum(len(s.steps) for s in update.metrics)
                     group.append((update, fingerprint, error))
             finally:
@@ -218,6 +218,7 @@ class MlflowSqliteReader(Reader):
         update.info["artifact_dir_rule"] = artifacts.rule
         if artifacts.path is not None:
             update.artifacts = list_artifacts(artifacts.path)
+            update.media, update.media_complete = media_items(artifacts.path, update.artifacts), True
         self._inputs_outputs(conn, ref, run_id, update)
         if update.status == Status.RUNNING:
             update.last_activity = max(
