@@ -17,13 +17,11 @@ def drop_folders(window: MainWindow, folders: list[Path]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(f)) for f in folders])
     centre = QPoint(window.width() // 2, window.height() // 2)
-    enter = QDragEnterEvent(
-        centre.toPointF(),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    try:
+        enter = QDragEnterEvent(centre.toPointF(), *args)
+    except TypeError:  # PySide6 before 6.12 binds only the QPoint overload (6.12 deprecates that one)
+        enter = QDragEnterEvent(centre, *args)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
     drop = QDropEvent(
