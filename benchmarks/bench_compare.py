@@ -32,7 +32,7 @@ from expdesk.compare.diff import build_diff
 from expdesk.compare.series import load_series
 from expdesk.compare.smoothing import ema_smooth
 from expdesk.core.entities import RunRef, RunUpdate, Series
-from expdesk.gui.compare_view import CompareView
+from expdesk.gui.compare.view import CompareView
 from expdesk.index import store
 from expdesk.index.service import Index
 

@@ -39,11 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from expdesk.gui import filter_bar, window_layout
-from expdesk.gui.main_window import MainWindow
-from expdesk.gui.runs_model import RunsModel
-from expdesk.gui.theme import apply_theme
-from expdesk.gui.workers import WorkerPool
+from expdesk.gui.runs import filter_bar
+from expdesk.gui.runs.model import RunsModel
+from expdesk.gui.window import layout as window_layout
+from expdesk.gui.window.main_window import MainWindow
+from expdesk.gui.window.theme import apply_theme
+from expdesk.gui.workers.pool import WorkerPool
 from expdesk.index.service import Index
 
 EXACT = struct.Struct("<3d")

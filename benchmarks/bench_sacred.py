@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from expdesk.core.entities import RunRef
-from expdesk.sources.sacred import READER
+from expdesk.sources.sacred.reader import READER
 
 
 def write_metrics(path: Path, keys: int, points: int) -> None:

@@ -5,7 +5,7 @@
     python benchmarks/bench_startup.py --frozen dist/expdesk/expdesk
 
 Window (python mode): the child is `python -c PROBE --db DB`, where PROBE creates the QApplication, installs
-an event filter and then calls `expdesk.cli.main` exactly as the console script does (app.py reuses the
+an event filter and then calls `expdesk.cli.entry` exactly as the console script does (app.py reuses the
 existing QApplication). The filter stops the clock at the first paint of the runs table's viewport with
 rows in it, prints the time and which heavy modules were imported by then, and quits. The figure is wall
 time from just before the process is spawned, so interpreter start and every import are included.

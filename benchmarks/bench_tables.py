@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from expdesk.core.entities import RunRef
-from expdesk.sources.dvclive import READER as DVCLIVE
-from expdesk.sources.lightning import READER as LIGHTNING
+from expdesk.sources.dvc.live import READER as DVCLIVE
+from expdesk.sources.lightning.reader import READER as LIGHTNING
 
 
 def write_lightning(folder: Path, rows: int) -> int:

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from expdesk.sources._tfrecord import frame
-from expdesk.sources.tensorboard import READER
+from expdesk.sources.tensorboard._tfrecord import frame
+from expdesk.sources.tensorboard.reader import READER
 
 
 def _varint(value: int) -> bytes:

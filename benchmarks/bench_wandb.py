@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from expdesk.core.entities import RunRef
-from expdesk.sources.wandb import READER
+from expdesk.sources.wandb.reader import READER
 
 BLOCK = 32768
 HEADER = b":W&B" + struct.pack("<HB", 0xBEE1, 0)

@@ -33,7 +33,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from expdesk.core.entities import RunRef, RunUpdate, Series, Status
-    from expdesk.gui.compare_view import CompareView
+    from expdesk.gui.compare.view import CompareView
     from expdesk.index import store
     from expdesk.index.service import Index
 

@@ -29,7 +29,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from expdesk.demo import LiveRunSimulator, prepare_workspace
-    from expdesk.gui.main_window import MainWindow
+    from expdesk.gui.window.main_window import MainWindow
     from expdesk.index.service import Index
 
     app = QApplication(sys.argv)

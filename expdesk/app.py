@@ -42,8 +42,8 @@ def configure_application(app: QCoreApplication) -> None:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    from expdesk.gui.main_window import MainWindow
-    from expdesk.gui.theme import apply_theme
+    from expdesk.gui.window.main_window import MainWindow
+    from expdesk.gui.window.theme import apply_theme
     from expdesk.index.service import Index
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

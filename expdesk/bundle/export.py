@@ -29,10 +29,11 @@ from expdesk.bundle.runfiles import build_run_folder, folder_name
 from expdesk.bundle.zipdet import ZipEntry, bytes_chunks, write_zip
 from expdesk.core.errors import ExpdeskError, UsageError
 from expdesk.core.paths import is_within
+from expdesk.core.safefile import open_regular
 from expdesk.index.reader import IndexReader
 from expdesk.lineage.build import LineageBuilder, Options
 from expdesk.lineage.catalog import Catalog
-from expdesk.lineage.files import HashCache, digest_file, iter_fd, open_regular
+from expdesk.lineage.files import HashCache, digest_file, iter_fd
 from expdesk.lineage.record import RunRecord, build_record
 
 Progress = Callable[[int, int, str], None]

@@ -15,10 +15,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from expdesk.core.errors import SourceError, UnsafePath, UsageError
+from expdesk.core.safefile import open_regular, read_bytes_capped, safe_yaml, walk_stats
 from expdesk.lineage.catalog import Catalog, RunRow
-from expdesk.lineage.files import contained, open_regular
-from expdesk.sources._values import read_bytes_capped, safe_yaml
-from expdesk.sources.base import walk_stats
+from expdesk.lineage.files import contained
 
 MODEL_SUFFIXES = (".safetensors", ".onnx", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".keras",
                   ".h5", ".hdf5", ".skops", ".gguf", ".bin", ".npz", ".msgpack", ".tflite", ".pb")  # fmt: skip

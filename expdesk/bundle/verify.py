@@ -22,7 +22,7 @@ from typing import Any
 from expdesk.bundle.archive import Limits, UnsafeArchive, checked_entries, open_zip
 from expdesk.bundle.bagit import ALGORITHMS, BAGIT_TXT, parse_bag_info, parse_manifest
 from expdesk.bundle.names import is_safe_relpath
-from expdesk.sources.base import walk_stats
+from expdesk.core.safefile import walk_stats
 
 MAX_TAG_BYTES = 64 * 1024 * 1024
 _HEX = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "sha512": re.compile(r"^[0-9a-f]{128}$")}

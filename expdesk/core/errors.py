@@ -25,7 +25,8 @@ class IncompleteRead(SourceError):
 
 
 class UnsafePath(SourceError):
-    """A recorded path tried to leave its watched root (`..`, absolute, symlink out, URL tricks)."""
+    """A recorded path tried to leave its watched root (`..`, absolute, symlink out, URL tricks), or a file
+    to read is not a regular file (a link, FIFO or device is refused, never followed or opened)."""
 
 
 class UsageError(ExpdeskError):

@@ -6,7 +6,6 @@ import contextlib
 import json
 import math
 import sqlite3
-import struct
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -15,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from expdesk.core.codec import unpack_exact
 from expdesk.core.errors import ExpdeskError, UsageError
 from expdesk.core.summary import json_number
 from expdesk.index.db import open_reader
 from expdesk.index.store import decode_steps, decode_ts
 
-_EXACT = struct.Struct("<3d")
 #: a running run with no sign of life for this long is shown as stale (seconds)
 DEFAULT_STALE_AFTER = 600.0
 
@@ -133,7 +132,7 @@ class IndexReader:
                 f" WHERE run_key IN ({marks}) ORDER BY key",
                 part,
             ):
-                last, vmin, vmax = _EXACT.unpack(r["exact"]) if r["exact"] else (math.nan,) * 3
+                last, vmin, vmax = unpack_exact(r["exact"])
                 entry = {
                     "count": r["count"],
                     "first_step": r["first_step"],

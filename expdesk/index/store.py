@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from expdesk.core.codec import pack_exact, unpack_exact
 from expdesk.core.entities import RunRef, RunUpdate, Series
 from expdesk.core.summary import Summary, merge
 
 CHUNK_POINTS = 8192
-_EXACT = struct.Struct("<3d")
 _STRIDE = struct.Struct("<qq")
 _BASE = struct.Struct("<d")
 _INT32 = np.iinfo(np.int32)
@@ -105,7 +105,7 @@ def _load_summary(row: sqlite3.Row | tuple[Any, ...] | None) -> Summary:
     (count, first_step, last_step, _last, _min, _max, argmin_step, argmax_step, nan_count, last_ts, exact) = (
         row
     )
-    last, vmin, vmax = _EXACT.unpack(exact) if exact else (math.nan, math.nan, math.nan)
+    last, vmin, vmax = unpack_exact(exact)
     return Summary(
         count=count,
         first_step=first_step,
@@ -135,7 +135,7 @@ def _save_summary(conn: sqlite3.Connection, series_id: int, s: Summary) -> None:
             s.argmax_step,
             s.nan_count,
             s.last_timestamp,
-            _EXACT.pack(_nan(s.last), _nan(s.min), _nan(s.max)),
+            pack_exact(s.last, s.min, s.max),
             series_id,
         ),
     )
@@ -364,7 +364,7 @@ def _encode_new(s: Series) -> PreparedSeries:
     summary_row = (
         summ.count, summ.first_step, summ.last_step, _real(summ.last), _real(summ.min), _real(summ.max),
         summ.argmin_step, summ.argmax_step, summ.nan_count, summ.last_timestamp,
-        _EXACT.pack(_nan(summ.last), _nan(summ.min), _nan(summ.max)),
+        pack_exact(summ.last, summ.min, summ.max),
     )  # fmt: skip
     chunks = []
     for start in range(0, len(s.steps), CHUNK_POINTS):

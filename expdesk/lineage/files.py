@@ -19,6 +19,7 @@ from pathlib import Path
 
 from expdesk.core.errors import UnsafePath
 from expdesk.core.paths import is_within
+from expdesk.core.safefile import open_regular
 
 CHUNK = 1 << 20
 Identity = tuple[int, int, int, int]  # (dev, ino, size, mtime_ns)
@@ -53,20 +54,6 @@ class FileDigest:
     sha256: str
     sha512: str | None
     identity: Identity
-
-
-def open_regular(path: Path) -> tuple[int, os.stat_result]:
-    """An fd on a regular file, refusing a final symlink (O_NOFOLLOW) and anything that is not a file."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise UnsafePath(str(path), f"cannot open: {exc.strerror or exc}") from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise UnsafePath(str(path), "not a regular file")
-    return fd, st
 
 
 def identity_of(st: os.stat_result) -> Identity:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from expdesk.core.entities import Artifact, RunRef, RunUpdate
 from expdesk.core.errors import SourceError
+from expdesk.core.safefile import walk_stats
 
 
 class Reader(ABC):
@@ -75,30 +76,6 @@ def tree_fingerprint(path: Path, max_entries: int = 20000) -> str:
     except OSError:
         digest.update(b"missing")
     return digest.hexdigest()
-
-
-def walk_stats(path: Path, prune: frozenset[str] = frozenset()) -> Iterator[tuple[str, os.stat_result]]:
-    """(relative POSIX path, lstat) of every file below `path`; symlinks are neither followed nor listed
-    as directories, so a link to `/` or a link loop cannot make us leave the run.
-    """
-    stack = [(path, "")]
-    while stack:
-        folder, prefix = stack.pop()
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in entries:
-            rel = f"{prefix}{entry.name}"
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in prune:
-                    stack.append((Path(entry.path), rel + "/"))
-                continue
-            yield rel, st
 
 
 def list_artifacts(path: Path, prune: frozenset[str] = frozenset()) -> list[Artifact]:

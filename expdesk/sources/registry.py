@@ -17,18 +17,18 @@ from expdesk.sources.base import Reader
 
 #: reader modules, each exposing `READER`; import order does not matter, `priority` does
 READER_MODULES = [
-    "expdesk.sources.mlflow_files",
-    "expdesk.sources.mlflow_sqlite",
-    "expdesk.sources.tensorboard",
-    "expdesk.sources.lightning",
-    "expdesk.sources.hydra",
-    "expdesk.sources.dvc",
-    "expdesk.sources.dvclive",
-    "expdesk.sources.sacred",
-    "expdesk.sources.wandb",
-    "expdesk.sources.transformers",
-    "expdesk.sources.keras",
-    "expdesk.sources.generic",
+    "expdesk.sources.mlflow.files",
+    "expdesk.sources.mlflow.sqlite",
+    "expdesk.sources.tensorboard.reader",
+    "expdesk.sources.lightning.reader",
+    "expdesk.sources.hydra.reader",
+    "expdesk.sources.dvc.project",
+    "expdesk.sources.dvc.live",
+    "expdesk.sources.sacred.reader",
+    "expdesk.sources.wandb.reader",
+    "expdesk.sources.transformers.reader",
+    "expdesk.sources.plain.keras",
+    "expdesk.sources.plain.generic",
 ]
 
 #: folders never worth descending into (they hold no runs and can be huge)

@@ -3,7 +3,7 @@
 `mlflow_contract_index` indexes the real MLflow file store of tests/data through the *documented reader
 contract* (RunUpdate fields the MLflow reader emits: logged_models with local_dir, dataset inputs with
 `mlflow_digest`, model files as role="model" outputs, `mlflow.parentRunId` as parent) while the MLflow reader
-is not on main. Tests that need the real reader use `pytest.importorskip("expdesk.sources.mlflow_files")`.
+is not on main. Tests that need the real reader use `pytest.importorskip("expdesk.sources.mlflow.files")`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
+from expdesk.core.safefile import read_yaml_file
 from expdesk.index import store
 from expdesk.index.service import Index
-from expdesk.sources._values import read_yaml_file
 from expdesk.sources.base import list_artifacts
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "runs"

@@ -24,7 +24,7 @@ def keys_where(index: Index, sql: str, *params: object) -> list[str]:
 
 @pytest.mark.parametrize("fmt", ["mlflow", "mlflow-sqlite"])
 def test_real_mlflow_model_run(index: Index, tmp_path: Path, fmt: str) -> None:
-    pytest.importorskip("expdesk.sources.mlflow_files", reason="MLflow reader not on main yet")
+    pytest.importorskip("expdesk.sources.mlflow.files", reason="MLflow reader not on main yet")
     index.index([DATA / "mlflow"])
     (key,) = keys_where(index, "format = ? AND name = ?", fmt, "sgd-baseline")
     _plan, path = export(index, key, tmp_path / "out")
@@ -42,7 +42,7 @@ def test_real_mlflow_model_run(index: Index, tmp_path: Path, fmt: str) -> None:
 
 
 def test_real_mlflow_nested_child_brings_its_parent(index: Index, tmp_path: Path) -> None:
-    pytest.importorskip("expdesk.sources.mlflow_files", reason="MLflow reader not on main yet")
+    pytest.importorskip("expdesk.sources.mlflow.files", reason="MLflow reader not on main yet")
     mlruns = shutil.copytree(MLFLOW_STORE, tmp_path / "store" / "mlruns")
     weights = mlruns / EXP / CHILD_RUN / "artifacts" / "model.onnx"
     weights.parent.mkdir()
@@ -58,8 +58,8 @@ def test_real_mlflow_nested_child_brings_its_parent(index: Index, tmp_path: Path
 @pytest.mark.parametrize(
     ("module", "folder"),
     [
-        ("expdesk.sources.lightning", "lightning"),
-        ("expdesk.sources.transformers", "transformers"),
+        ("expdesk.sources.lightning.reader", "lightning"),
+        ("expdesk.sources.transformers.reader", "transformers"),
     ],
 )
 def test_other_formats_export_and_verify(index: Index, tmp_path: Path, module: str, folder: str) -> None:
@@ -81,7 +81,7 @@ def test_other_formats_export_and_verify(index: Index, tmp_path: Path, module: s
 def test_dvc_project_model_missing_then_present(index: Index, tmp_path: Path) -> None:
     """A cloned DVC project lacks its cached outs: export says so; with the model checked out it exports,
     and the stage deps keep the md5s recorded in dvc.lock."""
-    pytest.importorskip("expdesk.sources.dvc")
+    pytest.importorskip("expdesk.sources.dvc.project")
     project = shutil.copytree(DATA / "dvc" / "project", tmp_path / "ws" / "project")
     index.index([tmp_path / "ws"])
     (key,) = keys_where(index, "format = ?", "dvc")

@@ -15,7 +15,7 @@ import pytest
         "expdesk.bundle.export",
         "expdesk.bundle.verify",
         "expdesk.bundle.extract",
-        "expdesk.cli_bundle",
+        "expdesk.cli.bundle",
     ],
 )
 def test_no_qt(module: str) -> None:

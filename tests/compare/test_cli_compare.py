@@ -94,7 +94,7 @@ def test_plot_png_and_svg(db: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_non_gui_packages_do_not_load_qt() -> None:
     code = (
-        "import sys, expdesk.compare.diff, expdesk.compare.figures, expdesk.compare.series, expdesk.cli_compare;"
+        "import sys, expdesk.compare.diff, expdesk.compare.figures, expdesk.compare.series, expdesk.cli.compare;"
         "bad = [m for m in sys.modules if m.startswith(('PySide6', 'matplotlib.backends.backend_qt', 'matplotlib.pyplot'))];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -13,7 +13,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from expdesk.gui.main_window import MainWindow
+from expdesk.gui.window.main_window import MainWindow
 from expdesk.index.service import Index
 
 

@@ -9,7 +9,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from expdesk.gui.main_window import MainWindow
+from expdesk.gui.window.main_window import MainWindow
 
 
 def drop_folders(window: MainWindow, folders: list[Path]) -> None:

@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from expdesk.compare.diff import Direction
 from expdesk.compare.series import XMode
 from expdesk.core.entities import RunRef, Series
-from expdesk.gui.compare_view import CompareView
+from expdesk.gui.compare.view import CompareView
 from expdesk.index import store
 from expdesk.index.service import Index
 from tests.compare.conftest import add_run

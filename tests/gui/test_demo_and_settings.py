@@ -13,10 +13,10 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from expdesk.demo import MARKER, LiveRunSimulator, prepare_workspace
-from expdesk.gui import settings
-from expdesk.gui.columns import ColumnChooser
-from expdesk.gui.main_window import MainWindow
-from expdesk.gui.runs_query import Column
+from expdesk.gui.runs.columns import ColumnChooser
+from expdesk.gui.runs.query import Column
+from expdesk.gui.window import settings
+from expdesk.gui.window.main_window import MainWindow
 from tests.gui.helpers import add_and_wait
 
 

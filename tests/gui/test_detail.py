@@ -10,9 +10,9 @@ import numpy as np
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
-from expdesk.gui.artifacts_view import read_preview
-from expdesk.gui.charts import ChartStyle, SeriesView, decimate, metric_figure
-from expdesk.gui.main_window import MainWindow
+from expdesk.gui.detail.artifacts_view import read_preview
+from expdesk.gui.detail.charts import ChartStyle, SeriesView, decimate, metric_figure
+from expdesk.gui.window.main_window import MainWindow
 from tests.gui.helpers import add_and_wait
 
 

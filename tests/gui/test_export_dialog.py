@@ -10,7 +10,7 @@ pytest.importorskip("pytestqt")
 
 from expdesk.bundle.export import ExportOptions, plan_bundle, write_bundle
 from expdesk.bundle.verify import verify
-from expdesk.gui.export_dialog import ExportDialog
+from expdesk.gui.dialogs.export import ExportDialog
 from expdesk.index.service import Index
 from tests.bundle.conftest import MODEL_RUN, index, key_of, mlflow_contract_index  # noqa: F401
 

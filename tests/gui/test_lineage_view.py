@@ -8,7 +8,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt
 
-from expdesk.gui.lineage_view import LineageView
+from expdesk.gui.detail.lineage_view import LineageView
 from expdesk.lineage.graph import Edge, LineageGraph, RunNode
 
 

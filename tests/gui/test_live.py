@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from expdesk.gui.main_window import MainWindow
+from expdesk.gui.window.main_window import MainWindow
 from expdesk.index.service import Index
 from tests.gui.helpers import add_and_wait, names
 

@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from expdesk.gui import filter_bar
-from expdesk.gui.main_window import MainWindow
-from expdesk.gui.runs_model import STARRED_ROLE
+from expdesk.gui.runs import filter_bar
+from expdesk.gui.runs.model import STARRED_ROLE
+from expdesk.gui.window.main_window import MainWindow
 from expdesk.index.service import Index
 from tests.gui.helpers import add_and_wait, names, wait_idle
 

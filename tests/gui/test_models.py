@@ -9,10 +9,10 @@ from PySide6.QtCore import Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from expdesk.gui.kv_model import TextTableModel
-from expdesk.gui.main_window import MainWindow
-from expdesk.gui.runs_model import PAGE
-from expdesk.gui.runs_query import CELL_CHARS
+from expdesk.gui.detail.kv_model import TextTableModel
+from expdesk.gui.runs.model import PAGE
+from expdesk.gui.runs.query import CELL_CHARS
+from expdesk.gui.window.main_window import MainWindow
 from tests.gui.helpers import add_and_wait, names, wait_idle
 
 

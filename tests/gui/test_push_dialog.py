@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from expdesk.gui.push_dialog import PushDialog, index_pusher
+from expdesk.gui.dialogs.push import PushDialog, index_pusher
 from expdesk.index.service import Index
 from expdesk.remote.push import PushReport, RunResult
 

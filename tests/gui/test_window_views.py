@@ -11,8 +11,8 @@ from PySide6.QtCore import QItemSelectionModel
 from pytestqt.qtbot import QtBot
 
 from expdesk.bundle.verify import verify
-from expdesk.gui.compare_view import CompareView
-from expdesk.gui.main_window import MainWindow
+from expdesk.gui.compare.view import CompareView
+from expdesk.gui.window.main_window import MainWindow
 from tests.gui.helpers import add_and_wait, names
 
 # matplotlib's Qt toolbar touches a deprecated PySide6 attribute (AA_UseHighDpiPixmaps) on import

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from expdesk.core.entities import RunRef, RunUpdate
 from expdesk.core.errors import SourceError
+from expdesk.core.safefile import walk_stats
 from expdesk.sources import registry
-from expdesk.sources.base import walk_stats
 from tests.hostile.conftest import DATA
 
 #: bounded so the whole hostile suite stays well under a minute and a half
@@ -115,7 +115,7 @@ def test_arbitrary_bytes_raise_only_source_error(
 @given(text=st.text(max_size=400))
 @settings(max_examples=80, deadline=None)
 def test_arbitrary_text_into_the_shared_parsers(text: str) -> None:
-    from expdesk.sources._values import parse_json_text, safe_yaml
+    from expdesk.core.safefile import parse_json_text, safe_yaml
 
     for parse in (safe_yaml, parse_json_text):
         with contextlib.suppress(SourceError):

@@ -18,11 +18,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from expdesk.core.errors import IncompleteRead, SourceError
+from expdesk.core.safefile import MAX_YAML_BYTES, parse_json_text, safe_yaml
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 from expdesk.sources import registry
-from expdesk.sources._mlflow_common import parse_metric_lines
-from expdesk.sources._values import MAX_YAML_BYTES, parse_json_text, safe_yaml
+from expdesk.sources.mlflow._common import parse_metric_lines
 from tests.hostile.conftest import cli, copy_tool
 
 
@@ -341,7 +341,7 @@ def test_batched_metric_parse_agrees_with_the_careful_path_on_hostile_lines(
 ) -> None:
     # the one-call pandas path may refuse a run (then each file is parsed on its own), but whatever it
     # returns must be exactly what the careful line-by-line reading gives, file by file
-    from expdesk.sources._mlflow_common import parse_many
+    from expdesk.sources.mlflow._common import parse_many
 
     rng = np.random.default_rng(seed)
     files = []

@@ -75,7 +75,7 @@ def keys(index: Index, tmp_path: Path) -> list[str]:
 def test_compare_view_shows_hostile_strings_literally_and_stays_responsive(
     qtbot: QtBot, index: Index, keys: list[str]
 ) -> None:
-    from expdesk.gui.compare_view import CompareView
+    from expdesk.gui.compare.view import CompareView
 
     view = CompareView(index, keys)
     qtbot.addWidget(view)
@@ -121,7 +121,7 @@ def test_a_one_megabyte_cell_does_not_freeze_the_diff_table(
     from PySide6.QtWidgets import QTableView
 
     from expdesk.compare.diff import build_diff
-    from expdesk.gui.compare_model import DiffTableModel
+    from expdesk.gui.compare.model import DiffTableModel
 
     model = DiffTableModel()
     runs = _runs(index, tmp_path, HOSTILE["huge"]) + _runs(index, tmp_path / "t", HOSTILE["table"])
@@ -146,7 +146,7 @@ def test_chart_legend_labels_are_bounded(index: Index, tmp_path: Path) -> None:
 
 @pytest.fixture
 def window(qtbot: QtBot, index: Index) -> Iterator[object]:
-    from expdesk.gui.main_window import MainWindow
+    from expdesk.gui.window.main_window import MainWindow
 
     win = MainWindow(index, watch=False)
     qtbot.addWidget(win)

@@ -91,7 +91,7 @@ def test_deleted_on_server_is_marked_and_refresher_stops(
 def test_detail_charts_fetch_the_full_history_of_a_server_run(
     mlflow_server: Server, pushed: dict[str, str], tmp_path: Path
 ) -> None:
-    from expdesk.gui.metrics_view import load_series_views
+    from expdesk.gui.detail.metrics_view import load_series_views
 
     source = "mlflow+" + mlflow_server.url
     db = tmp_path / "index.sqlite"
@@ -111,8 +111,8 @@ def test_detail_charts_fetch_the_full_history_of_a_server_run(
 def test_compare_charts_the_full_history_of_server_runs(
     mlflow_server: Server, pushed: dict[str, str], tmp_path: Path, qtbot
 ) -> None:  # type: ignore[no-untyped-def]
-    from expdesk.gui.compare_view import CompareView
-    from expdesk.gui.compare_workers import SERVER_FORMAT
+    from expdesk.gui.compare.view import CompareView
+    from expdesk.gui.compare.workers import SERVER_FORMAT
 
     assert SERVER_FORMAT == FORMAT
     source = "mlflow+" + mlflow_server.url
@@ -140,7 +140,7 @@ def test_compare_charts_the_full_history_of_server_runs(
 
 
 def test_a_server_that_does_not_answer_costs_only_its_curves() -> None:
-    from expdesk.gui.compare_workers import server_series
+    from expdesk.gui.compare.workers import server_series
 
     run = {
         "key": "k",
@@ -157,7 +157,7 @@ def test_a_server_that_does_not_answer_costs_only_its_curves() -> None:
 def test_plot_fetches_server_histories(mlflow_server: Server, pushed: dict[str, str], tmp_path: Path) -> None:
     import numpy as np
 
-    from expdesk import cli_compare
+    from expdesk.cli import compare as cli_compare
     from expdesk.compare.series import RawSeries
 
     source = "mlflow+" + mlflow_server.url

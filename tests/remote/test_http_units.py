@@ -71,7 +71,7 @@ def test_names_and_values() -> None:
 
 def test_remote_package_imports_no_qt_and_no_mlflow() -> None:
     code = (
-        "import sys, expdesk.remote.push, expdesk.remote.browse, expdesk.cli_remote;"
+        "import sys, expdesk.remote.push, expdesk.remote.browse, expdesk.cli.remote;"
         "bad = [m for m in ('PySide6', 'mlflow', 'requests') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from expdesk.core.entities import RunRef, Status
 from expdesk.core.errors import SourceError
 from expdesk.sources import registry
-from expdesk.sources._tables import flatten_record
-from expdesk.sources._values import flatten
-from expdesk.sources.dvc import READER
+from expdesk.sources.common.tables import flatten_record
+from expdesk.sources.common.values import flatten
+from expdesk.sources.dvc.project import READER
 from tests.groundtruth import RUNS, gt_path, load_gt
 
 GT = load_gt("dvc")

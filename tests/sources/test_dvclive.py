@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from expdesk.core.entities import Link, RunRef, Status
 from expdesk.sources import registry
-from expdesk.sources._tables import flatten_record
-from expdesk.sources.dvclive import READER
+from expdesk.sources.common.tables import flatten_record
+from expdesk.sources.dvc.live import READER
 from tests.groundtruth import RUNS, assert_metrics_equal, gt_path, load_gt, metric_summaries
 
 GT = load_gt("dvc")
@@ -150,7 +150,7 @@ def test_arbitrary_bytes_never_raise(tsv: bytes, more: bytes, latest: bytes) -> 
 def test_fast_path_gives_the_same_points_as_the_line_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, garbage: bool
 ) -> None:
-    from expdesk.sources import _dvclive_tsv
+    from expdesk.sources.dvc import _live_tsv as _dvclive_tsv
 
     live = _live(tmp_path)
     lines = [

@@ -8,7 +8,7 @@ import pytest
 
 from expdesk.core.entities import Status
 from expdesk.sources import registry
-from expdesk.sources.generic import READER as GENERIC
+from expdesk.sources.plain.generic import READER as GENERIC
 from tests.groundtruth import RUNS, assert_metrics_equal, gt_path, load_gt, metric_summaries
 
 GT = load_gt("plain")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from expdesk.core.entities import Link, RunRef, Status
 from expdesk.sources import registry
-from expdesk.sources.hydra import READER
+from expdesk.sources.hydra.reader import READER
 from tests.groundtruth import RUNS, assert_metrics_equal, gt_path, load_gt, metric_summaries
 
 GT = load_gt("hydra")

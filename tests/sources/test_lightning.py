@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from expdesk.core.entities import RunRef, Status
 from expdesk.core.errors import SourceError
 from expdesk.sources import registry
-from expdesk.sources.lightning import READER
+from expdesk.sources.lightning.reader import READER
 from tests.groundtruth import RUNS, assert_metrics_equal, gt_path, load_gt, metric_summaries
 
 GT = load_gt("lightning")

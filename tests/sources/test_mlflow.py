@@ -279,7 +279,7 @@ def test_batched_parse_matches_the_per_file_parse_exactly() -> None:
 
     import numpy as np
 
-    from expdesk.sources._mlflow_common import parse_many, parse_metric_lines
+    from expdesk.sources.mlflow._common import parse_many, parse_metric_lines
 
     rng = random.Random(1)
     specials = [math.nan, math.inf, -math.inf, -0.0, 5e-324, 1.7976931348623157e308]

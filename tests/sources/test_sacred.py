@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from expdesk.core.entities import RunRef, RunUpdate, Status
 from expdesk.core.errors import SourceError
 from expdesk.sources import registry
-from expdesk.sources.sacred import READER
+from expdesk.sources.sacred.reader import READER
 from tests.groundtruth import RUNS, assert_metrics_equal, gt_path, load_gt, metric_summaries
 
 GT = load_gt("sacred")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expdesk.sources import _tables
+from expdesk.sources.common import tables as _tables
 
 NAMES = ["step", "epoch", "time", "train_loss", "val/acc", "lr-Adam", "_step", "loss"]
 CELLS = st.one_of(

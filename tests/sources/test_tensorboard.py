@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from expdesk.core.entities import RunRef, Status
 from expdesk.core.errors import SourceError
 from expdesk.sources import registry
-from expdesk.sources._tfrecord import crc32c, frame, masked_crc32c, masked_crc32c_many, scan
-from expdesk.sources.tensorboard import READER
+from expdesk.sources.tensorboard._tfrecord import crc32c, frame, masked_crc32c, masked_crc32c_many, scan
+from expdesk.sources.tensorboard.reader import READER
 from tests.groundtruth import RUNS, assert_metrics_equal, gt_path, load_gt, metric_summaries
 
 GT = load_gt("tensorboard")

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from expdesk.core.entities import RunRef, Status
 from expdesk.core.errors import SourceError
 from expdesk.sources import registry
-from expdesk.sources._trainer_args import plain_fields, read_training_args
-from expdesk.sources.transformers import READER
+from expdesk.sources.transformers._trainer_args import plain_fields, read_training_args
+from expdesk.sources.transformers.reader import READER
 from tests.groundtruth import RUNS, assert_metrics_equal, gt_path, load_gt, metric_summaries
 
 GT = load_gt("transformers")

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 from expdesk.core.entities import RunRef, RunUpdate, Status
 from expdesk.core.errors import SourceError
-from expdesk.sources import _wandb_proto, registry
-from expdesk.sources.wandb import READER
+from expdesk.sources import registry
+from expdesk.sources.wandb import _proto as _wandb_proto
+from expdesk.sources.wandb.reader import READER
 from tests.groundtruth import RUNS, assert_metrics_equal, gt_path, load_gt, metric_summaries, same_number
 
 GT = load_gt("wandb")

@@ -24,7 +24,7 @@ def _runs_below(live: Live, folder: Path) -> list[str]:
 
 
 def test_mlflow_file_store_metric_appends(tmp_path: Path, live_factory: Callable[..., Live]) -> None:
-    pytest.importorskip("expdesk.sources.mlflow_files")
+    pytest.importorskip("expdesk.sources.mlflow.files")
     root = tmp_path / "root"
     shutil.copytree(DATA / "mlflow" / "filestore" / "mlruns", root / "mlruns")
     live = live_factory(root)
@@ -39,7 +39,7 @@ def test_mlflow_file_store_metric_appends(tmp_path: Path, live_factory: Callable
 
 
 def test_sacred_rewrite_in_place_and_heartbeat(tmp_path: Path, live_factory: Callable[..., Live]) -> None:
-    pytest.importorskip("expdesk.sources.sacred")
+    pytest.importorskip("expdesk.sources.sacred.reader")
     root = tmp_path / "root"
     shutil.copytree(DATA / "sacred" / "runs", root / "runs")
     run = root / "runs" / "4"
@@ -78,7 +78,7 @@ def _records(data: bytes) -> list[bytes]:
 
 def _scalar_record(tag: str, step: int, value: float) -> bytes:
     """A framed tensorflow.Event with one simple_value scalar, encoded by hand (as a SummaryWriter would)."""
-    from expdesk.sources._tfrecord import frame
+    from expdesk.sources.tensorboard._tfrecord import frame
 
     name = tag.encode()
     val = b"\x0a" + bytes([len(name)]) + name + b"\x15" + struct.pack("<f", value)
@@ -115,7 +115,7 @@ def _is_summary(record: bytes) -> bool:
 
 
 def test_tensorboard_event_file_appends(tmp_path: Path, live_factory: Callable[..., Live]) -> None:
-    pytest.importorskip("expdesk.sources.tensorboard")
+    pytest.importorskip("expdesk.sources.tensorboard.reader")
     root = tmp_path / "root"
     shutil.copytree(DATA / "tensorboard" / "runs", root / "runs")
     run_dir = root / "runs" / "tbx_adam_lr0.1"

@@ -1,0 +1,179 @@
+"""The foundation's sub-commands: `index`, `runs` and `show`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from expdesk.cli.common import db_arg, open_index, open_reader, public_json
+from expdesk.core.errors import UsageError
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    # tracking servers (`mlflow+http://host:5000`) are listed by expdesk.remote; folders by the indexer
+    servers = [p for p in args.paths if p.startswith(("mlflow+http://", "mlflow+https://"))]
+    args.paths = [Path(p) for p in args.paths if p not in servers]
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(map(str, missing))}")
+    show_progress = sys.stderr.isatty() and not args.quiet
+
+    def progress(done: int, total: int, path: str) -> None:
+        if show_progress:
+            print(f"\r  indexed {done}/{total} runs", end="", file=sys.stderr, flush=True)
+
+    with open_index(args) as index:
+        report = index.index(args.paths, progress=progress, force=args.force)
+        if servers:
+            from expdesk.remote.browse import index_servers
+
+            report = index_servers(index, servers, report, progress)
+    if show_progress:
+        print(file=sys.stderr)
+    if not args.quiet:
+        print(
+            f"{report.found} runs found, {report.read} read, {report.unchanged} unchanged, "
+            f"{len(report.errors)} with errors, {len(report.gone)} gone ({report.seconds:.2f} s)"
+        )
+        for path, message in report.errors:
+            print(f"  error: {message}" if path in message else f"  error: {path}: {message}")
+    return 0
+
+
+def _short(text: str | None, width: int) -> str:
+    text = (text or "").replace("\n", " ").replace("\r", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_runs_table(runs: list[dict[str, Any]]) -> None:
+    if not runs:
+        print("no runs (index some with: expdesk index PATH)")
+        return
+    header = f"{'KEY':<16}  {'FORMAT':<13} {'STATUS':<11} {'START (UTC)':<19}  {'EXPERIMENT':<22} NAME"
+    print(header)
+    for r in runs:
+        status = r["status"] + ("*" if r["stale"] else "") + ("!" if r["error"] else "")
+        start = (r["start_time"] or "")[:19].replace("T", " ")
+        name = r["name"] or ""
+        if r["deleted"]:
+            name += " (deleted)"
+        print(
+            f"{r['key']:<16}  {r['format']:<13} {status:<11} {start:<19}  {_short(r['experiment'], 22):<22} "
+            f"{_short(name, 60)}"
+        )
+    print(
+        f"\n{len(runs)} runs   (* stale: says running but no sign of life; ! could not be read fully: "
+        f"see `expdesk show KEY`)"
+    )
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    with open_reader(args) as reader:
+        where_sql: str = ""
+        params: list[Any] | tuple[Any, ...] = ()
+        order_sql: str | None = None
+        if getattr(args, "where", None) or getattr(args, "sort", None):
+            from expdesk.index.query import compile_filter, compile_sort
+
+            if args.where:
+                where_sql, params = compile_filter(args.where)
+            if args.sort:
+                order_sql = compile_sort(args.sort)
+        kwargs: dict[str, Any] = {
+            "include_deleted": args.all,
+            "where_sql": where_sql,
+            "params": tuple(params),
+        }
+        if order_sql:
+            kwargs["order_sql"] = order_sql
+        runs = reader.runs_json(reader.run_keys(**kwargs))
+    if args.json:
+        json.dump([public_json(r) for r in runs], sys.stdout, indent=1, ensure_ascii=False, allow_nan=False)
+        print()
+    else:
+        print_runs_table(runs)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with open_reader(args) as reader:
+        key = reader.resolve(args.run)
+        run = reader.run_json(key, history=args.history)
+    if args.json:
+        out = public_json(run)
+        if args.info:
+            out["info"] = run["info"]
+        json.dump(out, sys.stdout, indent=1, ensure_ascii=False, allow_nan=False)
+        print()
+        return 0
+    print(f"{run['name']}  [{run['format']}]  {run['key']}")
+    for label, field in (
+        ("path", "path"),
+        ("native id", "native_id"),
+        ("experiment", "experiment"),
+        ("status", "status"),
+        ("tool status", "native_status"),
+        ("start", "start_time"),
+        ("end", "end_time"),
+        ("parent", "parent"),
+    ):
+        if run.get(field) is not None:
+            print(f"  {label:<12} {run[field]}{' (stale)' if field == 'status' and run['stale'] else ''}")
+    if run["deleted"]:
+        print("  deleted      yes (soft-deleted in the tool)")
+    if run["error"]:
+        print(f"  ERROR        {run['error']}")
+    for title, mapping in (("params", run["params"]), ("tags", run["tags"])):
+        if mapping:
+            print(f"\n{title}:")
+            width = min(40, max(len(k) for k in mapping))
+            for k, v in mapping.items():
+                print(f"  {_short(k, 40):<{width}}  {_short(v, 100)}")
+    if run["metrics"]:
+        print("\nmetrics:                                   count   last          min           max")
+        for k, m in run["metrics"].items():
+            print(
+                f"  {_short(k, 40):<40} {m['count']:>6}   {_fmt(m['last']):<13} {_fmt(m['min']):<13} {_fmt(m['max'])}"
+            )
+            if args.history:
+                for p in m["history"]:
+                    print(f"      step {p['step']:>8}  {_fmt(p['value'])}  {p['timestamp'] or ''}")
+    if run["artifacts"]:
+        print(f"\nartifacts ({len(run['artifacts'])}):")
+        for a in run["artifacts"][:200]:
+            print(f"  {a['size']:>12,}  {a['path']}")
+    return 0
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("index", help="discover and index every run below these folders")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a folder, or a server: mlflow+http://host:5000")
+    p.add_argument("--force", action="store_true", help="re-read every run even if unchanged")
+    p.add_argument("-q", "--quiet", action="store_true")
+    db_arg(p)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("runs", help="list indexed runs")
+    p.add_argument("--all", action="store_true", help="include runs deleted in their tool")
+    p.add_argument("--json", action="store_true", help="a JSON list of run objects")
+    p.add_argument("--where", metavar="EXPR", help="filter, e.g. 'params.lr < 1e-3 and status != failed'")
+    p.add_argument("--sort", metavar="KEY", help="sort key, e.g. metrics.val_loss.min or -start_time")
+    db_arg(p)
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("show", help="one run (RUN = its key or a unique prefix)")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--history", action="store_true", help="include every metric point")
+    p.add_argument("--info", action="store_true", help="with --json: include tool-specific details")
+    db_arg(p)
+    p.set_defaults(func=cmd_show)

@@ -1,0 +1,243 @@
+"""The detail panel's Metrics tab: small charts of every series, and the full series behind each one.
+
+Small charts: one worker job loads every series of the run with its own reader, decimates (min/max per
+pixel column) and renders each Figure with Agg to an RGBA buffer; the GUI thread only shows images.
+Clicking a chart opens the full series, decimated at the dialog's width, in an interactive
+FigureCanvasQTAgg with the matplotlib toolbar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QMouseEvent, QPalette, QPixmap
+from PySide6.QtWidgets import (
+    QDialog,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from expdesk.gui.detail.charts import ChartStyle, SeriesView, decimate, metric_figure, render_rgba
+from expdesk.gui.workers.pool import WorkerPool
+from expdesk.index.reader import IndexReader
+
+SMALL_SIZE = (2.6, 1.7)  # inches at 100 dpi: ~260x170 px, two columns in the detail panel
+SMALL_COLUMNS_PX = 300
+#: charts rendered per batch; "Show all" renders the rest
+FIRST_BATCH = 24
+
+
+@dataclass
+class SmallChart:
+    name: str
+    rgba: bytes
+    width: int
+    height: int
+
+
+def load_series_views(reader: IndexReader, key: str, names: list[str], columns: int) -> list[SeriesView]:
+    """Series of a run, decimated for a chart (worker thread). Runs browsed on an MLflow tracking server keep
+    only their latest values in the index: their full history is fetched from the server here, lazily."""
+    views = []
+    run = reader.raw("SELECT format, path, native_id FROM runs WHERE key = ?", (key,))
+    remote = run[0] if run and run[0]["format"] == "mlflow-remote" else None
+    for row in reader.raw(
+        "SELECT id, key, count, nan_count, exact FROM series WHERE run_key = ? ORDER BY key", (key,)
+    ):
+        if row["key"] not in names:
+            continue
+        if remote is not None:
+            from expdesk.remote.browse import fetch_history
+
+            steps, values, _ = fetch_history(remote["path"], remote["native_id"], row["key"])
+        else:
+            steps, values, _ = reader.series_by_id(row["id"])
+        x, y = decimate(steps, values, columns)
+        last = float(values[-1]) if len(values) else None
+        views.append(SeriesView(row["key"], x, y, row["count"], row["nan_count"], last))
+    return views
+
+
+def chart_style(palette: QPalette) -> ChartStyle:
+    return ChartStyle(
+        foreground=palette.color(QPalette.ColorRole.WindowText).name(),
+        background=palette.color(QPalette.ColorRole.Base).name(),
+        line=palette.color(QPalette.ColorRole.Highlight).name(),
+        grid=palette.color(QPalette.ColorRole.Mid).name(),
+    )
+
+
+class _ChartLabel(QLabel):
+    clicked = Signal(str)
+
+    def __init__(self, name: str, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.name)
+        super().mouseReleaseEvent(event)
+
+
+class MetricsView(QWidget):
+    #: emitted when a batch of small charts is on screen (tests and the benchmark wait on it)
+    rendered = Signal(int)
+
+    def __init__(
+        self, pool: WorkerPool, reader_factory: Callable[[], IndexReader], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._pool = pool
+        self._reader_factory = reader_factory
+        self._key: str | None = None
+        self._names: list[str] = []
+        self._generation = 0
+        self._shown_limit = FIRST_BATCH
+        # a live run changes faster than charts render: one render in flight, the latest request after it
+        self._inflight: tuple[str, str, int] | None = None
+        self._again = False
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Search metrics")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _t: self._render())
+        self.info = QLabel(self)
+        self.info.setTextFormat(Qt.TextFormat.PlainText)
+        self.info.setObjectName("mutedLabel")
+        self.more = QPushButton("Show all", self)
+        self.more.clicked.connect(self._show_all)
+        self.more.hide()
+        self.grid_host = QWidget(self)
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setSpacing(6)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid_host)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.search)
+        layout.addWidget(self.info)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.more)
+        self.dialogs: list[QDialog] = []
+
+    def show_run(self, key: str | None, metric_names: list[str]) -> None:
+        if key != self._key:
+            self._shown_limit = FIRST_BATCH
+        self._key = key
+        self._names = metric_names
+        self._render()
+
+    def _show_all(self) -> None:
+        self._shown_limit = len(self._names)
+        self._render()
+
+    def _render(self) -> None:
+        self._generation += 1
+        generation = self._generation
+        if self._key is None or not self._names:
+            # (with data, the old charts stay until the new ones are ready: no flicker on live runs)
+            self._clear()
+            self.info.setText("This run has no metrics." if self._key else "")
+            self.more.hide()
+            return
+        needle = self.search.text().strip().lower()
+        request = (self._key, needle, self._shown_limit)
+        if self._inflight is not None:
+            self._again = True
+            return
+        self._inflight = request
+        matching = [n for n in self._names if needle in n.lower()]
+        wanted = matching[: self._shown_limit]
+        hidden = len(matching) - len(wanted)
+        self.info.setText(f"{len(matching)} of {len(self._names)} metrics")
+        self.more.setVisible(hidden > 0)
+        self.more.setText(f"Show all ({hidden} more)")
+        key, factory, style = self._key, self._reader_factory, chart_style(self.palette())
+
+        def job() -> list[SmallChart]:
+            out = []
+            with factory() as reader:
+                for view in load_series_views(reader, key, wanted, SMALL_COLUMNS_PX):
+                    if self._pool.closing.is_set():
+                        break
+                    rgba, w, h = render_rgba(metric_figure(view, style, SMALL_SIZE))
+                    out.append(SmallChart(view.name, rgba, w, h))
+            return out
+
+        def done(charts: list[SmallChart]) -> None:
+            self._inflight = None
+            if self._again:
+                self._again = False
+                if request[0] == self._key:
+                    self._show_charts(charts, len(matching))
+                self._render()
+                return
+            if generation == self._generation:
+                self._show_charts(charts, len(matching))
+
+        def failed(message: str) -> None:
+            self._inflight = None
+            self.info.setText(f"Could not draw the metrics: {message}")
+
+        self._pool.submit(job, done, failed)
+
+    def _show_charts(self, charts: list[SmallChart], matching: int) -> None:
+        self._clear()
+        for i, chart in enumerate(charts):
+            label = _ChartLabel(chart.name, self.grid_host)
+            image = QImage(chart.rgba, chart.width, chart.height, QImage.Format.Format_RGBA8888).copy()
+            label.setPixmap(QPixmap.fromImage(image))
+            label.setToolTip("Click for the full series")
+            label.clicked.connect(self.open_large)
+            self.grid.addWidget(label, i // 2, i % 2)
+        self.info.setText(f"{matching} of {len(self._names)} metrics")
+        self.rendered.emit(len(charts))
+
+    def _clear(self) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            widget = item.widget()
+            if widget is not None:
+                widget.deleteLater()
+
+    def open_large(self, name: str) -> None:
+        """The full series behind a small chart: loaded and decimated at 1600 columns on a worker."""
+        key, factory, style = self._key, self._reader_factory, chart_style(self.palette())
+        if key is None:
+            return
+
+        def job() -> list[SeriesView]:
+            with factory() as reader:
+                return load_series_views(reader, key, [name], 1600)
+
+        def done(views: list[SeriesView]) -> None:
+            if not views or key != self._key:
+                return
+            dialog = QDialog(self)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.setWindowTitle(f"{name[:80]} — {views[0].count:,} points")
+            # imported on first use: the Qt backend costs ~0.5 s of start-up otherwise
+            from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+
+            canvas = FigureCanvasQTAgg(metric_figure(views[0], style, (9, 5), small=False))
+            box = QVBoxLayout(dialog)
+            box.addWidget(NavigationToolbar2QT(canvas, dialog))
+            box.addWidget(canvas, 1)
+            dialog.resize(960, 600)
+            dialog.destroyed.connect(
+                lambda *_: self.dialogs.remove(dialog) if dialog in self.dialogs else None
+            )
+            self.dialogs.append(dialog)
+            dialog.show()
+
+        self._pool.submit(job, done)

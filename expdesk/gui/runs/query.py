@@ -1,0 +1,361 @@
+"""SQL behind the runs table: ordered keys for a filter/sort, then display-ready pages of rows.
+
+No Qt here: these functions run on worker threads with their own `IndexReader` and return plain Python
+values that the model only stores (its `data()` never computes). Texts are elided and single-lined here,
+so a 1 MB run name costs the GUI thread nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from expdesk.core.codec import unpack_exact
+from expdesk.index.reader import IndexReader, is_stale
+
+ColumnKind = Literal["attr", "param", "metric"]
+SUMMARIES = ("last", "min", "max")
+#: longest text a cell shows; the tooltip gets a little more, the detail panel the whole value
+CELL_CHARS = 200
+TOOLTIP_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Column:
+    kind: ColumnKind
+    key: str
+    summary: str = ""  # metrics only: last / min / max
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.key}" + (f":{self.summary}" if self.summary else "")
+
+    @staticmethod
+    def from_id(text: str) -> Column:
+        kind, _, rest = text.partition(":")
+        if kind == "metric":
+            key, _, summary = rest.rpartition(":")
+            return Column("metric", key, summary if summary in SUMMARIES else "last")
+        return Column(kind if kind in ("attr", "param") else "attr", rest)  # type: ignore[arg-type]
+
+    @property
+    def title(self) -> str:
+        if self.kind == "attr":
+            return ATTR_TITLES.get(self.key, self.key)
+        if self.kind == "param":
+            return self.key
+        return f"{self.key} ({self.summary})"
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind == "metric" or (self.kind == "attr" and self.key == "duration")
+
+
+ATTR_TITLES = {
+    "star": "★",
+    "name": "Name",
+    "format": "Format",
+    "status": "Status",
+    "experiment": "Experiment",
+    "start": "Start",
+    "duration": "Duration",
+    "labels": "Labels",
+}
+ATTR_COLUMNS = [Column("attr", k) for k in ATTR_TITLES]
+
+
+def sql_literal(text: str) -> str:
+    """A SQLite string literal (quotes doubled): safe for ORDER BY clauses that cannot take parameters."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def order_sql(column: Column | None, descending: bool) -> str:
+    """ORDER BY for one column, NULLs last in both directions, run key as tie-breaker."""
+    if column is None:
+        return "r.start_time IS NULL, r.start_time DESC, r.key"
+    direction = "DESC" if descending else "ASC"
+    if column.kind == "param":
+        lit = sql_literal(column.key)
+        num = f"(SELECT p.num FROM params p WHERE p.run_key = r.key AND p.key = {lit})"
+        text = f"(SELECT p.value FROM params p WHERE p.run_key = r.key AND p.key = {lit})"
+        return f"{text} IS NULL, {num} IS NULL, {num} {direction}, {text} {direction}, r.key"
+    if column.kind == "metric":
+        agg = column.summary if column.summary in SUMMARIES else "last"
+        expr = f"(SELECT s.{agg} FROM series s WHERE s.run_key = r.key AND s.key = {sql_literal(column.key)})"
+        return f"{expr} IS NULL, {expr} {direction}, r.key"
+    expr = {
+        "star": "COALESCE((SELECT a.starred FROM annotations a WHERE a.run_key = r.key), 0)",
+        "name": "r.name COLLATE NOCASE",
+        "format": "r.format",
+        "status": "r.status",
+        "experiment": "r.experiment COLLATE NOCASE",
+        "start": "r.start_time",
+        "duration": "(COALESCE(r.end_time, CASE WHEN r.status = 'running' THEN r.last_activity END) - r.start_time)",
+        "labels": "(SELECT group_concat(u.tag, ', ') FROM user_tags u WHERE u.run_key = r.key)",
+    }.get(column.key, "r.start_time")
+    return f"{expr} IS NULL, {expr} {direction}, r.key"
+
+
+STARRED_SQL = "EXISTS (SELECT 1 FROM annotations a WHERE a.run_key = r.key AND a.starred = 1)"
+
+
+@dataclass
+class KeyList:
+    """The answer to a filter/sort: every matching run key in order, and group boundaries if grouping."""
+
+    keys: list[str]
+    group_values: list[str] = field(default_factory=list)  # per row, when grouping by a param
+    group_index: list[int] = field(default_factory=list)  # per row: 0, 1, 2... changes at each new group
+
+
+def ordered_keys(
+    reader: IndexReader,
+    where_sql: str,
+    params: tuple[Any, ...],
+    order: str,
+    group_param: str | None = None,
+) -> KeyList:
+    if group_param:
+        lit = sql_literal(group_param)
+        num = f"(SELECT p.num FROM params p WHERE p.run_key = r.key AND p.key = {lit})"
+        text = f"(SELECT p.value FROM params p WHERE p.run_key = r.key AND p.key = {lit})"
+        order = f"{text} IS NULL, {num}, {text}, {order}"
+    keys = reader.run_keys(where_sql=where_sql, params=params, order_sql=order)
+    result = KeyList(keys)
+    if group_param and keys:
+        values: dict[str, str] = {}
+        for part in _chunks(keys, 900):
+            marks = ",".join("?" * len(part))
+            for row in _tuples(
+                reader,
+                f"SELECT run_key, value FROM params WHERE key = ? AND run_key IN ({marks})",
+                (group_param, *part),
+            ):
+                values[row[0]] = row[1]
+        group = -1
+        previous: str | None = None
+        for key in keys:
+            value = values.get(key, "(none)")
+            if value != previous:
+                group += 1
+                previous = value
+            result.group_values.append(elide(f"{group_param} = {value}"))
+            result.group_index.append(group)
+    return result
+
+
+@dataclass(slots=True)
+class Row:
+    """One prepared table row: display texts, tooltips for long values, flags the delegates need."""
+
+    key: str
+    texts: dict[int, str]  # column index -> text; sparse: a run has a few of the 2,000 value columns
+    tooltips: dict[int, str]
+    status: str
+    stale: bool
+    starred: bool
+    error: str | None
+
+
+def elide(text: str, limit: int = CELL_CHARS) -> str:
+    """One line, at most `limit` characters (newlines and tabs shown as symbols, never interpreted)."""
+    if len(text) <= limit and "\n" not in text and "\r" not in text and "\t" not in text:
+        return text  # the common case, kept cheap: thousands of cells per page
+    head = text[: limit + 1]
+    head = head.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
+    return head if len(text) <= limit else head[:limit] + "…"
+
+
+def fmt_number(value: float | None) -> str:
+    if value is None:
+        return ""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0 or math.isnan(seconds):
+        return ""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    return f"{hours // 24}d {hours % 24}h"
+
+
+def fmt_time(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    try:
+        return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def _tuples(reader: IndexReader, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Rows as plain tuples, not `sqlite3.Row`: tuples of scalars leave the cyclic GC's lists at the
+    next young collection, whereas thousands of surviving `sqlite3.Row`s per page kept triggering full
+    collections, each of which stops every thread, the GUI thread included (measured: 100-400 ms)."""
+    cursor = reader.conn.cursor()
+    cursor.row_factory = None
+    try:
+        return cursor.execute(sql, args).fetchall()
+    finally:
+        cursor.close()
+
+
+def _no_pause() -> None:
+    pass
+
+
+#: Python loop iterations between calls of `pause` (well under a millisecond of work)
+PAUSE_EVERY = 256
+
+
+def fetch_rows(
+    reader: IndexReader,
+    keys: list[str],
+    columns: list[Column],
+    now: float | None = None,
+    pause: Callable[[], None] = _no_pause,
+) -> list[Row]:
+    """Display rows for `keys` (in that order) with exactly `columns`: a few IN (...) queries per chunk.
+
+    `pause` is called between queries and every PAUSE_EVERY rows of Python work (the model passes the
+    paint gate, so a table paint never competes with this loop for the GIL)."""
+    now = time.time() if now is None else now
+    attr_cols = [(i, col.key) for i, col in enumerate(columns) if col.kind == "attr"]
+    param_cols: dict[str, int] = {}
+    metric_cols: dict[str, list[tuple[int, int]]] = {}  # key -> [(column index, which of last/min/max)]
+    for i, col in enumerate(columns):
+        if col.kind == "param":
+            param_cols[col.key] = i
+        elif col.kind == "metric":
+            metric_cols.setdefault(col.key, []).append((i, SUMMARIES.index(col.summary or "last")))
+    rows: dict[str, Row] = {}
+    for part in _chunks(keys, 500):
+        marks = ",".join("?" * len(part))
+        base = _tuples(
+            reader,
+            "SELECT key, name, format, status, experiment, start_time, end_time, last_activity, error,"
+            f" deleted FROM runs WHERE key IN ({marks})",
+            tuple(part),
+        )
+        stars = {
+            r[0]: bool(r[1])
+            for r in _tuples(
+                reader, f"SELECT run_key, starred FROM annotations WHERE run_key IN ({marks})", tuple(part)
+            )
+        }
+        labels: dict[str, list[str]] = {}
+        for r in _tuples(
+            reader, f"SELECT run_key, tag FROM user_tags WHERE run_key IN ({marks}) ORDER BY tag", tuple(part)
+        ):
+            labels.setdefault(r[0], []).append(r[1])
+        pause()
+        for n, (
+            key,
+            name,
+            fmt,
+            status,
+            experiment,
+            start,
+            end_time,
+            last_activity,
+            error,
+            deleted,
+        ) in enumerate(base):
+            if not n % PAUSE_EVERY:
+                pause()
+            texts: dict[int, str] = {}
+            tooltips: dict[int, str] = {}
+            stale = is_stale(status, last_activity, now, reader.stale_after)
+            # a run with no recorded end: time so far while it runs; otherwise unknown (mtimes of a copied or
+            # cloned folder say nothing about how long the run took)
+            end = end_time if end_time is not None else (last_activity if status == "running" else None)
+            duration = None if start is None or end is None else end - start
+            attrs = {
+                "star": "★" if stars.get(key) else "",
+                "name": (name or "") + (" (deleted)" if deleted else ""),
+                "format": fmt,
+                "status": status + (" (stale)" if stale else "") + (" ⚠" if error else ""),
+                "experiment": experiment or "",
+                "start": fmt_time(start),
+                "duration": fmt_duration(duration),
+                "labels": ", ".join(labels.get(key, [])),
+            }
+            for i, attr in attr_cols:
+                _put(texts, tooltips, i, attrs.get(attr, ""))
+            rows[key] = Row(key, texts, tooltips, status, stale, bool(stars.get(key)), error)
+        if param_cols:
+            # few wanted keys: filter in SQL; thousands: fetch the runs' params and pick in Python
+            if len(param_cols) <= 200:
+                pmarks = ",".join("?" * len(param_cols))
+                sql = (
+                    f"SELECT run_key, key, value FROM params WHERE run_key IN ({marks}) AND key IN ({pmarks})"
+                )
+                args: tuple[Any, ...] = (*part, *param_cols)
+            else:
+                sql = f"SELECT run_key, key, value FROM params WHERE run_key IN ({marks})"
+                args = tuple(part)
+            pause()
+            for n, (run_key, key, value) in enumerate(_tuples(reader, sql, args)):
+                if not n % PAUSE_EVERY:
+                    pause()
+                i = param_cols.get(key)
+                row = rows.get(run_key)
+                if i is not None and row is not None:
+                    _put(row.texts, row.tooltips, i, value)
+        if metric_cols:
+            if len(metric_cols) <= 200:
+                mmarks = ",".join("?" * len(metric_cols))
+                sql = f"SELECT run_key, key, exact, last, min, max, count FROM series WHERE run_key IN ({marks}) AND key IN ({mmarks})"
+                args = (*part, *metric_cols)
+            else:
+                sql = f"SELECT run_key, key, exact, last, min, max, count FROM series WHERE run_key IN ({marks})"
+                args = tuple(part)
+            pause()
+            for n, s in enumerate(_tuples(reader, sql, args)):
+                if not n % PAUSE_EVERY:
+                    pause()
+                wanted = metric_cols.get(s[1])
+                row = rows.get(s[0])
+                if wanted is None or row is None or not s[6]:
+                    continue
+                # the exact blob keeps NaN/-0.0 that SQLite REAL columns would lose
+                values = unpack_exact(s[2]) if s[2] else (s[3], s[4], s[5])
+                for i, which in wanted:
+                    value = values[which]
+                    # min/max are NaN only when every point was NaN: show nothing rather than "NaN"
+                    empty = which and value is not None and math.isnan(value)
+                    row.texts[i] = "" if empty else fmt_number(value)
+    return [rows[k] for k in keys if k in rows]
+
+
+def _put(texts: dict[int, str], tooltips: dict[int, str], i: int, value: str) -> None:
+    texts[i] = elide(value)
+    if len(value) > CELL_CHARS or "\n" in value:
+        tooltips[i] = value[:TOOLTIP_CHARS] + ("…" if len(value) > TOOLTIP_CHARS else "")
+
+
+def vocabulary(reader: IndexReader) -> dict[str, list[str]]:
+    """Keys for completion and the column chooser."""
+    return {"params": reader.param_keys(), "metrics": reader.metric_keys(), "tags": reader.tag_keys()}
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,329 @@
+"""Widgets, menus and actions of the main window (the window class wires behaviour to them)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QMimeData, Qt
+from PySide6.QtGui import QAction, QKeySequence, QPaintEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from expdesk.gui.detail.panel import DetailPanel
+from expdesk.gui.runs.filter_bar import FilterBar
+from expdesk.gui.runs.model import RunsModel
+from expdesk.gui.runs.query import elide
+from expdesk.gui.window.sources_panel import SourcesPanel
+from expdesk.gui.window.toast import Toast
+from expdesk.gui.workers.pool import PAINT_GATE
+
+if TYPE_CHECKING:
+    from expdesk.gui.window.main_window import MainWindow
+
+ATTR_WIDTHS = {
+    "star": 30,
+    "name": 230,
+    "format": 96,
+    "status": 104,
+    "experiment": 140,
+    "start": 128,
+    "duration": 78,
+}
+VALUE_WIDTH = 104
+
+
+def local_folders(mime: QMimeData) -> list[str]:
+    """Dropped local folders; a dropped file (e.g. an `mlflow.db`) adds the folder it is in."""
+    out = []
+    for url in mime.urls() if mime.hasUrls() else []:
+        if not url.isLocalFile():
+            continue
+        path = url.toLocalFile()
+        if os.path.isdir(path):
+            out.append(path)
+        elif os.path.isfile(path):
+            out.append(os.path.dirname(path))
+    return list(dict.fromkeys(out))
+
+
+class RunsTable(QTableView):
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSortingEnabled(True)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setShowGrid(False)
+        self.setAlternatingRowColors(True)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vh = self.verticalHeader()
+        vh.hide()
+        # fixed row height: no per-row size hints, so 10,000 rows cost nothing to lay out
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(self.fontMetrics().height() + 10)
+        hh = self.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setDefaultSectionSize(VALUE_WIDTH)
+        hh.setHighlightSections(False)
+        hh.setSectionsMovable(True)
+        hh.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        hh.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        # workers preparing rows wait at their next checkpoint: the cells' Python calls run uncontended
+        with PAINT_GATE:
+            super().paintEvent(event)
+
+
+class WindowLayout:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.saved_header: Any = None
+        self.model = RunsModel(window.pool, window.index.reader, window)
+        self.actions = self._actions(window)
+        self._menus(window)
+        # toolbar: filter bar, starred-only, group by, columns
+        self.filter_bar = FilterBar(window)
+        self.starred_only = QToolButton(window)
+        self.starred_only.setText("★ Starred")
+        self.starred_only.setCheckable(True)
+        self.starred_only.setToolTip("Show starred runs only")
+        self.group_by = QComboBox(window)
+        self.group_by.setMinimumWidth(150)
+        self.group_by.setToolTip("Group runs by a parameter")
+        self.set_group_choices([])
+        columns = QToolButton(window)
+        columns.setDefaultAction(self.actions["columns"])
+        compare = QToolButton(window)
+        compare.setDefaultAction(self.actions["compare"])
+        open_button = QToolButton(window)
+        open_button.setDefaultAction(self.actions["open"])
+        toolbar = QToolBar("Main", window)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(open_button)
+        bar = QWidget(toolbar)
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(6, 0, 6, 0)
+        row.addWidget(self.filter_bar, 1)
+        toolbar.addWidget(bar)
+        toolbar.addWidget(self.starred_only)
+        toolbar.addWidget(self.group_by)
+        toolbar.addWidget(columns)
+        toolbar.addWidget(compare)
+        window.addToolBar(toolbar)
+        # centre: sources | table (or the empty state) | detail
+        self.sources = SourcesPanel(window)
+        self.table = RunsTable(window)
+        self.table.setModel(self.model)
+        self._widths: dict[str, int] = {}
+        self._sizing = False
+        self.model.modelReset.connect(self._size_columns)
+        self.table.horizontalHeader().sectionResized.connect(self._on_section_resized)
+        self.empty = self._empty_page(window)
+        self.stack = QStackedWidget(window)
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.table)
+        self.detail = DetailPanel(window.pool, window.index.reader, window)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, window)
+        self.splitter.addWidget(self.sources)
+        self.splitter.addWidget(self.stack)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([240, 740, 580])
+        self.splitter.setChildrenCollapsible(False)
+        window.setCentralWidget(self.splitter)
+        # status bar: counts, a busy hint, indexing progress with cancel
+        status = window.statusBar()
+        self.count_label = QLabel("", window)
+        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.busy = QLabel("loading…", window)
+        self.busy.setObjectName("mutedLabel")
+        self.busy.hide()
+        self.progress_label = QLabel("", window)
+        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.progress = QProgressBar(window)
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(False)
+        self.cancel = QPushButton("Cancel", window)
+        status.addWidget(self.count_label)
+        status.addWidget(self.busy)
+        status.addPermanentWidget(self.progress_label)
+        status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.cancel)
+        self.hide_progress()
+        self.toast = Toast(window)
+
+    def _actions(self, window: MainWindow) -> dict[str, QAction]:
+        def make(
+            name: str, text: str, *keys: str | QKeySequence.StandardKey, checkable: bool = False
+        ) -> QAction:
+            action = QAction(text, window)
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setCheckable(checkable)
+            if checkable:
+                action.setChecked(True)
+            if keys:
+                action.setToolTip(f"{text.rstrip('…')} ({QKeySequence(keys[0]).toString()})")
+            window.addAction(action)
+            return action
+
+        return {
+            "open": make("open", "Open Folder…", "Ctrl+O"),
+            "refresh": make("refresh", "Refresh", "F5"),
+            "quit": make("quit", "Quit", "Ctrl+Q"),
+            "columns": make("columns", "Columns…", "Ctrl+Shift+C"),
+            "focus_filter": make("focus_filter", "Filter", "Ctrl+F"),
+            "detail": make("detail", "Open Detail"),
+            "star": make("star", "Star / Unstar", "Ctrl+B"),
+            "compare": make("compare", "Compare Selected", "Ctrl+D"),
+            "export": make("export", "Export Model Bundle…", "Ctrl+E"),
+            "push": make("push", "Push to MLflow Server…", "Ctrl+Shift+P"),
+            "add_server": make("add_server", "Add MLflow Server…"),
+            "toggle_sources": make("toggle_sources", "Sources Panel", checkable=True),
+            "toggle_detail": make("toggle_detail", "Detail Panel", checkable=True),
+        }
+
+    def _menus(self, window: MainWindow) -> None:
+        bar = window.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.actions["open"])
+        file_menu.addAction(self.actions["add_server"])
+        self.recent_menu = QMenu("Recent Folders", file_menu)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self.actions["quit"])
+        view = bar.addMenu("&View")
+        for name in ("focus_filter", "columns", "refresh"):
+            view.addAction(self.actions[name])
+        view.addSeparator()
+        view.addAction(self.actions["toggle_sources"])
+        view.addAction(self.actions["toggle_detail"])
+        run = bar.addMenu("&Run")
+        for name in ("detail", "star", "compare", "export", "push"):
+            run.addAction(self.actions[name])
+        self.actions["detail"].setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.actions["detail"].setText("Open Detail (Enter)")
+
+    def _empty_page(self, window: MainWindow) -> QWidget:
+        page = QWidget(window)
+        box = QVBoxLayout(page)
+        box.addStretch(2)
+        self.empty_title = QLabel("Drop run folders here", page)
+        self.empty_title.setObjectName("emptyTitle")
+        self.empty_text = QLabel(
+            "MLflow stores, TensorBoard logs, Lightning, Hydra, DVC, Sacred, W&B offline,\n"
+            "Hugging Face Trainer and plain metrics.jsonl folders are read in place, never modified.\n\n"
+            "Drag folders from your file manager, or use File ▸ Open Folder… (Ctrl+O).\n"
+            "New here? Start with `expdesk --demo`.",
+            page,
+        )
+        self.empty_text.setObjectName("emptyHint")
+        open_button = QPushButton("Open Folder…", page)
+        open_button.clicked.connect(window.open_folder_dialog)
+        for label in (self.empty_title, self.empty_text):
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            box.addWidget(label)
+        box.addSpacing(12)
+        box.addWidget(open_button, 0, Qt.AlignmentFlag.AlignCenter)
+        box.addStretch(3)
+        return page
+
+    # -- state updates --------------------------------------------------------------------------------
+    def set_group_choices(self, params: list[str]) -> None:
+        current = self.group_by.currentData()
+        self.group_by.blockSignals(True)
+        self.group_by.clear()
+        self.group_by.addItem("No grouping", None)
+        for key in params[:2000]:
+            self.group_by.addItem(f"Group by {elide(key, 60)}", key)
+        i = self.group_by.findData(current)
+        self.group_by.setCurrentIndex(max(i, 0))
+        self.group_by.blockSignals(False)
+
+    def update_empty_state(self, total: int, has_sources: bool, filtering: bool) -> None:
+        if total or filtering:
+            self.stack.setCurrentWidget(self.table)
+            return
+        if has_sources:
+            self.empty_title.setText("No runs found yet")
+        else:
+            self.empty_title.setText("Drop run folders here")
+        self.stack.setCurrentWidget(self.empty)
+
+    def show_progress(self, done: int, total: int, text: str) -> None:
+        self.progress_label.setText(text)
+        self.progress.setRange(0, max(total, 0))
+        self.progress.setValue(done)
+        for w in (self.progress_label, self.progress, self.cancel):
+            w.show()
+
+    def hide_progress(self) -> None:
+        for w in (self.progress_label, self.progress, self.cancel):
+            w.hide()
+
+    def _size_columns(self) -> None:
+        """After a reset the header forgets widths: re-apply the user's (by column id) or our defaults."""
+        header = self.table.horizontalHeader()
+        offset = 1 if self.model.group_param() else 0
+        self._sizing = True
+        try:
+            if offset:
+                header.resizeSection(0, self._widths.get("group", 180))
+            for i, column in enumerate(self.model.columns()):
+                default = ATTR_WIDTHS.get(column.key, VALUE_WIDTH) if column.kind == "attr" else VALUE_WIDTH
+                width = self._widths.get(column.id, default)
+                if header.sectionSize(i + offset) != width:
+                    header.resizeSection(i + offset, width)
+        finally:
+            self._sizing = False
+
+    def _on_section_resized(self, logical: int, _old: int, new: int) -> None:
+        if self._sizing:
+            return
+        offset = 1 if self.model.group_param() else 0
+        columns = self.model.columns()
+        if logical < offset:
+            self._widths["group"] = new
+        elif logical - offset < len(columns):
+            self._widths[columns[logical - offset].id] = new
+
+    def restore_selection(self, keys: list[str], current: str | None, scroll: int) -> None:
+        selection = QItemSelection()
+        for key in keys:
+            row = self.model.row_of(key)
+            if row >= 0:
+                selection.select(
+                    self.model.index(row, 0), self.model.index(row, self.model.columnCount() - 1)
+                )
+        selection_model = self.table.selectionModel()
+        if not selection.isEmpty():
+            selection_model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if current is not None and self.model.row_of(current) >= 0:
+            selection_model.setCurrentIndex(
+                self.model.index(self.model.row_of(current), 0), QItemSelectionModel.SelectionFlag.NoUpdate
+            )
+        self.table.verticalScrollBar().setValue(scroll)
+
+
+def build_layout(window: MainWindow) -> WindowLayout:
+    return WindowLayout(window)

@@ -1,0 +1,168 @@
+"""The Sources panel: watched roots with run counts per format, live status and errors.
+
+The panel only shows what `load_sources` (a worker job) prepared; removing a root or marking it a network
+mount is asked of the window through signals, which does the write on a worker.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from expdesk.gui.runs.query import elide
+from expdesk.index.reader import IndexReader
+
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass
+class SourceInfo:
+    path: str
+    network: bool
+    runs: int
+    errors: int
+    formats: dict[str, int] = field(default_factory=dict)
+    error_samples: list[tuple[str, str]] = field(default_factory=list)  # (run name, message)
+
+
+def load_sources(reader: IndexReader) -> list[SourceInfo]:
+    """Worker job: every root with its counts (a few small queries per root)."""
+    out = []
+    for root in reader.roots():
+        info = SourceInfo(root["path"], bool(root["network"]), root["runs"], root["errors"])
+        info.formats = reader.format_counts(root["path"])
+        if root["errors"]:
+            rows = reader.raw(
+                "SELECT COALESCE(name, path), error FROM runs WHERE root = ? AND error IS NOT NULL AND gone = 0"
+                " ORDER BY name LIMIT 20",
+                (root["path"],),
+            )
+            info.error_samples = [(elide(r[0], 80), elide(r[1], 300)) for r in rows]
+        out.append(info)
+    return out
+
+
+class SourcesPanel(QWidget):
+    remove_requested = Signal(str)
+    network_requested = Signal(str, bool)
+    add_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        title = QLabel("Sources", self)
+        title.setObjectName("panelTitle")
+        add = QToolButton(self)
+        add.setText("+")
+        add.setToolTip("Add a folder (Ctrl+O)")
+        add.clicked.connect(self.add_requested)
+        top = QHBoxLayout()
+        top.setContentsMargins(8, 6, 4, 2)
+        top.addWidget(title)
+        top.addStretch(1)
+        top.addWidget(add)
+        self.tree = QTreeWidget(self)
+        self.tree.setColumnCount(2)
+        self.tree.setHeaderLabels(["Folder", "Runs"])
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setRootIsDecorated(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideLeft)  # the end of a path says the most
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._menu)
+        self.empty = QLabel("No folders yet.\nDrop run folders on the window\nor press Ctrl+O.", self)
+        self.empty.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setObjectName("emptyHint")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(top)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.empty, 1)
+        self._status: dict[str, str] = {}
+        self._sources: list[SourceInfo] = []
+        self.show_sources([])
+
+    def set_status(self, path: str, status: str) -> None:
+        """Live status per root ("indexing…", "watching", "polling", "error: …")."""
+        self._status[path] = status
+        self.show_sources(self._sources)
+
+    def sources(self) -> list[SourceInfo]:
+        return list(self._sources)
+
+    def show_sources(self, sources: list[SourceInfo]) -> None:
+        self._sources = sources
+        expanded = {
+            self.tree.topLevelItem(i).data(0, PATH_ROLE)
+            for i in range(self.tree.topLevelItemCount())
+            if self.tree.topLevelItem(i).isExpanded()
+        }
+        self.tree.clear()
+        for src in sources:
+            name = src.path.rstrip("/").rsplit("/", 1)[-1] or src.path
+            item = QTreeWidgetItem([elide(name, 120), str(src.runs)])
+            item.setData(0, PATH_ROLE, src.path)
+            status = self._status.get(src.path, "indexed")
+            tip = [src.path, f"status: {status}"] + (["network mount (polled)"] if src.network else [])
+            item.setToolTip(0, "<p style='white-space:pre-wrap'>" + html.escape("\n".join(tip)) + "</p>")
+            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            flags = [status] + (["network"] if src.network else [])
+            QTreeWidgetItem(item, [" · ".join(flags), ""])
+            for fmt, count in sorted(src.formats.items()):
+                child = QTreeWidgetItem(item, [fmt, str(count)])
+                child.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if src.errors:
+                errors = QTreeWidgetItem(item, ["⚠ runs with errors", str(src.errors)])
+                errors.setForeground(0, Qt.GlobalColor.red)
+                for run, message in src.error_samples:
+                    leaf = QTreeWidgetItem(errors, [f"{run}: {message}", ""])
+                    leaf.setToolTip(0, "<p style='white-space:pre-wrap'>" + html.escape(message) + "</p>")
+            self.tree.addTopLevelItem(item)
+            item.setExpanded(src.path in expanded or len(sources) <= 3)
+        self.tree.setVisible(bool(sources))
+        self.empty.setVisible(not sources)
+
+    def _menu(self, pos: QPoint) -> None:
+        item = self.tree.itemAt(pos)
+        while item is not None and item.parent() is not None:
+            item = item.parent()
+        if item is None:
+            return
+        path = item.data(0, PATH_ROLE)
+        source = next((s for s in self._sources if s.path == path), None)
+        menu = QMenu(self)
+        network = QAction("Network mount (poll instead of watching)", menu)
+        network.setCheckable(True)
+        network.setChecked(bool(source and source.network))
+        network.toggled.connect(lambda on: self.network_requested.emit(path, on))
+        remove = QAction("Remove folder", menu)
+        remove.triggered.connect(lambda: self.remove_requested.emit(path))
+        menu.addAction(network)
+        menu.addSeparator()
+        menu.addAction(remove)
+        menu.exec(self.tree.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+    def current_root(self) -> Any:
+        item = self.tree.currentItem()
+        while item is not None and item.parent() is not None:
+            item = item.parent()
+        return None if item is None else item.data(0, PATH_ROLE)

@@ -1,0 +1,159 @@
+"""Wires the views written as standalone widgets (compare, lineage, export) into the main window.
+
+Kept apart from main_window.py so the window stays about the runs table; each function here owns the life
+cycle of what it opens (the window calls `close_all` on shutdown).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtWidgets import QWidget
+
+from expdesk.gui.detail.lineage_view import LineageView
+from expdesk.lineage.build import build_lineage
+
+SERVER_SCHEMES = ("mlflow+http://", "mlflow+https://")
+
+
+def is_server_url(root: str) -> bool:
+    """Roots of the form `mlflow+http(s)://host` are tracking servers browsed over HTTP, not folders."""
+    return root.startswith(SERVER_SCHEMES)
+
+
+if TYPE_CHECKING:
+    from expdesk.gui.compare.view import CompareView
+    from expdesk.gui.dialogs.export import ExportDialog
+    from expdesk.gui.dialogs.push import PushDialog
+    from expdesk.gui.window.main_window import MainWindow
+    from expdesk.remote.browse import ServerRefresher
+
+
+class WindowViews:
+    """The compare windows, the lineage tab and export dialogs of one main window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.compares: list[CompareView] = []
+        self.dialogs: list[ExportDialog] = []
+        self.pushes: list[PushDialog] = []
+        self.servers: dict[str, ServerRefresher] = {}
+        self._lock = threading.Lock()  # watch_server is called from an index-pool worker
+        index = window.index
+
+        def load_lineage(key: str) -> Any:
+            # runs on a worker thread: its own read-only reader; hashes are cached through the writer
+            with index.reader() as reader:
+                return build_lineage(reader, key, writer_call=index.writer.call)
+
+        self.lineage = LineageView(load_lineage, window.detail)
+        self.lineage.run_activated.connect(lambda key: window.detail.show_run(key))
+        window.detail.add_tab("Lineage", self.lineage, self.lineage.set_run)
+
+    def open_compare(self, keys: list[str]) -> CompareView:
+        # views are imported when first opened: they pull in matplotlib's Qt backend (start-up time)
+        from expdesk.gui.compare.view import CompareView
+
+        view = CompareView(self.window.index, keys)
+        view.setWindowTitle(f"Compare {len(keys)} runs — expdesk")
+        view.resize(1280, 820)
+        # closing deletes the window (its tasks are waited for and its listener closed in closeEvent)
+        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        view.destroyed.connect(
+            lambda _o=None, v=view: self.compares.remove(v) if v in self.compares else None
+        )
+        self.compares.append(view)
+        view.show()
+        return view
+
+    def open_export(self, key: str, label: str, parent: QWidget | None = None) -> ExportDialog:
+        from expdesk.bundle.export import ExportOptions, plan_bundle, write_bundle
+        from expdesk.gui.dialogs.export import ExportDialog
+
+        index = self.window.index
+
+        def planner(progress: Any, cancelled: Any) -> Any:
+            with index.reader() as reader:  # the worker thread's own reader
+                return plan_bundle(
+                    reader, key, ExportOptions(), progress, cancelled, writer_call=index.writer.call
+                )
+
+        out_dir = Path(
+            QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home()
+        )
+        dialog = ExportDialog(label, planner, write_bundle, out_dir, parent or self.window)
+        dialog.exported.connect(
+            lambda path: self.window.statusBar().showMessage(f"Bundle written: {path}", 8000)
+        )
+        dialog.finished.connect(lambda _r, d=dialog: self.dialogs.remove(d) if d in self.dialogs else None)
+        self.dialogs.append(dialog)
+        dialog.show()
+        return dialog
+
+    def open_push(self, keys: list[str]) -> PushDialog | None:
+        """Push the selected runs to an MLflow tracking server (Ctrl+Shift+P)."""
+        from expdesk.gui.dialogs.push import PushDialog, index_pusher
+
+        if not keys:
+            self.window.statusBar().showMessage("Select the runs to push (Ctrl+Shift+P).", 4000)
+            return None
+        dialog = PushDialog(len(keys), index_pusher(self.window.index.db_path, keys), parent=self.window)
+        dialog.finished.connect(lambda _r, d=dialog: self.pushes.remove(d) if d in self.pushes else None)
+        self.pushes.append(dialog)
+        dialog.show()
+        return dialog
+
+    def ask_server(self) -> None:
+        """File > Add MLflow Server…: a tracking server becomes a source next to the folders (read-only)."""
+        from PySide6.QtWidgets import QInputDialog
+
+        text, ok = QInputDialog.getText(
+            self.window,
+            "Add MLflow server",
+            "Tracking server URL (credentials come from the environment):",
+            text="http://127.0.0.1:5000",
+        )
+        if ok and text.strip():
+            self.add_server(text.strip())
+
+    def add_server(self, url: str) -> None:
+        """Remember the server as a root and keep its runs listed (a worker lists them, then polls)."""
+        from expdesk.remote.http import source_url
+
+        root = source_url(url if url.startswith("mlflow+") else f"mlflow+{url}")
+
+        def job() -> None:
+            self.window.index.add_root(root)
+            self.watch_server(root)
+
+        self.window.index_pool.submit(job, lambda _r: self.window.reload_all())
+
+    def watch_server(self, url: str) -> None:
+        """Keep a tracking server's runs in the index, refreshed on a timer (its own thread)."""
+        from expdesk.remote.browse import ServerRefresher
+
+        with self._lock:
+            if url in self.servers:
+                return
+            refresher = ServerRefresher(self.window.index, url)
+            self.servers[url] = refresher
+        refresher.start()
+
+    def close_all(self) -> None:
+        with self._lock:
+            servers, self.servers = list(self.servers.values()), {}
+        for refresher in servers:
+            refresher.stop()
+        for push in list(self.pushes):
+            push.reject()
+        self.pushes.clear()
+        for view in list(self.compares):
+            view.shutdown()
+            view.close()
+        for dialog in list(self.dialogs):
+            dialog.reject()
+        self.compares.clear()
+        self.dialogs.clear()

@@ -1,0 +1,344 @@
+"""MLflow SQLite tracking store (`mlflow.db` + artifact folder), opened read-only, never locked.
+
+`mode=ro` (never `immutable=1`: MLflow may be writing, and immutable would let SQLite read torn pages).
+Incremental: metric rows are read by `rowid > cursor` through MLflow's own `(run_uuid)` index.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+
+from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
+from expdesk.core.errors import IncompleteRead, SourceError
+from expdesk.core.paths import is_regular_file, is_within
+from expdesk.core.safefile import open_regular
+from expdesk.sources.base import Reader, list_artifacts
+from expdesk.sources.mlflow._common import info_from_tags, status_of, uri_tail
+
+REQUIRED_TABLES = {"runs", "experiments", "metrics", "params", "tags"}
+SQLITE_MAGIC = b"SQLite format 3\x00"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: a damaged schema makes column *names* invalid UTF-8, which sqlite3 decodes strictly (no text_factory)
+_DB_ERRORS = (sqlite3.Error, UnicodeDecodeError)
+
+
+def _idle_wal(path: Path) -> bool:
+    """A WAL-mode database that no process has open: no `-wal` next to it.
+
+    `mode=ro` on such a file would *create* `-wal` and `-shm` beside it (and cannot remove them again),
+    which writes into a watched folder. With no writer, `immutable=1` reads the same bytes and creates
+    nothing; a writer that starts meanwhile writes into a new `-wal`, not the main file, and `read`
+    double-checks that nothing moved while it read.
+    """
+    try:
+        fd, _st = open_regular(path)
+    except SourceError:
+        return False
+    try:
+        header = os.read(fd, 20)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    # bytes 18/19 are the file-format write/read versions: 2 means WAL
+    return len(header) == 20 and header[18] == 2 and not os.path.exists(f"{path}-wal")
+
+
+def _state(path: Path) -> tuple[object, ...]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("missing",)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, os.path.exists(f"{path}-wal"))
+
+
+def connect_ro(path: Path) -> sqlite3.Connection:
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    if is_regular_file(path) and _idle_wal(path):
+        uri += "&immutable=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
+        conn.execute("PRAGMA query_only=1")
+    except sqlite3.Error as exc:
+        raise SourceError(path, f"cannot open read-only: {exc}") from None
+    # TEXT columns hold whatever bytes the writer stored: invalid UTF-8 is shown replaced, not a crash
+    conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
+    return conn
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _looks_like_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(16) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+class MlflowSqliteReader(Reader):
+    format = "mlflow-sqlite"
+    priority = 100
+    claims_subtree = False  # the folder holding mlflow.db may hold other runs too
+
+    def detect(self, path: Path) -> float:
+        if (
+            not path.is_file()
+            or path.suffix not in (".db", ".sqlite", ".sqlite3")
+            or not _looks_like_sqlite(path)
+        ):
+            return 0.0
+        try:
+            conn = connect_ro(path)
+        except SourceError:
+            return 0.0
+        try:
+            tables = _tables(conn)
+        except _DB_ERRORS:
+            return 0.0
+        finally:
+            conn.close()
+        return 1.0 if REQUIRED_TABLES | {"alembic_version"} <= tables else 0.0
+
+    def runs(self, path: Path, root: Path) -> list[RunRef]:
+        try:
+            conn = connect_ro(path)
+            try:
+                ids = [r[0] for r in conn.execute("SELECT run_uuid FROM runs ORDER BY start_time, run_uuid")]
+            finally:
+                conn.close()
+        except _DB_ERRORS:
+            return []
+        return [RunRef(self.format, path, root, native_id=i, store=path) for i in ids]
+
+    def fingerprint(self, ref: RunRef) -> str:
+        parts = []
+        for suffix in ("", "-wal"):
+            try:
+                st = os.stat(f"{ref.path}{suffix}")
+                parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
+            except OSError:
+                parts.append("-")
+        return "|".join(parts)
+
+    def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
+        before = _state(ref.path) if _idle_wal(ref.path) else None
+        conn = connect_ro(ref.path)
+        try:
+            update = self._read(conn, ref, cursor or {})
+        except _DB_ERRORS as exc:
+            raise SourceError(ref.path, f"run {ref.native_id}: {exc}") from None
+        finally:
+            conn.close()
+        if before is not None and before != _state(ref.path):
+            # a writer started (or checkpointed) while we read, possibly through an immutable connection
+            raise IncompleteRead(ref.path, "the database changed while it was read; read again")
+        return update
+
+    def _read(self, conn: sqlite3.Connection, ref: RunRef, cursor: dict[str, Any]) -> RunUpdate:
+        run_id = ref.native_id
+        row = conn.execute(
+            "SELECT r.name, r.user_id, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.artifact_uri,"
+            " r.experiment_id, e.name, e.lifecycle_stage FROM runs r LEFT JOIN experiments e"
+            " ON e.experiment_id = r.experiment_id WHERE r.run_uuid = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise SourceError(ref.path, f"run {run_id} is no longer in the database")
+        name, user, status, start, end, stage, artifact_uri, exp_id, exp_name, exp_stage = row
+        update = RunUpdate(name=name or run_id, experiment=exp_name or str(exp_id))
+        update.native_status = status
+        update.status = status_of(status)
+        update.start_time = None if start is None else start / 1000.0
+        update.end_time = None if end is None else end / 1000.0
+        update.deleted = stage == "deleted" or exp_stage == "deleted"
+        update.params = dict(
+            sorted(conn.execute("SELECT key, value FROM params WHERE run_uuid=?", (run_id,)))
+        )
+        update.tags = dict(sorted(conn.execute("SELECT key, value FROM tags WHERE run_uuid=?", (run_id,))))
+        update.name = update.tags.get("mlflow.runName") or update.name
+        update.parent_native_id = update.tags.get("mlflow.parentRunId")
+        update.info = info_from_tags(update.tags, user)
+        update.info["experiment_id"] = str(exp_id)
+        update.info["artifact_uri"] = artifact_uri
+        self._metrics(conn, run_id, cursor, update)
+        artifacts = self._local(ref, artifact_uri, str(exp_id), run_id)
+        if artifacts is not None:
+            update.artifacts = list_artifacts(artifacts)
+        self._inputs_outputs(conn, ref, run_id, update)
+        if update.status == Status.RUNNING:
+            update.last_activity = max(
+                (
+                    os.stat(f"{ref.path}{s}").st_mtime
+                    for s in ("", "-wal")
+                    if os.path.exists(f"{ref.path}{s}")
+                ),
+                default=None,
+            )
+        return update
+
+    def _metrics(
+        self, conn: sqlite3.Connection, run_id: str | None, cursor: dict[str, Any], update: RunUpdate
+    ) -> None:
+        last_rowid = int(cursor.get("rowid", 0))
+        count_now = conn.execute("SELECT COUNT(*) FROM metrics WHERE run_uuid=?", (run_id,)).fetchone()[0]
+        if count_now < int(cursor.get("count", 0)):
+            last_rowid = 0  # rows were deleted: start over
+            update.metrics_reset = True
+        rows = conn.execute(
+            "SELECT rowid, key, value, timestamp, step, is_nan FROM metrics"
+            " WHERE run_uuid=? AND rowid>? ORDER BY rowid",
+            (run_id, last_rowid),
+        ).fetchall()
+        grouped: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        bad: list[str] = []
+        for rowid, key, value, ts, step, is_nan in rows:
+            last_rowid = rowid
+            # SQLite columns hold whatever was written (text in a REAL column, NULL, 1e30 steps):
+            # a bad row is named and skipped, the rest of the run still reads
+            try:
+                point = (int(step), math.nan if is_nan else float(value), float(ts))
+                if not INT64_MIN <= point[0] <= INT64_MAX:
+                    raise OverflowError(f"step {step} does not fit in 64 bits")
+            except (TypeError, ValueError, OverflowError) as exc:
+                if len(bad) < 5:
+                    bad.append(f"metrics row {rowid} ({key}): {exc}")
+                continue
+            steps, values, stamps = grouped.setdefault(str(key), ([], [], []))
+            steps.append(point[0])
+            values.append(point[1])
+            stamps.append(point[2])
+        if bad:
+            update.error = "; ".join(bad)
+        for key, (steps, values, stamps) in grouped.items():
+            update.metrics.append(
+                Series(key, np.array(steps, dtype=np.int64), np.array(values), np.array(stamps))
+            )
+        update.cursor = {"rowid": last_rowid, "count": count_now}
+
+    def _local(
+        self, ref: RunRef, uri: str | None, exp_id: str, tail_id: str | None, kind: str = ""
+    ) -> Path | None:
+        """Map a recorded absolute artifact location onto the folder next to the DB where it lives now:
+        `/old/place/mlruns/1/<run>/artifacts` -> `<db dir>/mlruns/1/<run>/artifacts` (never the old path)."""
+        tail = uri_tail(uri)
+        if tail is None or tail_id is None:
+            return None
+        parts = PurePosixPath(tail).parts
+        marker = [exp_id, *([kind] if kind else []), tail_id]
+        for i in range(len(parts) - len(marker), 0, -1):
+            if list(parts[i : i + len(marker)]) == marker:
+                candidate = ref.path.parent.joinpath(*parts[i - 1 :])
+                if candidate.is_symlink():
+                    return None
+                try:
+                    resolved = candidate.resolve()
+                except OSError:
+                    return None
+                return candidate if is_within(resolved, ref.root.resolve()) else None
+        return None
+
+    def _inputs_outputs(
+        self, conn: sqlite3.Connection, ref: RunRef, run_id: str | None, update: RunUpdate
+    ) -> None:
+        tables = _tables(conn)
+        datasets, models = [], []
+        if {"inputs", "datasets"} <= tables:
+            for input_uuid, ds_id in conn.execute(
+                "SELECT input_uuid, source_id FROM inputs WHERE destination_id=? AND source_type='DATASET'",
+                (run_id,),
+            ).fetchall():
+                ds = conn.execute(
+                    "SELECT name, digest, dataset_source_type, dataset_source, dataset_schema,"
+                    " dataset_profile FROM datasets WHERE dataset_uuid=?",
+                    (ds_id,),
+                ).fetchone()
+                tags = (
+                    dict(conn.execute("SELECT name, value FROM input_tags WHERE input_uuid=?", (input_uuid,)))
+                    if "input_tags" in tables
+                    else {}
+                )
+                if ds is None:
+                    continue
+                context = tags.get("mlflow.data.context")
+                datasets.append(
+                    {
+                        "dataset_id": ds_id,
+                        "name": ds[0],
+                        "digest": ds[1],
+                        "source_type": ds[2],
+                        "source": ds[3],
+                        "schema": ds[4],
+                        "profile": ds[5],
+                        "context": context,
+                    }
+                )
+                update.files.append(
+                    FileRef(
+                        "input",
+                        context or "dataset",
+                        ds[3] or ds[0] or "",
+                        None,
+                        None,
+                        (("mlflow_digest", str(ds[1])),) if ds[1] else (),
+                    )
+                )
+        if {"inputs", "logged_models"} <= tables:
+            for model_id, step in conn.execute(
+                "SELECT destination_id, step FROM inputs WHERE source_id=? AND destination_type='MODEL_OUTPUT'",
+                (run_id,),
+            ).fetchall():
+                m = conn.execute(
+                    "SELECT name, status, artifact_location, experiment_id FROM logged_models"
+                    " WHERE model_id=?",
+                    (model_id,),
+                ).fetchone()
+                if m is None:
+                    continue
+                local = self._local(ref, m[2], str(m[3]), model_id, "models")
+                versions = []
+                if "model_versions" in tables:
+                    versions = [
+                        {"name": v[0], "version": v[1], "stage": v[2], "status": v[3]}
+                        for v in conn.execute(
+                            "SELECT name, version, current_stage, status FROM model_versions WHERE source=?",
+                            (f"models:/{model_id}",),
+                        )
+                    ]
+                models.append(
+                    {
+                        "model_id": model_id,
+                        "name": m[0],
+                        "status": {1: "PENDING", 2: "READY", 3: "FAILED"}.get(m[1], m[1]),
+                        "local_dir": str(local) if local and local.is_dir() else None,
+                        "step": step,
+                        "registered_versions": versions,
+                    }
+                )
+                if local is not None and local.is_dir():
+                    for art in list_artifacts(local):
+                        update.files.append(
+                            FileRef(
+                                "output",
+                                "model",
+                                f"models/{model_id}/{art.path}",
+                                str(local / art.path),
+                                art.size,
+                            )
+                        )
+        if datasets:
+            update.info["datasets"] = datasets
+        if models:
+            update.info["logged_models"] = models
+
+
+READER = MlflowSqliteReader()

@@ -1,0 +1,205 @@
+"""Hand-written run folders: params/config/hparams files plus metrics.jsonl / metrics.csv / results.json.
+
+The fallback reader: it claims a folder only when no tool-specific reader does, and it does not claim the
+subtree (a project folder with a config.yaml may still hold real runs below it).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from expdesk.core.entities import RunRef, RunUpdate, Series, Status
+from expdesk.core.errors import IncompleteRead, SourceError
+from expdesk.core.paths import is_regular_file
+from expdesk.core.safefile import read_json_file, read_yaml_file
+from expdesk.sources.base import Reader, list_artifacts, require_folder
+from expdesk.sources.common.tables import (
+    flatten_record,
+    history_dict_to_series,
+    number,
+    read_csv_table,
+    read_jsonl,
+)
+from expdesk.sources.common.values import flatten
+
+PARAM_FILES = (
+    "params.json",
+    "params.yaml",
+    "params.yml",
+    "config.json",
+    "config.yaml",
+    "config.yml",
+    "hparams.json",
+    "hparams.yaml",
+    "hparams.yml",
+)
+#: metric files in order of preference: the first present is the run's metric history
+METRIC_FILES = ("metrics.jsonl", "metrics.csv")
+MARKERS = ("DONE", "results.json")
+
+
+def _exists(folder: Path, name: str) -> bool:
+    return is_regular_file(folder / name)
+
+
+def read_params(
+    folder: Path, names: tuple[str, ...] = PARAM_FILES
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """Merge every params/config file present (in `names` order) -> (params, files used, errors)."""
+    params: dict[str, str] = {}
+    used, errors = [], []
+    for name in names:
+        path = folder / name
+        if not is_regular_file(path):
+            continue
+        try:
+            data = read_json_file(path) if name.endswith(".json") else read_yaml_file(path)
+        except SourceError as exc:
+            errors.append(str(exc))
+            continue
+        used.append(name)
+        if isinstance(data, dict):
+            params.update(flatten(data))
+        elif data is not None:
+            errors.append(f"{path}: expected a mapping of params, found {type(data).__name__}")
+    return params, used, errors
+
+
+def read_metric_file(
+    folder: Path,
+    name: str,
+    state: dict[str, Any] | None,
+) -> tuple[list[Series], bool, dict[str, Any], list[str]]:
+    path = folder / name
+    if name.endswith(".jsonl"):
+        return read_jsonl(path, state)
+    return read_csv_table(path, state)
+
+
+def newest_mtime(folder: Path) -> float | None:
+    newest = None
+    try:
+        for entry in os.scandir(folder):
+            try:
+                m = entry.stat(follow_symlinks=False).st_mtime
+            except OSError:
+                continue
+            newest = m if newest is None else max(newest, m)
+    except OSError:
+        return None
+    return newest
+
+
+def run_name(path: Path, root: Path) -> str:
+    """The folder's path below the watched root (what a researcher recognises), or its own name."""
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return path.name
+    return rel.as_posix() if rel.parts else path.name
+
+
+class GenericReader(Reader):
+    format = "generic"
+    priority = 0
+    claims_subtree = False
+    metric_files: tuple[str, ...] = METRIC_FILES
+
+    def detect(self, path: Path) -> float:
+        try:
+            names = set(os.listdir(path))
+        except OSError:
+            return 0.0
+        if names & set(self.metric_files):
+            return 0.4
+        if names & set(PARAM_FILES) and names & set(MARKERS):
+            return 0.3
+        if "results.json" in names:
+            return 0.2
+        return 0.0
+
+    def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
+        folder = require_folder(ref)
+        update = RunUpdate(name=run_name(folder, ref.root))
+        update.params, used, errors = read_params(folder)
+        update.info["config_files"] = used
+        was_read_before = cursor is not None
+        was_running = bool((cursor or {}).get("running"))
+        cursor = dict(cursor or {})
+        primary = next((n for n in self.metric_files if _exists(folder, n)), None)
+        if primary is not None:
+            if cursor.get("primary") != primary:
+                cursor = {"primary": primary}
+                update.metrics_reset = True
+            try:
+                series, reset, state, errs = read_metric_file(folder, primary, cursor.get("state"))
+            except SourceError as exc:
+                errors.append(str(exc))
+            else:
+                update.metrics = series
+                update.metrics_reset = update.metrics_reset or reset
+                cursor["state"] = state
+                errors.extend(errs)
+        self.read_results(folder, update, errors)
+        update.artifacts = list_artifacts(folder)
+        update.last_activity = newest_mtime(folder)
+        update.status, update.native_status = self.status_of(folder)
+        grew = was_read_before and not update.metrics_reset and any(len(x.steps) for x in update.metrics)
+        if update.status == Status.UNKNOWN and (
+            grew or (was_running and _written_recently(update.last_activity))
+        ):
+            # no end marker and we saw its metrics grow: it is running (and turns stale, like a crashed
+            # MLflow run, if the writes stop without a DONE/results.json marker). A first read cannot tell
+            # a live run from a finished one without a marker: a fresh copy has fresh mtimes too.
+            update.status, update.native_status = Status.RUNNING, "metrics being written"
+        cursor["running"] = update.status == Status.RUNNING
+        update.cursor = cursor
+        update.error = "; ".join(errors[:5]) or None
+        return update
+
+    def read_results(self, folder: Path, update: RunUpdate, errors: list[str]) -> None:
+        """`results.json` holds final numbers: kept as run info (a summary, not a history)."""
+        if not _exists(folder, "results.json"):
+            return
+        try:
+            data = read_json_file(folder / "results.json", partial_ok=True)
+        except IncompleteRead:
+            return
+        except SourceError as exc:
+            errors.append(str(exc))
+            return
+        if isinstance(data, dict):
+            flat = flatten_record(data)
+            update.info["results"] = {
+                k: v for k, v in flat.items() if number(v) is not None or isinstance(v, str)
+            }
+
+    def status_of(self, folder: Path) -> tuple[Status, str | None]:
+        if _exists(folder, "DONE"):
+            return Status.FINISHED, "DONE marker"
+        if _exists(folder, "results.json"):
+            return Status.FINISHED, "results.json"
+        return Status.UNKNOWN, None
+
+
+#: a hand-written run counts as running while its files changed within this many seconds
+RECENT_WRITE_SECONDS = 120.0
+
+
+def _written_recently(mtime: float | None) -> bool:
+    return mtime is not None and 0 <= time.time() - mtime <= RECENT_WRITE_SECONDS
+
+
+def keras_history(folder: Path) -> list[Series]:
+    """`history.json` as Keras `History.history` (used by the Keras reader when there is no training.log)."""
+    try:
+        data = read_json_file(folder / "history.json")
+    except SourceError:
+        return []
+    return history_dict_to_series(data) if isinstance(data, dict) else []
+
+
+READER = GenericReader()
