@@ -280,6 +280,12 @@ class WriterLock:
         """Who holds the lock right now, as far as the lock file says (None when free or unknown)."""
         return self._main.holder()
 
+    def busy_message(self) -> str:
+        """One line for a wait that gave up: who holds the index."""
+        holder = self.holder()
+        who = holder.describe() if holder is not None else "another expdesk process"
+        return f"{who} is writing it; try again when it is done"
+
     def close(self) -> None:
         self._main.close()
         self._queue.close()

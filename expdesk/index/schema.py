@@ -138,5 +138,19 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m015_changes(db: Database) -> None:
+    """Which runs each commit touched, in commit order: another expdesk process sharing the index reads
+    the rows after the last one it saw to follow this process's writes (issue 15). Pruned by the writer."""
+    db.executescript(
+        """
+        CREATE TABLE changes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_key TEXT NOT NULL
+        );
+        """
+    )
+
+
 def migrate(db: Database) -> None:
     MIGRATIONS.apply(db)

@@ -8,6 +8,7 @@ reads (slower, safe). The probe is injectable so tests can pretend any filesyste
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -135,10 +136,8 @@ def probe_filesystem(folder: Path) -> FsInfo:
     """The real probe: /proc/self/mountinfo on Linux, UNC paths on Windows; `statvfs` for read-only."""
     read_only = False
     if hasattr(os, "statvfs"):
-        try:
+        with contextlib.suppress(OSError):
             read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-        except OSError:
-            pass
     fs_type: str | None = None
     if sys.platform.startswith("linux"):
         try:

@@ -105,12 +105,3 @@ def test_self_test_exits_zero(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "data" / "expdesk" / "demo-workspace" / MARKER).is_file()
-
-
-def test_none_refcount_protection() -> None:
-    """With the PySide6 void-call refcount bug, the package raises None's headroom at import."""
-    import expdesk.gui._compat as compat
-
-    if compat.none_refcount_leaks():
-        assert compat._applied
-        assert sys.getrefcount(None) > compat.HEADROOM // 2

@@ -204,9 +204,10 @@ def test_schema_snapshot(tmp_path: Path) -> None:
         "hashes",
         "annotations",
         "user_tags",
+        "changes",
         "_sqlite_migrations",
     } <= tables
-    assert migrations == ["m001_initial"] and mode == "wal"
+    assert migrations == ["m001_initial", "m015_changes"] and mode == "wal"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")

@@ -64,11 +64,11 @@ def measure() -> dict[str, object]:
         flag = Signal(bool)
         done = Signal()
 
-        def eventFilter(self, _watched: QObject, _event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        def eventFilter(self, _watched: QObject, _event: QEvent) -> bool:
             return False
 
     class Model(QAbstractListModel):
-        def rowCount(self, _parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+        def rowCount(self, _parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt signature
             return 1
 
         def data(self, _index: QModelIndex | QPersistentModelIndex, _role: int = 0) -> object:

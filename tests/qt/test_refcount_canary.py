@@ -38,7 +38,8 @@ def test_qt_calls_keep_none_true_false_refcounts() -> None:
     ]
     assert not leaks, (
         f"PySide6 {report['pyside']} on Python {report['python']} leaks references over"
-        f" {report['calls']} calls per kind (tolerance ±{TOLERANCE}): " + "; ".join(leaks)
+        f" {report['calls']} calls per kind (tolerance ±{TOLERANCE}): "
+        + "; ".join(leaks)
         + ". On CPython 3.11 such a build aborts long sessions (none_dealloc / bool_dealloc):"
         " keep it out in pyproject.toml."
     )

@@ -306,7 +306,8 @@ class CompareView(QWidget):
     def _request_chart(self) -> None:
         metrics = self.selected_metrics()
         keys = [r["key"] for r in self.runs]
-        labels = dict(zip(keys, self.model.table().legend if self.model.table() else keys, strict=False))
+        table = self.model.table()
+        labels = dict(zip(keys, table.legend if table else keys, strict=False))
         x_mode = XMode(self.x_combo.currentData())
         smoothing = self.smooth_spin.value()
         with_ts = needs_timestamps(x_mode)
@@ -473,7 +474,8 @@ class CompareView(QWidget):
             fig.clear()
             self.scatter_canvas.canvas.draw_idle()
             return
-        labels = self.model.table().legend if self.model.table() else None
+        table = self.model.table()
+        labels = table.legend if table else None
         scatter_figure(self.runs, param, metric, self.sc_stat.currentText(), labels=labels, figure=fig)
         self.scatter_canvas.canvas.draw_idle()
 

@@ -114,7 +114,12 @@ class ExportDialog(QDialog):
         self._generation += 1
         job = Job(self._generation, fn)
         job.signals.progress.connect(self._on_progress)
-        job.signals.finished.connect(lambda gen, result: gen == self._generation and done(result))
+
+        def finished(gen: int, result: object) -> None:
+            if gen == self._generation:
+                done(result)
+
+        job.signals.finished.connect(finished)
         job.signals.failed.connect(self._on_failed)
         self._job = job
         job.start()

@@ -164,13 +164,15 @@ class FilterBar(QWidget):
             return
         self._completions.setStringList(options)
         rect = self.edit.cursorRect()
-        rect.setWidth(max(260, self.completer.popup().sizeHintForColumn(0) + 24))
+        popup = self.completer.popup()
+        rect.setWidth(max(260, (popup.sizeHintForColumn(0) if popup is not None else 0) + 24))
         self.completer.complete(rect)
 
     def _hide_popup(self) -> None:
         # the popup took the keyboard focus while shown; give it back so Enter reaches the edit
-        if self.completer.popup().isVisible():
-            self.completer.popup().hide()
+        popup = self.completer.popup()
+        if popup is not None and popup.isVisible():
+            popup.hide()
             self.edit.setFocus(Qt.FocusReason.PopupFocusReason)
 
     def _insert_completion(self, choice: str) -> None:

@@ -289,12 +289,12 @@ class RunsModel(QAbstractTableModel):
             return None
         return self._value(index.row(), index.column(), role)
 
-    def multiData(self, index: Index, span: QModelRoleDataSpan) -> None:
+    def multiData(self, index: Index, span: QModelRoleDataSpan) -> None:  # type: ignore[override]  # 6.11 stubs
         """All roles of a cell in one call: a paint enters Python once per cell instead of ~10 times
         (each entry also re-takes the GIL from busy workers)."""
         valid = index.isValid() and index.row() < len(self._rows)
         row, column = index.row(), index.column()
-        for role_data in span:
+        for role_data in span:  # type: ignore[attr-defined]  # iterable at run time; 6.11 stubs omit __iter__
             value = self._value(row, column, role_data.role()) if valid else None
             if value is None:
                 role_data.clearData()

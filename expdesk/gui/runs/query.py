@@ -316,10 +316,10 @@ def fetch_rows(
             for n, (run_key, key, value) in enumerate(_tuples(reader, sql, args)):
                 if not n % PAUSE_EVERY:
                     pause()
-                i = param_cols.get(key)
+                pcol = param_cols.get(key)
                 row = rows.get(run_key)
-                if i is not None and row is not None:
-                    _put(row.texts, row.tooltips, i, value)
+                if pcol is not None and row is not None:
+                    _put(row.texts, row.tooltips, pcol, value)
         if metric_cols:
             if len(metric_cols) <= 200:
                 mmarks = ",".join("?" * len(metric_cols))

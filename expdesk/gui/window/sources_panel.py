@@ -110,11 +110,8 @@ class SourcesPanel(QWidget):
 
     def show_sources(self, sources: list[SourceInfo]) -> None:
         self._sources = sources
-        expanded = {
-            self.tree.topLevelItem(i).data(0, PATH_ROLE)
-            for i in range(self.tree.topLevelItemCount())
-            if self.tree.topLevelItem(i).isExpanded()
-        }
+        items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        expanded = {item.data(0, PATH_ROLE) for item in items if item is not None and item.isExpanded()}
         self.tree.clear()
         for src in sources:
             name = src.path.rstrip("/").rsplit("/", 1)[-1] or src.path
