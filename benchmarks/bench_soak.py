@@ -228,8 +228,12 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     warmup_end = t0 + args.warmup
     end = t0 + args.warmup + args.minutes * 60
-    print(f"soak: {args.runs} live runs, a line each per {APPEND_EVERY * 1000:.0f} ms (writer pid {writer.pid});")
-    print(f"      driver every {args.every} s; warm-up {args.warmup} s, then {args.minutes} min; {os.getloadavg()=}")
+    print(
+        f"soak: {args.runs} live runs, a line each per {APPEND_EVERY * 1000:.0f} ms (writer pid {writer.pid});"
+    )
+    print(
+        f"      driver every {args.every} s; warm-up {args.warmup} s, then {args.minutes} min; {os.getloadavg()=}"
+    )
     print(f"start:    RSS {figures['start_rss']:7.1f} MB   objects {figures['start_objects']:,}")
 
     drive = QTimer()
@@ -267,7 +271,10 @@ def run(args: argparse.Namespace) -> int:
             phase["next_minute"] += 60
             minute = round((now - warmup_end) / 60)
             worst = max((s[0] for s in beat.stalls), default=0.0)
-            print(f"  {minute:3d} min: RSS {rss_mb():7.1f} MB   longest stall so far {worst:6.1f} ms", flush=True)
+            print(
+                f"  {minute:3d} min: RSS {rss_mb():7.1f} MB   longest stall so far {worst:6.1f} ms",
+                flush=True,
+            )
         if now >= end:
             beat.measuring = False
             drive.stop()
@@ -292,7 +299,9 @@ def run(args: argparse.Namespace) -> int:
 
     with index.reader() as reader:
         points = reader.raw("SELECT COALESCE(SUM(count), 0) AS n FROM series WHERE key='loss'")[0]["n"]
-    on_disk = sum(len((r / "metrics.jsonl").read_text().splitlines()) for r in workspace.iterdir() if r.is_dir())
+    on_disk = sum(
+        len((r / "metrics.jsonl").read_text().splitlines()) for r in workspace.iterdir() if r.is_dir()
+    )
     growth = (figures["end_rss"] - figures["warm_rss"]) / figures["warm_rss"] * 100
     drift = {k: figures["end_refs"][k] - figures["warm_refs"][k] for k in figures["end_refs"]}
     stalls = sorted(beat.stalls, reverse=True)
@@ -306,8 +315,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"indexed loss points: {points:,} of {on_disk:,} lines on disk at the end")
     top = ", ".join(f"{ms:.0f} ms at {at:.0f} s after {what}" for ms, at, what in stalls[:5])
     print(f"longest event-loop stalls after warm-up: {top or 'none over 20 ms'}   (target < 100 ms)")
-    print(f"stalls over 100 ms: {sum(1 for s in stalls if s[0] > 100)};  load average at end {os.getloadavg()}")
-    print(json.dumps({"rss_growth_pct": round(growth, 2), "drift": drift, "max_stall_ms": round(stalls[0][0], 1) if stalls else 0.0}))
+    print(
+        f"stalls over 100 ms: {sum(1 for s in stalls if s[0] > 100)};  load average at end {os.getloadavg()}"
+    )
+    print(
+        json.dumps(
+            {
+                "rss_growth_pct": round(growth, 2),
+                "drift": drift,
+                "max_stall_ms": round(stalls[0][0], 1) if stalls else 0.0,
+            }
+        )
+    )
     tmp.cleanup()
     return 0
 
