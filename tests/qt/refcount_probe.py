@@ -45,6 +45,7 @@ def drift_per_kind(kinds: dict[str, Callable[[], object]]) -> dict[str, dict[str
 
 
 def measure() -> dict[str, object]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import PySide6
     from PySide6.QtCore import (
         QAbstractListModel,
@@ -57,8 +58,10 @@ def measure() -> dict[str, object]:
         QTimer,
         Signal,
     )
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QApplication, QLabel, QToolBar
 
-    app = QCoreApplication.instance() or QCoreApplication([])
+    app = QApplication.instance() or QApplication([])
 
     class Emitter(QObject):
         flag = Signal(bool)
@@ -80,6 +83,7 @@ def measure() -> dict[str, object]:
     target.installEventFilter(emitter)
     model = Model()
     cell = model.index(0, 0)
+    toolbar = QToolBar()
     emitter.flag.connect(lambda _on: None)
     emitter.done.connect(lambda: None)
     kinds: dict[str, Callable[[], object]] = {
@@ -96,6 +100,10 @@ def measure() -> dict[str, object]:
         # None crossing back from a Python override and from an empty property
         "model data() -> None": lambda: cell.data(Qt.ItemDataRole.DisplayRole),
         "QObject.property (unset)": lambda: target.property("expdesk_unset"),
+        # ownership handed to C++ and objects dropped: 6.10-6.11 take a reference of None here that they
+        # never give back (None only grows: no crash, but a drift a long session accumulates)
+        "QToolBar.addWidget": lambda: toolbar.addWidget(QLabel("x")),
+        "QAction(text) dropped": lambda: QAction("x").setCheckable(True),
     }
     drift = drift_per_kind(kinds)
     _keep.append(app)

@@ -116,7 +116,7 @@ class CompareView(QWidget):
         self._live_timer.setInterval(LIVE_DEBOUNCE_MS)
         self._live_timer.timeout.connect(self._reload_dirty)
         self._build_ui()
-        attach_listener(index, self._changes)
+        self._detach_listener = attach_listener(index, self._changes)
         self.reload()
 
     # -- UI -----------------------------------------------------------------------------------------
@@ -602,6 +602,7 @@ class CompareView(QWidget):
             return
         self._closed = True
         self._changes.close()
+        self._detach_listener()
         self._live_timer.stop()
         self._tasks.shutdown()
         # A closed window may live on until its owner drops it, and its series are ~25 MB per million
