@@ -36,12 +36,12 @@ def test_one_holder_at_a_time(tmp_path: Path, exclusive_file: bool) -> None:
     db = tmp_path / "index.sqlite"
     first, second = WriterLock(db, exclusive_file), WriterLock(db, exclusive_file)
     try:
-        assert first.acquire(timeout=5)
+        assert first.acquire(timeout=60)
         assert not second.acquire(timeout=0.05)
         holder = second.holder()
         assert holder is not None and holder.pid == os.getpid() and holder.host == socket.gethostname()
         first.release()
-        assert second.acquire(timeout=5)
+        assert second.acquire(timeout=60)
         assert not first.acquire(timeout=0.05)
         second.release()
         assert second.holder() is None  # a clean release leaves nothing that looks like a crash
@@ -56,7 +56,7 @@ def test_a_stop_request_ends_the_wait(tmp_path: Path) -> None:
     stop = threading.Event()
     told: list[Holder | None] = []
     waiter.REPORT_AFTER = 0.0
-    assert holder.acquire(timeout=5)
+    assert holder.acquire(timeout=60)
     result: list[bool] = []
     thread = threading.Thread(target=lambda: result.append(waiter.acquire(stop, told.append)))
     thread.start()
@@ -116,8 +116,8 @@ def test_a_killed_holder_is_taken_over_and_named(tmp_path: Path) -> None:
     try:
         assert not lock.acquire(timeout=0.05)
         proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-        assert lock.acquire(timeout=30)
+        proc.wait(60)
+        assert lock.acquire(timeout=60)
         assert [h.pid for h in lock.taken_over] == [proc.pid]
     finally:
         lock.close()
@@ -133,7 +133,7 @@ def test_exclusive_file_of_a_gone_owner_is_taken_over(tmp_path: Path) -> None:
     (tmp_path / "index.sqlite.lock").write_text(json.dumps(stale))
     lock = WriterLock(db, force_exclusive_file=True)
     try:
-        assert lock.acquire(timeout=5)
+        assert lock.acquire(timeout=60)
         assert lock.taken_over == [Holder(gone, socket.gethostname(), "expdesk watch")]
     finally:
         lock.close()
