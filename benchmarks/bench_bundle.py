@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from expdesk.bundle.export import ExportOptions, plan_bundle, write_bundle
 from expdesk.bundle.verify import verify
+from expdesk.index.filter import compile_filter
 from expdesk.index.service import Index
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "runs"
@@ -32,6 +33,11 @@ def timed_export(index: Index, key: str, out: Path) -> tuple[float, float, Path,
     return planned - started, time.perf_counter() - planned, path, plan.fingerprint
 
 
+def _where(expr: str) -> tuple[str, tuple[object, ...]]:
+    sql, params = compile_filter(expr)
+    return sql, tuple(params)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model-mib", type=int, default=256)
@@ -41,7 +47,7 @@ def main() -> None:
         index = Index(tmp_path / "db.sqlite")
         index.index([DATA / "mlflow"])
         with index.reader() as reader:
-            key = reader.raw("SELECT key FROM runs WHERE format='mlflow' AND name='sgd-baseline'")[0][0]
+            key = reader.run_keys(True, *_where('format = mlflow and name = "sgd-baseline"'))[0]
         for label, folder in (("first", "a"), ("again", "b")):
             (tmp_path / folder).mkdir()
             plan_s, write_s, path, fp = timed_export(index, key, tmp_path / folder)
@@ -61,7 +67,7 @@ def main() -> None:
         )
         index.index([tmp_path / "big"])
         with index.reader() as reader:
-            big = reader.raw("SELECT key FROM runs WHERE name='run-big'")[0][0]
+            big = reader.run_keys(True, *_where('name = "run-big"'))[0]
         (tmp_path / "c").mkdir()
         plan_s, write_s, path, _fp = timed_export(index, big, tmp_path / "c")
         mib = args.model_mib

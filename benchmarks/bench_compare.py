@@ -114,14 +114,14 @@ def bench_chart(app: QApplication, root: Path, runs: int, points: int) -> None:
             view.show()
             view.tabs.setCurrentIndex(1)
             wait(view.chart_ready)
-            canvas = view.chart_canvas.canvas
+            canvas = view.charts.canvas.canvas
             canvas.draw()
             firsts.append(time.perf_counter() - t)
             done = resource.getrusage(resource.RUSAGE_SELF)
             cpus.append(
                 (done.ru_utime - cpu.ru_utime, done.ru_stime - cpu.ru_stime, done.ru_minflt - cpu.ru_minflt)
             )
-            ax = view.chart.axes["val_loss"]
+            ax = view.charts.chart.axes["val_loss"]
             lo, hi = ax.get_xlim()
             for frac in (0.5, 0.1, 0.01, 0.001, 0.0001):
                 for shift in (0.0, 0.2, 0.4):  # a zoom, then two pans at that zoom
@@ -192,7 +192,7 @@ def bench_table(app: QApplication, root: Path, runs: int = 500) -> None:
             view.resize(1600, 1000)
             view.show()
             wait(view.table_ready)
-            view.table_view.viewport().repaint()
+            view.table_tab.table_view.viewport().repaint()
             times.append(time.perf_counter() - t)
             view.close()
             view.deleteLater()

@@ -20,7 +20,7 @@ import numpy as np
 
 from expdesk.core.entities import RunRef, RunUpdate, Series, Status
 from expdesk.index import store
-from expdesk.index.query import compile_filter, compile_sort
+from expdesk.index.filter import compile_filter, compile_sort
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 

@@ -298,7 +298,8 @@ def run(args: argparse.Namespace) -> int:
         index.close()
 
     with index.reader() as reader:
-        points = reader.raw("SELECT COALESCE(SUM(count), 0) AS n FROM series WHERE key='loss'")[0]["n"]
+        runs = reader.runs_json(reader.run_keys())
+    points = sum(int(r["metrics"].get("loss", {}).get("count", 0)) for r in runs)
     on_disk = sum(
         len((r / "metrics.jsonl").read_text().splitlines()) for r in workspace.iterdir() if r.is_dir()
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from expdesk.index.filter import compile_filter
 from expdesk.index.service import Index
 from expdesk.watch import Watcher
 
@@ -53,7 +54,8 @@ def latency(network: bool, appends: int, idle: int, interval: float) -> tuple[fl
             watcher.start()
             assert watcher.wait_ready(60)
             reader = watcher.reader()
-            key = reader.raw("SELECT key FROM runs WHERE path=?", (str(runs[0]),))[0][0]
+            where, params = compile_filter(f"path = {json.dumps(str(runs[0]), ensure_ascii=False)}")
+            key = reader.run_keys(True, where, tuple(params))[0]
             base = reader.run_json(key)["metrics"]["loss"]["count"]
             written: list[float] = []
             seen: list[float] = []

@@ -86,7 +86,7 @@ def main() -> int:
         settle(1500)
         view.grab().save(str(OUT / "compare-table.png"))
         view.tabs.setCurrentIndex(1)
-        view.set_selected_metrics(["val_loss"])
+        view.charts.set_selected_metrics(["val_loss"])
         settle(2500)
         view.grab().save(str(OUT / "compare-chart.png"))
         for tab, name in ((2, "compare-parallel.png"), (3, "compare-scatter.png")):

@@ -286,10 +286,7 @@ def _source_chunks(planned: PlannedFile) -> Callable[[], Iterator[bytes]]:
 def refuse_watched(reader: IndexReader, out: Path) -> None:
     """Never write into a watched folder: the bundle goes elsewhere."""
     target = out.resolve()
-    roots = {r[0] for r in reader.raw("SELECT path FROM roots")} | {
-        r[0] for r in reader.raw("SELECT DISTINCT root FROM runs")
-    }
-    for root in roots:
+    for root in reader.watched_folders():
         if is_within(target, Path(root).resolve()):
             raise UsageError(f"{out} is inside the watched folder {root}; expdesk never writes there")
 

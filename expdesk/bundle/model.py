@@ -16,7 +16,8 @@ from typing import Any
 
 from expdesk.core.errors import SourceError, UnsafePath, UsageError
 from expdesk.core.safefile import open_regular, read_bytes_capped, safe_yaml, walk_stats
-from expdesk.lineage.catalog import Catalog, RunRow
+from expdesk.index.lineage_queries import RunRow
+from expdesk.lineage.catalog import Catalog
 from expdesk.lineage.files import contained
 
 MODEL_SUFFIXES = (".safetensors", ".onnx", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".keras",

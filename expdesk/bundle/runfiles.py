@@ -67,8 +67,7 @@ def metrics_csv(reader: IndexReader, key: str) -> tuple[bytes, dict[str, Any]]:
     """Long-format history (every point, duplicates kept, NaN/inf as literals) and the per-key summary."""
     lines = ["key,step,timestamp_ms,value,seq\n"]
     summary: dict[str, Any] = {}
-    names = [r[0] for r in reader.raw("SELECT key FROM series WHERE run_key=? ORDER BY key", (key,))]
-    for name in names:
+    for name in reader.metric_names(key):
         steps, values, stamps = reader.series(key, name)
         quoted = '"' + name.replace('"', '""') + '"' if any(c in name for c in ',"\n\r') else name
         for seq, (step, value, stamp) in enumerate(
@@ -93,14 +92,11 @@ def metrics_csv(reader: IndexReader, key: str) -> tuple[bytes, dict[str, Any]]:
 
 
 def params_json(reader: IndexReader, key: str) -> dict[str, Any]:
-    rows = reader.raw("SELECT key, value FROM params WHERE run_key=? ORDER BY key", (key,))
-    return {r[0]: {"value": r[1], "typed": typed(r[1])} for r in rows}
+    return {name: {"value": value, "typed": typed(value)} for name, value in reader.params_of(key).items()}
 
 
 def tags_json(reader: IndexReader, key: str) -> dict[str, str]:
-    return {
-        r[0]: r[1] for r in reader.raw("SELECT key, value FROM tags WHERE run_key=? ORDER BY key", (key,))
-    }
+    return reader.tags_of(key)
 
 
 def build_run_folder(reader: IndexReader, record: RunRecord, folder: str) -> RunFolder:

@@ -10,12 +10,13 @@ from typing import Any
 
 from expdesk.cli.common import db_arg, open_reader
 from expdesk.core.errors import UsageError
+from expdesk.core.paths import is_server_url
 
 
 def _client(url: str) -> Any:
     from expdesk.remote.http import MlflowRest, http_base
 
-    if not url.startswith(("http://", "https://", "mlflow+http://", "mlflow+https://")):
+    if not is_server_url(url, plain_http=True):
         raise UsageError(f"not a server URL: {url!r} (expected http://host:5000)")
     if not http_base(url).split("://", 1)[1]:
         raise UsageError(f"no host in {url!r}")

@@ -10,11 +10,12 @@ from typing import Any
 
 from expdesk.cli.common import db_arg, open_index, open_reader, public_json
 from expdesk.core.errors import UsageError
+from expdesk.core.paths import is_server_url
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     # tracking servers (`mlflow+http://host:5000`) are listed by expdesk.remote; folders by the indexer
-    servers = [p for p in args.paths if p.startswith(("mlflow+http://", "mlflow+https://"))]
+    servers = [p for p in args.paths if is_server_url(p)]
     args.paths = [Path(p) for p in args.paths if p not in servers]
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
@@ -76,7 +77,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         params: list[Any] | tuple[Any, ...] = ()
         order_sql: str | None = None
         if getattr(args, "where", None) or getattr(args, "sort", None):
-            from expdesk.index.query import compile_filter, compile_sort
+            from expdesk.index.filter import compile_filter, compile_sort
 
             if args.where:
                 where_sql, params = compile_filter(args.where)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from expdesk.core.errors import UsageError
-from expdesk.index.reader import DEFAULT_STALE_AFTER
+from expdesk.index.stale import DEFAULT_STALE_AFTER
 
 
 def register(subparsers: Any) -> None:

@@ -39,6 +39,16 @@ def default_db_path() -> Path:
     return data_dir() / "index.sqlite"
 
 
+#: roots that name a tracking server (listed over HTTP by `expdesk.remote`), not a folder: kept verbatim
+SERVER_SCHEMES = ("mlflow+http://", "mlflow+https://")
+
+
+def is_server_url(text: str, plain_http: bool = False) -> bool:
+    """`mlflow+http(s)://host` names a tracking server used as an index root. With `plain_http`, a bare
+    `http(s)://host` counts too (where the user types a server to push to or browse)."""
+    return text.startswith(SERVER_SCHEMES + (("http://", "https://") if plain_http else ()))
+
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 

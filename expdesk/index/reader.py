@@ -6,12 +6,12 @@ import contextlib
 import functools
 import json
 import math
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -19,11 +19,10 @@ from expdesk.core.codec import unpack_exact
 from expdesk.core.errors import ExpdeskError, UsageError
 from expdesk.core.summary import json_number
 from expdesk.index.db import open_reader
+from expdesk.index.sql_functions import install_functions
+from expdesk.index.stale import DEFAULT_STALE_AFTER, is_stale
 from expdesk.index.storage import describe
 from expdesk.index.store import decode_steps, decode_ts
-
-#: a running run with no sign of life for this long is shown as stale (seconds)
-DEFAULT_STALE_AFTER = 600.0
 
 
 def iso(ts: float | None) -> str | None:
@@ -35,8 +34,26 @@ def iso(ts: float | None) -> str | None:
         return None
 
 
-def is_stale(status: str, last_activity: float | None, now: float, stale_after: float) -> bool:
-    return status == "running" and last_activity is not None and now - last_activity > stale_after
+class RunBasics(NamedTuple):
+    """Where a run is and when it ran, as the index holds it (times are epoch seconds)."""
+
+    format: str
+    path: str
+    root: str
+    native_id: str | None
+    start_time: float | None
+    end_time: float | None
+    last_activity: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    """One metric of a run: its series id (for `series_by_id`), key and point counts."""
+
+    id: int
+    key: str
+    count: int
+    nan_count: int
 
 
 @functools.lru_cache(maxsize=16)
@@ -46,6 +63,9 @@ def _mmap_allowed(db_path: Path) -> bool:
 
 
 class IndexReader:
+    """Named read queries on the index. `conn` is for the index package's own query modules (`table`,
+    `lineage_queries`, `hashes`); everything else calls a named query (tests/test_architecture.py)."""
+
     def __init__(
         self, db_path: Path, stale_after: float = DEFAULT_STALE_AFTER, mmap_reads: bool | None = None
     ) -> None:
@@ -53,8 +73,6 @@ class IndexReader:
         #: whether `series_many` may read through a memory map (None: decided by the index's filesystem)
         self.mmap_reads = _mmap_allowed(Path(db_path)) if mmap_reads is None else mmap_reads
         self.conn = open_reader(db_path)
-        from expdesk.index.query import install_functions  # lazy: query imports this module
-
         install_functions(self.conn)  # regexp + chunk access used by compiled filters and sorts
         self.stale_after = stale_after
 
@@ -98,6 +116,48 @@ class IndexReader:
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         return [row[0] for row in self.conn.execute(sql, params)]
+
+    def all_keys(self) -> set[str]:
+        """Every run key the index holds, deleted and gone runs included."""
+        return {r[0] for r in self.conn.execute("SELECT key FROM runs")}
+
+    def running_activity(self) -> list[tuple[str, float]]:
+        """(key, last sign of life) of every running run still on disk that has shown one."""
+        rows = self.conn.execute(
+            "SELECT key, last_activity FROM runs WHERE status='running' AND gone=0"
+            " AND last_activity IS NOT NULL"
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    # -- one run ------------------------------------------------------------------------------------
+    def run_basics(self, key: str) -> RunBasics | None:
+        row = self.conn.execute(
+            "SELECT format, path, root, native_id, start_time, end_time, last_activity FROM runs WHERE key = ?",
+            (key,),
+        ).fetchone()
+        return None if row is None else RunBasics(*row)
+
+    def series_infos(self, run_key: str) -> list[SeriesInfo]:
+        """A run's metrics, by key."""
+        rows = self.conn.execute(
+            "SELECT id, key, count, nan_count FROM series WHERE run_key = ? ORDER BY key", (run_key,)
+        )
+        return [SeriesInfo(*r) for r in rows]
+
+    def metric_names(self, run_key: str) -> list[str]:
+        """A run's metric keys, sorted."""
+        rows = self.conn.execute("SELECT key FROM series WHERE run_key=? ORDER BY key", (run_key,))
+        return [r[0] for r in rows]
+
+    def params_of(self, run_key: str) -> dict[str, str]:
+        """A run's params as recorded (text), by key."""
+        rows = self.conn.execute("SELECT key, value FROM params WHERE run_key=? ORDER BY key", (run_key,))
+        return {r[0]: r[1] for r in rows}
+
+    def tags_of(self, run_key: str) -> dict[str, str]:
+        """A run's tool tags, by key."""
+        rows = self.conn.execute("SELECT key, value FROM tags WHERE run_key=? ORDER BY key", (run_key,))
+        return {r[0]: r[1] for r in rows}
 
     # -- run JSON -----------------------------------------------------------------------------------
     def run_json(self, key: str, history: bool = False) -> dict[str, Any]:
@@ -225,6 +285,20 @@ class IndexReader:
             )
         }
 
+    def watched_folders(self) -> set[str]:
+        """Every root the index watches or holds runs from (nothing may be written inside them)."""
+        roots = {r[0] for r in self.conn.execute("SELECT path FROM roots")}
+        return roots | {r[0] for r in self.conn.execute("SELECT DISTINCT root FROM runs")}
+
+    def error_samples(self, root: str, limit: int = 20) -> list[tuple[str, str]]:
+        """(run name or path, error) of up to `limit` runs of `root` still on disk that failed to read."""
+        rows = self.conn.execute(
+            "SELECT COALESCE(name, path), error FROM runs WHERE root = ? AND error IS NOT NULL AND gone = 0"
+            " ORDER BY name LIMIT ?",
+            (root, int(limit)),
+        )
+        return [(r[0], r[1]) for r in rows]
+
     def files(self, run_key: str) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM files WHERE run_key=?", (run_key,)).fetchall()
         return [{**dict(r), "digests": json.loads(r["digests"])} for r in rows]
@@ -232,10 +306,6 @@ class IndexReader:
     def links(self, run_key: str) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM links WHERE run_key=?", (run_key,)).fetchall()
         return [{**dict(r), "evidence": json.loads(r["evidence"])} for r in rows]
-
-    def raw(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """Escape hatch for the other read-side packages (compare, lineage, gui models): read-only anyway."""
-        return self.conn.execute(sql, params).fetchall()
 
     # -- several histories at once (compare charts) -------------------------------------------------
     #: how much of the DB file `series_many` reads through a memory map (SQLite caps it at its build's limit)

@@ -10,20 +10,17 @@ from pathlib import Path
 
 from expdesk.core.entities import RunRef
 from expdesk.core.errors import ExpdeskError
-from expdesk.core.paths import default_db_path
+from expdesk.core.paths import default_db_path, is_server_url
 from expdesk.index import storage
 from expdesk.index.indexer import Indexer, IndexReport, Progress
 from expdesk.index.reader import IndexReader
 from expdesk.index.storage import FsProbe, describe
 from expdesk.index.writer import Notice, Writer
 
-#: roots that are tracking servers, not folders (listed by `expdesk.remote.browse`): kept verbatim
-SERVER_SCHEMES = ("mlflow+http://", "mlflow+https://")
-
 
 def _root_id(path: Path | str) -> str:
     text = str(path)
-    return text if text.startswith(SERVER_SCHEMES) else os.path.abspath(path)
+    return text if is_server_url(text) else os.path.abspath(path)
 
 
 class Index:
@@ -71,13 +68,16 @@ class Index:
         return IndexReader(self.db_path, stale_after=stale_after, mmap_reads=mmap)
 
     # -- roots --------------------------------------------------------------------------------------
-    def add_root(self, path: Path | str, network: bool = False) -> str:
+    def add_root(self, path: Path | str, network: bool | None = None) -> str:
+        """Register a watched root (the one place that writes the `roots` table). `network`: poll it instead
+        of watching natively; `None` keeps what the root already has (a new root is local), so indexing
+        or re-adding a root never forgets that it lives on NFS/SMB."""
         root = _root_id(path)
         self.writer.call(
             lambda c: c.execute(
                 "INSERT INTO roots (path, added_at, network) VALUES (?,?,?)"
-                " ON CONFLICT(path) DO UPDATE SET network=excluded.network",
-                (root, time.time(), int(network)),
+                " ON CONFLICT(path) DO UPDATE SET network=COALESCE(?, network)",
+                (root, time.time(), int(bool(network)), None if network is None else int(network)),
             )
         )
         return root
@@ -114,12 +114,15 @@ class Index:
         cancelled: Callable[[], bool] = lambda: False,
         force: bool = False,
         remember: bool = True,
+        network: bool | None = None,
     ) -> IndexReport:
+        """Index every run below `roots`; `remember` registers them as roots first (`network` as in
+        `add_root`)."""
         paths = [Path(os.path.abspath(r)) for r in roots]
         try:
             if remember:
                 for p in paths:
-                    self.add_root(p)
+                    self.add_root(p, network)
             return self.indexer.index(paths, progress, cancelled, force)
         except sqlite3.OperationalError as exc:
             # the index itself cannot be written (disk full, read-only location, I/O error): one clear

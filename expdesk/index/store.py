@@ -457,3 +457,9 @@ def mark_gone(conn: sqlite3.Connection, root: str, seen: set[str]) -> list[str]:
     missing = [r[0] for r in rows if r[0] not in seen]
     conn.executemany("UPDATE runs SET gone=1 WHERE key=?", [(k,) for k in missing])
     return missing
+
+
+def set_server_location(conn: sqlite3.Connection, key: str, url: str) -> None:
+    """A run listed from a tracking server lives at the server's URL: path, root and store are the URL
+    verbatim (a `RunRef` holds `Path`s, which fold the `//` of a URL)."""
+    conn.execute("UPDATE runs SET path=?, root=?, store=? WHERE key=?", (url, url, url, key))

@@ -12,7 +12,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from expdesk.lineage.catalog import Catalog, FileUse, RunRow
+from expdesk.index.lineage_queries import RunRow
+from expdesk.lineage.catalog import Catalog, FileUse
 from expdesk.lineage.files import HashCache
 from expdesk.lineage.graph import Edge, LineageGraph, RunNode
 
@@ -26,6 +27,7 @@ DATA_RULES = (
     "dvc.stage",
     "dvc.dep",
     "lightning.ckpt_path",
+    "trackio.artifact",  # the run used an artifact version the target run produced
 )
 
 

@@ -7,50 +7,12 @@ index resolved them inside the run's root (`local`), and are re-checked on open 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from expdesk.index import lineage_queries
+from expdesk.index.lineage_queries import RunRow
 from expdesk.index.reader import IndexReader
-
-RUN_COLUMNS = (
-    "key, format, path, root, store, native_id, name, experiment, status, native_status, start_time,"
-    " end_time, parent_key, parent_native_id, info, error"
-)
-
-
-@dataclass(frozen=True)
-class RunRow:
-    key: str
-    format: str
-    path: str
-    root: str
-    native_id: str | None
-    name: str | None
-    experiment: str | None
-    status: str
-    native_status: str | None
-    start_time: float | None
-    end_time: float | None
-    parent_key: str | None
-    parent_native_id: str | None
-    info: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-    error: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.name or self.native_id or Path(self.path).name or self.key
-
-    def artifact_dirs(self) -> list[Path]:
-        """Where artifact paths are relative to: the reader's `artifact_dir` if recorded, else the folder."""
-        dirs = []
-        recorded = self.info.get("artifact_dir")
-        if isinstance(recorded, str) and recorded:
-            dirs.append(Path(recorded))
-        folder = Path(self.path)
-        dirs += [folder, folder / "artifacts"]
-        return dirs
 
 
 @dataclass(frozen=True)
@@ -67,30 +29,6 @@ class FileUse:
     source: str = "files"  # "files" | "artifacts"
 
 
-def _row(r: Any) -> RunRow:
-    try:
-        info = json.loads(r["info"] or "{}")
-    except ValueError:
-        info = {}
-    return RunRow(
-        key=r["key"],
-        format=r["format"],
-        path=r["path"],
-        root=r["root"],
-        native_id=r["native_id"],
-        name=r["name"],
-        experiment=r["experiment"],
-        status=r["status"],
-        native_status=r["native_status"],
-        start_time=r["start_time"],
-        end_time=r["end_time"],
-        parent_key=r["parent_key"],
-        parent_native_id=r["parent_native_id"],
-        info=info if isinstance(info, dict) else {},
-        error=r["error"],
-    )
-
-
 class Catalog:
     """Cached look-ups on one `IndexReader` (use from the reader's thread only)."""
 
@@ -101,19 +39,17 @@ class Catalog:
 
     def run(self, key: str) -> RunRow | None:
         if key not in self._runs:
-            rows = self.reader.raw(f"SELECT {RUN_COLUMNS} FROM runs WHERE key=?", (key,))
-            self._runs[key] = _row(rows[0]) if rows else None
+            self._runs[key] = lineage_queries.run_row(self.reader, key)
         return self._runs[key]
 
     def children(self, key: str) -> list[str]:
-        return [r[0] for r in self.reader.raw("SELECT key FROM runs WHERE parent_key=? ORDER BY key", (key,))]
+        return lineage_queries.child_keys(self.reader, key)
 
     def links_from(self, key: str) -> list[dict[str, Any]]:
         return self.reader.links(key)
 
     def links_to(self, key: str) -> list[dict[str, Any]]:
-        rows = self.reader.raw("SELECT * FROM links WHERE target_key=? ORDER BY run_key, rule", (key,))
-        return [{**dict(r), "evidence": json.loads(r["evidence"] or "{}")} for r in rows]
+        return lineage_queries.links_to(self.reader, key)
 
     def inputs(self, key: str) -> list[FileUse]:
         return [u for u in self._file_rows(key) if u.direction == "input"]
@@ -131,15 +67,10 @@ class Catalog:
         run = self.run(key)
         if run is None:
             return []
-        rows = self.reader.raw("SELECT path, size FROM artifacts WHERE run_key=? ORDER BY path", (key,))
-        out = []
-        for r in rows:
-            out.append(
-                FileUse(
-                    key, "output", "artifact", r[0], self.artifact_local(run, r[0]), r[1], {}, "artifacts"
-                )
-            )
-        return out
+        return [
+            FileUse(key, "output", "artifact", path, self.artifact_local(run, path), size, {}, "artifacts")
+            for path, size in lineage_queries.artifacts(self.reader, key)
+        ]
 
     def artifact_local(self, run: RunRow, rel: str) -> str | None:
         for base in run.artifact_dirs():
@@ -161,47 +92,23 @@ class Catalog:
     def outputs_of_size(self, size: int, exclude: str) -> list[FileUse]:
         """Every output (files or artifacts) of other runs with this size (or unknown size, for files)."""
         out: list[FileUse] = []
-        for r in self.reader.raw(
-            "SELECT DISTINCT run_key FROM files WHERE direction='output' AND run_key != ? AND local IS NOT NULL"
-            " AND (size = ? OR size IS NULL)",
-            (exclude, size),
-        ):
-            out += [u for u in self.outputs(r[0], with_artifacts=False) if u.size in (None, size)]
-        for r in self.reader.raw(
-            "SELECT run_key, path FROM artifacts WHERE size = ? AND run_key != ? ORDER BY run_key, path",
-            (size, exclude),
-        ):
-            run = self.run(r[0])
+        for run_key in lineage_queries.runs_with_files_of_size(self.reader, "output", size, exclude):
+            out += [u for u in self.outputs(run_key, with_artifacts=False) if u.size in (None, size)]
+        for run_key, path in lineage_queries.artifacts_of_size(self.reader, size, exclude):
+            run = self.run(run_key)
             if run is not None:
-                out.append(
-                    FileUse(
-                        r[0],
-                        "output",
-                        "artifact",
-                        r[1],
-                        self.artifact_local(run, r[1]),
-                        size,
-                        {},
-                        "artifacts",
-                    )
-                )
+                local = self.artifact_local(run, path)
+                out.append(FileUse(run_key, "output", "artifact", path, local, size, {}, "artifacts"))
         return out
 
     def may_be_input(self, size: int) -> bool:
         """Cheap pre-filter for downstream joins: does any run read a file of this size (or of unknown size)?"""
         if self._input_sizes is None:
-            rows = self.reader.raw(
-                "SELECT DISTINCT size FROM files WHERE direction='input' AND local IS NOT NULL"
-            )
-            self._input_sizes = {r[0] for r in rows}
+            self._input_sizes = lineage_queries.input_sizes(self.reader)
         return size in self._input_sizes or None in self._input_sizes
 
     def inputs_of_size(self, size: int, exclude: str) -> list[FileUse]:
         out: list[FileUse] = []
-        for r in self.reader.raw(
-            "SELECT DISTINCT run_key FROM files WHERE direction='input' AND run_key != ? AND local IS NOT NULL"
-            " AND (size = ? OR size IS NULL)",
-            (exclude, size),
-        ):
-            out += [u for u in self.inputs(r[0]) if u.size in (None, size)]
+        for run_key in lineage_queries.runs_with_files_of_size(self.reader, "input", size, exclude):
+            out += [u for u in self.inputs(run_key) if u.size in (None, size)]
         return out

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,11 +19,13 @@ from pathlib import Path
 from expdesk.core.errors import UnsafePath
 from expdesk.core.paths import is_within
 from expdesk.core.safefile import open_regular
+from expdesk.index import hashes
+from expdesk.index.hashes import HashRow, Identity
+from expdesk.index.reader import IndexReader
 
 CHUNK = 1 << 20
-Identity = tuple[int, int, int, int]  # (dev, ino, size, mtime_ns)
 #: writes a batch of (dev, ino, size, mtime_ns, sha256) rows; the caller routes it to the writer thread
-HashSink = Callable[[list[tuple[int, int, int, int, str]]], None]
+HashSink = Callable[[list[HashRow]], None]
 
 
 def contained(root: Path | str, path: Path | str) -> Path:
@@ -103,27 +104,21 @@ class HashCache:
         self._lookup = lookup
         self._sink = sink
         self._memory: dict[Identity, str] = {}
-        self._pending: list[tuple[int, int, int, int, str]] = []
+        self._pending: list[HashRow] = []
         self.hashed_bytes = 0
 
     @classmethod
-    def for_index(cls, reader: object, writer_call: Callable[..., object] | None = None) -> HashCache:
+    def for_index(cls, reader: IndexReader, writer_call: Callable[..., object] | None = None) -> HashCache:
         """A cache on an `IndexReader` (for lookups) and optionally `Index.writer.call` (to store)."""
 
         def lookup(ident: Identity) -> str | None:
-            rows = reader.raw(  # type: ignore[attr-defined]
-                "SELECT sha256 FROM hashes WHERE dev=? AND ino=? AND size=? AND mtime_ns=?", ident
-            )
-            return rows[0][0] if rows else None
+            return hashes.lookup(reader, ident)
 
         sink: HashSink | None = None
         if writer_call is not None:
 
-            def sink(rows: list[tuple[int, int, int, int, str]]) -> None:
-                def task(conn: sqlite3.Connection) -> None:
-                    conn.executemany("INSERT OR REPLACE INTO hashes VALUES (?,?,?,?,?)", rows)
-
-                writer_call(task)
+            def sink(rows: list[HashRow]) -> None:
+                writer_call(lambda conn: hashes.store(conn, rows))
 
         return cls(lookup, sink)
 

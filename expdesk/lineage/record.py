@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expdesk.index.lineage_queries import RunRow
 from expdesk.index.reader import iso
-from expdesk.lineage.catalog import Catalog, FileUse, RunRow
+from expdesk.lineage.catalog import Catalog, FileUse
 from expdesk.lineage.files import HashCache
 from expdesk.lineage.gitinfo import observe_git, recorded_git
 

@@ -113,10 +113,7 @@ def index_server(
 
             def task(conn: Any, ref: RunRef = ref, update: RunUpdate = update, fp: str = fingerprint) -> None:
                 store.apply_update(conn, ref, update, fp)
-                # RunRef paths are `Path`s, which would fold `//` in the URL: store the URL itself
-                conn.execute(
-                    "UPDATE runs SET path=?, root=?, store=? WHERE key=?", (root, root, root, ref.key)
-                )
+                store.set_server_location(conn, ref.key, root)
 
             index.writer.call(task, {ref.key})
             report.read += 1

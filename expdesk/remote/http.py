@@ -18,11 +18,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from expdesk.core.errors import ExpdeskError
+from expdesk.core.paths import is_server_url
 from expdesk.remote import credentials as creds
 
 API = "/api/2.0/mlflow"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
-SCHEMES = ("mlflow+http://", "mlflow+https://")
 
 
 class RemoteError(ExpdeskError):
@@ -40,10 +40,6 @@ class ServerRefused(RemoteError):
         super().__init__(message)
         self.status = status
         self.error_code = error_code
-
-
-def is_server_url(text: str) -> bool:
-    return text.startswith(SCHEMES)
 
 
 def http_base(url: str) -> str:

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from expdesk.core.entities import RunRef
 from expdesk.index.indexer import IndexReport
-from expdesk.index.reader import DEFAULT_STALE_AFTER, IndexReader
+from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
+from expdesk.index.stale import DEFAULT_STALE_AFTER
 from expdesk.watch.observers import Mode, ObserverFactory, Observers, PathHandler, Scheduled, probe
 from expdesk.watch.routes import RouteTable
 
@@ -427,10 +428,7 @@ class Watcher:
         """Tell listeners about running runs that just crossed `stale_after`, and when the next one will."""
         now = time.time()
         try:
-            rows = reader.raw(
-                "SELECT key, last_activity FROM runs WHERE status='running' AND gone=0"
-                " AND last_activity IS NOT NULL"
-            )
+            rows = reader.running_activity()
         except Exception:
             log.exception("stale check failed")
             return

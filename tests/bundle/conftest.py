@@ -20,6 +20,7 @@ from expdesk.core.safefile import read_yaml_file
 from expdesk.index import store
 from expdesk.index.service import Index
 from expdesk.sources.base import list_artifacts
+from tests.sql import query
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "runs"
 MLFLOW_STORE = DATA / "mlflow" / "filestore" / "mlruns"
@@ -126,9 +127,9 @@ def mlflow_contract_index(index: Index) -> Index:
 def key_of(index: Index, native_id: str | None = None, name: str | None = None) -> str:
     with index.reader() as reader:
         if native_id is not None:
-            rows = reader.raw("SELECT key FROM runs WHERE native_id = ?", (native_id,))
+            rows = query(reader, "SELECT key FROM runs WHERE native_id = ?", (native_id,))
         else:
-            rows = reader.raw("SELECT key FROM runs WHERE name = ?", (name,))
+            rows = query(reader, "SELECT key FROM runs WHERE name = ?", (name,))
     assert len(rows) == 1, rows
     return rows[0][0]
 

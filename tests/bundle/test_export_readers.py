@@ -15,11 +15,12 @@ from expdesk.index.service import Index
 from tests.bundle.conftest import CHILD_RUN, DATA, EXP, MLFLOW_STORE, MODEL_ID, PARENT_RUN, load_json
 from tests.bundle.helpers import export, unzip
 from tests.groundtruth import load_gt
+from tests.sql import query
 
 
 def keys_where(index: Index, sql: str, *params: object) -> list[str]:
     with index.reader() as reader:
-        return [r[0] for r in reader.raw(f"SELECT key FROM runs WHERE {sql} ORDER BY key", params)]
+        return [r[0] for r in query(reader, f"SELECT key FROM runs WHERE {sql} ORDER BY key", params)]
 
 
 @pytest.mark.parametrize("fmt", ["mlflow", "mlflow-sqlite"])

@@ -19,11 +19,10 @@ from expdesk.compare.figures import (
     ZoomStableLayout,
     format_duration,
     metric_chart,
-    parallel_figure,
     save_figure,
-    scatter_figure,
 )
 from expdesk.compare.series import PlotSeries, RawSeries, XMode, prepare
+from expdesk.compare.summary_figures import parallel_figure, scatter_figure
 
 
 def series(key: str, n: int, seed: int = 0, metric: str = "loss", smoothing: float = 0.0) -> PlotSeries:

@@ -65,21 +65,21 @@ def test_table_chart_and_figures_after_loading(qtbot: QtBot, index: Index, keys:
     qtbot.addWidget(view)
     with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         pass
-    ModelTester(None).check(view.model)  # qtmodeltester, both orientations
-    rows = {r.label: r for r in view.model.visible_rows()}
+    ModelTester(None).check(view.table_tab.model)  # qtmodeltester, both orientations
+    rows = {r.label: r for r in view.table_tab.model.visible_rows()}
     assert "params.lr" in rows and "params.seed" not in rows
-    assert "params.seed=0" in view.summary.text()
+    assert "params.seed=0" in view.table_tab.summary.text()
     assert rows["val_loss · last"].direction is Direction.MIN
     assert rows["accuracy · last"].best == frozenset({0})
-    view.transpose.setChecked(True)
-    ModelTester(None).check(view.model)
-    assert view.model.rowCount() == 3
-    view.only_diff.setChecked(False)
-    assert any(r.label == "params.seed" for r in view.model.visible_rows())
-    assert not view.summary.isVisible()
+    view.table_tab.transpose.setChecked(True)
+    ModelTester(None).check(view.table_tab.model)
+    assert view.table_tab.model.rowCount() == 3
+    view.table_tab.only_diff.setChecked(False)
+    assert any(r.label == "params.seed" for r in view.table_tab.model.visible_rows())
+    assert not view.table_tab.summary.isVisible()
     # the chart: default metric is the validation loss, smoothed, raw faint behind, legend by differing params
-    assert view.selected_metrics() == ["val_loss"]
-    ax = view.chart.axes["val_loss"]
+    assert view.charts.selected_metrics() == ["val_loss"]
+    ax = view.charts.chart.axes["val_loss"]
     assert sorted(line.get_gid() for line in ax.get_lines())[:3] == [f"raw:{k}" for k in sorted(keys)]
     assert sorted(p.get_gid() for p in ax.patches) == [f"band:{k}" for k in sorted(keys)]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
@@ -87,31 +87,31 @@ def test_table_chart_and_figures_after_loading(qtbot: QtBot, index: Index, keys:
         "lr=0.01, opt=adam",
         "lr=0.001, opt=<b>adam</b>",
     ]
-    assert not view.parallel_canvas.figure.axes, "drawn when its tab is shown"
+    assert not view.parallel.canvas.figure.axes, "drawn when its tab is shown"
     view.tabs.setCurrentIndex(2)
-    ax = view.parallel_canvas.figure.axes[0]
+    ax = view.parallel.canvas.figure.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["lr (log)", "opt", "val_loss · last"]
     view.tabs.setCurrentIndex(3)
-    assert view.scatter_canvas.figure.axes[0].get_xlabel() == "lr"
+    assert view.scatter.canvas.figure.axes[0].get_xlabel() == "lr"
 
 
 def test_chart_options_and_small_multiples(qtbot: QtBot, index: Index, keys: list[str]) -> None:
     view = open_view(qtbot, index, keys)
     with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         pass
-    view.log_y.setChecked(True)
-    qtbot.waitUntil(lambda: view.chart.axes["val_loss"].get_yscale() == "log", timeout=60_000)
-    view.x_combo.setCurrentIndex(view.x_combo.findData(XMode.RELATIVE))
-    qtbot.waitUntil(lambda: view.chart.x_mode is XMode.RELATIVE, timeout=60_000)
+    view.charts.log_y.setChecked(True)
+    qtbot.waitUntil(lambda: view.charts.chart.axes["val_loss"].get_yscale() == "log", timeout=60_000)
+    view.charts.x_combo.setCurrentIndex(view.charts.x_combo.findData(XMode.RELATIVE))
+    qtbot.waitUntil(lambda: view.charts.chart.x_mode is XMode.RELATIVE, timeout=60_000)
     # the step chart loaded no timestamps: the time axis loaded them (300 points 1 s apart)
-    assert view.chart.axes["val_loss"].get_xlim() == (0.0, 299.0)
+    assert view.charts.chart.axes["val_loss"].get_xlim() == (0.0, 299.0)
     with qtbot.waitSignal(view.chart_ready, timeout=60_000):
-        view.set_selected_metrics(["val_loss", "accuracy"])
-    assert set(view.chart.axes) == {"val_loss", "accuracy"}
+        view.charts.set_selected_metrics(["val_loss", "accuracy"])
+    assert set(view.charts.chart.axes) == {"val_loss", "accuracy"}
     with qtbot.waitSignal(view.chart_ready, timeout=60_000):
-        view.smooth_spin.setValue(0.0)
-        view.smooth_spin.editingFinished.emit()
-    ax = view.chart.axes["val_loss"]
+        view.charts.smooth_spin.setValue(0.0)
+        view.charts.smooth_spin.editingFinished.emit()
+    ax = view.charts.chart.axes["val_loss"]
     assert not any(line.get_gid().startswith("smoothed") for line in ax.get_lines())
     assert all(p.get_alpha() == 1.0 for p in ax.patches), "without smoothing the raw data is drawn opaque"
 
@@ -122,14 +122,14 @@ def test_hover_reports_run_step_value(qtbot: QtBot, index: Index, keys: list[str
     with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         pass
     view.tabs.setCurrentIndex(1)
-    canvas = view.chart_canvas.canvas
+    canvas = view.charts.canvas.canvas
     canvas.draw()
-    ax = view.chart.axes["val_loss"]
+    ax = view.charts.chart.axes["val_loss"]
     line = next(line for line in ax.get_lines() if line.get_gid() == f"raw:{keys[1]}")
     x, y = line.get_xdata()[100], line.get_ydata()[100]
     px, py = ax.transData.transform((x, y))
     canvas.callbacks.process("motion_notify_event", MouseEvent("motion_notify_event", canvas, px, py))
-    assert "lr=0.01, opt=adam" in view.hover.text() and "step 100" in view.hover.text()
+    assert "lr=0.01, opt=adam" in view.charts.hover.text() and "step 100" in view.charts.hover.text()
 
 
 def test_direction_override_and_value_at_step(qtbot: QtBot, index: Index, keys: list[str]) -> None:
@@ -137,12 +137,12 @@ def test_direction_override_and_value_at_step(qtbot: QtBot, index: Index, keys: 
     with qtbot.waitSignal(view.table_ready, timeout=60_000):
         pass
     view.set_direction("accuracy", Direction.MIN)
-    rows = {r.label: r for r in view.model.visible_rows()}
+    rows = {r.label: r for r in view.table_tab.model.visible_rows()}
     assert rows["accuracy · last"].best == frozenset({2})
     with qtbot.waitSignal(view.table_ready, timeout=60_000):
-        view.step_spin.setValue(10)
-        view.at_step_box.setChecked(True)
-    rows = {r.label: r for r in view.model.visible_rows()}
+        view.table_tab.step_spin.setValue(10)
+        view.table_tab.at_step_box.setChecked(True)
+    rows = {r.label: r for r in view.table_tab.model.visible_rows()}
     assert "val_loss · @step 10" in rows and rows["accuracy · @step 10"].best == frozenset({2})
 
 
@@ -150,15 +150,15 @@ def test_copy_and_exports(qtbot: QtBot, index: Index, keys: list[str], tmp_path:
     view = open_view(qtbot, index, keys)
     with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         pass
-    view.copy_table()
+    view.table_tab.copy_table()
     assert QGuiApplication.clipboard().text().startswith("\trun-0\trun-1\trun-2\n")
     out = tmp_path / "t.csv"
     with qtbot.waitSignal(view._tasks.relay.finished, timeout=60_000):
-        view.export_csv(out)
+        view.table_tab.export_csv(out)
     assert out.read_text().splitlines()[0] == ",run-0,run-1,run-2"
     for name in ("c.png", "c.svg"):
         with qtbot.waitSignal(view._tasks.relay.finished, timeout=60_000):
-            view.export_figure(view.chart_canvas.figure, tmp_path / name)
+            view.export_figure(view.charts.canvas.figure, tmp_path / name)
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG" and b"<svg" in (
         tmp_path / "c.svg"
     ).read_bytes()[:1000]
@@ -174,9 +174,11 @@ def test_live_update_reloads_changed_runs(
     more = Series("val_loss", np.arange(300, 400), np.full(100, 0.01), np.full(100, 1.7e12))
     with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         index.writer.call(lambda c: store.append_series(c, ref.key, more), {ref.key})
-    raw = next(line for line in view.chart.axes["val_loss"].get_lines() if line.get_gid() == f"raw:{keys[0]}")
+    raw = next(
+        line for line in view.charts.chart.axes["val_loss"].get_lines() if line.get_gid() == f"raw:{keys[0]}"
+    )
     assert raw.get_xdata()[-1] == 399
-    rows = {r.label: r for r in view.model.visible_rows()}
+    rows = {r.label: r for r in view.table_tab.model.visible_rows()}
     assert rows["val_loss · last"].cells[0].text == "0.01"
 
 
@@ -184,10 +186,10 @@ def test_closing_lets_go_of_the_series(qtbot: QtBot, index: Index, keys: list[st
     view = open_view(qtbot, index, keys)
     with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         pass
-    assert view.chart is not None and view._raw
-    chart = weakref.ref(view.chart)
+    assert view.charts.chart is not None and view.charts._raw
+    chart = weakref.ref(view.charts.chart)
     view.close()
-    assert view.chart is None and not view._raw and not view.chart_canvas.figure.axes
+    assert view.charts.chart is None and not view.charts._raw and not view.charts.canvas.figure.axes
     gc.collect()
     assert chart() is None, "nothing holds on to the chart (and its series) once the view is closed"
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from expdesk.gui.runs import filter_bar
 from expdesk.gui.runs.model import STARRED_ROLE
 from expdesk.gui.window.main_window import MainWindow
 from expdesk.index.service import Index
@@ -72,7 +70,6 @@ def test_param_and_metric_columns(window: MainWindow, qtbot: QtBot, plain_runs: 
     assert cell("run-002", "param:lr") == ""
 
 
-@pytest.mark.skipif(not filter_bar.available(), reason="filter language not merged yet")
 def test_filter_bar_filters_and_reports_errors(window: MainWindow, qtbot: QtBot, plain_runs: Path) -> None:
     add_and_wait(qtbot, window, [plain_runs / "runs"], rows=2)
     window.activateWindow()

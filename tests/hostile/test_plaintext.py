@@ -85,8 +85,8 @@ def test_compare_view_shows_hostile_strings_literally_and_stays_responsive(
         qtbot.waitSignal(view.chart_ready, timeout=20_000),
     ):
         view.show()
-    view.chart.figure.canvas.draw()  # legends and titles hold run names: drawn, not parsed as mathtext
-    model = view.table_view.model()
+    view.charts.chart.figure.canvas.draw()  # legends and titles hold run names: drawn, not parsed as mathtext
+    model = view.table_tab.table_view.model()
     texts = [
         str(model.data(model.index(r, c), Qt.ItemDataRole.DisplayRole))
         for r in range(model.rowCount())

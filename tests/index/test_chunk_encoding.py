@@ -92,7 +92,7 @@ def test_stored_series_and_at_step_through_the_index(tmp_path: Path) -> None:
 
 
 def _compile(expr: str) -> tuple[str, tuple[object, ...]]:
-    from expdesk.index.query import compile_filter
+    from expdesk.index.filter import compile_filter
 
     sql, params = compile_filter(expr)
     return sql, tuple(params)

@@ -15,6 +15,7 @@ from expdesk.core.entities import RunRef, RunUpdate, Series, Status
 from expdesk.index import store
 from expdesk.index.service import Index
 from tests.groundtruth import RUNS
+from tests.sql import query
 
 TABLES = ("runs", "params", "tags", "series", "chunks", "artifacts", "files", "links")
 
@@ -98,7 +99,7 @@ def test_appends_extend_history_and_summary_like_one_big_write(tmp_path: Path) -
         with index.reader() as reader:
             got_steps, got_values, _ = reader.series(key, "loss")
             summary = reader.run_json(key)["metrics"]["loss"]
-            n_chunks = reader.raw("SELECT COUNT(*) FROM chunks")[0][0]
+            n_chunks = query(reader, "SELECT COUNT(*) FROM chunks")[0][0]
     assert np.array_equal(got_steps, steps) and np.array_equal(got_values, values)
     assert summary["min"] == values.min() and summary["max"] == values.max() and summary["last"] == values[-1]
     assert n_chunks == math.ceil(20000 / store.CHUNK_POINTS)

@@ -13,6 +13,7 @@ from expdesk.cli import main as cli
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 from expdesk.index.storage import FsInfo
+from tests.sql import query
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "runs"
 
@@ -36,7 +37,7 @@ def _mode(db: Path) -> str:
 def _series_statements(index: Index) -> list[str]:
     """Every SQL statement a chart load (`series_many`) runs, as SQLite traces them."""
     with index.reader() as reader:
-        pairs = [(r["run_key"], r["key"]) for r in reader.raw("SELECT run_key, key FROM series LIMIT 5")]
+        pairs = [(r["run_key"], r["key"]) for r in query(reader, "SELECT run_key, key FROM series LIMIT 5")]
         assert pairs
         statements: list[str] = []
         reader.conn.set_trace_callback(statements.append)

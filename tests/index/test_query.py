@@ -16,17 +16,10 @@ from hypothesis import strategies as st
 from expdesk.core.entities import RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import UsageError
 from expdesk.index import store
-from expdesk.index.query import (
-    FilterError,
-    _step_index,
-    compile_filter,
-    compile_sort,
-    completions,
-    install_functions,
-    parse_filter,
-)
+from expdesk.index.filter import FilterError, compile_filter, compile_sort, completions, parse_filter
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
+from expdesk.index.sql_functions import _step_index, install_functions
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
 NAN = math.nan
@@ -498,3 +491,11 @@ def test_step_index_of_stride_encoded_chunks(start: int, stride: int, n: int, st
     for probe in (step, int(wrapped[-1]) if n else step, int(wrapped[n // 2]) if n else step):
         hits = np.flatnonzero(wrapped == probe)
         assert _step_index(blob, n, probe) == (int(hits[-1]) if len(hits) else None)
+
+
+def test_every_attribute_of_the_language_has_its_sql() -> None:
+    # the parser accepts the vocabulary's names; the compiler must know each one (and no other)
+    from expdesk.index.filter.compile import ATTRIBUTE_SQL
+    from expdesk.index.filter.vocabulary import ATTRIBUTES
+
+    assert tuple(ATTRIBUTE_SQL) == ATTRIBUTES

@@ -14,6 +14,7 @@ from expdesk.lineage.files import HashCache
 from expdesk.sources.base import list_artifacts
 from tests.bundle.conftest import add_updates
 from tests.bundle.helpers import export, unzip
+from tests.sql import query
 
 T0 = 1_700_000_000.0
 
@@ -72,7 +73,7 @@ def test_ancestor_by_hash_with_evidence(trio: tuple[Index, dict[str, str]]) -> N
     assert edge.evidence["hashes"][0]["size"] == 4096
     assert edge.evidence["time_order"]["producer_end"] <= edge.evidence["time_order"]["consumer_start"]
     with index.reader() as reader:  # the digests were cached by file identity in the index
-        assert reader.raw("SELECT COUNT(*) FROM hashes")[0][0] >= 2
+        assert query(reader, "SELECT COUNT(*) FROM hashes")[0][0] >= 2
         down = build_lineage(reader, keys["a"])
     assert down.descendants() == [keys["b"]]
 

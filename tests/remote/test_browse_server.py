@@ -127,10 +127,12 @@ def test_compare_charts_the_full_history_of_server_runs(
         qtbot.addWidget(view)
         qtbot.waitUntil(lambda: len(view.runs) == len(ids), timeout=30_000)
         with qtbot.waitSignal(view.chart_ready, timeout=30_000):
-            view.set_selected_metrics([metric])
+            view.charts.set_selected_metrics([metric])
             view.tabs.setCurrentIndex(1)
-        qtbot.waitUntil(lambda: view.chart is not None and list(view.chart.axes) == [metric], timeout=30_000)
-        charted = {s.run_key: len(s.x) for s in view.chart.series.values()}
+        qtbot.waitUntil(
+            lambda: view.charts.chart is not None and list(view.charts.chart.axes) == [metric], timeout=30_000
+        )
+        charted = {s.run_key: len(s.x) for s in view.charts.chart.series.values()}
         view.close()
     lengths = {i: len(client.get_metric_history(i, metric)) for i in ids if metric in runs[i]["metrics"]}
     assert max(lengths.values()) > 1  # else the test could not tell history from the latest value

@@ -15,6 +15,7 @@ import pytest
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 from expdesk.watch import Watcher
+from tests.sql import query
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "runs"
 #: ceiling of every wait on the watcher (a loaded 2-core CI machine; waits end as soon as the condition holds)
@@ -65,7 +66,7 @@ class Live:
     # -- queries ------------------------------------------------------------------------------------
     def run(self, path: Path) -> dict[str, Any] | None:
         assert self.reader is not None
-        rows = self.reader.raw("SELECT key FROM runs WHERE path=? AND gone=0", (str(path),))
+        rows = query(self.reader, "SELECT key FROM runs WHERE path=? AND gone=0", (str(path),))
         return self.reader.run_json(rows[0]["key"]) if rows else None
 
     def count(self, path: Path, metric: str) -> int:
@@ -80,7 +81,7 @@ class Live:
 
     def live_paths(self) -> set[str]:
         assert self.reader is not None
-        return {r["path"] for r in self.reader.raw("SELECT path FROM runs WHERE gone=0")}
+        return {r["path"] for r in query(self.reader, "SELECT path FROM runs WHERE gone=0")}
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from expdesk.index.service import Index
+from tests.sql import query
 from tests.watch.conftest import CEILING, Live, append, plain_run, tree_state
 
 LINE = '{{"step": {step}, "loss": {value}}}\n'
@@ -96,7 +97,8 @@ def test_new_deleted_recreated_and_renamed_runs(tmp_path: Path, live_factory: Ca
 
     shutil.rmtree(first)
     live.wait_until(lambda: str(first) not in live.live_paths(), "deleted run marked gone")
-    gone = live.reader.raw("SELECT gone FROM runs WHERE key=?", (key,))  # type: ignore[union-attr]
+    assert live.reader is not None
+    gone = query(live.reader, "SELECT gone FROM runs WHERE key=?", (key,))
     assert gone[0]["gone"] == 1
 
     plain_run(root)  # recreated at the same path: the same key comes back, with its annotation

@@ -69,9 +69,13 @@ class Preview:
     rows: list[list[str]] = field(default_factory=list)
 
 
-def locate(run_path: str, root: str, relative: str) -> Path | None:
-    """The artifact file, or None when it is missing, not a regular file, or resolves outside the root."""
-    for base in (Path(run_path), Path(run_path) / "artifacts"):
+def locate(run_path: str, root: str, relative: str, artifact_dir: str | None = None) -> Path | None:
+    """The artifact file, or None when it is missing, not a regular file, or resolves outside the root.
+
+    `artifact_dir` is where the reader said the run's artifact paths are relative to (`info.artifact_dir`:
+    a DB-backed run's path is its database file, its files live elsewhere)."""
+    bases = [Path(artifact_dir)] if artifact_dir else []
+    for base in (*bases, Path(run_path), Path(run_path) / "artifacts"):
         candidate = base / relative
         try:
             resolved = candidate.resolve()
@@ -82,8 +86,8 @@ def locate(run_path: str, root: str, relative: str) -> Path | None:
     return None
 
 
-def read_preview(run_path: str, root: str, relative: str) -> Preview:
-    path = locate(run_path, root, relative)
+def read_preview(run_path: str, root: str, relative: str, artifact_dir: str | None = None) -> Preview:
+    path = locate(run_path, root, relative, artifact_dir)
     if path is None:
         return Preview(
             "message",
@@ -222,6 +226,8 @@ class ArtifactsView(QWidget):
         self._generation += 1
         generation = self._generation
         run_path, root = self._run.get("path", ""), self._run.get("root", "")
+        recorded = (self._run.get("info") or {}).get("artifact_dir")
+        artifact_dir = recorded if isinstance(recorded, str) else None
         self._show(Preview("message", "Loading preview…"))
 
         def done(preview: Preview) -> None:
@@ -229,7 +235,7 @@ class ArtifactsView(QWidget):
                 self._show(preview)
 
         self._pool.submit(
-            lambda: read_preview(run_path, root, relative),
+            lambda: read_preview(run_path, root, relative, artifact_dir),
             done,
             lambda message: done(Preview("message", f"Could not read this file: {message}")),
         )

@@ -60,8 +60,10 @@ def _layers(graph: LineageGraph) -> dict[str, int]:
 
 
 class _RunItem(QGraphicsRectItem):
-    def __init__(self, key: str, on_click: Callable[[str], None], *args: float) -> None:
-        super().__init__(*args)  # type: ignore[call-overload]  # (x, y, w, h); PySide6 6.11 stubs want 4 args
+    def __init__(
+        self, key: str, on_click: Callable[[str], None], x: float, y: float, w: float, h: float
+    ) -> None:
+        super().__init__(x, y, w, h)
         self.key = key
         self._on_click = on_click
         self.setCursor(Qt.CursorShape.PointingHandCursor)

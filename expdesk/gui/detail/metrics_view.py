@@ -46,22 +46,20 @@ def load_series_views(reader: IndexReader, key: str, names: list[str], columns: 
     """Series of a run, decimated for a chart (worker thread). Runs browsed on an MLflow tracking server keep
     only their latest values in the index: their full history is fetched from the server here, lazily."""
     views = []
-    run = reader.raw("SELECT format, path, native_id FROM runs WHERE key = ?", (key,))
-    remote = run[0] if run and run[0]["format"] == "mlflow-remote" else None
-    for row in reader.raw(
-        "SELECT id, key, count, nan_count, exact FROM series WHERE run_key = ? ORDER BY key", (key,)
-    ):
-        if row["key"] not in names:
+    run = reader.run_basics(key)
+    remote = run if run is not None and run.format == "mlflow-remote" else None
+    for info in reader.series_infos(key):
+        if info.key not in names:
             continue
         if remote is not None:
             from expdesk.remote.browse import fetch_history
 
-            steps, values, _ = fetch_history(remote["path"], remote["native_id"], row["key"])
+            steps, values, _ = fetch_history(remote.path, remote.native_id or "", info.key)
         else:
-            steps, values, _ = reader.series_by_id(row["id"])
+            steps, values, _ = reader.series_by_id(info.id)
         x, y = decimate(steps, values, columns)
         last = float(values[-1]) if len(values) else None
-        views.append(SeriesView(row["key"], x, y, row["count"], row["nan_count"], last))
+        views.append(SeriesView(info.key, x, y, info.count, info.nan_count, last))
     return views
 
 

@@ -45,13 +45,13 @@ def load_detail(reader: IndexReader, key: str) -> dict[str, Any] | None:
     if not runs:
         return None
     run = runs[0]
-    row = reader.raw("SELECT root, start_time, end_time, last_activity FROM runs WHERE key = ?", (key,))
-    if row:
-        run["root"] = row[0]["root"]
+    basics = reader.run_basics(key)
+    if basics is not None:
+        run["root"] = basics.root
         run["_start"], run["_end"], run["_activity"] = (
-            row[0]["start_time"],
-            row[0]["end_time"],
-            row[0]["last_activity"],
+            basics.start_time,
+            basics.end_time,
+            basics.last_activity,
         )
     return run
 

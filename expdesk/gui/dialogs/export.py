@@ -114,12 +114,7 @@ class ExportDialog(QDialog):
         self._generation += 1
         job = Job(self._generation, fn)
         job.signals.progress.connect(self._on_progress)
-
-        def finished(gen: int, result: object) -> None:
-            if gen == self._generation:
-                done(result)
-
-        job.signals.finished.connect(finished)
+        job.signals.finished.connect(lambda gen, result: done(result) if gen == self._generation else None)
         job.signals.failed.connect(self._on_failed)
         self._job = job
         job.start()

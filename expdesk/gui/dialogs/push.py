@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from expdesk.core.paths import is_server_url
 from expdesk.gui.workers.lineage import Job
 from expdesk.remote.push import PushReport
 
@@ -113,7 +114,7 @@ class PushDialog(QDialog):
     # -- actions ------------------------------------------------------------------------------------
     def start(self) -> None:
         url = self.url.text().strip()
-        if not url.startswith(("http://", "https://", "mlflow+http://", "mlflow+https://")):
+        if not is_server_url(url, plain_http=True):
             self._show_error("Enter the server URL, e.g. http://tracking-server:5000")
             return
         if self.running:

@@ -13,25 +13,15 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from expdesk.core.errors import UsageError
-
-try:  # the filter language is written in parallel; without it the bar says so instead of filtering
-    from expdesk.index import query as _query
-except ImportError:  # pragma: no cover - only before expdesk.index.query exists
-    _query = None  # type: ignore[assignment]
+from expdesk.index import filter as filter_language
 
 PLACEHOLDER = "Filter runs:  params.lr < 1e-3 and metrics.val/loss.min < 0.2 and status != failed"
 #: characters that end the word being completed (operators, parentheses, commas, quotes)
 _TOKEN_BREAKS = " \t()<>=!~,\"'"
 
 
-def available() -> bool:
-    return _query is not None
-
-
 def compile_filter(text: str) -> tuple[str, tuple[Any, ...]]:
-    if _query is None:
-        raise UsageError("filter language not available in this build")
-    where_sql, params = _query.compile_filter(text)
+    where_sql, params = filter_language.compile_filter(text)
     return where_sql, tuple(params)
 
 
@@ -75,8 +65,6 @@ class FilterBar(QWidget):
         self.completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.activated.connect(self._insert_completion)
-        if not available():
-            self.edit.setPlaceholderText("filter language not available")
 
     def text(self) -> str:
         return self.edit.text()
@@ -148,15 +136,13 @@ class FilterBar(QWidget):
         return start, end
 
     def _complete(self) -> None:
-        if _query is None:
-            return
         start, end = self._token_bounds()
         word = self.edit.text()[start:end]
         if not word or word[0] in "0123456789-.":
             self._hide_popup()
             return
         # the language decides from the whole text before the cursor what may come next
-        options = _query.completions(
+        options = filter_language.completions(
             self.edit.text()[:end], self._vocab["params"], self._vocab["metrics"], self._vocab["tags"]
         )[:200]
         if not options:

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleData,
     QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
@@ -22,7 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from expdesk.gui.runs.query import ATTR_COLUMNS, Column, KeyList, Row, fetch_rows, order_sql, ordered_keys
+from expdesk.gui.runs.query import ATTR_COLUMNS, Column, KeyList, Row, fetch_rows, ordered_keys, sort_key
 from expdesk.gui.workers.pool import PAINT_GATE, WorkerPool
 from expdesk.index.reader import IndexReader
 
@@ -133,14 +134,14 @@ class RunsModel(QAbstractTableModel):
         want = min(max(PAGE, len(self._rows)), RELOAD_MAX)
         where_sql, params = self._where
         column, descending = self._sort
-        order = order_sql(column, descending)
+        sort = sort_key(column, descending)
         columns = list(self._columns)
         group = self._group_param
         factory = self._reader_factory
 
         def job() -> tuple[KeyList, list[Row]]:
             with factory() as reader:
-                keys = ordered_keys(reader, where_sql, params, order, group)
+                keys = ordered_keys(reader, where_sql, params, sort, group)
                 return keys, fetch_rows(reader, keys.keys[:want], columns, pause=PAINT_GATE.wait)
 
         self.loading.emit(True)
@@ -289,12 +290,14 @@ class RunsModel(QAbstractTableModel):
             return None
         return self._value(index.row(), index.column(), role)
 
-    def multiData(self, index: Index, span: QModelRoleDataSpan) -> None:  # type: ignore[override]  # 6.11 stubs
+    def multiData(self, index: Index, span: QModelRoleDataSpan | QModelRoleData) -> None:
         """All roles of a cell in one call: a paint enters Python once per cell instead of ~10 times
         (each entry also re-takes the GIL from busy workers)."""
         valid = index.isValid() and index.row() < len(self._rows)
         row, column = index.row(), index.column()
-        for role_data in span:  # type: ignore[attr-defined]  # iterable at run time; 6.11 stubs omit __iter__
+        # Qt always passes a span here (iterable, though PySide6's stubs do not say so); the stubs'
+        # signature names the single-role form too, so the override keeps it
+        for role_data in span:  # type: ignore[union-attr]
             value = self._value(row, column, role_data.role()) if valid else None
             if value is None:
                 role_data.clearData()

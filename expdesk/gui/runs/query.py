@@ -1,8 +1,9 @@
-"""SQL behind the runs table: ordered keys for a filter/sort, then display-ready pages of rows.
+"""The runs table's rows, display-ready: ordered keys for a filter/sort, then pages of prepared rows.
 
-No Qt here: these functions run on worker threads with their own `IndexReader` and return plain Python
-values that the model only stores (its `data()` never computes). Texts are elided and single-lined here,
-so a 1 MB run name costs the GUI thread nothing.
+No Qt and no SQL here: the index's `table` module queries raw values; these functions run on worker
+threads with their own `IndexReader` and turn them into plain Python values that the model only stores
+(its `data()` never computes). Texts are elided and single-lined here, so a 1 MB run name costs the GUI
+thread nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from expdesk.core.codec import unpack_exact
-from expdesk.index.reader import IndexReader, is_stale
+from expdesk.index import table
+from expdesk.index.reader import IndexReader
+from expdesk.index.stale import is_stale
+from expdesk.index.table import SUMMARIES, SortKey
 
 ColumnKind = Literal["attr", "param", "metric"]
-SUMMARIES = ("last", "min", "max")
 #: longest text a cell shows; the tooltip gets a little more, the detail panel the whole value
 CELL_CHARS = 200
 TOOLTIP_CHARS = 2000
@@ -68,39 +70,11 @@ ATTR_TITLES = {
 ATTR_COLUMNS = [Column("attr", k) for k in ATTR_TITLES]
 
 
-def sql_literal(text: str) -> str:
-    """A SQLite string literal (quotes doubled): safe for ORDER BY clauses that cannot take parameters."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def order_sql(column: Column | None, descending: bool) -> str:
-    """ORDER BY for one column, NULLs last in both directions, run key as tie-breaker."""
+def sort_key(column: Column | None, descending: bool) -> SortKey | None:
+    """What the index sorts by for a clicked column (None: newest first)."""
     if column is None:
-        return "r.start_time IS NULL, r.start_time DESC, r.key"
-    direction = "DESC" if descending else "ASC"
-    if column.kind == "param":
-        lit = sql_literal(column.key)
-        num = f"(SELECT p.num FROM params p WHERE p.run_key = r.key AND p.key = {lit})"
-        text = f"(SELECT p.value FROM params p WHERE p.run_key = r.key AND p.key = {lit})"
-        return f"{text} IS NULL, {num} IS NULL, {num} {direction}, {text} {direction}, r.key"
-    if column.kind == "metric":
-        agg = column.summary if column.summary in SUMMARIES else "last"
-        expr = f"(SELECT s.{agg} FROM series s WHERE s.run_key = r.key AND s.key = {sql_literal(column.key)})"
-        return f"{expr} IS NULL, {expr} {direction}, r.key"
-    expr = {
-        "star": "COALESCE((SELECT a.starred FROM annotations a WHERE a.run_key = r.key), 0)",
-        "name": "r.name COLLATE NOCASE",
-        "format": "r.format",
-        "status": "r.status",
-        "experiment": "r.experiment COLLATE NOCASE",
-        "start": "r.start_time",
-        "duration": "(COALESCE(r.end_time, CASE WHEN r.status = 'running' THEN r.last_activity END) - r.start_time)",
-        "labels": "(SELECT group_concat(u.tag, ', ') FROM user_tags u WHERE u.run_key = r.key)",
-    }.get(column.key, "r.start_time")
-    return f"{expr} IS NULL, {expr} {direction}, r.key"
-
-
-STARRED_SQL = "EXISTS (SELECT 1 FROM annotations a WHERE a.run_key = r.key AND a.starred = 1)"
+        return None
+    return SortKey(column.kind, column.key, column.summary, descending)
 
 
 @dataclass
@@ -116,26 +90,13 @@ def ordered_keys(
     reader: IndexReader,
     where_sql: str,
     params: tuple[Any, ...],
-    order: str,
+    sort: SortKey | None,
     group_param: str | None = None,
 ) -> KeyList:
-    if group_param:
-        lit = sql_literal(group_param)
-        num = f"(SELECT p.num FROM params p WHERE p.run_key = r.key AND p.key = {lit})"
-        text = f"(SELECT p.value FROM params p WHERE p.run_key = r.key AND p.key = {lit})"
-        order = f"{text} IS NULL, {num}, {text}, {order}"
-    keys = reader.run_keys(where_sql=where_sql, params=params, order_sql=order)
+    keys = table.ordered_keys(reader, where_sql, params, sort, group_param)
     result = KeyList(keys)
     if group_param and keys:
-        values: dict[str, str] = {}
-        for part in _chunks(keys, 900):
-            marks = ",".join("?" * len(part))
-            for row in _tuples(
-                reader,
-                f"SELECT run_key, value FROM params WHERE key = ? AND run_key IN ({marks})",
-                (group_param, *part),
-            ):
-                values[row[0]] = row[1]
+        values = table.param_values(reader, group_param, keys)
         group = -1
         previous: str | None = None
         for key in keys:
@@ -206,18 +167,6 @@ def fmt_time(ts: float | None) -> str:
         return ""
 
 
-def _tuples(reader: IndexReader, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    """Rows as plain tuples, not `sqlite3.Row`: tuples of scalars leave the cyclic GC's lists at the
-    next young collection, whereas thousands of surviving `sqlite3.Row`s per page kept triggering full
-    collections, each of which stops every thread, the GUI thread included (measured: 100-400 ms)."""
-    cursor = reader.conn.cursor()
-    cursor.row_factory = None
-    try:
-        return cursor.execute(sql, args).fetchall()
-    finally:
-        cursor.close()
-
-
 def _no_pause() -> None:
     pass
 
@@ -247,25 +196,8 @@ def fetch_rows(
         elif col.kind == "metric":
             metric_cols.setdefault(col.key, []).append((i, SUMMARIES.index(col.summary or "last")))
     rows: dict[str, Row] = {}
-    for part in _chunks(keys, 500):
-        marks = ",".join("?" * len(part))
-        base = _tuples(
-            reader,
-            "SELECT key, name, format, status, experiment, start_time, end_time, last_activity, error,"
-            f" deleted FROM runs WHERE key IN ({marks})",
-            tuple(part),
-        )
-        stars = {
-            r[0]: bool(r[1])
-            for r in _tuples(
-                reader, f"SELECT run_key, starred FROM annotations WHERE run_key IN ({marks})", tuple(part)
-            )
-        }
-        labels: dict[str, list[str]] = {}
-        for r in _tuples(
-            reader, f"SELECT run_key, tag FROM user_tags WHERE run_key IN ({marks}) ORDER BY tag", tuple(part)
-        ):
-            labels.setdefault(r[0], []).append(r[1])
+    for chunk in table.page_chunks(reader, keys):
+        stars, labels = chunk.starred, chunk.labels
         pause()
         for n, (
             key,
@@ -278,7 +210,7 @@ def fetch_rows(
             last_activity,
             error,
             deleted,
-        ) in enumerate(base):
+        ) in enumerate(chunk.runs):
             if not n % PAUSE_EVERY:
                 pause()
             texts: dict[int, str] = {}
@@ -302,47 +234,30 @@ def fetch_rows(
                 _put(texts, tooltips, i, attrs.get(attr, ""))
             rows[key] = Row(key, texts, tooltips, status, stale, bool(stars.get(key)), error)
         if param_cols:
-            # few wanted keys: filter in SQL; thousands: fetch the runs' params and pick in Python
-            if len(param_cols) <= 200:
-                pmarks = ",".join("?" * len(param_cols))
-                sql = (
-                    f"SELECT run_key, key, value FROM params WHERE run_key IN ({marks}) AND key IN ({pmarks})"
-                )
-                args: tuple[Any, ...] = (*part, *param_cols)
-            else:
-                sql = f"SELECT run_key, key, value FROM params WHERE run_key IN ({marks})"
-                args = tuple(part)
             pause()
-            for n, (run_key, key, value) in enumerate(_tuples(reader, sql, args)):
+            # with thousands of wanted keys the chunk returns every param of its runs: pick here
+            for n, (run_key, key, value) in enumerate(chunk.params(param_cols)):
                 if not n % PAUSE_EVERY:
                     pause()
-                pcol = param_cols.get(key)
+                column = param_cols.get(key)
                 row = rows.get(run_key)
-                if pcol is not None and row is not None:
-                    _put(row.texts, row.tooltips, pcol, value)
+                if column is not None and row is not None:
+                    _put(row.texts, row.tooltips, column, value)
         if metric_cols:
-            if len(metric_cols) <= 200:
-                mmarks = ",".join("?" * len(metric_cols))
-                sql = f"SELECT run_key, key, exact, last, min, max, count FROM series WHERE run_key IN ({marks}) AND key IN ({mmarks})"
-                args = (*part, *metric_cols)
-            else:
-                sql = f"SELECT run_key, key, exact, last, min, max, count FROM series WHERE run_key IN ({marks})"
-                args = tuple(part)
             pause()
-            for n, s in enumerate(_tuples(reader, sql, args)):
+            for n, s in enumerate(chunk.metrics(metric_cols)):
                 if not n % PAUSE_EVERY:
                     pause()
                 wanted = metric_cols.get(s[1])
                 row = rows.get(s[0])
                 if wanted is None or row is None or not s[6]:
                     continue
-                # the exact blob keeps NaN/-0.0 that SQLite REAL columns would lose
-                values = unpack_exact(s[2]) if s[2] else (s[3], s[4], s[5])
+                values = table.metric_summary(s)  # exact: NaN and -0.0 survive
                 for i, which in wanted:
-                    value = values[which]
+                    number = values[which]
                     # min/max are NaN only when every point was NaN: show nothing rather than "NaN"
-                    empty = which and value is not None and math.isnan(value)
-                    row.texts[i] = "" if empty else fmt_number(value)
+                    empty = which and number is not None and math.isnan(number)
+                    row.texts[i] = "" if empty else fmt_number(number)
     return [rows[k] for k in keys if k in rows]
 
 
@@ -355,7 +270,3 @@ def _put(texts: dict[int, str], tooltips: dict[int, str], i: int, value: str) ->
 def vocabulary(reader: IndexReader) -> dict[str, list[str]]:
     """Keys for completion and the column chooser."""
     return {"params": reader.param_keys(), "metrics": reader.metric_keys(), "tags": reader.tag_keys()}
-
-
-def _chunks(items: list[str], size: int) -> list[list[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QMimeData, Qt
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMainWindow,
     QMenu,
     QProgressBar,
     QPushButton,
@@ -31,10 +33,10 @@ from expdesk.gui.runs.model import RunsModel
 from expdesk.gui.runs.query import elide
 from expdesk.gui.window.sources_panel import SourcesPanel
 from expdesk.gui.window.toast import Toast
-from expdesk.gui.workers.pool import PAINT_GATE
+from expdesk.gui.workers.pool import PAINT_GATE, WorkerPool
 
 if TYPE_CHECKING:
-    from expdesk.gui.window.main_window import MainWindow
+    from expdesk.index.reader import IndexReader
 
 ATTR_WIDTHS = {
     "star": 30,
@@ -94,10 +96,19 @@ class RunsTable(QTableView):
 
 
 class WindowLayout:
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(
+        self,
+        window: QMainWindow,
+        pool: WorkerPool,
+        open_reader: Callable[[], IndexReader],
+        open_folder: Callable[[], None],
+    ) -> None:
+        """Build the main window's widgets, menus and actions into `window`. `open_reader` gives a worker
+        its own index connection; `open_folder` asks the user for folders to add."""
         self.window = window
+        self._open_folder = open_folder
         self.saved_header: Any = None
-        self.model = RunsModel(window.pool, window.index.reader, window)
+        self.model = RunsModel(pool, open_reader, window)
         self.actions = self._actions(window)
         self._menus(window)
         # toolbar: filter bar, starred-only, group by, columns
@@ -142,7 +153,7 @@ class WindowLayout:
         self.stack = QStackedWidget(window)
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.table)
-        self.detail = DetailPanel(window.pool, window.index.reader, window)
+        self.detail = DetailPanel(pool, open_reader, window)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, window)
         self.splitter.addWidget(self.sources)
         self.splitter.addWidget(self.stack)
@@ -172,7 +183,7 @@ class WindowLayout:
         self.hide_progress()
         self.toast = Toast(window)
 
-    def _actions(self, window: MainWindow) -> dict[str, QAction]:
+    def _actions(self, window: QMainWindow) -> dict[str, QAction]:
         def make(
             name: str, text: str, *keys: str | QKeySequence.StandardKey, checkable: bool = False
         ) -> QAction:
@@ -202,7 +213,7 @@ class WindowLayout:
             "toggle_detail": make("toggle_detail", "Detail Panel", checkable=True),
         }
 
-    def _menus(self, window: MainWindow) -> None:
+    def _menus(self, window: QMainWindow) -> None:
         bar = window.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.actions["open"])
@@ -223,7 +234,7 @@ class WindowLayout:
         self.actions["detail"].setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.actions["detail"].setText("Open Detail (Enter)")
 
-    def _empty_page(self, window: MainWindow) -> QWidget:
+    def _empty_page(self, window: QMainWindow) -> QWidget:
         page = QWidget(window)
         box = QVBoxLayout(page)
         box.addStretch(2)
@@ -238,7 +249,7 @@ class WindowLayout:
         )
         self.empty_text.setObjectName("emptyHint")
         open_button = QPushButton("Open Folder…", page)
-        open_button.clicked.connect(window.open_folder_dialog)
+        open_button.clicked.connect(self._open_folder)
         for label in (self.empty_title, self.empty_text):
             label.setTextFormat(Qt.TextFormat.PlainText)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -323,7 +334,3 @@ class WindowLayout:
                 self.model.index(self.model.row_of(current), 0), QItemSelectionModel.SelectionFlag.NoUpdate
             )
         self.table.verticalScrollBar().setValue(scroll)
-
-
-def build_layout(window: MainWindow) -> WindowLayout:
-    return WindowLayout(window)

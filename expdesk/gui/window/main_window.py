@@ -27,14 +27,16 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QWidget
 
+from expdesk.core.paths import is_server_url
 from expdesk.gui.runs.columns import ColumnChooser, default_columns
-from expdesk.gui.runs.query import STARRED_SQL, vocabulary
+from expdesk.gui.runs.query import vocabulary
 from expdesk.gui.window import settings
-from expdesk.gui.window.layout import WindowLayout, build_layout, local_folders
+from expdesk.gui.window.layout import WindowLayout, local_folders
 from expdesk.gui.window.sources_panel import SourceInfo, load_sources
-from expdesk.gui.window.views import WindowViews, is_server_url
+from expdesk.gui.window.views import WindowViews
 from expdesk.gui.workers.pool import IndexBridge, WorkerPool
 from expdesk.index.indexer import IndexReport
+from expdesk.index.table import only_starred
 from expdesk.watch.watcher import Watcher
 
 PROGRESS_EVERY = 0.05  # s between progress signals from the indexer (the status bar needs no more)
@@ -106,14 +108,14 @@ class MainWindow(QMainWindow):
         self._user_filter: tuple[str, tuple[Any, ...]] = ("", ())
         self._saved_selection: tuple[list[str], str | None, int] = ([], None, 0)
         self._replacing_rows = False
-        self.ui: WindowLayout = build_layout(self)
+        self.ui = WindowLayout(self, self.pool, index.reader, self.open_folder_dialog)
         self.model = self.ui.model
         self.table = self.ui.table
         self.detail = self.ui.detail
         self.filter_bar = self.ui.filter_bar
         self.sources = self.ui.sources
         self._wire()
-        self.views = WindowViews(self)
+        self.views = WindowViews(self, index, self.index_pool, self.detail, self.reload_all)
         self._restore_state()
         # coalesce bursts of "runs changed" into one reload + one toast
         self._change_timer = QTimer(self)
@@ -221,9 +223,7 @@ class MainWindow(QMainWindow):
         watcher = self.watcher
 
         def job() -> IndexReport:
-            for folder in folders:
-                index.add_root(folder, network)
-            result = index.index(folders, progress=report, cancelled=cancel.is_set)
+            result = index.index(folders, progress=report, cancelled=cancel.is_set, network=network)
             if watcher is not None and not result.cancelled:
                 for folder in folders:  # (writes the root row: so on this worker, not the GUI thread)
                     watcher.add_root(folder, network)
@@ -371,7 +371,7 @@ class MainWindow(QMainWindow):
     def _load_known_keys(self) -> None:
         def job() -> set[str]:
             with self.index.reader() as reader:
-                return {r[0] for r in reader.raw("SELECT key FROM runs")}
+                return reader.all_keys()
 
         self.pool.submit(job, lambda keys: setattr(self, "_known_keys", keys | (self._known_keys or set())))
 
@@ -385,7 +385,7 @@ class MainWindow(QMainWindow):
     def _apply_filter(self) -> None:
         where_sql, params = self._user_filter
         if self.ui.starred_only.isChecked():
-            where_sql = f"({where_sql}) AND {STARRED_SQL}" if where_sql else STARRED_SQL
+            where_sql, params = only_starred(where_sql, params)
         self.model.set_filter(where_sql, params)
 
     def _on_group(self, index: int) -> None:

@@ -47,12 +47,8 @@ def load_sources(reader: IndexReader) -> list[SourceInfo]:
         info = SourceInfo(root["path"], bool(root["network"]), root["runs"], root["errors"])
         info.formats = reader.format_counts(root["path"])
         if root["errors"]:
-            rows = reader.raw(
-                "SELECT COALESCE(name, path), error FROM runs WHERE root = ? AND error IS NOT NULL AND gone = 0"
-                " ORDER BY name LIMIT 20",
-                (root["path"],),
-            )
-            info.error_samples = [(elide(r[0], 80), elide(r[1], 300)) for r in rows]
+            samples = reader.error_samples(root["path"], limit=20)
+            info.error_samples = [(elide(name, 80), elide(error, 300)) for name, error in samples]
         out.append(info)
     return out
 
@@ -110,8 +106,8 @@ class SourcesPanel(QWidget):
 
     def show_sources(self, sources: list[SourceInfo]) -> None:
         self._sources = sources
-        items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
-        expanded = {item.data(0, PATH_ROLE) for item in items if item is not None and item.isExpanded()}
+        tops = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        expanded = {item.data(0, PATH_ROLE) for item in tops if item is not None and item.isExpanded()}
         self.tree.clear()
         for src in sources:
             name = src.path.rstrip("/").rsplit("/", 1)[-1] or src.path

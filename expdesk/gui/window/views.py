@@ -7,57 +7,63 @@ cycle of what it opens (the window calls `close_all` on shutdown).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QStandardPaths, Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMainWindow, QWidget
 
 from expdesk.gui.detail.lineage_view import LineageView
 from expdesk.lineage.build import build_lineage
 
-SERVER_SCHEMES = ("mlflow+http://", "mlflow+https://")
-
-
-def is_server_url(root: str) -> bool:
-    """Roots of the form `mlflow+http(s)://host` are tracking servers browsed over HTTP, not folders."""
-    return root.startswith(SERVER_SCHEMES)
-
-
 if TYPE_CHECKING:
     from expdesk.gui.compare.view import CompareView
+    from expdesk.gui.detail.panel import DetailPanel
     from expdesk.gui.dialogs.export import ExportDialog
     from expdesk.gui.dialogs.push import PushDialog
-    from expdesk.gui.window.main_window import MainWindow
+    from expdesk.gui.workers.pool import WorkerPool
+    from expdesk.index.service import Index
     from expdesk.remote.browse import ServerRefresher
 
 
 class WindowViews:
     """The compare windows, the lineage tab and export dialogs of one main window."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(
+        self,
+        window: QMainWindow,
+        index: Index,
+        index_pool: WorkerPool,
+        detail: DetailPanel,
+        reload_all: Callable[[], None],
+    ) -> None:
+        """`window` parents the dialogs and shows messages; `index_pool` runs writes (adding a server);
+        `reload_all` refreshes the runs table after one."""
         self.window = window
+        self.index = index
+        self.index_pool = index_pool
+        self.reload_all = reload_all
         self.compares: list[CompareView] = []
         self.dialogs: list[ExportDialog] = []
         self.pushes: list[PushDialog] = []
         self.servers: dict[str, ServerRefresher] = {}
         self._lock = threading.Lock()  # watch_server is called from an index-pool worker
-        index = window.index
 
         def load_lineage(key: str) -> Any:
             # runs on a worker thread: its own read-only reader; hashes are cached through the writer
             with index.reader() as reader:
                 return build_lineage(reader, key, writer_call=index.writer.call)
 
-        self.lineage = LineageView(load_lineage, window.detail)
-        self.lineage.run_activated.connect(lambda key: window.detail.show_run(key))
-        window.detail.add_tab("Lineage", self.lineage, self.lineage.set_run)
+        self.lineage = LineageView(load_lineage, detail)
+        self.lineage.run_activated.connect(lambda key: detail.show_run(key))
+        detail.add_tab("Lineage", self.lineage, self.lineage.set_run)
 
     def open_compare(self, keys: list[str]) -> CompareView:
         # views are imported when first opened: they pull in matplotlib's Qt backend (start-up time)
         from expdesk.gui.compare.view import CompareView
 
-        view = CompareView(self.window.index, keys)
+        view = CompareView(self.index, keys)
         view.setWindowTitle(f"Compare {len(keys)} runs — expdesk")
         view.resize(1280, 820)
         # closing deletes the window (its tasks are waited for and its listener closed in closeEvent)
@@ -73,7 +79,7 @@ class WindowViews:
         from expdesk.bundle.export import ExportOptions, plan_bundle, write_bundle
         from expdesk.gui.dialogs.export import ExportDialog
 
-        index = self.window.index
+        index = self.index
 
         def planner(progress: Any, cancelled: Any) -> Any:
             with index.reader() as reader:  # the worker thread's own reader
@@ -100,7 +106,7 @@ class WindowViews:
         if not keys:
             self.window.statusBar().showMessage("Select the runs to push (Ctrl+Shift+P).", 4000)
             return None
-        dialog = PushDialog(len(keys), index_pusher(self.window.index.db_path, keys), parent=self.window)
+        dialog = PushDialog(len(keys), index_pusher(self.index.db_path, keys), parent=self.window)
         dialog.finished.connect(lambda _r, d=dialog: self.pushes.remove(d) if d in self.pushes else None)
         self.pushes.append(dialog)
         dialog.show()
@@ -126,10 +132,10 @@ class WindowViews:
         root = source_url(url if url.startswith("mlflow+") else f"mlflow+{url}")
 
         def job() -> None:
-            self.window.index.add_root(root)
+            self.index.add_root(root)
             self.watch_server(root)
 
-        self.window.index_pool.submit(job, lambda _r: self.window.reload_all())
+        self.index_pool.submit(job, lambda _r: self.reload_all())
 
     def watch_server(self, url: str) -> None:
         """Keep a tracking server's runs in the index, refreshed on a timer (its own thread)."""
@@ -138,7 +144,7 @@ class WindowViews:
         with self._lock:
             if url in self.servers:
                 return
-            refresher = ServerRefresher(self.window.index, url)
+            refresher = ServerRefresher(self.index, url)
             self.servers[url] = refresher
         refresher.start()
 

@@ -17,11 +17,11 @@ from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file, is_within
 from expdesk.core.safefile import read_json_file, walk_stats
 from expdesk.sources.base import Reader, list_artifacts, require_folder
+from expdesk.sources.common.folders import run_name
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_yaml_checked
 from expdesk.sources.dvc._live_tsv import read_tsv
 from expdesk.sources.dvc.project import looks_like_project, metric_values
-from expdesk.sources.plain.generic import run_name
 
 METRICS_DIR = ("plots", "metrics")
 

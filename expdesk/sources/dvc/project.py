@@ -21,6 +21,7 @@ from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import MAX_YAML_BYTES, read_bytes_capped, read_json_file, walk_stats
 from expdesk.core.summary import json_number
 from expdesk.sources.base import Reader
+from expdesk.sources.common.folders import run_name
 from expdesk.sources.common.tables import flatten_record, number
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_yaml_checked
@@ -35,7 +36,6 @@ from expdesk.sources.dvc._stages import (
     lookup,
     stale_reasons,
 )
-from expdesk.sources.plain.generic import run_name
 
 #: never artifacts: DVC's own cache/tmp (machine-local, huge), VCS data, environments
 PRUNE = frozenset({".dvc", ".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".tox"})

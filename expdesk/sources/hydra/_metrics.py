@@ -18,6 +18,7 @@ from expdesk.core.entities import Series
 from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import read_json_file
 from expdesk.core.summary import json_number
+from expdesk.sources.common.folders import METRIC_FILES, read_metric_file
 from expdesk.sources.common.tables import (
     Columns,
     flatten_record,
@@ -25,7 +26,6 @@ from expdesk.sources.common.tables import (
     number,
     records_to_columns,
 )
-from expdesk.sources.plain.generic import METRIC_FILES, read_metric_file
 
 JSON_FILE = "metrics.json"
 

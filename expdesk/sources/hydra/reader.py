@@ -23,10 +23,10 @@ from expdesk.core.entities import Link, RunRef, RunUpdate, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file, is_within
 from expdesk.sources.base import Reader, list_artifacts
+from expdesk.sources.common.folders import run_name
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_yaml_checked
 from expdesk.sources.hydra._metrics import read_job_metrics
-from expdesk.sources.plain.generic import run_name
 
 CONFIG_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
 #: how far above a job folder a sweep's `multirun.yaml` may be (custom `hydra.sweep.subdir` can nest)

@@ -16,12 +16,11 @@ from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import read_json_file, read_yaml_file
 from expdesk.sources.base import Reader, list_artifacts, require_folder
+from expdesk.sources.common.folders import METRIC_FILES, read_metric_file, run_name
 from expdesk.sources.common.tables import (
     flatten_record,
     history_dict_to_series,
     number,
-    read_csv_table,
-    read_jsonl,
 )
 from expdesk.sources.common.values import flatten
 
@@ -36,8 +35,6 @@ PARAM_FILES = (
     "hparams.yaml",
     "hparams.yml",
 )
-#: metric files in order of preference: the first present is the run's metric history
-METRIC_FILES = ("metrics.jsonl", "metrics.csv")
 MARKERS = ("DONE", "results.json")
 
 
@@ -68,17 +65,6 @@ def read_params(
     return params, used, errors
 
 
-def read_metric_file(
-    folder: Path,
-    name: str,
-    state: dict[str, Any] | None,
-) -> tuple[list[Series], bool, dict[str, Any], list[str]]:
-    path = folder / name
-    if name.endswith(".jsonl"):
-        return read_jsonl(path, state)
-    return read_csv_table(path, state)
-
-
 def newest_mtime(folder: Path) -> float | None:
     newest = None
     try:
@@ -91,15 +77,6 @@ def newest_mtime(folder: Path) -> float | None:
     except OSError:
         return None
     return newest
-
-
-def run_name(path: Path, root: Path) -> str:
-    """The folder's path below the watched root (what a researcher recognises), or its own name."""
-    try:
-        rel = path.relative_to(root)
-    except ValueError:
-        return path.name
-    return rel.as_posix() if rel.parts else path.name
 
 
 class GenericReader(Reader):
