@@ -11,7 +11,7 @@ end (taken in the same state: views closed, filter cleared, collected); the long
 (gaps between ticks of a 10 ms heartbeat beyond its interval) after warm-up, each with what the driver
 did last. Targets (issue 15): RSS growth after warm-up < 10 %, no drift, longest stall < 100 ms.
 
-    python benchmarks/bench_soak.py [--minutes 10] [--warmup 60] [--runs 20] [--every 3]
+    python benchmarks/bench_soak.py [--minutes 10] [--warmup 60] [--runs 20] [--every 3] [--skip ACTIONS]
     (QT_QPA_PLATFORM=offscreen by default; run under xvfb-run for a real X server)
 """
 
@@ -126,7 +126,7 @@ class Driver:
 
     FILTERS = ("metrics.loss.last < 0.01", "params.lr < 0.005", 'name ~ "run-00"', "metrics.acc.max > 0.5")
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: Any, skip: set[str] | None = None) -> None:
         self.window = window
         self.rng = random.Random(7)
         self.step = 0
@@ -141,6 +141,10 @@ class Driver:
             self.close_chart,
             self.clear_filter,
         ]
+        # `--skip open_compare,open_chart`: leave those actions out (and the closes that pair with them)
+        skipped = set(skip or ())
+        skipped |= {a.replace("open_", "close_") for a in skipped if a.startswith("open_")}
+        self.actions = [a for a in self.actions if a.__name__ not in skipped]
 
     def tick(self) -> None:
         action = self.actions[self.step % len(self.actions)]
@@ -221,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     window.show()
     window.add_folders([str(workspace)])
     window.start_watching()
-    driver = Driver(window)
+    driver = Driver(window, set(filter(None, args.skip.split(","))))
     beat = Heartbeat(lambda: driver.last)
     figures: dict[str, Any] = {"start_rss": rss_mb(), "start_objects": object_count()}
     beat.start()
@@ -340,6 +344,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds before the baseline is taken")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--every", type=float, default=3.0, help="seconds between two driver actions")
+    parser.add_argument(
+        "--skip", default="", help="driver actions to leave out, e.g. open_compare,open_chart (attribution)"
+    )
     return run(parser.parse_args())
 
 

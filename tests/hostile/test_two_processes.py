@@ -251,3 +251,30 @@ def test_index_on_a_real_read_only_mount(tmp_path: Path, db: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert any("read-only" in line for line in lines), proc.stderr
     assert _state(db) == before
+
+
+def test_a_run_read_twice_from_one_cursor_is_stored_once(
+    tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes watching the same folder both re-read a run from the cursor they saw; the second
+    write would store the new lines twice. It is refused (the cursor moved) and read again from the new
+    cursor: every line once. (Two `Index` objects on one DB stand for the two processes.)"""
+    run = tmp_path / "root" / "run-1"
+    run.mkdir(parents=True)
+    metrics = run / "metrics.jsonl"
+    metrics.write_text("".join(f'{{"step": {s}, "loss": {1 / (s + 1)}}}\n' for s in range(100)))
+    with Index(db) as a, Index(db) as b:
+        a.index([run.parent])
+        seen_by_b = b.indexer.known()  # b looks at the cursors...
+        with open(metrics, "a", encoding="utf-8") as fh:
+            fh.write("".join(f'{{"step": {s}, "loss": 0.5}}\n' for s in range(100, 150)))
+        a.index([run.parent])  # ...a stores the 50 new lines and moves the cursor...
+        real_known = b.indexer.known
+        first = iter([seen_by_b])
+        monkeypatch.setattr(b.indexer, "known", lambda: next(first, None) or real_known())
+        report = b.index([run.parent])  # ...and b reads from the cursor it saw
+        assert not report.errors
+    with IndexReader(db) as reader:
+        [only] = reader.runs_json(reader.run_keys(), history=True)
+    steps = [p["step"] for p in only["metrics"]["loss"]["history"]]
+    assert steps == list(range(150))
