@@ -323,6 +323,14 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"stalls over 100 ms: {sum(1 for s in stalls if s[0] > 100)};  load average at end {os.getloadavg()}"
     )
+    by_action: dict[str, list[float]] = {}
+    for ms, _at, what in stalls:
+        by_action.setdefault(what, []).append(ms)
+    for what, values in sorted(by_action.items(), key=lambda kv: -max(kv[1])):
+        over = sum(1 for v in values if v > 100)
+        print(
+            f"  after {what:14s} stalls > 20 ms: {len(values):4d}   > 100 ms: {over:4d}   longest {max(values):6.0f} ms"
+        )
     print(
         json.dumps(
             {
