@@ -128,8 +128,10 @@ class LockUnavailable(OSError):
 class _FileLock:
     """One exclusive lock file: `flock` where the filesystem supports it, else an O_EXCL file."""
 
-    def __init__(self, path: Path, force_exclusive_file: bool = False) -> None:
+    def __init__(self, path: Path, force_exclusive_file: bool = False, record: bool = True) -> None:
         self.path = path
+        #: write the holder into the file (the main lock); a pure turnstile needs no record
+        self._record = record
         self._fd: int | None = None
         self._held = False
         self._exclusive_file = force_exclusive_file
@@ -155,9 +157,16 @@ class _FileLock:
             self._exclusive_file = True
             return self._try_exclusive_file(holder)
         self._held = True
-        left = _parse_holder(self._read())
-        self._write(json.dumps({"pid": holder.pid, "host": holder.host, "program": holder.program}))
-        # text left by a holder that did not release = it died mid-batch (the kernel freed its lock)
+        if not self._record:
+            return True, None
+        # the file is one flag byte ("1" held, "0" released) then the last holder's JSON. Only the flag is
+        # written per batch (one byte in place: no truncate, no metadata change); the JSON when the
+        # holder changes. A "1" found here was left by a holder that died mid-batch (the kernel freed
+        # its lock, not its flag).
+        text = self._read()
+        left = _parse_holder(text[1:]) if text[:1] == "1" else None
+        mine = json.dumps({"pid": holder.pid, "host": holder.host, "program": holder.program})
+        self._write_at(0, "1" if text[1:] == mine else "1" + mine, truncate=text[1:] != mine)
         return True, left if left is not None and left != holder else None
 
     def _try_exclusive_file(self, holder: Holder) -> tuple[bool, Holder | None]:
@@ -192,15 +201,20 @@ class _FileLock:
                 os.unlink(self.path)
             return
         assert self._fd is not None
-        self._write("")  # a clean release: nothing left to be mistaken for a crashed holder
+        if self._record:
+            self._write_at(0, "0")  # a clean release: nothing left to be mistaken for a crashed holder
         _unflock(self._fd)
 
     def holder(self) -> Holder | None:
+        """The holder named in the file: the O_EXCL file's JSON, or the flock file's JSON while its flag
+        says held (None when free or unknown)."""
         try:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
-        return _parse_holder(text)
+        if self._exclusive_file:
+            return _parse_holder(text)
+        return _parse_holder(text[1:]) if text[:1] == "1" else None
 
     def close(self) -> None:
         self.release()
@@ -210,14 +224,20 @@ class _FileLock:
 
     def _read(self) -> str:
         assert self._fd is not None
-        os.lseek(self._fd, 0, os.SEEK_SET)
+        if hasattr(os, "pread"):
+            return os.pread(self._fd, 4096, 0).decode("utf-8", "replace")
+        os.lseek(self._fd, 0, os.SEEK_SET)  # pragma: no cover - Windows has no pread
         return os.read(self._fd, 4096).decode("utf-8", "replace")
 
-    def _write(self, text: str) -> None:
+    def _write_at(self, offset: int, text: str, truncate: bool = False) -> None:
         assert self._fd is not None
-        os.ftruncate(self._fd, 0)
-        os.lseek(self._fd, 0, os.SEEK_SET)
-        os.write(self._fd, text.encode())
+        if truncate:
+            os.ftruncate(self._fd, 0)
+        if hasattr(os, "pwrite"):
+            os.pwrite(self._fd, text.encode(), offset)
+        else:  # pragma: no cover - Windows has no pwrite
+            os.lseek(self._fd, offset, os.SEEK_SET)
+            os.write(self._fd, text.encode())
 
 
 #: what a waiting writer is told, once per wait: the holder (None when unknown)
@@ -233,7 +253,9 @@ class WriterLock:
     def __init__(self, db_path: Path, force_exclusive_file: bool = False) -> None:
         self.path = db_path.with_name(db_path.name + ".lock")
         self._main = _FileLock(self.path, force_exclusive_file)
-        self._queue = _FileLock(db_path.with_name(db_path.name + ".lock-queue"), force_exclusive_file)
+        self._queue = _FileLock(
+            db_path.with_name(db_path.name + ".lock-queue"), force_exclusive_file, record=force_exclusive_file
+        )
         self.me = Holder(os.getpid(), socket.gethostname(), this_program())
         #: the holders that died holding the lock and were taken over (for a one-line notice)
         self.taken_over: list[Holder] = []
