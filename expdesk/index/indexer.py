@@ -100,19 +100,24 @@ class CursorMoved(Exception):
 def apply_from_cursor(
     conn: sqlite3.Connection,
     *,
-    expected: dict[str, Any] | None,
+    expected: str | None,
     ref: RunRef,
     update: RunUpdate,
     fingerprint: str,
     prepared: list[store.PreparedSeries] | None,
 ) -> None:
-    """`store.apply_update`, unless the run moved on since `expected` was read (writer thread). Appending
-    points read from an old cursor would store them twice; the caller re-reads from the new cursor."""
+    """`store.apply_update`, unless the run moved on since its cursor was read (writer thread): `expected`
+    is that cursor as canonical JSON, taken before the read (readers update the cursor they are given in
+    place). Appending points read from an old cursor would store them twice; the caller re-reads."""
     if expected is not None:
         row = conn.execute("SELECT cursor FROM runs WHERE key=?", (ref.key,)).fetchone()
-        if row is None or json.loads(row[0] or "{}") != expected:
+        if row is None or _canonical(json.loads(row[0] or "{}")) != expected:
             raise CursorMoved(ref.key)
     store.apply_update(conn, ref=ref, update=update, fingerprint=fingerprint, prepared=prepared)
+
+
+def _canonical(cursor: dict[str, Any] | None) -> str | None:
+    return None if cursor is None else json.dumps(cursor, sort_keys=True)
 
 
 #: rounds of re-reading runs whose cursor moved under a pass (each round reads only what is new)
@@ -244,7 +249,7 @@ class Indexer:
             todo.append((ref, None if force or previous is None else previous[1]))
         done = report.unchanged
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="expdesk-read") as pool:
-            pending: dict[Future[Any], tuple[RunRef, dict[str, Any] | None]] = {}
+            pending: dict[Future[Any], tuple[RunRef, str | None]] = {}
             queue = iter(todo)
             exhausted = False
             while pending or not exhausted:
@@ -254,7 +259,8 @@ class Indexer:
                     if item is None:
                         exhausted = True
                         break
-                    pending[pool.submit(read_and_prepare, *item)] = item
+                    # the cursor's JSON before the read: the reader updates the dict it is given
+                    pending[pool.submit(read_and_prepare, *item)] = (item[0], _canonical(item[1]))
                 if cancelled():
                     exhausted = True
                 if not pending:
