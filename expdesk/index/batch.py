@@ -54,6 +54,13 @@ class Entry:
     update: RunUpdate | None
     error: str | None
     prepared: list[PreparedSeries] | None = None
+    #: the run's cursor as canonical JSON when its read started (None: read from the start, no check)
+    expected: str | None = None
+
+
+class CursorMoved(Exception):
+    """The run's stored cursor is not the one its read started from: another writer (another expdesk
+    process on the same index, or an overlapping pass) stored a newer state meanwhile."""
 
 
 def prepare_batch(updates: Sequence[RunUpdate | None]) -> list[list[PreparedSeries] | None]:
@@ -85,12 +92,23 @@ def prepare_batch(updates: Sequence[RunUpdate | None]) -> list[list[PreparedSeri
 
 
 def apply_batch(conn: sqlite3.Connection, entries: Sequence[Entry]) -> list[tuple[int, Exception]]:
-    """Store every entry; returns (position in `entries`, why) of those that could not be stored (their
+    """Store every entry; returns (position in `entries`, why) of those not stored: a `CursorMoved` for a
+    run another writer moved on since its read started (appending points read from an old cursor would
+    store them twice; the caller re-reads it), any other exception for a run that could not be stored (its
     rows are rolled back; every other entry is stored). A DB that cannot be written at all
     (`OperationalError`) raises."""
+    stored = _stored_cursors(conn, [e.key for e in entries if e.expected is not None])
+    moved: list[tuple[int, Exception]] = [
+        (i, CursorMoved(e.key))
+        for i, e in enumerate(entries)
+        if e.update is not None and e.expected is not None and stored.get(e.key) != e.expected
+    ]
+    skip = {i for i, _ in moved}
+    keep = [i for i in range(len(entries)) if i not in skip]
+    todo = [entries[i] for i in keep]
     conn.execute("SAVEPOINT batch")
     try:
-        _apply_all(conn, entries)
+        _apply_all(conn, todo)
     except sqlite3.OperationalError:
         conn.execute("ROLLBACK TO batch")
         conn.execute("RELEASE batch")
@@ -98,9 +116,19 @@ def apply_batch(conn: sqlite3.Connection, entries: Sequence[Entry]) -> list[tupl
     except Exception:
         conn.execute("ROLLBACK TO batch")
         conn.execute("RELEASE batch")
-        return _apply_one_by_one(conn, entries)
+        return moved + [(keep[j], exc) for j, exc in _apply_one_by_one(conn, todo)]
     conn.execute("RELEASE batch")
-    return []
+    return moved
+
+
+def _stored_cursors(conn: sqlite3.Connection, keys: list[str]) -> dict[str, str | None]:
+    """run key -> its stored cursor as canonical JSON (runs not in the index are left out)."""
+    out: dict[str, str | None] = {}
+    for part in _chunked(keys, 500):
+        marks = ",".join("?" * len(part))
+        for key, cursor in conn.execute(f"SELECT key, cursor FROM runs WHERE key IN ({marks})", part):
+            out[key] = json.dumps(json.loads(cursor or "{}"), sort_keys=True)
+    return out
 
 
 def _apply_one_by_one(conn: sqlite3.Connection, entries: Sequence[Entry]) -> list[tuple[int, Exception]]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from expdesk.core.entities import RunRef, RunUpdate
 from expdesk.index import store
-from expdesk.index.batch import Entry, apply_batch, prepare_batch
+from expdesk.index.batch import CursorMoved, Entry, apply_batch, prepare_batch
 from expdesk.index.db import open_reader
 from expdesk.index.writer import Writer
 from expdesk.sources import registry
@@ -36,6 +36,8 @@ MAX_UNWRITTEN = 2
 BATCH_RUNS = 128
 #: metric text (or ~24 bytes a point) a batch holds at most: memory stays flat whatever the run sizes
 BATCH_BYTES = 8 << 20
+#: rounds of re-reading runs whose cursor moved under a pass (each round reads only what is new)
+MOVED_ROUNDS = 3
 
 Progress = Callable[[int, int, str], None]  # (done, found so far, current run path)
 
@@ -141,8 +143,23 @@ class Indexer:
         return report
 
     def _settle(self, writes: list[tuple[Future[Any], list[Written]]], report: IndexReport) -> None:
-        """Wait for every write. A run whose rows cannot be written (a value SQLite refuses, a reader
-        handing back something odd) gets that as its error; the other runs are not affected."""
+        """Wait for every write, then re-read the runs another writer moved on meanwhile (from their new
+        cursor: only what is new since). A run whose rows cannot be written (a value SQLite refuses, a
+        reader handing back something odd) gets that as its error; the other runs are not affected."""
+        moved = self._wait_writes(writes, report)
+        for _round in range(MOVED_ROUNDS):
+            if not moved:
+                return
+            again = IndexReport()
+            retried: list[tuple[Future[Any], list[Written]]] = []
+            self._read_all(moved, self.known(), False, again, retried, set(), None, lambda: False)
+            moved = self._wait_writes(retried, report)
+            report.errors += again.errors
+
+    def _wait_writes(
+        self, writes: list[tuple[Future[Any], list[Written]]], report: IndexReport
+    ) -> list[RunRef]:
+        moved: list[RunRef] = []
         for fut, written in writes:
             try:
                 failed = fut.result()
@@ -152,6 +169,9 @@ class Indexer:
                 failed = [(i, exc) for i in range(len(written))]
             for i, why in failed:
                 ref, fingerprint = written[i]
+                if isinstance(why, CursorMoved):
+                    moved.append(ref)
+                    continue
                 message = f"{ref.path}: could not be stored: {type(why).__name__}: {why}"
                 report.errors.append((str(ref.path), message))
                 # if even the error row fails, the report still names the run
@@ -159,6 +179,7 @@ class Indexer:
                     self.writer.call(
                         partial(store.record_error, ref=ref, error=message, fingerprint=fingerprint)
                     )
+        return moved
 
     def refresh(self, refs: list[RunRef], force: bool = False) -> IndexReport:
         """Re-read specific runs (the watcher's path): same rules as `index`, no discovery."""
@@ -202,6 +223,9 @@ class Indexer:
                 except OSError:
                     pass
             todo.append((ref, None if force or previous is None else json.loads(previous[1])))
+        # each cursor's JSON before the read (readers update the dict they are given): the write checks
+        # the run still has it, or another writer moved on meanwhile and the run is read again
+        expected = {ref.key: _canonical(cursor) for ref, cursor in todo}
         done = report.unchanged
         queue = deque(todo)
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="expdesk-read") as pool:
@@ -219,6 +243,8 @@ class Indexer:
                 for fut in finished:
                     items = pending.pop(fut)
                     entries = fut.result()
+                    for entry in entries:
+                        entry.expected = expected[entry.key]
                     # the runs past the batch's size budget go back to the front of the queue
                     queue.extendleft(reversed(items[len(entries) :]))
                     # only (ref, fingerprint) is kept past the write: the points go once written
@@ -250,6 +276,10 @@ class Indexer:
                             progress(done, len(refs), str(entry.ref.path))
                     else:
                         done += len(entries)
+
+
+def _canonical(cursor: dict[str, Any] | None) -> str | None:
+    return None if cursor is None else json.dumps(cursor, sort_keys=True)
 
 
 def _next_batch(queue: deque[ReadItem]) -> list[ReadItem]:
