@@ -188,6 +188,22 @@ def m017_unread(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m015_changes(db: Database) -> None:
+    """Which runs each commit touched, in commit order: another expdesk process sharing the index reads
+    the rows after the last one it saw to follow this process's writes (issue 15). Pruned by the writer,
+    never its newest row, so the rowid keeps growing without AUTOINCREMENT (whose bookkeeping table cost
+    one more page per commit)."""
+    db.executescript(
+        """
+        CREATE TABLE changes (
+            seq INTEGER PRIMARY KEY,
+            run_key TEXT NOT NULL
+        );
+        """
+    )
+
+
+@MIGRATIONS()
 def m020_hidden(db: Database) -> None:
     # the user's "hide this run" (issue 20): an annotation like a star, so a rebuilt cache keeps it and the
     # run folder is never touched; hidden runs leave the runs table until shown again

@@ -231,13 +231,17 @@ class MetricsView(QWidget):
             return  # a click while its series loads: the answer on its way fills the same pop-out
         self._loading.add(name)
 
-        def job() -> list[SeriesView]:
+        def job() -> tuple[list[SeriesView], Figure | None]:
             with factory() as reader:
-                return load_series_views(reader, key, [name], 1600)
+                views = load_series_views(reader, key, [name], 1600)
+            # the figure (no Qt, no pyplot) is built here: its layout alone held the GUI thread for
+            # 0.3 s when built in `done` (bench_soak.py, opening a detail chart)
+            return views, metric_figure(views[0], style, (9, 5), small=False) if views else None
 
-        def done(views: list[SeriesView]) -> None:
+        def done(result: tuple[list[SeriesView], Figure | None]) -> None:
+            views, figure = result
             self._loading.discard(name)
-            if not views or key != self._key:
+            if not views or figure is None or key != self._key:
                 return
             popout = self._popouts.get(name)
             if popout is None:
@@ -245,7 +249,7 @@ class MetricsView(QWidget):
                 popout.destroyed.connect(lambda *_: self._forget_popout(name, popout))
                 self._popouts[name] = popout
                 self.dialogs.append(popout)
-            popout.show_view(views[0], metric_figure(views[0], style, (9, 5), small=False))
+            popout.show_view(views[0], figure)
             popout.show()
             popout.raise_()
 

@@ -10,9 +10,6 @@ through `IndexBridge` as a queued signal. Folders and indexing (`folders`), the 
 
 from __future__ import annotations
 
-import gc
-import os
-import sys
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
@@ -33,6 +30,7 @@ from expdesk.gui.runs.query import vocabulary
 from expdesk.gui.window.counts import count_text
 from expdesk.gui.window.folders import Folders
 from expdesk.gui.window.layout import WindowLayout
+from expdesk.gui.window.notices import Notices
 from expdesk.gui.window.run_actions import RunActions
 from expdesk.gui.window.sources_panel import SourceInfo, load_sources
 from expdesk.gui.window.state import WindowState
@@ -40,21 +38,6 @@ from expdesk.gui.window.views import WindowViews
 from expdesk.gui.workers.pool import IndexBridge, WorkerPool
 from expdesk.index.table import key_stats, only_shown, only_starred, run_counts
 from expdesk.watch.watcher import Watcher
-
-_frozen = False
-
-
-def _freeze_startup_objects() -> None:
-    """Move the ~130k objects of the imports (Qt bindings, numpy, pandas, matplotlib) out of the cyclic
-    GC's reach, once per process. A full collection, triggered on whichever thread allocates (usually a
-    worker assembling a page), holds the GIL while it walks every tracked object; the GUI thread's next
-    paint or slot then waits for it. Walking the import-time objects made those pauses 100-400 ms
-    (bench_gui.py --attribute); these objects live for the whole process anyway."""
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.freeze()
-
 
 #: sources, vocabulary, key spread and counts of the listed runs (one worker answer)
 WorkspaceAnswer = tuple[list[SourceInfo], dict[str, list[str]], Workspace, dict[str, int]]
@@ -72,16 +55,6 @@ class MainWindow(QMainWindow):
 
     def __init__(self, index: Any, watch: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        # Workers run Python (row preparation, regexp filters) while a paint re-enters Python once per
-        # cell (multiData); each re-entry waits for the GIL up to the switch interval. The default 5 ms
-        # made a repaint under load take seconds; 0.2 ms keeps frames short (measured, bench_gui.py).
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0002))
-        _freeze_startup_objects()
-        # Qt's raster engine splits big fills over its GUI thread pool and waits on a latch for them;
-        # on a busy machine the helper threads are scheduled late and a table paint waited 50-100 ms
-        # with the GUI thread idle (bench_gui.py --attribute: horizontal scroll max 100 -> 34 ms).
-        # Qt reads the variable once, at the first such fill, i.e. before this window first paints.
-        os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
         self.index = index
         self.setWindowTitle("expdesk")
         self.setAcceptDrops(True)
@@ -95,6 +68,8 @@ class MainWindow(QMainWindow):
         # with a watcher, its listeners hear every commit (once started) plus runs turning stale
         self.bridge = IndexBridge(self.watcher or index.writer, self)
         self.bridge.runs_changed.connect(self._on_runs_changed)
+        self._notices = Notices(index, self)
+        self._notices.said.connect(self._show_notice)
         self._closed = False
         self._known_keys: set[str] | None = None
         self._pending_changes: set[str] = set()
@@ -134,6 +109,8 @@ class MainWindow(QMainWindow):
         self._apply_filter()
         self._load_workspace()
         self._load_known_keys()
+        for line in getattr(index, "notices", []):  # said before this window existed (storage mode)
+            self._show_notice(line)
 
     # -- wiring -------------------------------------------------------------------------------------
     def _wire(self) -> None:
@@ -326,6 +303,9 @@ class MainWindow(QMainWindow):
 
     # -- live changes -------------------------------------------------------------------------------
     def _on_runs_changed(self, keys: set[str]) -> None:
+        if "*" in keys:  # another process removed a root (or could not say what it changed)
+            self.reload_all()
+            return
         self.model.refresh_keys(keys)
         if self.detail.key in keys:
             self.detail.refresh()
@@ -429,6 +409,9 @@ class MainWindow(QMainWindow):
         self.views.open_export(key, str(label))
 
     # -- lifetime -----------------------------------------------------------------------------------
+    def _show_notice(self, line: str) -> None:
+        self.statusBar().showMessage(line[:300], 15000)
+
     def show_error(self, message: str) -> None:
         self.statusBar().showMessage(message.splitlines()[0][:300] if message else "error", 8000)
 
@@ -457,6 +440,7 @@ class MainWindow(QMainWindow):
         self.status_timer.stop()
         self.ui.toast.stop()
         self.bridge.close()
+        self._notices.close()
         # pools first: a queued job may still start the watcher or add a root to it
         self.pool.stop()
         self.index_pool.stop()
