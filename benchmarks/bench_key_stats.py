@@ -15,12 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_gui import build_index  # noqa: E402
-from expdesk.gui.runs.default_columns import Workspace, default_columns  # noqa: E402
-from expdesk.gui.runs.query import vocabulary  # noqa: E402
-from expdesk.gui.window.sources_panel import load_sources  # noqa: E402
-from expdesk.index.service import Index  # noqa: E402
-from expdesk.index.table import key_stats, run_counts  # noqa: E402
+from benchmarks.bench_gui import build_index
+from expdesk.gui.runs.default_columns import Workspace, default_columns
+from expdesk.gui.runs.query import vocabulary
+from expdesk.gui.window.sources_panel import load_sources
+from expdesk.index.service import Index
+from expdesk.index.table import key_stats, run_counts
 
 
 def main() -> int:
