@@ -49,7 +49,9 @@ class FrozenColumns(QTableView):
         header.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header.setSectionsClickable(True)
         header.setSortIndicatorShown(True)
-        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # (as the table: no sort until one is chosen)
+        header.setSortIndicator(
+            -1, Qt.SortOrder.AscendingOrder
+        )  # (as the table: no sort until one is chosen)
         header.sectionClicked.connect(self._sort_by)
         # double-click (open the detail) and right-click (the runs' menu) act as they do on the table
         self.activated.connect(table.activated)
