@@ -212,8 +212,11 @@ class PageChunk:
             f" deleted FROM runs WHERE key IN ({self._marks})",
             self._keys,
         )
-        sql = f"SELECT run_key, starred FROM annotations WHERE run_key IN ({self._marks})"
-        self.starred: dict[str, bool] = {r[0]: bool(r[1]) for r in _tuples(reader, sql, self._keys)}
+        sql = f"SELECT run_key, starred, hidden FROM annotations WHERE run_key IN ({self._marks})"
+        marks = _tuples(reader, sql, self._keys)
+        self.starred: dict[str, bool] = {r[0]: bool(r[1]) for r in marks}
+        #: runs the user hid (listed only while "Show Hidden Runs" is on)
+        self.hidden: set[str] = {r[0] for r in marks if r[2]}
         self.labels: dict[str, list[str]] = {}
         sql = f"SELECT run_key, tag FROM user_tags WHERE run_key IN ({self._marks}) ORDER BY tag"
         for run_key, tag in _tuples(reader, sql, self._keys):

@@ -106,6 +106,11 @@ def test_delete_hides_with_undo_and_never_touches_runs(
     qtbot.waitUntil(lambda: window.model.rowCount() == 2 and window.model.row_of(hidden) < 0, timeout=10_000)
     qtbot.waitUntil(lambda: "1 hidden" in window.ui.count_label.text(), timeout=10_000)
     assert window.ui.count_label.text().startswith("2 runs")
+    window.ui.actions["show_hidden"].setChecked(True)  # listed again, and marked
+    qtbot.waitUntil(lambda: window.model.row_of(hidden) >= 0, timeout=10_000)
+    assert any(n.endswith(" (hidden)") for n in names(window))
+    window.ui.actions["show_hidden"].setChecked(False)
+    qtbot.waitUntil(lambda: window.model.row_of(hidden) < 0, timeout=10_000)
     with qtbot.waitSignal(window.write_finished, timeout=10_000):
         qtbot.keyClick(window.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10_000)

@@ -231,7 +231,9 @@ def fetch_rows(
             duration = None if start is None or end is None else end - start
             attrs = {
                 "star": "★" if stars.get(key) else "",
-                "name": (name or "") + (" (deleted)" if deleted else ""),
+                "name": (name or "")
+                + (" (deleted)" if deleted else "")
+                + (" (hidden)" if key in chunk.hidden else ""),
                 "format": fmt,
                 "status": status + (" (stale)" if stale else "") + (" ⚠" if error else ""),
                 "experiment": experiment or "",
