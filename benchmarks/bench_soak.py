@@ -22,6 +22,8 @@ import gc
 import json
 import os
 import random
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 APPEND_EVERY = 0.1  # s between two lines of one run (the writer process)
 HEARTBEAT_MS = 10
+#: the compare window's tabs the driver can open it on (`--compare-tab`)
+COMPARE_TABS = {"table": 0, "charts": 1}
 
 
 # -- the writer process -----------------------------------------------------------------------------
@@ -96,13 +100,19 @@ class Heartbeat:
         self._timer.setInterval(HEARTBEAT_MS)
         self._timer.timeout.connect(self._tick)
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
         self._last_action = last_action
         self.stalls: list[tuple[float, float, str]] = []  # (stall ms, at s, driver action before it)
+        #: the GUI thread's own CPU time (ms) during each stall, as `stalls`: a stall with little of it was
+        #: a wait (for a CPU, for the GIL, for matplotlib's render lock), not work of the GUI thread
+        self.stall_cpu: list[float] = []
+        self.lateness: list[float] = []  # every tick's delay (ms) while measuring: the distribution
         self.measuring = False
         self.started = time.perf_counter()
 
     def start(self) -> None:
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
         self._timer.start()
 
     def stop(self) -> None:
@@ -111,13 +121,73 @@ class Heartbeat:
     def skip(self) -> None:
         """The next gap is our own measurement (gc.get_objects), not the app's: do not count it."""
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
+
+    @property
+    def last_tick(self) -> float:
+        return self._last
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         stall = (now - self._last) * 1000 - HEARTBEAT_MS
-        self._last = now
-        if self.measuring and stall > 20:
+        busy = (cpu - self._last_cpu) * 1000
+        self._last, self._last_cpu = now, cpu
+        if not self.measuring:
+            return
+        self.lateness.append(max(stall, 0.0))
+        if stall > 20:
             self.stalls.append((stall, now - self.started, self._last_action()))
+            self.stall_cpu.append(busy)
+
+
+class StallSampler:
+    """`--stacks`: a thread that, while the heartbeat is late by more than `after_ms`, samples the GUI
+    thread's Python stack every 5 ms; printed at the end as the code lines seen most often in stalls."""
+
+    def __init__(self, beat: Heartbeat, after_ms: float = 40.0) -> None:
+        import threading
+
+        self._beat = beat
+        self._after = after_ms / 1000
+        self._gui = threading.get_ident()
+        self._stop = threading.Event()
+        self.samples: dict[str, int] = {}
+        self.total = 0
+        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import traceback
+
+        while not self._stop.wait(0.005):
+            if not self._beat.measuring or time.perf_counter() - self._beat.last_tick < self._after:
+                continue
+            frame = sys._current_frames().get(self._gui)
+            if frame is None:
+                continue
+            self.total += 1
+            stack = traceback.extract_stack(frame)
+            # the innermost frames of ours and of matplotlib/Qt glue say where the time goes
+            lines = [
+                f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                for f in stack[-14:]
+                if "site-packages/PySide6" not in f.filename
+            ]
+            key = " < ".join(reversed(lines[-7:]))
+            self.samples[key] = self.samples.get(key, 0) + 1
+
+    def report(self, top: int = 15) -> None:
+        print(
+            f"GUI-thread stacks sampled in stalls (> {self._after * 1000:.0f} ms late): {self.total} samples"
+        )
+        for key, n in sorted(self.samples.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"  {n:5d}  {key}")
 
 
 # -- the driver --------------------------------------------------------------------------------------
@@ -126,8 +196,9 @@ class Driver:
 
     FILTERS = ("metrics.loss.last < 0.01", "params.lr < 0.005", 'name ~ "run-00"', "metrics.acc.max > 0.5")
 
-    def __init__(self, window: Any, skip: set[str] | None = None) -> None:
+    def __init__(self, window: Any, skip: set[str] | None = None, compare_tab: str = "charts") -> None:
         self.window = window
+        self.compare_tab = compare_tab
         self.rng = random.Random(7)
         self.step = 0
         self.last = "start"
@@ -173,6 +244,11 @@ class Driver:
     def open_compare(self) -> None:
         keys = [k for k in (self.window.model.key_at(r) for r in range(self._rows())) if k]
         if len(keys) >= 2:
+            # the window opens on the tab the user last looked at: a chart following the live runs (the
+            # Charts tab, the default here) is the hard case
+            from expdesk.gui.window import settings
+
+            settings.ui_settings().setValue("compare/tab", COMPARE_TABS[self.compare_tab])
             self.window.open_compare(self.rng.sample(keys, min(4, len(keys))))
 
     def close_compare(self) -> None:
@@ -225,10 +301,13 @@ def run(args: argparse.Namespace) -> int:
     window.show()
     window.add_folders([str(workspace)])
     window.start_watching()
-    driver = Driver(window, set(filter(None, args.skip.split(","))))
+    driver = Driver(window, set(filter(None, args.skip.split(","))), args.compare_tab)
     beat = Heartbeat(lambda: driver.last)
     figures: dict[str, Any] = {"start_rss": rss_mb(), "start_objects": object_count()}
     beat.start()
+    sampler = StallSampler(beat) if args.stacks else None
+    if sampler is not None:
+        sampler.start()
     t0 = time.monotonic()
     warmup_end = t0 + args.warmup
     end = t0 + args.warmup + args.minutes * 60
@@ -257,9 +336,12 @@ def run(args: argparse.Namespace) -> int:
         figures[f"{name}_rss"] = rss_mb()
         figures[f"{name}_objects"] = object_count()
         figures[f"{name}_refs"] = refcounts()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        figures[f"{name}_cpu"] = (time.monotonic(), usage.ru_utime + usage.ru_stime, time.thread_time())
         beat.skip()
 
     phase = {"warm": False, "next_minute": warmup_end + 60}
+    loads = [os.getloadavg()[0]]  # 1-minute load average, once a minute
 
     def check() -> None:
         now = time.monotonic()
@@ -275,6 +357,7 @@ def run(args: argparse.Namespace) -> int:
             phase["next_minute"] += 60
             minute = round((now - warmup_end) / 60)
             worst = max((s[0] for s in beat.stalls), default=0.0)
+            loads.append(os.getloadavg()[0])
             print(
                 f"  {minute:3d} min: RSS {rss_mb():7.1f} MB   longest stall so far {worst:6.1f} ms",
                 flush=True,
@@ -295,6 +378,8 @@ def run(args: argparse.Namespace) -> int:
         clock.stop()
         drive.stop()
         beat.stop()
+        if sampler is not None:
+            sampler.stop()
         stop_file.touch()
         writer.wait(30)
         window.shutdown()
@@ -316,21 +401,47 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"RSS growth after warm-up: {growth:+.1f} %   (target < 10 %)")
     print(f"objects after warm-up:    {figures['end_objects'] - figures['warm_objects']:+,}")
+    (t0, cpu0, gui0), (t1, cpu1, gui1) = figures["warm_cpu"], figures["end_cpu"]
+    print(
+        f"CPU after warm-up: the app {(cpu1 - cpu0) / (t1 - t0) * 100:.0f} % of a core"
+        f" (its GUI thread {(gui1 - gui0) / (t1 - t0) * 100:.0f} %; the writer process not counted)"
+    )
     print(f"refcount drift warm-up -> end: {drift}   (target 0; a binding leak moves None by ~1 per Qt call)")
     print(f"indexed loss points: {points:,} of {on_disk:,} lines on disk at the end")
     top = ", ".join(f"{ms:.0f} ms at {at:.0f} s after {what}" for ms, at, what in stalls[:5])
     print(f"longest event-loop stalls after warm-up: {top or 'none over 20 ms'}   (target < 100 ms)")
     print(
         f"stalls over 100 ms: {sum(1 for s in stalls if s[0] > 100)};  load average at end {os.getloadavg()}"
+        f" (during the run: {min(loads):.1f}-{max(loads):.1f})"
     )
-    by_action: dict[str, list[float]] = {}
-    for ms, _at, what in stalls:
-        by_action.setdefault(what, []).append(ms)
-    for what, values in sorted(by_action.items(), key=lambda kv: -max(kv[1])):
+    if beat.stall_cpu:
+        worst_cpu = max(range(len(beat.stalls)), key=lambda i: beat.stall_cpu[i])
+        ms_wall, at_s, what = beat.stalls[worst_cpu]
+        over_cpu = sum(1 for c in beat.stall_cpu if c > 100)
+        print(
+            f"the GUI thread's own CPU time in a stall: at most {beat.stall_cpu[worst_cpu]:.0f} ms ({ms_wall:.0f} ms"
+            f" stall at {at_s:.0f} s after {what}); stalls with > 100 ms of it: {over_cpu}"
+        )
+    late = sorted(beat.lateness)
+    if late:
+        pct = {p: late[min(len(late) - 1, int(len(late) * p / 100))] for p in (50, 95, 99, 99.9)}
+        print(
+            f"heartbeat lateness over {len(late):,} ticks: p50 {pct[50]:.1f} ms, p95 {pct[95]:.1f} ms,"
+            f" p99 {pct[99]:.1f} ms, p99.9 {pct[99.9]:.1f} ms, max {late[-1]:.1f} ms"
+        )
+    by_action: dict[str, list[tuple[float, float]]] = {}
+    for (ms, _at, what), cpu in zip(beat.stalls, beat.stall_cpu, strict=True):
+        by_action.setdefault(what, []).append((ms, cpu))
+    for what, pairs in sorted(by_action.items(), key=lambda kv: -max(p[0] for p in kv[1])):
+        values = [p[0] for p in pairs]
         over = sum(1 for v in values if v > 100)
         print(
-            f"  after {what:14s} stalls > 20 ms: {len(values):4d}   > 100 ms: {over:4d}   longest {max(values):6.0f} ms"
+            f"  after {what:14s} stalls > 20 ms: {len(values):4d}   > 100 ms: {over:4d}"
+            f"   median {statistics.median(values):5.0f} ms   longest {max(values):6.0f} ms"
+            f"   (GUI CPU in it: at most {max(p[1] for p in pairs):4.0f} ms)"
         )
+    if sampler is not None:
+        sampler.report()
     print(
         json.dumps(
             {
@@ -354,6 +465,15 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=3.0, help="seconds between two driver actions")
     parser.add_argument(
         "--skip", default="", help="driver actions to leave out, e.g. open_compare,open_chart (attribution)"
+    )
+    parser.add_argument(
+        "--stacks", action="store_true", help="sample the GUI thread's stack during stalls (where they go)"
+    )
+    parser.add_argument(
+        "--compare-tab",
+        choices=sorted(COMPARE_TABS),
+        default="charts",
+        help="the tab compare windows open on",
     )
     return run(parser.parse_args())
 
