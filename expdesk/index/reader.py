@@ -6,7 +6,7 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -309,23 +309,47 @@ class IndexReader:
         Each series is copied once, chunk by chunk as SQLite hands them over, into arrays sized from the
         chunks' point counts: no list of every chunk's blobs and no concatenation (about half the peak
         memory of `series`)."""
+        out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+        with self._mmapped(), self._snapshot():
+            for run_key, metric in pairs:
+                row = self.conn.execute(
+                    "SELECT s.id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
+                    " FROM series s WHERE s.run_key=? AND s.key=?",
+                    (run_key, metric),
+                ).fetchone()
+                if row is not None:
+                    out[(run_key, metric)] = self._series_into_arrays(row[0], row[1], with_timestamps)
+        return out
+
+    def series_concat(
+        self, series: Sequence[tuple[int, int]], with_timestamps: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Full histories of several series back to back in one set of arrays (the Python API's long
+        frame): `series` are (series id, point count) pairs, e.g. from `bulk.series_ids`, read in the same
+        read transaction as the counts (`bulk.snapshot`). Each chunk is decoded straight into its slice."""
+        total = sum(count for _, count in series)
+        steps = np.empty(total, dtype=np.int64)
+        values = np.empty(total, dtype=np.float64)
+        stamps = np.empty(total, dtype=np.float64) if with_timestamps else None
+        pos = 0
+        with self._mmapped(), self._snapshot():
+            for series_id, count in series:
+                end = pos + count
+                self._decode_into(
+                    series_id, steps[pos:end], values[pos:end], None if stamps is None else stamps[pos:end]
+                )
+                pos = end
+        return steps, values, stamps
+
+    @contextlib.contextmanager
+    def _mmapped(self) -> Iterator[None]:
+        """Chunk blobs span ~16 overflow pages each: read them through the memory map, not one pread() per
+        page (a third of the load time, almost all of its system time). Only for this block: the setting is
+        the connection's and other queries keep theirs."""
         previous_mmap = self.conn.execute("PRAGMA mmap_size").fetchone()[0]
         try:
-            # Chunk blobs span ~16 overflow pages each: read them through the memory map, not one pread()
-            # per page (a third of the load time, almost all of its system time). Only for this call: the
-            # setting is the connection's and other queries keep theirs.
             self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")
-            out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
-            with self._snapshot():
-                for run_key, metric in pairs:
-                    row = self.conn.execute(
-                        "SELECT s.id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
-                        " FROM series s WHERE s.run_key=? AND s.key=?",
-                        (run_key, metric),
-                    ).fetchone()
-                    if row is not None:
-                        out[(run_key, metric)] = self._series_into_arrays(row[0], row[1], with_timestamps)
-            return out
+            yield
         finally:
             self.conn.execute(f"PRAGMA mmap_size={int(previous_mmap)}")
 
@@ -347,9 +371,17 @@ class IndexReader:
         steps = np.empty(total, dtype=np.int64)
         values = np.empty(total, dtype=np.float64)
         stamps = np.empty(total, dtype=np.float64) if with_timestamps else None
+        self._decode_into(series_id, steps, values, stamps)
+        return steps, values, stamps
+
+    def _decode_into(
+        self, series_id: int, steps: np.ndarray, values: np.ndarray, stamps: np.ndarray | None
+    ) -> None:
+        """Decode a series' chunks into arrays sized to its point count (the one chunk-decoding path)."""
+        total = len(steps)
         pos = 0
         # each chunk is decoded straight into its slice; timestamps are not even selected unless wanted
-        columns = "n, steps, vals, ts" if with_timestamps else "n, steps, vals, NULL"
+        columns = "n, steps, vals, ts" if stamps is not None else "n, steps, vals, NULL"
         for n, step_blob, val_blob, ts_blob in self.conn.execute(
             f"SELECT {columns} FROM chunks WHERE series_id=? ORDER BY seq", (series_id,)
         ):
@@ -366,7 +398,6 @@ class IndexReader:
         if pos != total:
             decoded = f"at least {pos}" if pos > total else str(pos)
             raise ExpdeskError(f"series {series_id}: its chunks count {total} points but decode to {decoded}")
-        return steps, values, stamps
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
