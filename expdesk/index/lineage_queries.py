@@ -7,10 +7,12 @@ runs whose recorded files could share bytes with a given file (by size, before a
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expdesk.core.artifact_uri import artifact_dirs
 from expdesk.index.reader import IndexReader
 
 _RUN_COLUMNS = (
@@ -36,20 +38,33 @@ class RunRow:
     parent_native_id: str | None
     info: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     error: str | None = None
+    store: str | None = None
 
     @property
     def label(self) -> str:
         return self.name or self.native_id or Path(self.path).name or self.key
 
+    @property
+    def base(self) -> Path:
+        """What paths inside a bundle are relative to: the run's store folder (an `mlruns/`, the folder of an
+        `mlflow.db`) or else the run's own folder, never the watched root (which depends on how it was found)."""
+        if self.store:
+            store = Path(self.store)
+            return store.parent if store == Path(self.path) or store.suffix == ".db" else store
+        return Path(self.path)
+
+    def relative(self, path: str | Path) -> str:
+        """`path` relative to `base` (POSIX, may climb with `..` to a sibling of the run folder)."""
+        try:
+            return Path(os.path.relpath(Path(path).resolve(), self.base.resolve())).as_posix()
+        except (
+            ValueError
+        ):  # another drive (Windows): no relative path exists; the name alone names no machine
+            return Path(path).name
+
     def artifact_dirs(self) -> list[Path]:
-        """Where artifact paths are relative to: the reader's `artifact_dir` if recorded, else the folder."""
-        dirs = []
-        recorded = self.info.get("artifact_dir")
-        if isinstance(recorded, str) and recorded:
-            dirs.append(Path(recorded))
-        folder = Path(self.path)
-        dirs += [folder, folder / "artifacts"]
-        return dirs
+        """Where artifact paths are relative to (`core.artifact_uri`: the same answer as `show` and the GUI)."""
+        return artifact_dirs(self.path, self.info)
 
 
 def run_row(reader: IndexReader, key: str) -> RunRow | None:
@@ -76,6 +91,7 @@ def run_row(reader: IndexReader, key: str) -> RunRow | None:
         parent_native_id=r["parent_native_id"],
         info=info if isinstance(info, dict) else {},
         error=r["error"],
+        store=r["store"],
     )
 
 
@@ -115,6 +131,15 @@ def artifacts_of_size(reader: IndexReader, size: int, exclude: str) -> list[tupl
         (size, exclude),
     )
     return [(r[0], r[1]) for r in rows]
+
+
+def linked_to_path(reader: IndexReader, rule: str, target_path: str) -> list[str]:
+    """Runs with a `rule` link to the folder `target_path` (e.g. the jobs of one Hydra multirun), by key."""
+    rows = reader.conn.execute(
+        "SELECT DISTINCT run_key FROM links WHERE rule=? AND target_path=? ORDER BY run_key",
+        (rule, target_path),
+    )
+    return [r[0] for r in rows]
 
 
 def input_sizes(reader: IndexReader) -> set[int | None]:

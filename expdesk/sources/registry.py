@@ -19,6 +19,7 @@ from expdesk.sources.base import Reader
 READER_MODULES = [
     "expdesk.sources.mlflow.files",
     "expdesk.sources.mlflow.sqlite",
+    "expdesk.sources.trackio.reader",
     "expdesk.sources.tensorboard.reader",
     "expdesk.sources.lightning.reader",
     "expdesk.sources.hydra.reader",

@@ -81,11 +81,10 @@ class WindowViews:
 
         index = self.index
 
-        def planner(progress: Any, cancelled: Any) -> Any:
+        def planner(progress: Any, cancelled: Any, with_training_state: bool = False) -> Any:
+            options = ExportOptions(with_training_state=with_training_state)
             with index.reader() as reader:  # the worker thread's own reader
-                return plan_bundle(
-                    reader, key, ExportOptions(), progress, cancelled, writer_call=index.writer.call
-                )
+                return plan_bundle(reader, key, options, progress, cancelled, writer_call=index.writer.call)
 
         out_dir = Path(
             QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home()
