@@ -126,6 +126,9 @@ class Workspace:
         from expdesk.index.service import Index
 
         report_progress = _progress(progress)
+        # the read connection closes first (a new one opens on the next query): closed last, the writer
+        # checkpoints the WAL and removes the -wal/-shm files, which a read-only connection cannot do
+        self.close()
         with self._lock, Index(self.path) as index:
             report = index.index(folders, progress=report_progress, force=force, remember=remember)
             if servers:

@@ -14,7 +14,8 @@ import expdesk
 from expdesk.api.values import typed_value
 from tests.groundtruth import RUNS, gt_path, load_gt
 
-TOOLS = sorted(p.parent.name for p in RUNS.glob("*/GROUND_TRUTH.json"))
+#: tools whose GROUND_TRUTH.json is the corpus' run list (Trackio's is per project: its own test below)
+TOOLS = sorted(p.parent.name for p in RUNS.glob("*/GROUND_TRUTH.json") if "runs" in load_gt(p.parent.name))
 NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -173,3 +174,41 @@ def test_history_matches_ground_truth_summaries(ws: expdesk.Workspace, tool: str
                 assert same(float(finite.min()), number(m["min"])), where
                 assert same(float(finite.max()), number(m["max"])), where
             assert int(np.isnan(values).sum()) == m.get("nan_count", 0), where
+
+
+def test_trackio_runs_and_histories_match_ground_truth(ws: expdesk.Workspace) -> None:
+    """Trackio's ground truth is its own reader's view of each project (tests/sources/test_trackio.py):
+    params from the config, one series per logged key. (Times are left to that test: Trackio writes naive
+    local times, which need the writer's time zone.)"""
+    from tests.sources.test_trackio import _expected_params, _expected_series
+
+    df = ws.runs(where="format = trackio", deleted=None)
+    gt = load_gt("trackio")
+    expected_runs = [
+        (label, project, run)
+        for label, doc in gt.items()
+        for project, p in doc["projects"].items()
+        for run in p["runs"]
+    ]
+    assert len(df) == len(expected_runs) > 0
+    for label, project, run in expected_runs:
+        rows = df[
+            (df["native_id"] == run["id"]) & (df["path"] == str(RUNS / "trackio" / label / f"{project}.db"))
+        ]
+        assert len(rows) == 1, (label, project, run["name"])
+        row = rows.iloc[0]
+        where = f"{label}/{project}/{run['name']}"
+        assert row["name"] == run["name"] and row["experiment"] == project, where
+        params = {k: typed_value(v) for k, v in _expected_params(run["config"]).items()}
+        got = present(row, "params.")
+        nan = {k for k, v in params.items() if isinstance(v, float) and math.isnan(v)}  # a NaN as logged
+        assert sorted(got) == sorted(k for k, v in params.items() if v is not None and k not in nan), where
+        assert all(math.isnan(row[f"params.{k}"]) for k in nan), where
+        assert all(got[k] == v for k, v in params.items() if k in got), where
+        h = ws.history(row.name)
+        series = _expected_series(run)
+        assert sorted(h["metric"].unique()) == sorted(series), where
+        for metric, points in series.items():
+            mine = h[h["metric"] == metric]
+            assert mine["step"].tolist() == [p[0] for p in points], f"{where} {metric}"
+            assert all(same(float(v), float(p[1])) for v, p in zip(mine["value"], points, strict=True))
