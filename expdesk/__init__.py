@@ -7,8 +7,6 @@ the index, numpy and sqlite-utils load on the first use of a name below.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -30,7 +28,11 @@ __all__ = [
 #: the names `expdesk.api` exports, reachable as `expdesk.<name>`
 _API = frozenset(__all__) - {"__version__"}
 
+# typing.TYPE_CHECKING without importing typing (milliseconds at every start of the CLI and the app)
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time `__getattr__` imports on first use
+    from typing import Any
+
     from expdesk.api import (
         Artifact,
         FilterError,

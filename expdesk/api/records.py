@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from expdesk.api.html import CELL, TABLE, esc, mapping_table, table
 from expdesk.api.values import ParamValue
-from expdesk.index.indexer import IndexReport
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from expdesk.index.indexer import IndexReport  # its import loads every reader: only for the type
 
 
 class HistorySource(Protocol):
@@ -108,6 +109,8 @@ class Run:
     metrics: Mapping[str, MetricSummary]
     artifacts: tuple[Artifact, ...]
     lineage: Lineage
+    #: (path, reason) of the run's files expdesk could not read
+    unread: tuple[tuple[str, str], ...] = ()
     starred: bool = False
     note: str = ""
     labels: tuple[str, ...] = ()
@@ -192,6 +195,11 @@ def _run_html(run: Run) -> str:
     parts = [f"<div><strong>{title}</strong>", f"{TABLE}{rows}</table>"]
     if run.error:
         parts.append(f'<div style="color:#b00">could not be read fully: {esc(run.error)}</div>')
+    if run.unread:
+        parts.append(
+            f"<details><summary>not read ({len(run.unread)})</summary>"
+            f"{table(run.unread, ('file', 'why'), len(run.unread))}</details>"
+        )
     parts.append(mapping_table("params", run.params))
     parts.append(mapping_table("tags", run.tags))
     if run.metrics:

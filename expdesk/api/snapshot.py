@@ -74,6 +74,7 @@ def build_run(workspace: HistorySource, reader: IndexReader, key: str) -> Run:
         metrics=MappingProxyType({s.key: _summary(s) for s in summaries}),
         artifacts=tuple(Artifact(a["path"], a["size"]) for a in doc["artifacts"]),
         lineage=lineage,
+        unread=tuple((u["path"], u["reason"]) for u in doc.get("unread", ())),
         starred=bool(doc.get("starred", False)),
         note=doc.get("note") or "",
         labels=tuple(doc.get("labels", ())),

@@ -92,6 +92,11 @@ def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | No
         return None, fingerprint, f"{ref.path}: unexpected {type(exc).__name__}: {exc}"
 
 
+def _unreadable(report: IndexReport, folder: Path, exc: OSError) -> None:
+    """A folder the walk cannot list: an error of the pass (its runs, if any, stay unknown), not a silence."""
+    report.errors.append((str(folder), f"{folder}: cannot list this folder: {exc.strerror or exc}"))
+
+
 class Indexer:
     def __init__(self, writer: Writer, workers: int = 2) -> None:
         self.writer = writer
@@ -124,7 +129,7 @@ class Indexer:
         for root in roots:
             root = Path(os.path.abspath(root))
             seen: set[str] = set()
-            refs = list(registry.discover(root, cancelled))
+            refs = list(registry.discover(root, cancelled, partial(_unreadable, report)))
             report.found += len(refs)
             self._read_all(refs, known, force, report, writes, seen, progress, cancelled)
             if cancelled():

@@ -309,17 +309,25 @@ class IndexReader:
         Each series is copied once, chunk by chunk as SQLite hands them over, into arrays sized from the
         chunks' point counts: no list of every chunk's blobs and no concatenation (about half the peak
         memory of `series`)."""
-        out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
-        with self._mmapped(), self._snapshot():
-            for run_key, metric in pairs:
-                row = self.conn.execute(
-                    "SELECT s.id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
-                    " FROM series s WHERE s.run_key=? AND s.key=?",
-                    (run_key, metric),
-                ).fetchone()
-                if row is not None:
-                    out[(run_key, metric)] = self._series_into_arrays(row[0], row[1], with_timestamps)
-        return out
+        previous_mmap = self.conn.execute("PRAGMA mmap_size").fetchone()[0]
+        try:
+            # Chunk blobs span ~16 overflow pages each: read them through the memory map, not one pread()
+            # per page (a third of the load time, almost all of its system time). Only for this call: the
+            # setting is the connection's and other queries keep theirs.
+            self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")
+            out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+            with self._snapshot():
+                for run_key, metric in pairs:
+                    row = self.conn.execute(
+                        "SELECT s.id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
+                        " FROM series s WHERE s.run_key=? AND s.key=?",
+                        (run_key, metric),
+                    ).fetchone()
+                    if row is not None:
+                        out[(run_key, metric)] = self._series_into_arrays(row[0], row[1], with_timestamps)
+            return out
+        finally:
+            self.conn.execute(f"PRAGMA mmap_size={int(previous_mmap)}")
 
     def series_concat(
         self, series: Sequence[tuple[int, int]], with_timestamps: bool = True
@@ -343,9 +351,11 @@ class IndexReader:
 
     @contextlib.contextmanager
     def _mmapped(self) -> Iterator[None]:
-        """Chunk blobs span ~16 overflow pages each: read them through the memory map, not one pread() per
-        page (a third of the load time, almost all of its system time). Only for this block: the setting is
-        the connection's and other queries keep theirs."""
+        """Chunk blobs through the memory map for this block (as `series_many` reads them), unless the
+        reader is told not to (`mmap_reads`: an index on a network filesystem)."""
+        if not getattr(self, "mmap_reads", True):
+            yield
+            return
         previous_mmap = self.conn.execute("PRAGMA mmap_size").fetchone()[0]
         try:
             self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")

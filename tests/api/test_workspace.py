@@ -326,3 +326,33 @@ def test_filter_error_is_one_class() -> None:
     assert "FilterError" in dir(expdesk)
     with pytest.raises(AttributeError):
         expdesk.no_such_name  # noqa: B018
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_and_the_rest_is_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "runs"
+    shutil.copytree(RUNS / "plain", root)
+    locked = root / "locked"
+    shutil.copytree(RUNS / "plain" / "runs" / "run-001", locked / "run-009")
+    if os.geteuid() != 0:
+        locked.chmod(0)  # EACCES for real
+    else:  # root reads any folder: the walk meets the same PermissionError through scandir
+        from expdesk.sources import registry
+
+        real = os.scandir
+
+        def scandir(path: object) -> object:
+            if Path(str(path)) == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(registry.os, "scandir", scandir)
+    try:
+        with expdesk.open(tmp_path / "i.sqlite") as ws:
+            summary = ws.index(root)
+            assert summary.errors == ((str(locked), f"{locked}: cannot list this folder: Permission denied"),)
+            assert summary.found == summary.read == 3  # every other run
+            assert len(ws.runs()) == 3
+    finally:
+        locked.chmod(0o755)
