@@ -91,7 +91,9 @@ def param_column(n: int, column: TextColumn) -> np.ndarray:
     except ValueError:
         numbers = None  # some value is text: each value keeps its own type
     if numbers is None:
-        return _spread(n, column.positions, [typed_value(t) for t in texts], None, object)
+        # text, or a mix: each distinct value typed once (most text params take a few values)
+        typed = {text: typed_value(text) for text in set(texts)}
+        return _spread(n, column.positions, [typed[t] for t in texts], None, object)
     if all(map(is_integer_text, texts)):
         ints = [int(t) for t in texts]
         if all(-_EXACT_INT <= i <= _EXACT_INT for i in ints):

@@ -167,10 +167,10 @@ def _text_columns(reader: IndexReader, table: str, keys: Sequence[str]) -> dict[
     names = json.loads(row[0])
     positions = np.array(json.loads(row[1]), dtype=np.int64)
     codes = np.array(json.loads(row[2]), dtype=np.int64)
-    texts = json.loads(row[3])
+    texts = np.array(json.loads(row[3]), dtype=object)  # an object array: fancy indexing picks in C
     out: dict[str, TextColumn] = {}
     for name, rows in _split(names, positions, codes):
-        out[name] = TextColumn(positions[rows], [texts[i] for i in rows.tolist()])
+        out[name] = TextColumn(positions[rows], texts[rows].tolist())
     return out
 
 
