@@ -26,8 +26,15 @@ from expdesk.index.stale import DEFAULT_STALE_AFTER
 from expdesk.index.version import IndexState, index_state
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import TypeAlias
+
     import pandas as pd
     from matplotlib.figure import Figure
+
+    #: runs as `history`, `plot` take them: a key or unique prefix, a `Run`, a frame from `runs()` (its
+    #: index of keys), a pandas Index or Series of keys, or an iterable of keys and `Run`s
+    RunsLike: TypeAlias = str | Run | pd.DataFrame | pd.Index | pd.Series | Iterable[str | Run]
 
 Progress = Callable[[int, int, str], None]
 
@@ -182,7 +189,7 @@ class Workspace:
 
     def history(
         self,
-        runs: Any,
+        runs: RunsLike,
         metrics: str | Sequence[str] | None = None,
         *,
         steps: tuple[int | None, int | None] | None = None,
@@ -220,13 +227,13 @@ class Workspace:
         An unknown or ambiguous key raises `KeyError` naming the candidates."""
         return self._query(lambda reader: build_run(self, reader, resolve_one(reader, key)))
 
-    def _resolve_many(self, runs: Any) -> list[str]:
+    def _resolve_many(self, runs: RunsLike) -> list[str]:
         return self._query(lambda reader: resolve_many(reader, runs))
 
     # -- figures -----------------------------------------------------------------------------------
     def plot(
         self,
-        runs: Any,
+        runs: RunsLike,
         metrics: str | Sequence[str],
         *,
         x: str = "step",
