@@ -138,5 +138,54 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m021_media(db: Database) -> None:
+    # A run's media series (key + kind) and one row per logged item saying where its bytes live (a span of
+    # an event file, a media file): the bytes themselves are never copied into the index. `step` is NULL for
+    # a step-less item; items of one series and step keep their write order by id.
+    db.executescript(
+        """
+        CREATE TABLE media_series (
+            id INTEGER PRIMARY KEY,
+            run_key TEXT NOT NULL,
+            key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (run_key, key, kind)
+        );
+        CREATE TABLE media_items (
+            id INTEGER PRIMARY KEY,
+            series_id INTEGER NOT NULL,
+            step INTEGER,
+            file TEXT NOT NULL,
+            offset INTEGER NOT NULL DEFAULT 0,
+            length INTEGER NOT NULL DEFAULT -1,
+            codec TEXT NOT NULL DEFAULT 'raw',
+            wall_time REAL,
+            mime TEXT,
+            meta TEXT NOT NULL DEFAULT '{}',
+            error TEXT
+        );
+        CREATE INDEX media_items_series_step ON media_items(series_id, step, id);
+        """
+    )
+
+
+@MIGRATIONS()
+def m017_unread(db: Database) -> None:
+    # Files a run holds that look like metrics or params but could not be read, with the reason: what the
+    # detail panel and `show --json` list so that nothing is dropped in silence. Rewritten on every read.
+    db.executescript(
+        """
+        CREATE TABLE unread (
+            run_key TEXT NOT NULL,
+            path TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (run_key, path)
+        );
+        """
+    )
+
+
 def migrate(db: Database) -> None:
     MIGRATIONS.apply(db)
