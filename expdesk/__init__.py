@@ -11,12 +11,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Artifact",
+    "ExpdeskError",
     "FilterError",
     "IndexSummary",
     "IndexTooNew",
     "Lineage",
     "LineageLink",
     "LookupKeyError",
+    "MediaSeries",
     "MetricSummary",
     "NotAnIndex",
     "ParamValue",
@@ -35,12 +37,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time `__getattr__` 
 
     from expdesk.api import (
         Artifact,
+        ExpdeskError,
         FilterError,
         IndexSummary,
         IndexTooNew,
         Lineage,
         LineageLink,
         LookupKeyError,
+        MediaSeries,
         MetricSummary,
         NotAnIndex,
         ParamValue,

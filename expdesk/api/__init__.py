@@ -13,20 +13,23 @@ Importing it loads no Qt; pandas is imported when a frame is first asked for. do
 """
 
 from expdesk.api.errors import LookupKeyError
-from expdesk.api.records import Artifact, IndexSummary, Lineage, LineageLink, MetricSummary, Run
+from expdesk.api.records import Artifact, IndexSummary, Lineage, LineageLink, MediaSeries, MetricSummary, Run
 from expdesk.api.values import ParamValue
 from expdesk.api.workspace import Workspace, open
+from expdesk.core.errors import ExpdeskError
 from expdesk.index.filter import FilterError
 from expdesk.index.version import IndexTooNew, NotAnIndex
 
 __all__ = [
     "Artifact",
+    "ExpdeskError",
     "FilterError",
     "IndexSummary",
     "IndexTooNew",
     "Lineage",
     "LineageLink",
     "LookupKeyError",
+    "MediaSeries",
     "MetricSummary",
     "NotAnIndex",
     "ParamValue",

@@ -31,6 +31,10 @@ class HistorySource(Protocol):
         max_points: int | None = None,
     ) -> pd.DataFrame: ...
 
+    def media_bytes(
+        self, run: Any, key: str, step: int | None = None, *, index: int = 0, kind: str | None = None
+    ) -> bytes: ...
+
 
 @dataclass(frozen=True)
 class MetricSummary:
@@ -57,6 +61,17 @@ class Artifact:
 
     path: str
     size: int
+
+
+@dataclass(frozen=True)
+class MediaSeries:
+    """Media a run logged under one key: `kind` ("image", "histogram", "text", "audio", ...) and the steps
+    that have items (a step-less series has none). The bytes stay where the run keeps them:
+    `Run.media_bytes(key, step)` reads one item."""
+
+    key: str
+    kind: str
+    steps: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -87,8 +102,8 @@ class Lineage:
 class Run:
     """One run. `params` are typed by the rule of `expdesk.api.values` (bool, int, float or text), `tags`
     are text, `metrics` maps each metric name to its `MetricSummary`; `history()` loads the points. Times
-    are aware UTC datetimes (None when the run did not record them); `error` says what could not be read.
-    (Media logged by the run are not here yet: the index does not hold them.)"""
+    are aware UTC datetimes (None when the run did not record them); `error` says what could not be read
+    and `unread` which files, with why. `media` lists the media series; `media_bytes()` reads an item."""
 
     key: str
     name: str | None
@@ -109,6 +124,7 @@ class Run:
     metrics: Mapping[str, MetricSummary]
     artifacts: tuple[Artifact, ...]
     lineage: Lineage
+    media: tuple[MediaSeries, ...] = ()
     #: (path, reason) of the run's files expdesk could not read
     unread: tuple[tuple[str, str], ...] = ()
     starred: bool = False
@@ -128,6 +144,16 @@ class Run:
         if self._workspace is None:
             raise RuntimeError("this Run was not read from a workspace")
         return self._workspace.history([self.key], metrics, steps=steps, max_points=max_points)
+
+    def media_bytes(
+        self, key: str, step: int | None = None, *, index: int = 0, kind: str | None = None
+    ) -> bytes:
+        """One media item as the run's file holds it: an image's encoded bytes (PNG, JPEG...), a histogram
+        as CSV, text as UTF-8. `step` None = the step-less item; `index` picks among items of one step.
+        A key or step the run does not have raises a KeyError saying what it has."""
+        if self._workspace is None:
+            raise RuntimeError("this Run was not read from a workspace")
+        return self._workspace.media_bytes(self.key, key, step, index=index, kind=kind)
 
     def _repr_html_(self) -> str:
         return _run_html(self)
@@ -213,6 +239,12 @@ def _run_html(run: Run) -> str:
         parts.append(
             f"<details><summary>artifacts ({len(run.artifacts)})</summary>"
             f"{table(artifact_rows, total=len(run.artifacts))}</details>"
+        )
+    if run.media:
+        media_rows = ((m.key, m.kind, len(m.steps)) for m in run.media)
+        parts.append(
+            f"<details><summary>media ({len(run.media)})</summary>"
+            f"{table(media_rows, ('key', 'kind', 'steps'), len(run.media))}</details>"
         )
     lineage = run.lineage
     if lineage.upstream or lineage.downstream:

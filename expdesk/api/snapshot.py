@@ -5,7 +5,15 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from expdesk.api.records import Artifact, HistorySource, Lineage, LineageLink, MetricSummary, Run
+from expdesk.api.records import (
+    Artifact,
+    HistorySource,
+    Lineage,
+    LineageLink,
+    MediaSeries,
+    MetricSummary,
+    Run,
+)
 from expdesk.api.values import typed_value, utc_datetime
 from expdesk.index import bulk
 from expdesk.index.reader import IndexReader
@@ -74,6 +82,7 @@ def build_run(workspace: HistorySource, reader: IndexReader, key: str) -> Run:
         metrics=MappingProxyType({s.key: _summary(s) for s in summaries}),
         artifacts=tuple(Artifact(a["path"], a["size"]) for a in doc["artifacts"]),
         lineage=lineage,
+        media=tuple(MediaSeries(m["key"], m["kind"], tuple(m["steps"])) for m in doc.get("media", ())),
         unread=tuple((u["path"], u["reason"]) for u in doc.get("unread", ())),
         starred=bool(doc.get("starred", False)),
         note=doc.get("note") or "",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from expdesk.api.errors import LookupKeyError
 from expdesk.api.records import IndexSummary, Run, summary_of
 from expdesk.api.resolve import resolve_many, resolve_one
 from expdesk.api.snapshot import build_run
@@ -226,6 +227,22 @@ class Workspace:
         """One run by its key or a unique prefix of it: params, tags, metric summaries, artifacts, lineage.
         An unknown or ambiguous key raises `KeyError` naming the candidates."""
         return self._query(lambda reader: build_run(self, reader, resolve_one(reader, key)))
+
+    def media_bytes(
+        self, run: str | Run, key: str, step: int | None = None, *, index: int = 0, kind: str | None = None
+    ) -> bytes:
+        """One media item of a run as its file holds it (see `Run.media_bytes`)."""
+        from expdesk.core.errors import UsageError
+        from expdesk.index.media import item_bytes
+
+        def work(reader: IndexReader) -> bytes:
+            run_key = resolve_one(reader, run)
+            try:
+                return item_bytes(reader, run_key, key, step, index, kind)
+            except UsageError as exc:  # not there: the message says what the run has
+                raise LookupKeyError(str(exc)) from None
+
+        return self._query(work)
 
     def _resolve_many(self, runs: RunsLike) -> list[str]:
         return self._query(lambda reader: resolve_many(reader, runs))

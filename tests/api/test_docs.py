@@ -22,8 +22,9 @@ def blocks(text: str) -> list[str]:
 
 @pytest.fixture
 def examples(tmp_path: Path) -> Iterator[Path]:
-    """A folder as the page describes it: runs/mlruns, runs/lightning_logs and runs/multirun."""
+    """A folder as the page describes it: runs/mlruns, runs/lightning_logs, runs/multirun, runs/tensorboard."""
     shutil.copytree(RUNS / "mlflow" / "filestore" / "mlruns", tmp_path / "runs" / "mlruns")
+    shutil.copytree(RUNS / "tensorboard" / "runs", tmp_path / "runs" / "tensorboard")
     shutil.copytree(RUNS / "lightning" / "lightning_logs", tmp_path / "runs" / "lightning_logs")
     shutil.copytree(RUNS / "hydra" / "multirun", tmp_path / "runs" / "multirun")
     cwd = Path.cwd()

@@ -212,3 +212,23 @@ def test_trackio_runs_and_histories_match_ground_truth(ws: expdesk.Workspace) ->
             mine = h[h["metric"] == metric]
             assert mine["step"].tolist() == [p[0] for p in points], f"{where} {metric}"
             assert all(same(float(v), float(p[1])) for v, p in zip(mine["value"], points, strict=True))
+
+
+def test_tensorboard_media_match_ground_truth(ws: expdesk.Workspace) -> None:
+    """Images TensorBoard's EventAccumulator lists (GT `images`): the run's media series and steps, and each
+    item's bytes, a PNG of the recorded size."""
+    df = ws.runs(where="format = tensorboard")
+    for gt in gt_runs("tensorboard"):
+        run = ws.run(row_of(df, gt).name)
+        root = next(t for t in gt["tb_runs"] if t["path"] == gt["path"])
+        images = {m.key: m for m in run.media if m.kind == "image"}
+        assert sorted(images) == sorted(root["images"]), gt["path"]
+        for key, items in root["images"].items():
+            assert images[key].steps == tuple(i["step"] for i in items)
+            for item in items:
+                png = run.media_bytes(key, item["step"])
+                assert png[:8] == b"\x89PNG\r\n\x1a\n"
+                width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+                assert (width, height) == (item["width"], item["height"])
+        with pytest.raises(KeyError, match="has nothing at step 12345"):
+            run.media_bytes(next(iter(images)), 12345)
