@@ -208,10 +208,13 @@ def test_schema_snapshot(tmp_path: Path) -> None:
         "unread",
         "media_series",
         "media_items",
+        "changes",
         "_sqlite_migrations",
     } <= tables
     assert (
-        migrations[0] == "m001_initial" and {"m017_unread", "m021_media"} <= set(migrations) and mode == "wal"
+        migrations[0] == "m001_initial"
+        and {"m015_changes", "m017_unread", "m021_media"} <= set(migrations)
+        and mode == "wal"
     )
 
 
