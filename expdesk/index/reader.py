@@ -380,7 +380,7 @@ class IndexReader:
     def _mmapped(self) -> Iterator[None]:
         """Chunk blobs through the memory map for this block (as `series_many` reads them), unless the
         reader is told not to (`mmap_reads`: an index on a network filesystem)."""
-        if not getattr(self, "mmap_reads", True):
+        if not self.mmap_reads:
             yield
             return
         previous_mmap = self.conn.execute("PRAGMA mmap_size").fetchone()[0]

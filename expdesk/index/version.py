@@ -21,6 +21,10 @@ from expdesk.index.db import open_reader
 from expdesk.index.schema import MIGRATIONS
 
 
+#: the first bytes of every SQLite database file
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 class IndexTooNew(ExpdeskError):
     """The index was written by a newer expdesk (its schema has migrations this version does not know)."""
 
@@ -55,6 +59,9 @@ def index_state(path: Path) -> IndexState:
         return IndexState.MISSING
     if not path.is_file():
         raise NotAnIndex(f"{path} is not a file")
+    with path.open("rb") as f:
+        if f.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+            raise NotAnIndex(f"{path} is not an expdesk index (not an SQLite database); nothing was changed")
     conn = open_reader(path)
     try:
         db = Database(conn, recursive_triggers=False)  # no PRAGMA on our behalf: look, do not touch
