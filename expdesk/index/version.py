@@ -20,7 +20,6 @@ from expdesk.core.errors import ExpdeskError
 from expdesk.index.db import open_reader
 from expdesk.index.schema import MIGRATIONS
 
-
 #: the first bytes of every SQLite database file
 SQLITE_HEADER = b"SQLite format 3\x00"
 
