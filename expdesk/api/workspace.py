@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from expdesk.api.cache import RunsCache
 from expdesk.api.errors import LookupKeyError
 from expdesk.api.records import IndexSummary, Run, summary_of
 from expdesk.api.resolve import resolve_many, resolve_one
@@ -62,11 +63,14 @@ class Workspace:
         self.stale_after = DEFAULT_STALE_AFTER if stale_after is None else float(stale_after)
         self._reader: IndexReader | None = None
         self._lock = threading.RLock()
+        #: every run's columns while the index is unchanged (tied to the read connection)
+        self._runs_cache = RunsCache()
 
     # -- lifetime ----------------------------------------------------------------------------------
     def close(self) -> None:
         """Close the read connection (the workspace opens a new one if used again)."""
         with self._lock:
+            self._runs_cache.clear()  # its data_version belongs to the connection
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
@@ -179,12 +183,8 @@ class Workspace:
         def work(reader: IndexReader) -> pd.DataFrame:
             with bulk.snapshot(reader):
                 keys = bulk.matching_keys(reader, where_sql, params, order_sql, deleted)
-                return frames.runs_frame(
-                    bulk.run_columns(reader, keys),
-                    bulk.param_columns(reader, keys),
-                    bulk.tag_columns(reader, keys),
-                    bulk.metric_last_columns(reader, keys),
-                )
+                found = self._runs_cache.columns(reader, keys, self.stale_after)
+            return frames.runs_frame(found.runs, found.params, found.tags, found.metrics)
 
         return self._query(work)
 

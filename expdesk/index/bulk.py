@@ -68,6 +68,12 @@ def snapshot(reader: IndexReader) -> Iterator[None]:
         yield
 
 
+def data_version(reader: IndexReader) -> int:
+    """A number that changes whenever another connection (the writer, another process) commits to the
+    index: equal numbers mean the reader's view has not changed in between (SQLite's `data_version`)."""
+    return int(reader.conn.execute("PRAGMA data_version").fetchone()[0])
+
+
 def matching_keys(
     reader: IndexReader,
     where_sql: str = "",

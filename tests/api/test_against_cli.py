@@ -141,3 +141,39 @@ def test_filter_errors_are_the_clis(
 def test_sort_errors_are_filter_errors(ws: expdesk.Workspace) -> None:
     with pytest.raises(ValueError, match=r"unknown aggregate 'mni'.*did you mean 'min'"):
         ws.runs(sort="metrics.loss.mni")
+
+
+def test_cached_columns_give_the_same_frames(ws: expdesk.Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large pulls keep every run's columns until the index changes; frames picked from them are the
+    frames fetched directly (this index is small: the cache is switched on for every pull here)."""
+    from expdesk.api import cache
+
+    queries: list[dict[str, Any]] = [
+        {"deleted": None},
+        {},
+        *({"where": w or None, "sort": s or None} for w, s in QUERIES[1:]),
+    ]
+    fetched = [ws.runs(**q) for q in queries]
+    assert ws._runs_cache._kept is None  # 40-odd runs: below the threshold, fetched directly
+    monkeypatch.setattr(cache, "CACHE_FROM", 1)
+    for query, expected in zip(queries, fetched, strict=True):
+        pd.testing.assert_frame_equal(ws.runs(**query), expected)
+        assert ws._runs_cache._kept is not None
+
+
+def test_the_cache_follows_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from expdesk.api import cache
+    from tests.groundtruth import RUNS
+
+    monkeypatch.setattr(cache, "CACHE_FROM", 1)
+    with expdesk.open(tmp_path / "i.sqlite") as ws:
+        ws.index(RUNS / "plain")
+        before = ws.runs()
+        assert len(before) == 3 and ws._runs_cache._kept is not None
+        ws.index(RUNS / "lightning")  # another connection commits: the kept columns are out of date
+        after = ws.runs()
+        assert len(after) == 5 and "params.hidden" in after.columns
+        # the runs indexed first are as they were (a column without values is object or str: both missing)
+        for column in before.columns:
+            old = [None if pd.isna(v) else v for v in before[column]]
+            assert [None if pd.isna(v) else v for v in after.loc[before.index, column]] == old, column
