@@ -170,7 +170,8 @@ class Workspace:
         `where` and `sort` are the filter and sort language of `expdesk runs --where/--sort` (e.g.
         `where="params.lr < 1e-3 and status != failed"`, `sort="-metrics.val_loss.min"`); a bad one raises
         `expdesk.FilterError` with the CLI's message. Newest first without `sort`. `deleted`: False = runs
-        not deleted in their tool, True = only deleted runs, None = both."""
+        not deleted in their tool, True = only deleted runs, None = both. Every run's columns are kept
+        while the index is unchanged, so later calls cost their filter and little else."""
         from expdesk.api import frames
         from expdesk.index.filter import compile_filter, compile_sort
 
