@@ -37,23 +37,30 @@ HISTORY_COLUMNS = ("run", "metric", "step", "value", "time")
 #: integers a float64 column holds exactly
 _EXACT_INT = 2**53
 _NAT = np.iinfo(np.int64).min
+#: microseconds that fit an int64 (with room: float64 cannot hold 2**63 - 1 exactly)
+_MICROS_RANGE = 9.2e18
 #: the time resolution of every frame: microseconds hold any recorded time exactly enough (a float64 of
 #: epoch seconds has ~0.24 us resolution today) over ±290,000 years, where nanoseconds end in 2262
 _UNIT = "us"
 
 
 # -- times ---------------------------------------------------------------------------------------------
-def utc_times(values: np.ndarray, per_second: float) -> pd.DatetimeIndex:
+def utc_times(values: np.ndarray, per_second: float, in_place: bool = False) -> pd.DatetimeIndex:
     """Aware UTC times from epoch times in 1/`per_second` units (s: 1, ms: 1000); NaN, ±inf and times out
-    of range are NaT."""
+    of range are NaT. `in_place` reuses `values` (a scratch array of the caller's) for the arithmetic. A
+    history of 20M points spends more here than in decoding its chunks, so no pass or copy is spared."""
     with np.errstate(invalid="ignore", over="ignore"):
-        micros = values * (1_000_000.0 / per_second)
-        ok = np.abs(micros) < 9.2e18  # False for NaN and inf too
-        if bool(ok.all()):
-            ints = np.rint(micros).astype(np.int64)
+        factor = 1_000_000.0 / per_second
+        micros = np.multiply(values, factor, out=values) if in_place else values * factor
+        np.rint(micros, out=micros)
+        # min/max propagate NaN: both finite and in range means every value is
+        lo, hi = (float(micros.min()), float(micros.max())) if len(micros) else (0.0, 0.0)
+        if lo > -_MICROS_RANGE and hi < _MICROS_RANGE:
+            ints = micros.astype(np.int64)
         else:
+            ok = np.abs(micros) < _MICROS_RANGE  # False for NaN and ±inf too
             ints = np.full(len(values), _NAT, dtype=np.int64)
-            ints[ok] = np.rint(micros[ok]).astype(np.int64)
+            ints[ok] = micros[ok].astype(np.int64)
     return pd.DatetimeIndex(ints.view(f"M8[{_UNIT}]")).tz_localize("UTC")
 
 
@@ -220,13 +227,22 @@ def _decimated(steps: np.ndarray, values: np.ndarray, max_points: int) -> np.nda
     return order[m4_indices(x, y, float(x[0]), float(x[-1]), max_points // per_bucket)]
 
 
+def _code_type(categories: int) -> type[np.signedinteger[Any]]:
+    """The integer type pandas stores the codes of a Categorical with this many categories in."""
+    for kind in (np.int8, np.int16, np.int32):
+        if categories < np.iinfo(kind).max:
+            return kind
+    return np.int64
+
+
 def history_frame(
     points: Points,
     keys: list[str],
     steps: tuple[int | None, int | None] | None,
     max_points: int | None,
 ) -> pd.DataFrame:
-    """The long frame of `Workspace.history` (see there for the columns and the order of rows)."""
+    """The long frame of `Workspace.history` (see there for the columns and the order of rows). Uses up
+    `points` (its timestamps become the frame's times in place)."""
     all_steps, all_values, all_stamps = points.steps, points.values, points.stamps
     counts = np.array([count for *_, count in points.series], dtype=np.int64)
     if steps is not None or max_points is not None:
@@ -251,8 +267,9 @@ def history_frame(
     run_codes = {key: i for i, key in enumerate(runs)}
     metrics = list(dict.fromkeys(metric for _, metric, _, _ in points.series))
     metric_codes = {metric: i for i, metric in enumerate(metrics)}
-    run_of = np.array([run_codes[key] for key, *_ in points.series], dtype=np.int32)
-    metric_of = np.array([metric_codes[m] for _, m, *_ in points.series], dtype=np.int32)
+    # codes in the narrowest type pandas keeps for them: a wider one would be copied down, 20M rows at a time
+    run_of = np.array([run_codes[key] for key, *_ in points.series], dtype=_code_type(len(runs)))
+    metric_of = np.array([metric_codes[m] for _, m, *_ in points.series], dtype=_code_type(len(metrics)))
     stamps = all_stamps if all_stamps is not None else np.full(len(all_steps), np.nan)
     return pd.DataFrame(
         {
@@ -260,7 +277,7 @@ def history_frame(
             "metric": pd.Categorical.from_codes(np.repeat(metric_of, counts), categories=metrics),
             "step": all_steps,
             "value": all_values,
-            "time": utc_times(stamps, 1000.0),
+            "time": utc_times(stamps, 1000.0, in_place=True),  # the stamps are this call's own copy
         },
         copy=False,
     )
