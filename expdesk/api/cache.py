@@ -3,8 +3,8 @@
 A notebook asks for runs again and again with other filters and sorts, and the index changes only when
 something is indexed. The columns of every run are fetched once (the bulk of the cost: SQLite reads every
 param, tag and metric row); later calls run only their filter (SQL) and pick their runs' rows from these
-columns, until `bulk.data_version` says another connection committed. Small pulls skip the cache: fetching
-a few runs directly is cheaper than fetching all of them first.
+columns, until `bulk.data_version` says another connection committed. Only a pull of most runs fills it:
+fetching a few runs, or a filtered share, directly is cheaper than fetching all of them first.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from expdesk.index import bulk
 from expdesk.index.reader import IndexReader
 from expdesk.index.stale import is_stale
 
-#: pulls of at least this many runs fetch (and keep) every run's columns
+#: pulls of at least this many runs, and of at least half of the index's runs, fetch (and keep) every run's
+#: columns
 CACHE_FROM = 500
 
 
@@ -123,7 +124,10 @@ class RunsCache:
             self._kept = None
             if len(keys) < CACHE_FROM:
                 return fetch(reader, keys)
-            self._kept = _kept(fetch(reader, bulk.matching_keys(reader, deleted=None)))
+            everything = bulk.matching_keys(reader, deleted=None)
+            if len(keys) * 2 < len(everything):
+                return fetch(reader, keys)  # a filtered pull: reading every run would cost it more
+            self._kept = _kept(fetch(reader, everything))
             self._version = version
         return _select(self._kept, keys, stale_after)
 
