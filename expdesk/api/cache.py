@@ -3,7 +3,7 @@
 A notebook asks for runs again and again with other filters and sorts, and the index changes only when
 something is indexed. The columns of every run are fetched once (the bulk of the cost: SQLite reads every
 param, tag and metric row); later calls run only their filter (SQL) and pick their runs' rows from these
-columns, until `bulk.data_version` says another connection committed. Only a pull of most runs fills it:
+columns, until `column_queries.data_version` says another connection committed. Only a pull of most runs fills it:
 fetching a few runs, or a filtered share, directly is cheaper than fetching all of them first.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from expdesk.index import bulk
+from expdesk.index import column_queries as queries
 from expdesk.index.reader import IndexReader
 from expdesk.index.stale import is_stale
 
@@ -26,21 +26,21 @@ CACHE_FROM = 500
 
 @dataclass(frozen=True)
 class RunsColumns:
-    """The bulk columns of some runs, every position an index into `runs.keys`."""
+    """The columns of some runs, every position an index into `runs.keys`."""
 
-    runs: bulk.RunColumns
-    params: dict[str, bulk.TextColumn]
-    tags: dict[str, bulk.TextColumn]
+    runs: queries.RunColumns
+    params: dict[str, queries.TextColumn]
+    tags: dict[str, queries.TextColumn]
     metrics: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def fetch(reader: IndexReader, keys: Sequence[str]) -> RunsColumns:
-    """The columns of `keys` (call inside `bulk.snapshot`)."""
+    """The columns of `keys` (call inside `queries.snapshot`)."""
     return RunsColumns(
-        bulk.run_columns(reader, keys),
-        bulk.param_columns(reader, keys),
-        bulk.tag_columns(reader, keys),
-        bulk.metric_last_columns(reader, keys),
+        queries.run_columns(reader, keys),
+        queries.param_columns(reader, keys),
+        queries.tag_columns(reader, keys),
+        queries.metric_last_columns(reader, keys),
     )
 
 
@@ -49,17 +49,17 @@ class _Kept:
     """Every run's columns as the cache holds them: lists as object arrays, so `select` picks rows in C."""
 
     keys: list[str]
-    fields: dict[str, np.ndarray]  # each `bulk.RunColumns` field but keys and stale: object arrays
+    fields: dict[str, np.ndarray]  # each `queries.RunColumns` field but keys and stale: object arrays
     params: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (positions, texts as an object array)
     tags: dict[str, tuple[np.ndarray, np.ndarray]]
     metrics: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-_FIELDS = [name for name in bulk.RunColumns.__dataclass_fields__ if name not in ("keys", "stale")]
+_FIELDS = [name for name in queries.RunColumns.__dataclass_fields__ if name not in ("keys", "stale")]
 
 
 def _kept(columns: RunsColumns) -> _Kept:
-    def texts(table: dict[str, bulk.TextColumn]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def texts(table: dict[str, queries.TextColumn]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         return {name: (c.positions, np.array(c.texts, dtype=object)) for name, c in table.items()}
 
     runs = columns.runs
@@ -85,7 +85,7 @@ def _select(kept: _Kept, keys: Sequence[str], stale_after: float) -> RunsColumns
         is_stale(status, activity, now, stale_after)
         for status, activity in zip(fields["status"], fields["last_activity"], strict=True)
     ]
-    runs = bulk.RunColumns(keys=list(keys), stale=stale, **fields)
+    runs = queries.RunColumns(keys=list(keys), stale=stale, **fields)
 
     def moved(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows of a column that stay, their new positions), in the order of the new positions."""
@@ -94,12 +94,12 @@ def _select(kept: _Kept, keys: Sequence[str], stale_after: float) -> RunsColumns
         order = stay[np.argsort(target[stay], kind="stable")]
         return order, target[order]
 
-    def texts(table: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, bulk.TextColumn]:
+    def texts(table: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, queries.TextColumn]:
         out = {}
         for name, (positions, values) in table.items():
             order, target = moved(positions)
             if len(order):
-                out[name] = bulk.TextColumn(target, values[order].tolist())
+                out[name] = queries.TextColumn(target, values[order].tolist())
         return out
 
     metrics = {}
@@ -118,13 +118,13 @@ class RunsCache:
         self._kept: _Kept | None = None
 
     def columns(self, reader: IndexReader, keys: Sequence[str], stale_after: float) -> RunsColumns:
-        """The columns of `keys`; call inside `bulk.snapshot`, after the query that found `keys`."""
-        version = bulk.data_version(reader)
+        """The columns of `keys`; call inside `queries.snapshot`, after the query that found `keys`."""
+        version = queries.data_version(reader)
         if self._kept is None or self._version != version:
             self._kept = None
             if len(keys) < CACHE_FROM:
                 return fetch(reader, keys)
-            everything = bulk.matching_keys(reader, deleted=None)
+            everything = queries.matching_keys(reader, deleted=None)
             if len(keys) * 2 < len(everything):
                 return fetch(reader, keys)  # a filtered pull: reading every run would cost it more
             self._kept = _kept(fetch(reader, everything))

@@ -16,7 +16,7 @@ import pandas as pd
 
 from expdesk.api.values import NONE_TEXT, is_boolean_text, is_integer_text, typed_value
 from expdesk.compare.decimate import m4_indices
-from expdesk.index.bulk import RunColumns, TextColumn
+from expdesk.index.column_queries import RunColumns, TextColumn
 
 #: the attribute columns of `runs()`, in order (params, tags and metrics follow)
 ATTRIBUTES = (

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from expdesk.index.bulk import IndexOverview
+from expdesk.index.column_queries import IndexOverview
 
 #: rows shown per table before "… N more"
 ROWS = 25

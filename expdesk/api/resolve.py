@@ -9,7 +9,7 @@ from typing import Any
 
 from expdesk.api.errors import LookupKeyError
 from expdesk.api.records import Run
-from expdesk.index import bulk
+from expdesk.index import column_queries as queries
 from expdesk.index.reader import IndexReader
 
 #: candidates named in an error, at most
@@ -17,7 +17,7 @@ SHOWN = 10
 
 
 def _described(reader: IndexReader, keys: list[str]) -> str:
-    labels = bulk.run_labels(reader, keys)
+    labels = queries.run_labels(reader, keys)
     parts = []
     for key in keys[:SHOWN]:
         name, fmt = labels.get(key, (None, "?"))
@@ -33,7 +33,7 @@ def resolve_one(reader: IndexReader, key: Any) -> str:
         raise TypeError(f"a run is given by its key (str) or a Run, not {type(key).__name__}")
     if not key:
         raise LookupKeyError("an empty string is not a run key")
-    by_key, named = bulk.find_runs(reader, key, SHOWN)
+    by_key, named = queries.find_runs(reader, key, SHOWN)
     if by_key and (by_key[0] == key or len(by_key) == 1):
         return by_key[0]
     if by_key:
@@ -74,7 +74,7 @@ def resolve_many(reader: IndexReader, runs: Any) -> list[str]:
                     f"runs are given as keys, Runs or a frame from ws.runs(), not {type(runs).__name__}"
                 ) from None
     texts = [r.key if isinstance(r, Run) else r for r in items]
-    exact = bulk.run_labels(reader, [t for t in texts if isinstance(t, str)])  # full keys: one query
+    exact = queries.run_labels(reader, [t for t in texts if isinstance(t, str)])  # full keys: one query
     out: dict[str, None] = {}
     for text in texts:
         out[text if isinstance(text, str) and text in exact else resolve_one(reader, text)] = None

@@ -15,11 +15,11 @@ from expdesk.api.records import (
     Run,
 )
 from expdesk.api.values import typed_value, utc_datetime
-from expdesk.index import bulk
+from expdesk.index import column_queries as queries
 from expdesk.index.reader import IndexReader
 
 
-def _summary(s: bulk.SeriesSummary) -> MetricSummary:
+def _summary(s: queries.SeriesSummary) -> MetricSummary:
     return MetricSummary(
         count=s.count,
         first_step=s.first_step,
@@ -56,10 +56,10 @@ def _lineage(reader: IndexReader, key: str) -> Lineage:
 
 def build_run(workspace: HistorySource, reader: IndexReader, key: str) -> Run:
     """The `Run` of a key the index holds (resolved by the caller)."""
-    with bulk.snapshot(reader):
+    with queries.snapshot(reader):
         doc = reader.run_json(key)
         basics = reader.run_basics(key)
-        summaries = bulk.series_summaries(reader, key)
+        summaries = queries.series_summaries(reader, key)
         lineage = _lineage(reader, key)
     assert basics is not None
     return Run(

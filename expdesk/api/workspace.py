@@ -21,7 +21,7 @@ from expdesk.api.records import IndexSummary, Run, summary_of
 from expdesk.api.resolve import resolve_many, resolve_one
 from expdesk.api.snapshot import build_run
 from expdesk.core.paths import default_db_path, is_server_url
-from expdesk.index import bulk
+from expdesk.index import column_queries as queries
 from expdesk.index.db import ensure_db
 from expdesk.index.reader import IndexReader
 from expdesk.index.stale import DEFAULT_STALE_AFTER
@@ -88,7 +88,7 @@ class Workspace:
         from expdesk.api.html import workspace_html
 
         with self._lock:
-            return workspace_html(self.path, bulk.index_overview(self._read()))
+            return workspace_html(self.path, queries.index_overview(self._read()))
 
     def _read(self) -> IndexReader:
         if self._reader is None:
@@ -182,8 +182,8 @@ class Workspace:
         order_sql = compile_sort(sort_text, stale_after=self.stale_after) if sort_text else None
 
         def work(reader: IndexReader) -> pd.DataFrame:
-            with bulk.snapshot(reader):
-                keys = bulk.matching_keys(reader, where_sql, params, order_sql, deleted)
+            with queries.snapshot(reader):
+                keys = queries.matching_keys(reader, where_sql, params, order_sql, deleted)
                 found = self._runs_cache.columns(reader, keys, self.stale_after)
             return frames.runs_frame(found.runs, found.params, found.tags, found.metrics)
 
@@ -213,8 +213,8 @@ class Workspace:
         frames.check_history_args(steps, max_points)
 
         def work(reader: IndexReader) -> frames.Points:
-            with bulk.snapshot(reader):
-                found = bulk.series_ids(reader, keys, wanted)
+            with queries.snapshot(reader):
+                found = queries.series_ids(reader, keys, wanted)
                 arrays = reader.series_concat([(sid, n) for _, _, sid, n in found])
                 run_json = reader.runs_json(keys) if _any_server_run(reader, keys) else []
             return frames.Points(found, *arrays, run_json)
@@ -274,7 +274,7 @@ class Workspace:
 def _any_server_run(reader: IndexReader, keys: list[str]) -> bool:
     from expdesk.remote.browse import FORMAT
 
-    return any(fmt == FORMAT for _name, fmt in bulk.run_labels(reader, keys).values())
+    return any(fmt == FORMAT for _name, fmt in queries.run_labels(reader, keys).values())
 
 
 def _progress(progress: bool | Progress) -> Progress | None:

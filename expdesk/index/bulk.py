@@ -1,349 +1,195 @@
-"""Many runs at once, as columns: the named queries behind the Python API's DataFrames (`expdesk.api`).
+"""Summaries and chunk encodings of many small series at once (the sweep hot path).
 
-The runs table pages through a few hundred runs at a time (`table`); a notebook asks for every matching run
-in one go, as columns. So these queries take the run keys as one JSON array (`json_each`: one bound
-parameter whatever their number, no 999-parameter chunks) and hand back each table's rows as a few JSON
-arrays (position, name code, value) that `json.loads` parses in C; numpy groups them by name. No Python
-object per row on the way, and no GROUP BY: sorting every value by name cost SQLite more than the rest.
-
-Values come back as recorded (text for params and tags, the exact last value for metrics); turning them into
-typed DataFrame columns is the API's job. Callers that combine several of these wrap them in `snapshot`, so
-the columns describe one state of the index even while the writer commits.
+A sweep of thousands of runs holds tens of thousands of series of a few dozen points each. Summarising and
+encoding them one by one costs ~100 µs of Python per series, far more than the points themselves; here the
+series of a batch are concatenated and every rule of `core.summary.merge` (per series) and `store._pack`
+(per chunk) is applied with segment-wise numpy reductions instead. Long series gain too: one pass over a
+batch's arrays instead of a dozen numpy calls per chunk. The output is byte for byte what `store._encode_new` gives for each
+series (a property test holds the two together), so either path may have written any series of an index.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import math
+import struct
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from expdesk.core.codec import unpack_exact
-from expdesk.index.reader import IndexReader
-from expdesk.index.stale import is_stale
+from expdesk.core.entities import Series
 
-#: `expdesk.core.codec.pack_exact`'s layout: (last, min, max) as little-endian doubles, 24 bytes
-_EXACT_DTYPE = np.dtype("<f8")
-_EXACT_SIZE = 24
-_RUN_FIELDS = (
-    "name, experiment, format, status, native_status, native_id, deleted, start_time, end_time, last_activity,"
-    " path, parent_key, error"
-)
-
-
-@dataclass(frozen=True)
-class RunColumns:
-    """The `runs` fields of some runs, one list per field, in the order of the keys asked for (keys the
-    index does not hold are left out)."""
-
-    keys: list[str]
-    name: list[str | None]
-    experiment: list[str | None]
-    format: list[str]
-    status: list[str]
-    native_status: list[str | None]
-    native_id: list[str | None]
-    deleted: list[int]
-    start_time: list[float | None]  # epoch seconds, as recorded
-    end_time: list[float | None]
-    last_activity: list[float | None]
-    path: list[str]
-    parent: list[str | None]  # the parent run's key, when the index resolved it
-    error: list[str | None]
-    stale: list[bool]  # says running, but no sign of life for the reader's `stale_after`
+#: points per chunk (the store's)
+CHUNK_POINTS = 8192
+#: series up to this long are cheaper encoded together; longer ones are cheaper one by one (measured:
+#: together wins 5x at 50 points a series, breaks even near 2,000, loses 2x at 8,000)
+TOGETHER_MAX_POINTS = 2048
+_INT32 = np.iinfo(np.int32)
+_INT16 = np.iinfo(np.int16)
+_STRIDE = struct.Struct("<qq")
+_BASE = struct.Struct("<d")
 
 
-def _keys_json(keys: Sequence[str]) -> str:
-    return json.dumps(list(keys), ensure_ascii=False)
+def _first_where(mask: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+    """Per segment, the index of its first True in `mask` (n where it has none)."""
+    return np.minimum.reduceat(np.where(mask, np.arange(n), n), starts)
 
 
-@contextlib.contextmanager
-def snapshot(reader: IndexReader) -> Iterator[None]:
-    """One read transaction around several queries (re-entrant): what they return fits together."""
-    with reader._snapshot():
-        yield
+def _last_where(mask: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+    """Per segment, the index of its last True in `mask` (-1 where it has none)."""
+    return np.maximum.reduceat(np.where(mask, np.arange(n), -1), starts)
 
 
-def data_version(reader: IndexReader) -> int:
-    """A number that changes whenever another connection (the writer, another process) commits to the
-    index: equal numbers mean the reader's view has not changed in between (SQLite's `data_version`)."""
-    return int(reader.conn.execute("PRAGMA data_version").fetchone()[0])
-
-
-def matching_keys(
-    reader: IndexReader,
-    where_sql: str = "",
-    params: Sequence[object] = (),
-    order_sql: str | None = None,
-    deleted: bool | None = False,
-) -> list[str]:
-    """Keys of the runs a compiled filter matches, in a compiled sort's order (newest first without one),
-    runs gone from disk left out. `deleted`: False = runs not deleted in their tool (what `expdesk runs`
-    lists), True = only the deleted ones, None = both (`expdesk runs --all`)."""
-    if deleted is True:
-        where_sql = f"r.deleted = 1 AND ({where_sql})" if where_sql else "r.deleted = 1"
-    if order_sql:
-        return reader.run_keys(deleted is not False, where_sql, tuple(params), order_sql)
-    return reader.run_keys(deleted is not False, where_sql, tuple(params))
-
-
-def run_columns(reader: IndexReader, keys: Sequence[str]) -> RunColumns:
-    """The `runs` fields of `keys`, in their order."""
-    fields = ", ".join("r." + f.strip() for f in _RUN_FIELDS.split(","))
-    sql = f"SELECT w.value, {fields} FROM json_each(?) w JOIN runs r ON r.key = w.value ORDER BY w.key"
-    cursor = reader.conn.cursor()
-    cursor.row_factory = None  # plain tuples: zip(*rows) turns them into columns in C
-    try:
-        rows = cursor.execute(sql, (_keys_json(keys),)).fetchall()
-    finally:
-        cursor.close()
-    cols: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(14)]
-    (keys_, name, experiment, fmt, status, native_status, native_id, deleted) = cols[:8]
-    (start_time, end_time, last_activity, path, parent, error) = cols[8:]
-    now = time.time()
-    stale = [
-        is_stale(s, activity, now, reader.stale_after)
-        for s, activity in zip(status, last_activity, strict=True)
-    ]
-    return RunColumns(
-        keys_,
-        name,
-        experiment,
-        fmt,
-        status,
-        native_status,
-        native_id,
-        deleted,
-        start_time,
-        end_time,
-        last_activity,
-        path,
-        parent,
-        error,
-        stale,
-    )
-
-
-@dataclass(frozen=True)
-class TextColumn:
-    """One param or tag across runs: `positions` index the keys asked for, `texts` are the values as
-    recorded (the tool's own text), in the same order."""
-
-    positions: np.ndarray  # int64
-    texts: list[str]
-
-
-#: the keys asked for, with their positions (`json_each` numbers array elements from 0)
-_WANTED = "w(run_key, pos) AS MATERIALIZED (SELECT value, key FROM json_each(?))"
-
-
-def _names_sql(table: str) -> str:
-    """Every distinct key of `table`, numbered in sort order (a key's code is its index in that order)."""
-    return (
-        f"names(key, code) AS MATERIALIZED (SELECT key, row_number() OVER (ORDER BY key) - 1"
-        f" FROM (SELECT DISTINCT key FROM {table}))"
-    )
-
-
-def _split(names: list[str], positions: np.ndarray, codes: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """(name, row indices of that name, in row order) for every name that has rows."""
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-    return [
-        (name, order[bounds[i] : bounds[i + 1]]) for i, name in enumerate(names) if bounds[i + 1] > bounds[i]
-    ]
-
-
-def _text_columns(reader: IndexReader, table: str, keys: Sequence[str]) -> dict[str, TextColumn]:
-    # One statement, no GROUP BY: sorting every value by name in SQLite cost more than the rest together.
-    # The rows arrive as three JSON arrays (position, name code, text), parsed in C; numpy groups them.
-    alias = table[0]
-    sql = (
-        f"WITH {_WANTED}, {_names_sql(table)}"
-        " SELECT (SELECT json_group_array(key) FROM (SELECT key FROM names ORDER BY code)),"
-        f" json_group_array(w.pos), json_group_array(n.code), json_group_array({alias}.value)"
-        f" FROM w JOIN {table} {alias} ON {alias}.run_key = w.run_key JOIN names n ON n.key = {alias}.key"
-    )
-    with reader._snapshot():
-        row = reader.conn.execute(sql, (_keys_json(keys),)).fetchone()
-    names = json.loads(row[0])
-    positions = np.array(json.loads(row[1]), dtype=np.int64)
-    codes = np.array(json.loads(row[2]), dtype=np.int64)
-    texts = np.array(json.loads(row[3]), dtype=object)  # an object array: fancy indexing picks in C
-    out: dict[str, TextColumn] = {}
-    for name, rows in _split(names, positions, codes):
-        out[name] = TextColumn(positions[rows], texts[rows].tolist())
+def encode_many(
+    series: Sequence[Series], chunk_points: int = CHUNK_POINTS
+) -> list[tuple[tuple[Any, ...], list[tuple[int, bytes, bytes, bytes]]]]:
+    """For each series (at least one point): (summary row, its chunks (n, steps, vals, ts) of at most
+    `chunk_points` points), exactly as `store._encode_new` makes them."""
+    if not series:
+        return []
+    lengths = np.fromiter((len(s.steps) for s in series), dtype=np.int64, count=len(series))
+    if lengths.min() < 1:
+        raise ValueError("encode_many takes series of at least one point")
+    steps = np.concatenate([s.steps for s in series]).astype(np.int64, copy=False)
+    values = np.concatenate([s.values for s in series]).astype(np.float64, copy=False)
+    stamps = np.concatenate([s.timestamps for s in series]).astype(np.float64, copy=False)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    rows = _summaries(steps, values, stamps, starts, lengths)
+    # chunks: each series cut every `chunk_points` points, each piece encoded on its own
+    per_series = (lengths + chunk_points - 1) // chunk_points
+    owner = np.repeat(np.arange(len(series)), per_series)
+    first_chunk = np.cumsum(per_series) - per_series
+    within = np.arange(len(owner)) - first_chunk[owner]
+    cstarts = starts[owner] + within * chunk_points
+    clengths = np.minimum(chunk_points, ends[owner] - cstarts)
+    blobs = _chunks(steps, values, stamps, cstarts, clengths)
+    out: list[tuple[tuple[Any, ...], list[tuple[int, bytes, bytes, bytes]]]] = []
+    at = 0
+    for i, count in enumerate(per_series.tolist()):
+        out.append((rows[i], blobs[at : at + count]))
+        at += count
     return out
 
 
-def param_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, TextColumn]:
-    """Every param of the runs of `keys`, by param name (sorted), as recorded (text)."""
-    return _text_columns(reader, "params", keys)
-
-
-def tag_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, TextColumn]:
-    """Every tool tag of the runs of `keys`, by tag name (sorted)."""
-    return _text_columns(reader, "tags", keys)
-
-
-def metric_last_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Metric name (sorted) -> (positions int64, last value float64) for the runs of `keys` that logged
-    at least one point of it.
-
-    The last value is exact: the `exact` blob keeps NaN and -0.0, which SQLite REAL columns lose. The blobs
-    arrive concatenated as one hex string (one `bytes.fromhex`, one `np.frombuffer`), not row by row."""
-    sql = (
-        f"WITH {_WANTED}, {_names_sql('series')}"
-        " SELECT (SELECT json_group_array(key) FROM (SELECT key FROM names ORDER BY code)),"
-        " json_group_array(w.pos), json_group_array(n.code), group_concat(hex(s.exact), '')"
-        " FROM w JOIN series s ON s.run_key = w.run_key JOIN names n ON n.key = s.key"
-        f" WHERE s.count > 0 AND length(s.exact) = {_EXACT_SIZE}"
-    )
-    # rows written before the exact blob existed: their REAL column (few, if any)
-    legacy_sql = (
-        f"WITH {_WANTED} SELECT w.pos, s.key, s.last FROM w JOIN series s ON s.run_key = w.run_key"
-        f" WHERE s.count > 0 AND (s.exact IS NULL OR length(s.exact) != {_EXACT_SIZE})"
-    )
-    wanted = _keys_json(keys)
-    with reader._snapshot():
-        row = reader.conn.execute(sql, (wanted,)).fetchone()
-        legacy = reader.conn.execute(legacy_sql, (wanted,)).fetchall()
-    names = json.loads(row[0])
-    positions = np.array(json.loads(row[1]), dtype=np.int64)
-    codes = np.array(json.loads(row[2]), dtype=np.int64)
-    exact = np.frombuffer(bytes.fromhex(row[3] or ""), dtype=_EXACT_DTYPE).reshape(-1, 3)
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {
-        name: (positions[rows], exact[rows, 0].astype(np.float64))
-        for name, rows in _split(names, positions, codes)
-    }
-    for pos, name, last in legacy:
-        old_pos, old_last = out.get(name, (np.empty(0, np.int64), np.empty(0)))
-        out[name] = (np.append(old_pos, pos), np.append(old_last, np.nan if last is None else last))
-    return dict(sorted(out.items()))
-
-
-@dataclass(frozen=True)
-class SeriesSummary:
-    """Everything the index keeps about one metric of a run (no points): see `expdesk.core.summary`."""
-
-    key: str
-    count: int
-    first_step: int | None
-    last_step: int | None
-    last: float | None
-    min: float | None
-    max: float | None
-    argmin_step: int | None
-    argmax_step: int | None
-    nan_count: int
-    last_timestamp: float | None  # ms
-
-
-def series_summaries(reader: IndexReader, run_key: str) -> list[SeriesSummary]:
-    """The summaries of one run's metrics, sorted by name. Exact last/min/max (NaN, -0.0 kept); a min or
-    max of NaN (only NaN logged) and the last of an empty series are None."""
-    rows = reader.conn.execute(
-        "SELECT key, count, first_step, last_step, exact, last, min, max, argmin_step, argmax_step, nan_count,"
-        " last_timestamp FROM series WHERE run_key = ? ORDER BY key",
-        (run_key,),
-    ).fetchall()
+def _summaries(
+    steps: np.ndarray, values: np.ndarray, stamps: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+) -> list[tuple[Any, ...]]:
+    """The series rows' summary columns: `core.summary.merge` from an empty Summary, per segment."""
+    total, count = len(steps), len(starts)
+    seg = np.repeat(np.arange(count), lengths)
+    first_step = np.minimum.reduceat(steps, starts)
+    last_step = np.maximum.reduceat(steps, starts)
+    # last = value at the highest step; ties: the later point (it was written last)
+    last_idx = _last_where(steps == last_step[seg], starts, total)
+    nan_count = np.add.reduceat(np.isnan(values).astype(np.int64), starts)
+    with np.errstate(invalid="ignore"):
+        vmin = np.fmin.reduceat(values, starts)  # NaN only where every value is NaN
+        vmax = np.fmax.reduceat(values, starts)
+        # the first occurrence of the extreme (argmin's rule; -0.0 == 0.0, so the first of either)
+        min_idx = _first_where(values == vmin[seg], starts, total)
+        max_idx = _first_where(values == vmax[seg], starts, total)
+        newest = np.fmax.reduceat(stamps, starts)
+    has_num = nan_count < lengths
+    safe_min = np.where(has_num, min_idx, 0)
+    safe_max = np.where(has_num, max_idx, 0)
+    last_v = values[last_idx]
+    min_v = np.where(has_num, values[safe_min], math.nan)
+    max_v = np.where(has_num, values[safe_max], math.nan)
+    exact = np.empty((count, 3), dtype="<f8")
+    exact[:, 0], exact[:, 1], exact[:, 2] = last_v, min_v, max_v
+    exact_bytes = exact.tobytes()
+    lengths_l, first_l, laststep_l = lengths.tolist(), first_step.tolist(), last_step.tolist()
+    last_l, min_l, max_l = last_v.tolist(), min_v.tolist(), max_v.tolist()
+    argmin_l, argmax_l = steps[safe_min].tolist(), steps[safe_max].tolist()
+    has_l, nan_l, newest_l = has_num.tolist(), nan_count.tolist(), newest.tolist()
     out = []
-    for r in rows:
-        last, vmin, vmax = unpack_exact(r["exact"]) if r["exact"] else (r["last"], r["min"], r["max"])
+    for i in range(count):
+        has = has_l[i]
         out.append(
-            SeriesSummary(
-                r["key"],
-                r["count"],
-                r["first_step"],
-                r["last_step"],
-                last if r["count"] else None,
-                None if vmin is None or vmin != vmin else vmin,
-                None if vmax is None or vmax != vmax else vmax,
-                r["argmin_step"],
-                r["argmax_step"],
-                r["nan_count"],
-                r["last_timestamp"],
+            (
+                lengths_l[i], first_l[i], laststep_l[i], _real(last_l[i]),
+                _real(min_l[i]) if has else None, _real(max_l[i]) if has else None,
+                argmin_l[i] if has else None, argmax_l[i] if has else None,
+                nan_l[i], None if math.isnan(newest_l[i]) else newest_l[i],
+                exact_bytes[24 * i : 24 * i + 24],
             )
-        )
+        )  # fmt: skip
     return out
 
 
-def find_runs(reader: IndexReader, text: str, limit: int = 10) -> tuple[list[str], list[tuple[str, str]]]:
-    """What `text` could mean as a run: (keys starting with it, up to `limit` + 1, an exact key first), and
-    (key, why) of up to `limit` runs whose name or native id is `text` (for an error that names candidates
-    when no key matches)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = reader.conn.execute(
-        "SELECT key FROM runs WHERE key LIKE ? ESCAPE '\\' ORDER BY key != ?, key LIMIT ?",
-        (escaped + "%", text, int(limit) + 1),
-    ).fetchall()
-    by_key = [r[0] for r in rows]
-    named = reader.conn.execute(
-        "SELECT key, CASE WHEN name = ? THEN 'name' ELSE 'native id' END FROM runs"
-        " WHERE (name = ? OR native_id = ?) AND gone = 0 ORDER BY key LIMIT ?",
-        (text, text, text, int(limit)),
-    ).fetchall()
-    return by_key, [(r[0], r[1]) for r in named]
-
-
-def run_labels(reader: IndexReader, keys: Sequence[str]) -> dict[str, tuple[str | None, str]]:
-    """Key -> (name, format) of the runs of `keys` the index holds."""
-    rows = reader.conn.execute(
-        "SELECT r.key, r.name, r.format FROM json_each(?) w JOIN runs r ON r.key = w.value",
-        (_keys_json(keys),),
-    ).fetchall()
-    return {r[0]: (r[1], r[2]) for r in rows}
-
-
-def series_ids(
-    reader: IndexReader, keys: Sequence[str], metrics: Sequence[str] | None = None
-) -> list[tuple[str, str, int, int]]:
-    """(run key, metric, series id, point count) of the series of `keys`: every metric of each run (sorted
-    by name) when `metrics` is None, else the given metrics in their order, those a run lacks left out.
-    Runs in the order of `keys`. The counts come from the chunks, as `IndexReader.series_concat` decodes
-    them: call both inside one `snapshot`."""
-    count = "(SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
-    if metrics is None:
-        sql = (
-            f"WITH {_WANTED} SELECT w.run_key, s.key, s.id, {count}"
-            " FROM w JOIN series s ON s.run_key = w.run_key ORDER BY w.pos, s.key"
-        )
-        args: tuple[str, ...] = (_keys_json(keys),)
+def _chunks(
+    steps: np.ndarray, values: np.ndarray, stamps: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+) -> list[tuple[int, bytes, bytes, bytes]]:
+    """(n, steps, vals, ts) blobs of each segment, as `store._pack` encodes one chunk."""
+    total, count = len(steps), len(starts)
+    seg = np.repeat(np.arange(count), lengths)
+    # -- steps: <start, stride> when every step follows from the first two (chunks._encode_steps) -----
+    d = steps[1:] - steps[:-1]  # wraps like the int64 decode does
+    if total > 1:
+        first_d = d[np.minimum(starts, total - 2)]
+        inner = seg[:-1] == seg[1:]
+        broken = inner & (d != first_d[seg[:-1]])
+        broken_any = np.zeros(count, dtype=bool)
+        broken_any[seg[:-1][broken]] = True
+        # the stride itself must fit in int64 (the Python subtraction of the scalar path never wraps)
+        a, b = steps[np.minimum(starts + 1, total - 1)], steps[starts]
+        overflow = ((a ^ b) & (a ^ first_d)) < 0
+        strided = (lengths >= 3) & ~broken_any & ~overflow
     else:
-        sql = (
-            f"WITH {_WANTED}, m(name, pos) AS MATERIALIZED (SELECT value, key FROM json_each(?))"
-            f" SELECT w.run_key, s.key, s.id, {count} FROM w CROSS JOIN m"
-            " JOIN series s ON s.run_key = w.run_key AND s.key = m.name ORDER BY w.pos, m.pos"
-        )
-        args = (_keys_json(keys), json.dumps(list(metrics), ensure_ascii=False))
-    return [(r[0], r[1], r[2], r[3]) for r in reader.conn.execute(sql, args)]
+        first_d = np.zeros(count, dtype=np.int64)
+        strided = np.zeros(count, dtype=bool)
+    steps_bytes = steps.astype("<i8", copy=False).tobytes()
+    values_bytes = values.astype("<f8", copy=False).tobytes()
+    # -- timestamps (chunks._encode_ts: int16 deltas, else int32 offsets from a float64 base) ----------
+    ts_kind, ts_payload = _ts_encodings(stamps, seg, starts, lengths, total)
+    ts_bytes = stamps.astype("<f8", copy=False).tobytes()
+    lengths_l, starts_l = lengths.tolist(), starts.tolist()
+    strided_l, stride_l, kind_l = strided.tolist(), first_d.tolist(), ts_kind.tolist()
+    start_l, base_l = steps[starts].tolist(), stamps[starts].tolist()
+    out = []
+    for i in range(count):
+        n, s = lengths_l[i], starts_l[i]
+        plain = slice(8 * s, 8 * (s + n))
+        steps_blob = _STRIDE.pack(start_l[i], stride_l[i]) if strided_l[i] else steps_bytes[plain]
+        kind = kind_l[i]
+        ts_blob = _BASE.pack(base_l[i]) + ts_payload[kind](s, n) if kind else ts_bytes[plain]
+        out.append((n, steps_blob, values_bytes[plain], ts_blob))
+    return out
 
 
-@dataclass(frozen=True)
-class IndexOverview:
-    """What an index holds, in a few numbers (for a notebook's summary of it)."""
-
-    runs: int  # on disk, deleted ones included
-    deleted: int
-    with_errors: int
-    formats: dict[str, int]
-    roots: list[tuple[str, int, int]]  # (root, runs, runs with errors)
+def _real(value: float) -> float | None:
+    return None if math.isnan(value) else value
 
 
-def index_overview(reader: IndexReader) -> IndexOverview:
-    rows = reader.conn.execute(
-        "SELECT format, COUNT(*), SUM(deleted), SUM(error IS NOT NULL) FROM runs WHERE gone = 0"
-        " GROUP BY format ORDER BY COUNT(*) DESC, format"
-    ).fetchall()
-    roots = [(r["path"], r["runs"], r["errors"]) for r in reader.roots()]
-    return IndexOverview(
-        runs=sum(r[1] for r in rows),
-        deleted=sum(r[2] for r in rows),
-        with_errors=sum(r[3] for r in rows),
-        formats={r[0]: r[1] for r in rows},
-        roots=roots,
-    )
+def _ts_encodings(
+    stamps: np.ndarray, seg: np.ndarray, starts: np.ndarray, lengths: np.ndarray, total: int
+) -> tuple[np.ndarray, dict[int, Any]]:
+    """Per series: 0 = plain float64, 1 = int16 deltas, 2 = int32 offsets from the first stamp; and for
+    each kind a function (start, n) -> the payload bytes after the float64 base."""
+    base = stamps[starts]
+    with np.errstate(invalid="ignore", over="ignore"):
+        offsets = stamps - base[seg]
+        finite = np.isfinite(offsets)
+        fits32 = finite & (offsets >= _INT32.min) & (offsets <= _INT32.max)
+        off32 = np.where(fits32, offsets, 0).astype(np.int32)
+        # the decoded bytes must be the very bytes: whole milliseconds only, -0.0 and NaN payloads too
+        same32 = (off32.astype(np.float64) + base[seg]).view(np.int64) == stamps.view(np.int64)
+        ok32 = fits32 & same32
+        # int16 steps between neighbours (the first point's delta is 0): decoded as base + cumsum
+        delta = np.empty(total, dtype=np.float64)
+        delta[0] = 0.0
+        delta[1:] = off32[1:].astype(np.float64) - off32[:-1].astype(np.float64)
+        delta[starts] = 0.0
+        fits16 = (delta >= _INT16.min) & (delta <= _INT16.max)
+    bad32 = np.add.reduceat((~ok32).astype(np.int64), starts) > 0
+    bad16 = np.add.reduceat((~fits16).astype(np.int64), starts) > 0
+    usable = (lengths >= 3) & np.isfinite(base) & ~bad32
+    kind = np.where(usable, np.where(bad16, 2, 1), 0)
+    d16 = np.where(fits16, delta, 0).astype("<i2").tobytes()
+    o32 = off32.astype("<i4").tobytes()
+    payload = {
+        1: lambda s, n: d16[2 * s : 2 * (s + n)],
+        2: lambda s, n: o32[4 * s : 4 * (s + n)],
+    }
+    return kind, payload
