@@ -3,8 +3,8 @@
 A notebook asks for runs again and again with other filters and sorts, and the index changes only when
 something is indexed. The columns of every run are fetched once (the bulk of the cost: SQLite reads every
 param, tag and metric row); later calls run only their filter (SQL) and pick their runs' rows from these
-columns, until `column_queries.data_version` says another connection committed. Only a pull of most runs fills it:
-fetching a few runs, or a filtered share, directly is cheaper than fetching all of them first.
+columns, until `column_queries.data_version` says another connection committed. Only a pull of most runs
+fills it: fetching a few runs, or a filtered share, directly is cheaper than fetching all of them first.
 """
 
 from __future__ import annotations

@@ -360,8 +360,9 @@ class IndexReader:
         self, series: Sequence[tuple[int, int]], with_timestamps: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Full histories of several series back to back in one set of arrays (the Python API's long
-        frame): `series` are (series id, point count) pairs, e.g. from `column_queries.series_ids`, read in the same
-        read transaction as the counts (`column_queries.snapshot`). Each chunk is decoded straight into its slice."""
+        frame): `series` are (series id, point count) pairs, e.g. from `column_queries.series_ids`, read in
+        the same read transaction as the counts (`column_queries.snapshot`). Each chunk is decoded straight
+        into its slice."""
         total = sum(count for _, count in series)
         steps = np.empty(total, dtype=np.int64)
         values = np.empty(total, dtype=np.float64)
