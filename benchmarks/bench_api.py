@@ -47,13 +47,14 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def median_of(work: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+def median_of(work: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    """(median, best, last result) of `repeat` calls."""
     samples, result = [], None
     for _ in range(repeat):
         start = time.perf_counter()
         result = work()
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples), result
+    return statistics.median(samples), min(samples), result
 
 
 # -- runs() ----------------------------------------------------------------------------------------------
@@ -111,6 +112,7 @@ def bench_runs(folder: Path, repeat: int) -> None:
             ("all, sorted by a metric", {"sort": "metrics.m01.min", "deleted": None}),
         ]
         print(f"runs() on {runs:,} runs x {n_params} params x {n_tags} tags x {n_metrics} metrics ({label}):")
+        print(f"  median (best of {repeat})")
         print("  cold (a fresh workspace each call: every run's columns read from the index)")
         for name, kwargs in cases:
             seconds, df = median_of(lambda kwargs=kwargs: fresh(**kwargs), repeat)
