@@ -213,6 +213,9 @@ class Hit:
     @property
     def text(self) -> str:
         s = self.series
+        describe = getattr(s, "describe", None)  # a group's mean says what it is made of (group_figures)
+        if describe is not None:
+            return str(describe(self.index))
         value = float(s.y[self.index])
         text = f"{s.label}\nstep {int(s.steps[self.index])}   {s.metric} = {value:.6g}"
         if s.smoothed is not None:
