@@ -172,12 +172,30 @@ class GroupCurve:
 
 def dedup_last(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Points sorted by step, one per step: of repeated steps the value written last."""
-    if len(steps) == 0:
-        return steps.astype(np.int64), values.astype(np.float64)
+    if len(steps) == 0 or bool(np.all(steps[1:] > steps[:-1])):
+        return steps.astype(np.int64, copy=False), values.astype(np.float64, copy=False)  # the usual log
     order = np.argsort(steps, kind="stable")  # equal steps keep their write order
     s, v = steps[order], values[order]
     last = np.append(s[1:] != s[:-1], True)  # the last of each run of equal steps
     return s[last].astype(np.int64, copy=False), v[last].astype(np.float64, copy=False)
+
+
+def _union(parts: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """The sorted distinct steps of sorted, distinct step arrays, and where each array's steps sit in it
+    (None: at positions 0..len-1). Runs that log on one schedule, some stopping earlier, are prefixes of
+    the longest and cost no sort; otherwise a stable sort of the sorted arrays merges them (timsort, several
+    times faster than `np.unique` on the concatenation) and each array's positions are searched."""
+    longest = max(parts, key=len)
+    if all(np.array_equal(longest[: len(p)], p) for p in parts):
+        return longest, [None] * len(parts)
+    merged = np.sort(np.concatenate(parts), kind="stable")
+    keep = np.empty(len(merged), dtype=bool)
+    keep[0] = True
+    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    steps = merged[keep]
+    return steps, [
+        None if p is longest and len(p) == len(steps) else np.searchsorted(steps, p) for p in parts
+    ]
 
 
 def aggregate(
@@ -201,15 +219,20 @@ def aggregate(
         e = np.empty(0)
         ei = np.empty(0, dtype=np.int64)
         return GroupCurve(group, metric, keys, ei, e, e, e, ei, ei, band, smoothing)
-    all_s = np.concatenate(parts_s)
+    steps, positions = _union(parts_s)
+    where = np.concatenate(
+        [np.arange(len(s)) if at is None else at for s, at in zip(parts_s, positions, strict=True)]
+    )
     all_v = np.concatenate(parts_v)
-    steps, where = np.unique(all_s, return_inverse=True)  # each member has a step at most once
     n_steps = len(steps)
     finite = np.isfinite(all_v)
-    at = where[finite]
-    vals = all_v[finite]
+    if bool(finite.all()):
+        at, vals = where, all_v
+        nonfinite = np.zeros(n_steps, dtype=np.int64)
+    else:
+        at, vals = where[finite], all_v[finite]
+        nonfinite = np.bincount(where[~finite], minlength=n_steps).astype(np.int64)
     count = np.bincount(at, minlength=n_steps).astype(np.int64)
-    nonfinite = np.bincount(where[~finite], minlength=n_steps).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(at, weights=vals, minlength=n_steps) / count
         if band is BandKind.STD:
