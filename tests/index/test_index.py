@@ -207,7 +207,8 @@ def test_schema_snapshot(tmp_path: Path) -> None:
         "user_tags",
         "_sqlite_migrations",
     } <= tables
-    assert migrations == ["m001_initial"] and mode == "wal"
+    assert "views" in tables
+    assert migrations == ["m001_initial", "m021_views"] and mode == "wal"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
