@@ -11,6 +11,7 @@ per column, and the real points as lines once the view holds at most one point p
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +39,16 @@ MAX_LEGEND = 20
 X_LABELS = {XMode.STEP: "step", XMode.WALL: "wall time (UTC)", XMode.RELATIVE: "relative time"}
 
 
+def _escaped(c: str) -> str:
+    category = unicodedata.category(c)
+    return f"\\x{ord(c):02x}" if category == "Cc" else f"\\u{ord(c):04x}" if category == "Cs" else c
+
+
 def mpl_text(text: str) -> str:
-    """A user string as literal matplotlib text: `$` would start mathtext, a leading `_` hides a legend entry."""
+    """A user string as literal matplotlib text: `$` would start mathtext, a leading `_` hides a legend entry,
+    and control characters (a NUL, a newline in a run name) have no glyph: they are shown as `\\xNN`."""
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        text = "".join(_escaped(c) for c in text)
     text = text.replace("$", r"\$")
     return " " + text if text.startswith("_") else text
 

@@ -11,6 +11,7 @@ Steps where some member logged NaN or ±inf are marked with an `x` along the bot
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,12 @@ from expdesk.compare.series import PlotSeries, XMode
 #: the band is a tint under the mean line
 BAND_ALPHA = 0.25
 BAND_TITLES = {BandKind.MINMAX: "mean, band min–max", BandKind.STD: "mean ± std", BandKind.NONE: "mean"}
+
+
+def svg_safe(text: str) -> str:
+    """A group's value as part of an artist id: SVG exports write ids as XML attributes, where control
+    characters cannot appear at all."""
+    return "".join("?" if unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
 
 
 @dataclass
@@ -114,7 +121,8 @@ def group_chart(
     legend (the member count may differ by metric), titled with what the band shows."""
     fig = figure if figure is not None else Figure(figsize=figsize, dpi=dpi, layout="constrained")
     fig.clear()
-    colors = dict(zip((g.id for g in groups), run_colors(len(groups)), strict=True))
+    # by position, not by value: the groups' values are the user's text
+    colors = {id(g): c for g, c in zip(groups, run_colors(len(groups)), strict=True)}
     metrics = list(curves)
     n = max(len(metrics), 1)
     ncols = 1 if n == 1 else 2 if n <= 4 else 3
@@ -129,8 +137,8 @@ def group_chart(
         chart.decimators[ax] = dec
         bands: list[BandPatch] = []
         for curve in curves[metric]:
-            gid = curve.group.id
-            color = colors.get(gid, "0.3")
+            gid = svg_safe(curve.group.id)
+            color = colors.get(id(curve.group), "0.3")
             band_kind = curve.band
             mean = Line2D([], [], color=color, linewidth=1.5)
             mean.set_gid(f"mean:{gid}")
@@ -187,15 +195,16 @@ def _legend(
     per step when it varies). Several: one legend under the axes, each group with how many of its runs
     have any of the metrics."""
     fig = chart.figure
-    handles: dict[str, Line2D] = {}
+    handles: dict[int, Line2D] = {}
     for line, series in chart.series.items():
-        handles.setdefault(series.run_key, line)
-    order = [g for g in groups if g.id in handles]
+        if isinstance(series, GroupSeries) and series.curve is not None:
+            handles.setdefault(id(series.curve.group), line)
+    order = [g for g in groups if id(g) in handles]
     if not 0 < len(order) <= MAX_LEGEND:
         return
     if len(chart.axes) == 1:
         ax = next(iter(chart.axes.values()))
-        lines = [handles[g.id] for g in order]
+        lines = [handles[id(g)] for g in order]
         legend = BlitLegend(
             ax, lines, [h.get_label() for h in lines], loc="best", fontsize="small",
             title=BAND_TITLES[band], title_fontsize="small",
@@ -212,7 +221,7 @@ def _legend(
         k = len(members.get(g.id, ()))
         labels.append(mpl_text(f"{g.label} ({k} run{'s' if k != 1 else ''})"))
     legend = BlitLegend(
-        fig, [handles[g.id] for g in order], labels, loc="outside lower center", ncols=min(3, len(order)),
+        fig, [handles[id(g)] for g in order], labels, loc="outside lower center", ncols=min(3, len(order)),
         fontsize="small", title=BAND_TITLES[band], title_fontsize="small", bbox_transform=fig.transSubfigure,
     )  # fmt: skip
     fig.legends.append(legend)
@@ -228,5 +237,5 @@ def _mark_nonfinite(ax: Axes, curve: GroupCurve, color: tuple[float, float, floa
         curve.steps[bad], np.full(int(bad.sum()), 0.02), color=color, marker="x", markersize=5,
         linestyle="none", transform=blended_transform_factory(ax.transData, ax.transAxes), clip_on=True,
     )  # fmt: skip
-    marks.set_gid(f"nonfinite:{curve.group.id}")
+    marks.set_gid(f"nonfinite:{svg_safe(curve.group.id)}")
     ax.add_line(marks)

@@ -93,8 +93,8 @@ class Group:
 
     @property
     def id(self) -> str:
-        """Stable within one grouping: the value's text, or the missing marker (used in artist gids)."""
-        return "\x00missing" if self.value is None else self.value
+        """The value's text, or `∅` for the runs without one: names the group's artists (`mean:<id>`)."""
+        return "∅" if self.value is None else self.value
 
 
 def _identity(value: str) -> tuple[str, float | str]:
