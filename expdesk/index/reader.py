@@ -18,6 +18,7 @@ from expdesk.core.codec import unpack_exact
 from expdesk.core.errors import ExpdeskError, UsageError
 from expdesk.core.summary import json_number
 from expdesk.index.db import open_reader
+from expdesk.index.media_store import media_json
 from expdesk.index.sql_functions import install_functions
 from expdesk.index.stale import DEFAULT_STALE_AFTER, is_stale
 from expdesk.index.store import decode_steps, decode_ts
@@ -217,6 +218,8 @@ class IndexReader:
                 f"SELECT run_key, path, size FROM artifacts WHERE run_key IN ({marks}) ORDER BY path", part
             ):
                 out[r[0]]["artifacts"].append({"path": r[1], "size": r[2]})
+            for run_key, media in media_json(self.conn, [k for k in part if k in out]).items():
+                out[run_key]["media"] = media
             for r in self.conn.execute(f"SELECT * FROM annotations WHERE run_key IN ({marks})", part):
                 if r["run_key"] in out:
                     out[r["run_key"]]["starred"] = bool(r["starred"])

@@ -205,10 +205,12 @@ def test_schema_snapshot(tmp_path: Path) -> None:
         "hashes",
         "annotations",
         "user_tags",
+        "media_series",
+        "media_items",
         "_sqlite_migrations",
     } <= tables
     assert "views" in tables
-    assert migrations == ["m001_initial", "m021_views"] and mode == "wal"
+    assert migrations == ["m001_initial", "m021_media", "m021_views"] and mode == "wal"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")

@@ -28,6 +28,7 @@ from expdesk.sources.mlflow._common import (
     parse_metric_lines,
     status_of,
 )
+from expdesk.sources.mlflow._media import media_items
 
 MAX_VALUE_BYTES = 1 << 20  # a param/tag file larger than 1 MiB is not a param
 RUN_PARTS = ("metrics", "params", "tags", "artifacts")
@@ -161,6 +162,7 @@ class MlflowFileReader(Reader):
         update.info["artifact_dir_rule"] = located.rule
         if located.path is not None:
             update.artifacts = list_artifacts(located.path)
+            update.media, update.media_complete = media_items(located.path, update.artifacts), True
         elif meta.get("artifact_uri"):
             update.info["artifacts_elsewhere"] = True  # remote store, or a link we refuse to follow
         self._read_inputs_outputs(run_dir, exp_dir, ref, update, errors)

@@ -22,6 +22,7 @@ from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import open_regular
 from expdesk.sources.base import Reader, list_artifacts
 from expdesk.sources.mlflow._common import info_from_tags, status_of
+from expdesk.sources.mlflow._media import media_items
 
 REQUIRED_TABLES = {"runs", "experiments", "metrics", "params", "tags"}
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -177,6 +178,7 @@ class MlflowSqliteReader(Reader):
         update.info["artifact_dir_rule"] = artifacts.rule
         if artifacts.path is not None:
             update.artifacts = list_artifacts(artifacts.path)
+            update.media, update.media_complete = media_items(artifacts.path, update.artifacts), True
         self._inputs_outputs(conn, ref, run_id, update)
         if update.status == Status.RUNNING:
             update.last_activity = max(
