@@ -82,4 +82,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _media_source(reader: Any) -> Any:
-    raise UsageError("--media: this expdesk does not index media yet")
+    from expdesk.compare.report.content import MAX_MEDIA_ITEM_BYTES
+    from expdesk.compare.report.media import IndexMedia
+
+    return IndexMedia(reader, MAX_MEDIA_ITEM_BYTES)

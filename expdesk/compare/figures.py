@@ -332,6 +332,8 @@ def metric_chart(
             smooth = s.smoothed is not None
             alpha = RAW_ALPHA if smooth else 1.0
             raw = Line2D([], [], color=color, alpha=alpha, linewidth=1.0)
+            if len(s.x) == 1:
+                raw.set_marker("o")  # a line through one point draws nothing
             raw.set_gid(f"raw:{s.run_key}")
             ax.add_line(raw)
             # no edge and no antialiasing: half the cost of drawing a polygon (SVG/PDF), the same look as

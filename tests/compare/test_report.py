@@ -216,7 +216,21 @@ class FakeMedia:
         return data
 
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    import zlib
+
+    return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+
+def png(tag: bytes) -> bytes:
+    """A valid 1 x 1 grey PNG carrying `tag` in a text chunk (so items differ byte-wise)."""
+    import zlib
+
+    header = (1).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"tEXt", b"tag\x00" + tag)
+        + _chunk(b"IDAT", zlib.compress(b"\x00\x80")) + _chunk(b"IEND", b"")
+    )  # fmt: skip
 
 
 def test_media_are_embedded_byte_for_byte_or_said_why_not(tmp_path: Path) -> None:
@@ -224,7 +238,7 @@ def test_media_are_embedded_byte_for_byte_or_said_why_not(tmp_path: Path) -> Non
         a, b, c = (add_run(index, tmp_path, n, {}, {"loss": [1.0]}) for n in "abc")
         source = FakeMedia(
             {
-                (a, "preds"): ("image", {10: PNG + b"10", 20: PNG + b"20", 30: PNG + b"30"}),
+                (a, "preds"): ("image", {10: png(b"10"), 20: png(b"20"), 30: png(b"30")}),
                 (b, "preds"): ("image", {25: b"<svg onload='alert(1)'/>"}),
                 (c, "preds"): ("image", {5: OSError("gone")}),
                 (a, "notes"): ("text", {None: b"<b>hi</b>\x00"}),
@@ -245,13 +259,13 @@ def test_media_are_embedded_byte_for_byte_or_said_why_not(tmp_path: Path) -> Non
             )
     preds = data.media[0].cells
     assert [(cell.step, cell.data) for cell in preds] == [
-        (20, PNG + b"20"),
+        (20, png(b"20")),
         (25, b"<svg onload='alert(1)'/>"),
         (5, None),
     ]
     assert preds[0].note == "the last at or before step 25"
     page = assert_self_contained(page_html)
-    assert page.data_uris("image/png") == [PNG + b"20"]  # exactly the bytes the run holds
+    assert page.data_uris("image/png") == [png(b"20")]  # exactly the bytes the run holds
     cells = page.row("preds @ 25")
     assert cells[0] == "step 20; the last at or before step 25"
     assert cells[1] == "step 25: not a PNG, JPEG, GIF or WebP image, not embedded"
@@ -330,3 +344,53 @@ def test_write_report_leaves_no_half_file(tmp_path: Path) -> None:
     write_report("<p>x</p>", out, set())
     assert out.read_text() == "<p>x</p>" and [p.name for p in tmp_path.iterdir()] == ["r.html"]
     np.testing.assert_equal(len(list(tmp_path.iterdir())), 1)
+
+
+# -- real media: TensorBoard event files written by torch and tensorboardX ------------------------------
+MEDIA = RUNS.parent / "media" / "tensorboard"
+
+
+def test_real_media_embedded_exactly_as_tensorboard_stored_them(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    from expdesk.compare.report.content import MAX_MEDIA_ITEM_BYTES
+    from expdesk.compare.report.media import IndexMedia
+
+    truth = json.loads((MEDIA / "GROUND_TRUTH.json").read_text(encoding="utf-8"))["runs"]
+    with Index(tmp_path / "i.db") as index:
+        index.index([MEDIA])
+        with index.reader() as reader:
+            by_name = {r["name"]: r["key"] for r in reader.runs_json(reader.run_keys())}
+            keys = [by_name["torch_run"], by_name["tbx_run"], by_name["hostile_run"]]
+            choices = ["samples/digit@3", "pred", "weights/fc", "notes/text_summary", "tone", "corrupt", "good@0",
+                       "junk", "empty_hist"]  # fmt: skip
+            options = ReportOptions(media=[MediaChoice.parse(c) for c in choices])
+            page_html = build_report(reader, keys, options, IndexMedia(reader, MAX_MEDIA_ITEM_BYTES))
+    page = assert_self_contained(page_html)
+    sha = {hashlib.sha256(b).hexdigest() for b in page.data_uris("image/png")}
+    digit = next(e for e in truth["torch_run"]["images"]["samples/digit"] if e["step"] == 3)
+    pred = truth["tbx_run"]["images"]["pred"][-1]
+    good = truth["hostile_run"]["images"]["good"][0]
+    assert sha == {digit["sha256"], pred["sha256"], good["sha256"]}  # byte for byte, and nothing else
+    (wav,) = page.data_uris("audio/wav")
+    assert hashlib.sha256(wav).hexdigest() == truth["torch_run"]["audio"]["tone"][0]["sha256"]
+    assert page.row("pred (last step)") == [
+        "not logged by this run",
+        f"step {pred['step']}",
+        "not logged by this run",
+    ]
+    text = truth["torch_run"]["text"]["notes/text_summary"][-1]
+    assert page.row("notes/text_summary (last step)")[0] == f"{text['text'][0]}step {text['step']}"
+    assert (
+        page.row("corrupt (last step)")[2]
+        == "step 0: a PNG that does not decode (the CRC of its 'IHDR' chunk does not match)"
+    )
+    assert page.row("junk (last step)")[2] == "step 0: not a PNG, JPEG, GIF or WebP image, not embedded"
+    assert page.row("empty_hist (last step)")[2] == "a histogram with no buckets"
+    # the histogram drawn, and its buckets exactly as `expdesk media` writes them, folded under it
+    hist = next(e for e in truth["torch_run"]["histograms"]["weights/fc"] if e["step"] == 4)
+    cell = page.row("weights/fc (last step)")[0]
+    assert cell.startswith("left,right,count\n") and cell.endswith("step 4")
+    assert cell.count("\n") == hist["buckets"] + 1
+    assert len(page.data_uris("image/svg+xml")) == 3 + 1  # 3 metric charts (acc, after, loss) + 1 histogram

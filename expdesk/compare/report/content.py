@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from expdesk import __version__
 from expdesk.compare.diff import DiffTable, build_diff, legend_labels
-from expdesk.compare.figures import MAX_LEGEND, metric_chart, run_colors
+from expdesk.compare.figures import MAX_LEGEND, metric_chart, mpl_text, run_colors
 from expdesk.compare.group_figures import group_chart
 from expdesk.compare.groups import BandKind, GroupBy, group_curves, group_runs
 from expdesk.compare.series import XMode, load_series, prepare
@@ -54,6 +54,14 @@ class MediaChoice:
         return cls(text)
 
 
+class ItemTooLarge(Exception):
+    """An item over the per-item limit, found before reading it (`size` bytes)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size:,} bytes")
+        self.size = size
+
+
 @dataclass(frozen=True)
 class MediaSeriesInfo:
     key: str
@@ -77,9 +85,9 @@ class MediaCell:
     kind: str = ""
     step: int | None = None
     data: bytes | None = None
-    note: str = (
-        ""  # what is shown instead of the item, or next to it (e.g. "step 40: the last at or before 50")
-    )
+    #: what is shown instead of the item, or next to it ("the last at or before step 50")
+    note: str = ""
+    svg: bytes | None = None  # a histogram, drawn
 
 
 @dataclass
@@ -235,12 +243,52 @@ def _media_cell(
             note = f"the last at or before step {choice.step}"
     try:
         data = source.item(run_key, info.key, info.kind, step)
+    except ItemTooLarge as exc:
+        return MediaCell(
+            run_key, info.kind, step, note=f"{exc.size:,} bytes: over the per-item limit, not embedded"
+        )
     except Exception as exc:  # a bad item is a placeholder with its reason, never a failed report
         return MediaCell(run_key, info.kind, step, note=f"cannot be read: {exc}")
     if len(data) > min(MAX_MEDIA_ITEM_BYTES, budget):
         limit = "the report's media budget" if len(data) <= MAX_MEDIA_ITEM_BYTES else "the per-item limit"
         return MediaCell(run_key, info.kind, step, note=f"{len(data):,} bytes: over {limit}, not embedded")
-    return MediaCell(run_key, info.kind, step, data, note)
+    cell = MediaCell(run_key, info.kind, step, data, note)
+    if info.kind == "histogram":
+        cell.svg = histogram_svg(data, f"{info.key} · step {step}" if step is not None else info.key)
+        if cell.svg is None and data.strip() == b"left,right,count":
+            cell.data, cell.note = None, "a histogram with no buckets"
+    return cell
+
+
+#: buckets drawn in a report's histogram (a finer one is summed into this many bars; the CSV stays whole)
+MAX_DRAWN_BUCKETS = 512
+
+
+def histogram_svg(csv_bytes: bytes, title: str) -> bytes | None:
+    """A histogram item (CSV: left, right, count) as a small bar chart; None when it is not that CSV."""
+    import csv
+
+    import numpy as np
+
+    try:
+        rows = list(csv.reader(io.StringIO(csv_bytes.decode("utf-8"))))
+        table = np.array([[float(v) for v in row] for row in rows[1:]], dtype=np.float64).reshape(-1, 3)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if rows[:1] != [["left", "right", "count"]] or not len(table):
+        return None
+    if len(table) > MAX_DRAWN_BUCKETS:
+        edges = np.linspace(0, len(table), MAX_DRAWN_BUCKETS + 1).astype(np.int64)
+        left, right = table[edges[:-1], 0], table[edges[1:] - 1, 1]
+        counts = np.add.reduceat(table[:, 2], edges[:-1])
+        table = np.column_stack((left, right, counts))
+    fig = Figure(figsize=(3.2, 2.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    widths = table[:, 1] - table[:, 0]
+    ax.bar(table[:, 0], table[:, 2], width=np.where(widths > 0, widths, 1e-12), align="edge", color="#4477aa")
+    ax.set_title(mpl_text(title[:80]), fontsize="small")
+    ax.tick_params(labelsize="x-small")
+    return _svg(fig)
 
 
 def gather(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import math
 import unicodedata
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -234,6 +235,50 @@ def _sniff(data: bytes, table: tuple[tuple[bytes, str], ...]) -> str | None:
     return next((mime for magic, mime in table if data.startswith(magic)), None)
 
 
+def png_problem(data: bytes) -> str | None:
+    """Why PNG bytes would not decode, from their chunk structure (length, type, CRC of every chunk up to
+    IEND); None when it holds. A browser draws nothing for a broken image: the report says why instead."""
+    pos = 8
+    seen_header = False
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > len(data):
+            return f"its {kind.decode('latin-1')!r} chunk runs past the end"
+        if zlib.crc32(data[pos + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+            return f"the CRC of its {kind.decode('latin-1')!r} chunk does not match"
+        if not seen_header and kind != b"IHDR":
+            return "it does not start with an IHDR chunk"
+        seen_header = True
+        if kind == b"IEND":
+            return None
+        pos = end
+    return "it ends before its IEND chunk"
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG or GIF header; None for other types (their size is left to the browser)."""
+    if data.startswith(b"\x89PNG") and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:4] == b"GIF8" and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    return None
+
+
+#: images narrower than this are drawn larger, pixel for pixel (a 12 x 8 sample is unreadable as is)
+SMALL_IMAGE = 96
+
+
+def _image(data: bytes, mime: str) -> str:
+    size = image_size(data)
+    style = ""
+    if size is not None and 0 < size[0] < SMALL_IMAGE and 0 < size[1] < SMALL_IMAGE:
+        scale = max(1, min(SMALL_IMAGE * 2 // size[0], SMALL_IMAGE * 2 // size[1]))
+        style = f' style="width:{size[0] * scale}px;image-rendering:pixelated"'
+    return f'<img alt="" src="{data_uri(mime, data)}"{style}>'
+
+
 def _media_cell(cell: MediaCell) -> str:
     where = f"step {cell.step}" if cell.step is not None else "no step"
     note = f'<div class="note">{text(where)}{"; " + text(cell.note) if cell.note else ""}</div>'
@@ -243,13 +288,20 @@ def _media_cell(cell: MediaCell) -> str:
         mime = _sniff(cell.data, _IMAGE_MAGIC)
         if mime is None:
             return f'<td class="missing">{text(where)}: not a PNG, JPEG, GIF or WebP image, not embedded</td>'
-        return f'<td><img alt="" src="{data_uri(mime, cell.data)}">{note}</td>'
+        problem = png_problem(cell.data) if mime == "image/png" else None
+        if problem is not None:
+            return f'<td class="missing">{text(where)}: a PNG that does not decode ({text(problem)})</td>'
+        return f"<td>{_image(cell.data, mime)}{note}</td>"
     if cell.kind == "audio":
         mime = _sniff(cell.data, _AUDIO_MAGIC)
         if mime is None:
             return f'<td class="missing">{text(where)}: audio of an unknown type, not embedded</td>'
         return f'<td><audio controls src="{data_uri(mime, cell.data)}"></audio>{note}</td>'
-    # histograms (CSV of buckets), text, tables: shown as text, exactly as the item holds it
+    if cell.svg is not None:  # a histogram, drawn; its buckets exactly as a CSV a click away
+        chart = f'<img alt="histogram" src="{data_uri("image/svg+xml", cell.svg)}">'
+        body = text(cell.data.decode("utf-8", "backslashreplace"))
+        return f"<td>{chart}<details><summary>buckets (CSV)</summary><pre>{body}</pre></details>{note}</td>"
+    # text, tables and anything else: shown as text, exactly as the item holds it
     body = cell.data.decode("utf-8", "backslashreplace")
     return f"<td><pre>{text(body)}</pre>{note}</td>"
 
