@@ -97,7 +97,7 @@ class Group:
         return "∅" if self.value is None else self.value
 
 
-def _identity(value: str) -> tuple[str, float | str]:
+def value_identity(value: str) -> tuple[str, float | str]:
     """What makes two values one group: their number when they parse as one, else their text."""
     number = as_float(value)
     if number is None:
@@ -112,7 +112,7 @@ def group_runs(runs: Sequence[Mapping[str, Any]], by: GroupBy) -> list[Group]:
     groups: dict[tuple[str, float | str] | None, Group] = {}
     for run in runs:
         value = by.value_of(run)
-        ident = None if value is None else _identity(value)
+        ident = None if value is None else value_identity(value)
         group = groups.get(ident)
         if group is None:
             group = groups[ident] = Group(by, value)
