@@ -155,7 +155,8 @@ def _fields(doc: Any, where: str, readers: dict[str, Callable[[Any, str], Any]])
     unknown = sorted(set(doc) - set(readers))
     if unknown:
         raise ViewError(
-            f"{where}: unknown key {unknown[0]!r}"
+            (f"{where}: " if where else "")
+            + f"unknown key {unknown[0]!r}"
             + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
         )
     return {k: readers[k](doc[k], f"{where}.{k}" if where else k) for k in readers if k in doc}
