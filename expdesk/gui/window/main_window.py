@@ -36,6 +36,7 @@ from expdesk.gui.window import settings
 from expdesk.gui.window.layout import WindowLayout, local_folders
 from expdesk.gui.window.sources_panel import SourceInfo, load_sources
 from expdesk.gui.window.views import WindowViews
+from expdesk.gui.window.workspace import WindowWorkspace
 from expdesk.gui.workers.pool import IndexBridge, WorkerPool
 from expdesk.index.indexer import IndexReport
 from expdesk.index.table import only_starred
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self.sources = self.ui.sources
         self._wire()
         self.views = WindowViews(self, index, self.index_pool, self.detail, self.reload_all)
+        self.workspace = WindowWorkspace(self)  # workspace charts, Views menu, File > Export Report
         self._restore_state()
         # coalesce bursts of "runs changed" into one reload + one toast
         self._change_timer = QTimer(self)
@@ -560,6 +562,7 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.views.close_all()
+        self.workspace.shutdown()
         self._save_state()
         self._cancel.set()
         self._change_timer.stop()
