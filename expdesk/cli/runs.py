@@ -38,7 +38,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(
             f"{report.found} runs found, {report.read} read, {report.unchanged} unchanged, "
-            f"{len(report.errors)} with errors, {len(report.gone)} gone ({report.seconds:.2f} s)"
+            f"{len(report.errors)} with errors, {len(report.unread)} with files not read, "
+            f"{len(report.gone)} gone ({report.seconds:.2f} s)"
         )
         for path, message in report.errors:
             print(f"  error: {message}" if path in message else f"  error: {path}: {message}")
@@ -57,7 +58,7 @@ def print_runs_table(runs: list[dict[str, Any]]) -> None:
     header = f"{'KEY':<16}  {'FORMAT':<13} {'STATUS':<11} {'START (UTC)':<19}  {'EXPERIMENT':<22} NAME"
     print(header)
     for r in runs:
-        status = r["status"] + ("*" if r["stale"] else "") + ("!" if r["error"] else "")
+        status = r["status"] + ("*" if r["stale"] else "") + ("!" if r["error"] or r.get("unread") else "")
         start = (r["start_time"] or "")[:19].replace("T", " ")
         name = r["name"] or ""
         if r["deleted"]:
@@ -128,11 +129,18 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("parent", "parent"),
     ):
         if run.get(field) is not None:
-            print(f"  {label:<12} {run[field]}{' (stale)' if field == 'status' and run['stale'] else ''}")
+            note = " (stale)" if field == "status" and run["stale"] else ""
+            if field == "start_time" and "mtime" in (run.get("start_time_from") or ""):
+                note = f" (from {run['start_time_from']}: not recorded by the run)"
+            print(f"  {label:<12} {run[field]}{note}")
     if run["deleted"]:
         print("  deleted      yes (soft-deleted in the tool)")
     if run["error"]:
         print(f"  ERROR        {run['error']}")
+    if run["unread"]:
+        print(f"\nnot read ({len(run['unread'])}):")
+        for item in run["unread"]:
+            print(f"  {item['path']}: {item['reason']}")
     for title, mapping in (("params", run["params"]), ("tags", run["tags"])):
         if mapping:
             print(f"\n{title}:")

@@ -25,6 +25,7 @@ from expdesk.index import store
 from expdesk.index.db import open_reader
 from expdesk.index.writer import Writer
 from expdesk.sources import registry
+from expdesk.sources.base import unread_from_error
 
 #: runs read but not yet written that the indexer lets pile up before it waits for the writer
 MAX_UNWRITTEN = 4
@@ -38,6 +39,8 @@ class IndexReport:
     read: int = 0
     unchanged: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (run path, message)
+    #: runs read this pass that hold files they could not read (listed on the run, with the reason)
+    unread: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
@@ -75,6 +78,8 @@ def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | No
             # no cursor = read from the start (a new run, or `--force`): the points replace whatever the
             # index holds, or a forced re-read would append every point a second time
             update.metrics_reset = True
+        # a file a reader could only name in its error is listed as not read too: nothing goes unsaid
+        update.unread += unread_from_error(ref.path, update)
         return update, fingerprint, None
     except SourceError as exc:
         return None, fingerprint, str(exc)
@@ -235,6 +240,8 @@ class Indexer:
                                 fingerprint,
                             )
                         )
+                        if update.unread:
+                            report.unread.append(str(ref.path))
                         if update.error:
                             report.errors.append((str(ref.path), update.error))
                     else:

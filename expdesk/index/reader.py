@@ -161,6 +161,7 @@ class IndexReader:
         for part in _chunks(keys, 500):
             marks = ",".join("?" * len(part))
             for r in self.conn.execute(f"SELECT * FROM runs WHERE key IN ({marks})", part):
+                info = json.loads(r["info"] or "{}")
                 out[r["key"]] = {
                     "key": r["key"],
                     "format": r["format"],
@@ -173,14 +174,17 @@ class IndexReader:
                     "stale": is_stale(r["status"], r["last_activity"], now, self.stale_after),
                     "deleted": bool(r["deleted"]),
                     "start_time": iso(r["start_time"]),
+                    # where the start time came from, when the reader said (a file mtime is a last resort)
+                    "start_time_from": info.get("start_time_from"),
                     "end_time": iso(r["end_time"]),
                     "parent": r["parent_key"],
                     "params": {},
                     "tags": {},
                     "metrics": {},
                     "artifacts": [],
+                    "unread": [],
                     "error": r["error"],
-                    "info": json.loads(r["info"] or "{}"),
+                    "info": info,
                     "gone": bool(r["gone"]),
                 }
             for table, target in (("params", "params"), ("tags", "tags")):
@@ -218,6 +222,10 @@ class IndexReader:
                 f"SELECT run_key, path, size FROM artifacts WHERE run_key IN ({marks}) ORDER BY path", part
             ):
                 out[r[0]]["artifacts"].append({"path": r[1], "size": r[2]})
+            for r in self.conn.execute(
+                f"SELECT run_key, path, reason FROM unread WHERE run_key IN ({marks}) ORDER BY path", part
+            ):
+                out[r[0]]["unread"].append({"path": r[1], "reason": r[2]})
             for run_key, media in media_json(self.conn, [k for k in part if k in out]).items():
                 out[run_key]["media"] = media
             for r in self.conn.execute(f"SELECT * FROM annotations WHERE run_key IN ({marks})", part):

@@ -172,6 +172,22 @@ def m021_media(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m017_unread(db: Database) -> None:
+    # Files a run holds that look like metrics or params but could not be read, with the reason: what the
+    # detail panel and `show --json` list so that nothing is dropped in silence. Rewritten on every read.
+    db.executescript(
+        """
+        CREATE TABLE unread (
+            run_key TEXT NOT NULL,
+            path TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (run_key, path)
+        );
+        """
+    )
+
+
+@MIGRATIONS()
 def m021_views(db: Database) -> None:
     """Saved views (issue 21): the user's own data, keyed by name, kept when the runs cache is rebuilt."""
     db.executescript(

@@ -19,10 +19,10 @@ import numpy as np
 
 from expdesk.core.errors import SourceError
 from expdesk.sources.common import protowire as pw
-from expdesk.sources.tensorboard._media import RawMedia
-from expdesk.sources.tensorboard._media import collect as collect_media
-from expdesk.sources.tensorboard._plugins import histogram, hparams, image_entry, tensor_entry
-from expdesk.sources.tensorboard._tfrecord import Frames
+from expdesk.sources.common.tbmedia import RawMedia
+from expdesk.sources.common.tbmedia import collect as collect_media
+from expdesk.sources.common.tbplugins import histogram, hparams, image_entry, tensor_entry
+from expdesk.sources.common.tfrecord import Frames
 
 #: tags per file beyond which we stop cataloguing new plugin names (10^5 distinct tags is an attack)
 MAX_TAGS = 20000

@@ -207,6 +207,7 @@ def hparams(mv: memoryview, start: int, end: int, state: dict[str, Any]) -> None
     for number, wire, a, b in pw.fields(mv, start, end):
         if number == 2 and wire == 2:
             hp["experiment"] = True
+            _experiment_domains(mv, a, b, hp)
         elif number == 3 and wire == 2:
             values = hp.setdefault("values", {})
             for n2, w2, a2, b2 in pw.fields(mv, a, b):
@@ -226,6 +227,40 @@ def hparams(mv: memoryview, start: int, end: int, state: dict[str, Any]) -> None
                     hp["end_time_secs"] = _json_float(pw.double_at(mv, a2))
 
 
+def _experiment_domains(mv: memoryview, start: int, end: int, hp: dict[str, Any]) -> None:
+    """Experiment.hparam_infos (4): each HParamInfo's name (1) and discrete domain (5, a ListValue of Values).
+    The domain tells what kind of values an hparam takes (all whole numbers: an integer stored as a double)."""
+    domains = hp.setdefault("domains", {})
+    for number, wire, a, b in pw.fields(mv, start, end):
+        if number != 4 or wire != 2 or len(domains) >= MAX_TAGS:
+            continue
+        name, values = None, None
+        for n2, w2, a2, b2 in pw.fields(mv, a, b):
+            if n2 == 1 and w2 == 2:
+                name = pw.text(mv, a2, b2, 1024)
+            elif n2 == 5 and w2 == 2:
+                values = [
+                    _value(mv, a3, b3) for n3, w3, a3, b3 in pw.fields(mv, a2, b2) if n3 == 1 and w3 == 2
+                ]
+        if name is not None and values is not None:
+            domains[name] = values[:MAX_TAGS]
+
+
+def _value(mv: memoryview, start: int, end: int) -> Any:
+    """One google.protobuf.Value: number, string or bool (nested structs and lists are named, not kept)."""
+    value: Any = None
+    for n2, w2, a2, b2 in pw.fields(mv, start, end):
+        if n2 == 2 and w2 == 1:
+            value = pw.double_at(mv, a2)
+        elif n2 == 3 and w2 == 2:
+            value = pw.text(mv, a2, b2, MAX_TEXT_CHARS)
+        elif n2 == 4 and w2 == 0:
+            value = bool(a2)
+        elif n2 in (5, 6) and w2 == 2:
+            value = "<struct>" if n2 == 5 else "<list>"
+    return value
+
+
 def _hp_entry(mv: memoryview, start: int, end: int) -> tuple[str | None, Any]:
     """One `map<string, google.protobuf.Value>` entry -> (name, Python value as the tool logged it)."""
     key = None
@@ -234,13 +269,5 @@ def _hp_entry(mv: memoryview, start: int, end: int) -> tuple[str | None, Any]:
         if number == 1 and wire == 2:
             key = pw.text(mv, a, b, 1024)
         elif number == 2 and wire == 2:
-            for n2, w2, a2, b2 in pw.fields(mv, a, b):
-                if n2 == 2 and w2 == 1:
-                    value = pw.double_at(mv, a2)
-                elif n2 == 3 and w2 == 2:
-                    value = pw.text(mv, a2, b2, MAX_TEXT_CHARS)
-                elif n2 == 4 and w2 == 0:
-                    value = bool(a2)
-                elif n2 in (5, 6) and w2 == 2:
-                    value = "<struct>" if n2 == 5 else "<list>"
+            value = _value(mv, a, b)
     return key, value

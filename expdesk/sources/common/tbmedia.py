@@ -27,7 +27,7 @@ import numpy as np
 
 from expdesk.core.entities import MediaItem
 from expdesk.sources.common import protowire as pw
-from expdesk.sources.tensorboard._tfrecord import Frames
+from expdesk.sources.common.tfrecord import Frames
 
 #: first bytes of the encodings an image summary may hold (a PNG is what torch and TF write)
 IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
