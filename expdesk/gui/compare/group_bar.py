@@ -69,6 +69,9 @@ class GroupBar(QWidget):
             " step is over the runs that logged it, nothing interpolated)"
         )
         self.field_combo.addItem("per run", "")
+        # wide enough for "by params.optimizer" even where the bar is crowded
+        self.field_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.field_combo.setMinimumContentsLength(18)
         self.band_combo = QComboBox()
         for band, text in BAND_TEXT.items():
             self.band_combo.addItem(text, band.value)
