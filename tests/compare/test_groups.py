@@ -33,10 +33,11 @@ IRIS = RUNS / "mlflow" / "filestore" / "mlruns" / "987389506339963218"
 
 
 def _indexed(tmp_path: Path, root: Path) -> tuple[Index, list[dict]]:
+    """The runs that logged metrics (a Hydra multirun's sweep folder is a run of its own, without any)."""
     index = Index(tmp_path / "i.db")
     index.index([root], remember=False)
     with index.reader() as reader:
-        runs = reader.runs_json(reader.run_keys())
+        runs = [r for r in reader.runs_json(reader.run_keys()) if r["metrics"]]
     return index, runs
 
 

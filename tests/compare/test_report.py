@@ -394,3 +394,28 @@ def test_real_media_embedded_exactly_as_tensorboard_stored_them(tmp_path: Path) 
     assert cell.startswith("left,right,count\n") and cell.endswith("step 4")
     assert cell.count("\n") == hist["buckets"] + 1
     assert len(page.data_uris("image/svg+xml")) == 3 + 1  # 3 metric charts (acc, after, loss) + 1 histogram
+
+
+def test_a_run_with_thousands_of_keys_makes_a_bounded_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from expdesk.compare.report import render
+
+    monkeypatch.setattr(render, "MAX_TABLE_KEYS", 50)
+    with Index(tmp_path / "i.db") as index:
+        metrics = {f"m{i:04d}": [float(i)] for i in range(300)}
+        keys = [
+            add_run(index, tmp_path, "a", {f"p{i:04d}": str(i) for i in range(300)}, metrics),
+            add_run(index, tmp_path, "b", {f"p{i:04d}": "x" for i in range(300)}, {}),
+        ]
+        with index.reader() as reader:
+            page = read_page(build_report(reader, keys, ReportOptions(metrics=["m0000"])))
+    texts = "".join(page.texts)
+    assert (
+        "The first 50 of 300 params (by name)" in texts and "The first 50 of 300 metrics (by name)" in texts
+    )
+    assert page.row("p0049") == ["49", "x"] and page.row("m0049 · last") == ["49.0", "—"]
+    with pytest.raises(KeyError):
+        page.row("p0050")
+    with pytest.raises(KeyError):
+        page.row("m0050 · last")

@@ -29,6 +29,8 @@ LABEL_CHARS = 120
 #: a longer string in the runs table is folded: its start shown, the whole inside <details>
 FOLD_CHARS = 300
 MISSING = "—"
+#: params, and metrics, listed at most (the rest are counted in a note)
+MAX_TABLE_KEYS = 2_000
 #: explicit direction marks and overrides: shown as `\\u202e`, or a name like `\\u202egnp.exe` reads "exe.png"
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -144,7 +146,9 @@ def _params(data: ReportData) -> str:
     params = [r for r in data.diff.rows if r.section == "param"]
     differ = [r for r in params if not r.same or len(data.runs) < 2]
     same = [r for r in params if r.same and len(data.runs) >= 2]
-    parts = []
+    parts = [_cut_note(len(differ), len(same), "params")] if len(differ) + len(same) > MAX_TABLE_KEYS else []
+    differ = differ[:MAX_TABLE_KEYS]
+    same = same[: max(0, MAX_TABLE_KEYS - len(differ))]
     if differ:
         table = _head(data, "param") + f"<tbody>{_diff_rows(data, differ, False)}</tbody>"
         parts.append(f'<div class="scroll"><table>{table}</table></div>')
@@ -170,6 +174,8 @@ def _metrics(data: ReportData) -> str:
     by_metric: dict[str, list[DiffRow]] = {}
     for r in rows:
         by_metric.setdefault(r.key, []).append(r)
+    cut = _cut_note(len(by_metric), 0, "metrics") if len(by_metric) > MAX_TABLE_KEYS else ""
+    by_metric = dict(list(by_metric.items())[:MAX_TABLE_KEYS])
     body = []
     for metric, stats in by_metric.items():
         body.append(_diff_rows(data, stats, True))
@@ -180,7 +186,15 @@ def _metrics(data: ReportData) -> str:
         "the run does not have it.</p>"
     )
     table = f"<table>{_head(data, 'metric')}<tbody>{''.join(body)}</tbody></table>"
-    return f'{note}<div class="scroll">{table}</div>'
+    return f'{note}{cut}<div class="scroll">{table}</div>'
+
+
+def _cut_note(first: int, second: int, what: str) -> str:
+    """Said above a table cut at MAX_TABLE_KEYS keys (100,000 metric keys make a page no one reads)."""
+    return (
+        f'<p class="note">The first {MAX_TABLE_KEYS:,} of {first + second:,} {what} (by name); '
+        "<code>expdesk compare --all --csv</code> lists them all.</p>"
+    )
 
 
 def _points_row(data: ReportData, metric: str) -> str:
