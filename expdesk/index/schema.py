@@ -188,6 +188,22 @@ def m017_unread(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m015_changes(db: Database) -> None:
+    """Which runs each commit touched, in commit order: another expdesk process sharing the index reads
+    the rows after the last one it saw to follow this process's writes (issue 15). Pruned by the writer,
+    never its newest row, so the rowid keeps growing without AUTOINCREMENT (whose bookkeeping table cost
+    one more page per commit)."""
+    db.executescript(
+        """
+        CREATE TABLE changes (
+            seq INTEGER PRIMARY KEY,
+            run_key TEXT NOT NULL
+        );
+        """
+    )
+
+
+@MIGRATIONS()
 def m021_views(db: Database) -> None:
     """Saved views (issue 21): the user's own data, keyed by name, kept when the runs cache is rebuilt."""
     db.executescript(

@@ -77,7 +77,7 @@ def test_detail_panel_shows_run(window: MainWindow, qtbot: QtBot, tmp_path: Path
     _run_with_artifacts(tmp_path / "root")
     add_and_wait(qtbot, window, [tmp_path / "root"], rows=1)
     window.table.selectRow(0)
-    with qtbot.waitSignal(window.detail.metrics.rendered, timeout=20_000) as rendered:
+    with qtbot.waitSignal(window.detail.metrics.rendered, timeout=60_000) as rendered:
         window.open_detail()
     assert rendered.args == [1]
     detail = window.detail
