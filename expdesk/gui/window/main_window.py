@@ -117,7 +117,10 @@ class MainWindow(QMainWindow):
         self.sources = self.ui.sources
         self._wire()
         self.views = WindowViews(self, index, self.index_pool, self.detail, self.reload_all)
-        self.workspace = WindowWorkspace(self)  # workspace charts, Views menu, File > Export Report
+        # workspace charts, Views menu, File > Export Report
+        self.workspace = WindowWorkspace(
+            self, index, self.pool, self.ui, self.selected_keys, lambda: self._known_keys
+        )
         self._restore_state()
         # coalesce bursts of "runs changed" into one reload + one toast
         self._change_timer = QTimer(self)

@@ -9,13 +9,14 @@ and columns are only known once the model has reloaded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QMenu
+from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from expdesk.core.views import SavedView
 from expdesk.gui.dialogs.report import ReportDialog
@@ -24,21 +25,29 @@ from expdesk.gui.window.views_menu import ViewsMenu
 from expdesk.gui.workspace.panel import WorkspaceCharts
 
 if TYPE_CHECKING:
-    from expdesk.gui.window.main_window import MainWindow
-
-
-def _menu(window: MainWindow, title: str) -> QMenu | None:
-    for action in window.menuBar().actions():
-        menu = action.menu()
-        if isinstance(menu, QMenu) and action.text() == title:
-            return menu
-    return None
+    from expdesk.gui.window.layout import WindowLayout
+    from expdesk.gui.workers.pool import WorkerPool
+    from expdesk.index.service import Index
 
 
 class WindowWorkspace:
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(
+        self,
+        window: QMainWindow,
+        index: Index,
+        pool: WorkerPool,
+        ui: WindowLayout,
+        selected_keys: Callable[[], list[str]],
+        known_keys: Callable[[], set[str] | None],
+    ) -> None:
+        """`selected_keys` and `known_keys` answer from the window: the runs selected in the table, and
+        every run key the index holds (None until first read)."""
         self.window = window
-        self.charts = WorkspaceCharts(window.index)
+        self.index = index
+        self.ui = ui
+        self._selected = selected_keys
+        self._known = known_keys
+        self.charts = WorkspaceCharts(index)
         self.dock = QDockWidget("Workspace Charts", window)
         self.dock.setObjectName("workspaceCharts")
         self.dock.setWidget(self.charts)
@@ -49,7 +58,7 @@ class WindowWorkspace:
         self.dock.hide()  # shown from View > Workspace Charts (or a saved view)
         toggle = self.dock.toggleViewAction()
         toggle.setShortcut("Ctrl+Shift+W")
-        self.views_menu = ViewsMenu(window.index, window.pool, self, window)
+        self.views_menu = ViewsMenu(index, pool, self, window)
         self.views_menu.message.connect(lambda text: window.statusBar().showMessage(text[:300], 6000))
         self.report_action = QAction("Export Report…", window)
         self.report_action.setShortcut("Ctrl+Shift+R")
@@ -58,38 +67,31 @@ class WindowWorkspace:
         )
         self.report_action.triggered.connect(self.open_report)
         window.addAction(self.report_action)
-        file_menu, view_menu, run_menu = (_menu(window, t) for t in ("&File", "&View", "&Run"))
-        if file_menu is not None:
-            file_menu.insertAction(window.ui.actions["quit"], self.report_action)
-            file_menu.insertSeparator(window.ui.actions["quit"])
-        if view_menu is not None:
-            view_menu.addAction(toggle)
-        bar = window.menuBar()
-        if run_menu is not None:
-            bar.insertMenu(run_menu.menuAction(), self.views_menu)
-        else:
-            bar.addMenu(self.views_menu)
-        window.model.counted.connect(self._on_counted)
+        # the layout's own menu objects: a wrapper found through QAction.menu() can be stale in PySide6
+        menus = ui.menus
+        menus["file"].insertAction(ui.actions["quit"], self.report_action)
+        menus["file"].insertSeparator(ui.actions["quit"])
+        menus["view"].addAction(toggle)
+        window.menuBar().insertMenu(menus["run"].menuAction(), self.views_menu)
+        ui.model.counted.connect(self._on_counted)
         self._after_reload: list[SavedView] = []
         self.dialogs: list[ReportDialog] = []
 
     # -- the table's runs -> charts -----------------------------------------------------------------
     def _on_counted(self, _total: int, _groups: int) -> None:
-        self.charts.set_visible_keys(self.window.model.all_keys())
+        self.charts.set_visible_keys(self.ui.model.all_keys())
         if self._after_reload:
             self._finish_apply(self._after_reload.pop())
             self._after_reload.clear()
 
     # -- File > Export Report… ----------------------------------------------------------------------
     def open_report(self) -> None:
-        keys = self.window.selected_keys()
+        keys = self._selected()
         if not keys:
             self.window.statusBar().showMessage("Select the runs to report on (Ctrl+Shift+R).", 4000)
             return
         documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-        dialog = ReportDialog(
-            self.window.index, keys, Path(documents) if documents else Path.home(), self.window
-        )
+        dialog = ReportDialog(self.index, keys, Path(documents) if documents else Path.home(), self.window)
         dialog.written.connect(
             lambda path: self.window.statusBar().showMessage(f"Report saved: {path}", 8000)
         )
@@ -99,8 +101,8 @@ class WindowWorkspace:
 
     # -- ViewHost -----------------------------------------------------------------------------------
     def capture_view(self, name: str) -> SavedView:
-        window = self.window
-        model, header = window.model, window.table.horizontalHeader()
+        ui = self.ui
+        model, header = ui.model, ui.table.horizontalHeader()
         offset = 1 if model.group_param() else 0
         columns = model.columns()
         visual = [
@@ -113,33 +115,33 @@ class WindowWorkspace:
         charts = replace(self.charts.state(), visible=self.dock.isVisible())
         return SavedView(
             name=name,
-            filter=window.filter_bar.active_filter(),
+            filter=ui.filter_bar.active_filter(),
             columns=tuple(visual),
             sort=sort,
             descending=bool(sort) and header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder,
             table_group=model.group_param() or "",
-            starred_only=window.ui.starred_only.isChecked(),
+            starred_only=ui.starred_only.isChecked(),
             charts=charts,
-            selection=tuple(window.selected_keys()),
+            selection=tuple(self._selected()),
         )
 
     def apply_view(self, view: SavedView) -> str:
-        window, ui = self.window, self.window.ui
+        ui = self.ui
         self._after_reload.append(view)
         ui.starred_only.blockSignals(True)
         ui.starred_only.setChecked(view.starred_only)
         ui.starred_only.blockSignals(False)
         if view.columns:
-            window.model.set_columns([Column.from_id(c) for c in view.columns])
+            ui.model.set_columns([Column.from_id(c) for c in view.columns])
         i = ui.group_by.findData(view.table_group or None)
         if i >= 0:
             ui.group_by.setCurrentIndex(i)  # reloads through the window's own handler
         else:
-            window.model.set_group(view.table_group or None)  # a param the combo has not listed yet
-        window.filter_bar.set_text(view.filter)  # applies: the table reloads with everything above
+            ui.model.set_group(view.table_group or None)  # a param the combo has not listed yet
+        ui.filter_bar.set_text(view.filter)  # applies: the table reloads with everything above
         self.dock.setVisible(view.charts.visible)
         self.charts.apply(view.charts)
-        known = window._known_keys
+        known = self._known()
         missing = [k for k in view.selection if known is not None and k not in known]
         if missing:
             n = len(view.selection)
@@ -148,19 +150,19 @@ class WindowWorkspace:
 
     def _finish_apply(self, view: SavedView) -> None:
         """After the table answered: the sort (its column is on screen now) and the selection."""
-        window = self.window
-        model = window.model
+        ui, known = self.ui, self._known()
+        model = ui.model
         offset = 1 if model.group_param() else 0
         ids = [c.id for c in model.columns()]
         if view.sort in ids:
             order = Qt.SortOrder.DescendingOrder if view.descending else Qt.SortOrder.AscendingOrder
-            window.table.sortByColumn(ids.index(view.sort) + offset, order)
+            ui.table.sortByColumn(ids.index(view.sort) + offset, order)
         shown = [k for k in view.selection if model.row_of(k) >= 0]
-        window.ui.restore_selection(shown, shown[0] if shown else None, 0)
-        if len(shown) < len(view.selection) and window._known_keys is not None:
-            hidden = [k for k in view.selection if k in window._known_keys and model.row_of(k) < 0]
+        ui.restore_selection(shown, shown[0] if shown else None, 0)
+        if len(shown) < len(view.selection) and known is not None:
+            hidden = [k for k in view.selection if k in known and model.row_of(k) < 0]
             if hidden:
-                window.statusBar().showMessage(
+                self.window.statusBar().showMessage(
                     f"{len(hidden)} selected run{'s' if len(hidden) != 1 else ''} of the view not in the table"
                     " now (filtered out, or further down)",
                     6000,
