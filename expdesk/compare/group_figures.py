@@ -42,10 +42,14 @@ BAND_ALPHA = 0.25
 BAND_TITLES = {BandKind.MINMAX: "mean, band min–max", BandKind.STD: "mean ± std", BandKind.NONE: "mean"}
 
 
+#: characters of a group's value in its artists' ids (an SVG export writes them, twice per group)
+GID_CHARS = 200
+
+
 def svg_safe(text: str) -> str:
     """A group's value as part of an artist id: SVG exports write ids as XML attributes, where control
-    characters cannot appear at all."""
-    return "".join("?" if unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
+    characters cannot appear at all; cut to GID_CHARS."""
+    return "".join("?" if unicodedata.category(c) in ("Cc", "Cs") else c for c in text[:GID_CHARS])
 
 
 @dataclass

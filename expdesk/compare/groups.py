@@ -34,6 +34,15 @@ from expdesk.compare.series import RawSeries
 from expdesk.compare.smoothing import ema_smooth
 from expdesk.core.numbers import as_float
 
+#: characters of a group's field and value in its label (the whole value stays in `Group.value`)
+LABEL_KEY_CHARS = 60
+LABEL_VALUE_CHARS = 40
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 #: run attributes a group-by may name besides `params.KEY` and `tags.KEY`
 GROUP_ATTRIBUTES = ("experiment", "status", "format")
 
@@ -87,9 +96,11 @@ class Group:
 
     @property
     def label(self) -> str:
+        """`params.seed=3`, cut short: legends are laid out on every draw (a 1 MB value would stall a chart)."""
+        field = _clip(self.by.text, LABEL_KEY_CHARS)
         if self.value is None:
-            return f"(no {self.by.text})"
-        return f"{self.by.text}={self.value}"
+            return f"(no {field})"
+        return f"{field}={_clip(self.value, LABEL_VALUE_CHARS)}"
 
     @property
     def id(self) -> str:

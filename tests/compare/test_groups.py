@@ -278,3 +278,16 @@ def test_dense_groups_keep_every_spread_extreme_at_any_zoom() -> None:
     x, lo, hi = band.columns
     assert x.tolist() == list(range(123_399, 123_602))
     assert hi[x.tolist().index(123_457)] == 50.0
+
+
+def test_a_huge_group_value_is_cut_in_its_label_not_in_its_value() -> None:
+    big = "v" * (1 << 20)
+    groups = group_runs(
+        [{"key": "a", "params": {"x": big}}, {"key": "b", "params": {"x": big}}], GroupBy.parse("params.x")
+    )
+    (group,) = groups
+    assert group.value == big and group.label == "params.x=" + "v" * 39 + "…"
+    curve = aggregate(group, "loss", [_raw("a", [0, 1], [1.0, 2.0]), _raw("b", [0, 1], [3.0, 4.0])])
+    chart = group_chart({"loss": [curve]}, groups)
+    FigureCanvasAgg(chart.figure).draw()  # quick: the legend holds 40 characters of it
+    assert chart.axes["loss"].get_legend().get_texts()[0].get_text() == "params.x=" + "v" * 39 + "… (2 runs)"

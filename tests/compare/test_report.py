@@ -419,3 +419,24 @@ def test_a_run_with_thousands_of_keys_makes_a_bounded_page(
         page.row("p0050")
     with pytest.raises(KeyError):
         page.row("m0050 · last")
+
+
+def test_cli_embeds_media(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import hashlib
+    import json
+
+    truth = json.loads((MEDIA / "GROUND_TRUTH.json").read_text(encoding="utf-8"))["runs"]["torch_run"]
+    db = str(tmp_path / "i.db")
+    assert main(["index", str(MEDIA), "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["runs", "--json", "--db", db]) == 0
+    key = next(r["key"] for r in json.loads(capsys.readouterr().out) if r["name"] == "torch_run")
+    out = tmp_path / "r.html"
+    assert (
+        main(["report", key, "--out", str(out), "--db", db, "--media", "samples/digit@2", "--media", "nope"])
+        == 0
+    )
+    page = assert_self_contained(out.read_text(encoding="utf-8"))
+    digit = next(e for e in truth["images"]["samples/digit"] if e["step"] == 2)
+    assert [hashlib.sha256(b).hexdigest() for b in page.data_uris("image/png")] == [digit["sha256"]]
+    assert page.row("nope (last step)") == ["not logged by this run"]
