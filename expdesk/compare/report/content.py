@@ -25,6 +25,8 @@ from expdesk.compare.series import XMode, load_series, prepare
 from expdesk.core.errors import UsageError
 from expdesk.index.reader import IndexReader
 
+#: runs listed from an MLflow tracking server (`expdesk.remote.browse.FORMAT`): the index keeps their latest values
+SERVER_FORMAT = "mlflow-remote"
 #: charts drawn when the caller names no metric: the metrics most runs have, this many at most
 DEFAULT_CHARTS = 6
 #: one embedded media item at most (bigger ones are listed with their size, not embedded)
@@ -308,6 +310,11 @@ def gather(
         raise UsageError(f"no run {missing[0]!r} in the index")
     labels = legend_labels(runs)
     notes: list[str] = []
+    if any(r.get("format") == SERVER_FORMAT for r in runs):
+        notes.append(
+            "Runs listed from a tracking server are charted from what the index holds of them (their latest"
+            " values); `expdesk plot` fetches their full history."
+        )
     charts = [] if cancelled() else _charts(reader, runs, labels, options, notes)
     media = [] if cancelled() else _media(media_source, runs, options.media)
     title = options.title.strip() or f"{len(runs)} run{'s' if len(runs) != 1 else ''} compared"
