@@ -231,11 +231,50 @@ def aggregate(
         ei = np.empty(0, dtype=np.int64)
         return GroupCurve(group, metric, keys, ei, e, e, e, ei, ei, band, smoothing)
     steps, positions = _union(parts_s)
-    where = np.concatenate(
-        [np.arange(len(s)) if at is None else at for s, at in zip(parts_s, positions, strict=True)]
-    )
-    all_v = np.concatenate(parts_v)
-    n_steps = len(steps)
+    if all(at is None and len(v) == len(steps) for at, v in zip(positions, parts_v, strict=True)):
+        # every member logged every step (the usual sweep): a members x steps matrix, reduced by column
+        stats = _matrix_stats(np.vstack(parts_v), band)
+    else:
+        where = np.concatenate(
+            [np.arange(len(s)) if at is None else at for s, at in zip(parts_s, positions, strict=True)]
+        )
+        stats = _indexed_stats(where, np.concatenate(parts_v), len(steps), band)
+    return GroupCurve(group, metric, keys, steps, *stats, band, smoothing)
+
+
+Stats = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # mean, lo, hi, count, nonfinite
+
+
+def _matrix_stats(values: np.ndarray, band: BandKind) -> Stats:
+    """Per column of a members x steps matrix (the same rule as `_indexed_stats`, several times faster)."""
+    finite = np.isfinite(values)
+    clean = bool(finite.all())
+    count = np.full(values.shape[1], values.shape[0], dtype=np.int64) if clean else finite.sum(axis=0)
+    nonfinite = values.shape[0] - count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (values if clean else np.where(finite, values, 0.0)).sum(axis=0) / count
+        if band is BandKind.STD:
+            dev = values - mean  # one members x steps temporary, squared in place
+            if not clean:
+                dev[~finite] = 0.0
+            np.multiply(dev, dev, out=dev)
+            std = np.sqrt(dev.sum(axis=0) / (count - 1))
+            std[count < 2] = np.nan
+            lo, hi = mean - std, mean + std
+        elif band is BandKind.MINMAX:
+            lo = (values if clean else np.where(finite, values, np.inf)).min(axis=0)
+            hi = (values if clean else np.where(finite, values, -np.inf)).max(axis=0)
+        else:
+            lo = hi = np.full(values.shape[1], np.nan)
+    empty = count == 0
+    for a in (mean, lo, hi):
+        a[empty] = np.nan
+    return mean, lo, hi, count.astype(np.int64), nonfinite.astype(np.int64)
+
+
+def _indexed_stats(where: np.ndarray, all_v: np.ndarray, n_steps: int, band: BandKind) -> Stats:
+    """Per step from (position in the union, value) pairs of every member: sums and extremes by bincount
+    and ufunc.at, deviations from the mean in a second pass (no sum-of-squares cancellation)."""
     finite = np.isfinite(all_v)
     if bool(finite.all()):
         at, vals = where, all_v
@@ -247,7 +286,6 @@ def aggregate(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(at, weights=vals, minlength=n_steps) / count
         if band is BandKind.STD:
-            # two passes (deviations from the mean), not sum of squares: no cancellation for large values
             dev = np.bincount(at, weights=(vals - mean[at]) ** 2, minlength=n_steps)
             std = np.sqrt(dev / (count - 1))
             std[count < 2] = np.nan
@@ -257,13 +295,13 @@ def aggregate(
             hi = np.full(n_steps, -np.inf)
             np.minimum.at(lo, at, vals)
             np.maximum.at(hi, at, vals)
-            lo[count == 0] = np.nan
-            hi[count == 0] = np.nan
         else:
             lo = np.full(n_steps, np.nan)
             hi = np.full(n_steps, np.nan)
-    mean[count == 0] = np.nan
-    return GroupCurve(group, metric, keys, steps, mean, lo, hi, count, nonfinite, band, smoothing)
+    empty = count == 0
+    for a in (mean, lo, hi):
+        a[empty] = np.nan
+    return mean, lo, hi, count, nonfinite
 
 
 def group_curves(

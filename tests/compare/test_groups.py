@@ -291,3 +291,24 @@ def test_a_huge_group_value_is_cut_in_its_label_not_in_its_value() -> None:
     chart = group_chart({"loss": [curve]}, groups)
     FigureCanvasAgg(chart.figure).draw()  # quick: the legend holds 40 characters of it
     assert chart.axes["loss"].get_legend().get_texts()[0].get_text() == "params.x=" + "v" * 39 + "… (2 runs)"
+
+
+@pytest.mark.parametrize("band", list(BandKind))
+def test_the_matrix_and_the_indexed_paths_agree(band: BandKind) -> None:
+    """Members on one schedule take a members x steps matrix, others the indexed sums: one rule."""
+    from expdesk.compare.groups import _indexed_stats, _matrix_stats
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(5, 400)) * 1e6
+    values[rng.random(values.shape) < 0.05] = np.nan
+    values[0, 7] = np.inf
+    values[:, 9] = np.nan  # a step where every member logged NaN
+    values[1:, 11] = np.nan  # and one with a single finite value
+    where = np.tile(np.arange(400), 5)
+    by_matrix = _matrix_stats(values, band)
+    by_index = _indexed_stats(where, values.reshape(-1), 400, band)
+    for a, b in zip(by_matrix, by_index, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
+    mean, _lo, _hi, count, nonfinite = by_matrix
+    assert count[9] == 0 and nonfinite[9] == 5 and math.isnan(mean[9])
+    assert count[11] == 1 and mean[11] == values[0, 11]
