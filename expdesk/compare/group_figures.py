@@ -110,6 +110,14 @@ class GroupDecimator(Decimator):
         return out
 
 
+def pyramids_of(curve: GroupCurve) -> tuple[MinMaxPyramid, MinMaxPyramid, MinMaxPyramid]:
+    """The min/max pyramids of a curve's mean, band bottom and band top, built once: call it where the curve
+    is computed (a worker), so that drawing it costs the GUI thread no pass over the data."""
+    if curve.pyramids is None:
+        curve.pyramids = (MinMaxPyramid(curve.mean), MinMaxPyramid(curve.lo), MinMaxPyramid(curve.hi))
+    return curve.pyramids
+
+
 def group_chart(
     curves: Mapping[str, Sequence[GroupCurve]],
     groups: Sequence[Group],
@@ -156,12 +164,11 @@ def group_chart(
                 run_key=gid, label=curve.group.label, metric=metric, x=curve.steps, y=curve.mean,
                 steps=curve.steps, curve=curve,
             )  # fmt: skip
-            pyramid = MinMaxPyramid(curve.mean)
+            pyramid, lo_pyramid, hi_pyramid = pyramids_of(curve)
             dec.add(
                 _GroupDrawn(
                     series, curve.steps, pyramid.y, pyramid, mean, band, None,
-                    lo=curve.lo, hi=curve.hi,
-                    lo_pyramid=MinMaxPyramid(curve.lo), hi_pyramid=MinMaxPyramid(curve.hi),
+                    lo=curve.lo, hi=curve.hi, lo_pyramid=lo_pyramid, hi_pyramid=hi_pyramid,
                 )
             )  # fmt: skip
             chart.series[mean] = series

@@ -155,6 +155,8 @@ class GroupCurve:
     nonfinite: np.ndarray  # int64: members that logged NaN or ±inf at the step
     band: BandKind = BandKind.MINMAX
     smoothing: float = 0.0
+    #: min/max pyramids of mean, lo and hi (`group_figures.pyramids_of`), built off the GUI thread
+    pyramids: tuple[Any, Any, Any] | None = None
 
     @property
     def label(self) -> str:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from expdesk.compare.figures import MetricChart, metric_chart
-from expdesk.compare.group_figures import group_chart
+from expdesk.compare.group_figures import group_chart, pyramids_of
 from expdesk.compare.groups import group_curves, group_runs
 from expdesk.compare.series import PlotSeries, RawSeries, XMode, load_series, needs_timestamps, prepare
 from expdesk.gui.compare.group_bar import GroupBar, Grouped
@@ -197,7 +197,10 @@ class ChartTab(QWidget):
             if group_by is not None:
                 groups = group_runs(runs, group_by)
                 raws = [r for _, loaded, _ in results for r in loaded]
-                return fresh, Grouped(groups, group_curves(groups, raws, metrics, band, smoothing)), problems
+                curves = group_curves(groups, raws, metrics, band, smoothing)
+                for curve in (c for cs in curves.values() for c in cs):
+                    pyramids_of(curve)  # here, on the worker: the GUI thread only draws
+                return fresh, Grouped(groups, curves), problems
             by_pair = {(p.run_key, p.metric): p for _, _, prepared in results for p in prepared}
             return fresh, [by_pair[(k, m)] for m in metrics for k in keys if (k, m) in by_pair], problems
 
