@@ -95,9 +95,9 @@ def main() -> int:
     view.close()
 
     window.filter_bar.set_text('params.optimizer in ("adam", "adamw")')
-    window.workspace.dock.show()
-    window.resizeDocks([window.workspace.dock], [480], Qt.Orientation.Vertical)
-    window.workspace.charts.apply(
+    window.tools.dock.show()
+    window.resizeDocks([window.tools.dock], [480], Qt.Orientation.Vertical)
+    window.tools.charts.apply(
         ChartPanel(
             visible=True,
             metrics=("loss", "val_accuracy"),

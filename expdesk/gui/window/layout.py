@@ -233,7 +233,7 @@ class WindowLayout:
             run.addAction(self.actions[name])
         self.actions["detail"].setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.actions["detail"].setText("Open Detail (Enter)")
-        # for parts of the window built elsewhere (window/workspace.py) to add their entries
+        # for parts of the window built elsewhere (window/tools.py) to add their entries
         self.menus = {"file": file_menu, "view": view, "run": run}
 
     def _empty_page(self, window: QMainWindow) -> QWidget:

@@ -33,8 +33,8 @@ from expdesk.gui.runs.query import vocabulary
 from expdesk.gui.window import settings
 from expdesk.gui.window.layout import WindowLayout, local_folders
 from expdesk.gui.window.sources_panel import SourceInfo, load_sources
+from expdesk.gui.window.tools import WorkspaceTools
 from expdesk.gui.window.views import WindowViews
-from expdesk.gui.window.workspace import WindowWorkspace
 from expdesk.gui.workers.pool import IndexBridge, WorkerPool
 from expdesk.index.indexer import IndexReport
 from expdesk.index.table import only_starred
@@ -118,7 +118,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self.views = WindowViews(self, index, self.index_pool, self.detail, self.reload_all)
         # workspace charts, Views menu, File > Export Report
-        self.workspace = WindowWorkspace(
+        self.tools = WorkspaceTools(
             self, index, self.pool, self.ui, self.selected_keys, lambda: self._known_keys
         )
         self._restore_state()
@@ -574,7 +574,7 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.views.close_all()
-        self.workspace.shutdown()
+        self.tools.shutdown()
         self._save_state()
         self._cancel.set()
         self._change_timer.stop()

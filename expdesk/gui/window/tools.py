@@ -1,7 +1,7 @@
 """What issue 21 adds to the main window, kept out of main_window.py: the workspace charts dock (charts of
 the runs the table shows), the Views menu (saved views) and File > Export Report… for the selected runs.
 
-`WindowWorkspace` is built by the window after its own widgets and implements `ViewHost`: what a view holds is
+`WorkspaceTools` is built by the window after its own widgets and implements `ViewHost`: what a view holds is
 read from the window's widgets, and a saved view is given back to them (filter, columns, sort, table
 grouping, starred toggle, chart panel, selection). Selection and sort wait for the table's next answer: rows
 and columns are only known once the model has reloaded.
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from expdesk.index.service import Index
 
 
-class WindowWorkspace:
+class WorkspaceTools:
     def __init__(
         self,
         window: QMainWindow,

@@ -35,7 +35,7 @@ def _select(window: MainWindow, keys: list[str]) -> None:
 
 
 def _chart_runs(window: MainWindow) -> set[str]:
-    chart = window.workspace.charts.charts.chart
+    chart = window.tools.charts.charts.chart
     return {
         line.get_gid().removeprefix("raw:")
         for ax in chart.axes.values()
@@ -49,18 +49,18 @@ def test_menus_are_in_place(window: MainWindow) -> None:
     assert titles.index("&Views") == titles.index("&Run") - 1
     assert "Export Report…" in [a.text() for a in window.ui.menus["file"].actions()]
     assert "Workspace Charts" in [a.text() for a in window.ui.menus["view"].actions()]
-    assert not window.workspace.dock.isVisible()
+    assert not window.tools.dock.isVisible()
 
 
 def test_charts_follow_the_filter_and_a_view_comes_back(
     window: MainWindow, qtbot: QtBot, sweep: Path
 ) -> None:
     add_and_wait(qtbot, window, [sweep], rows=5)  # four jobs and the sweep, which logged no metric
-    with qtbot.waitSignal(window.workspace.charts.chart_ready, timeout=30_000):
-        window.workspace.dock.show()
+    with qtbot.waitSignal(window.tools.charts.chart_ready, timeout=30_000):
+        window.tools.dock.show()
     keys = window.model.all_keys()
     assert len(_chart_runs(window)) == 4 and _chart_runs(window) < set(keys)
-    with qtbot.waitSignal(window.workspace.charts.chart_ready, timeout=30_000):
+    with qtbot.waitSignal(window.tools.charts.chart_ready, timeout=30_000):
         window.filter_bar.set_text('params.optimizer.name = "sgd"')
     qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=10_000)
     sgd = window.model.all_keys()
@@ -71,21 +71,19 @@ def test_charts_follow_the_filter_and_a_view_comes_back(
     qtbot.waitUntil(lambda: names(window) == sorted(names(window), reverse=True), timeout=10_000)
     wait_idle(qtbot, window)
     _select(window, [sgd[0]])
-    window.workspace.charts.apply(
-        ChartPanel(visible=True, metrics=("loss", "w"), group_by="params.optimizer.lr")
-    )
-    qtbot.waitUntil(lambda: "loss" in window.workspace.charts.charts.chart.axes, timeout=30_000)
-    views = window.workspace.views_menu
+    window.tools.charts.apply(ChartPanel(visible=True, metrics=("loss", "w"), group_by="params.optimizer.lr"))
+    qtbot.waitUntil(lambda: "loss" in window.tools.charts.charts.chart.axes, timeout=30_000)
+    views = window.tools.views_menu
     views.save_current("sgd runs")
     qtbot.waitUntil(lambda: views.names() == ["sgd runs"], timeout=10_000)
-    saved = window.workspace.capture_view("sgd runs")
+    saved = window.tools.capture_view("sgd runs")
     assert saved.filter == 'params.optimizer.name = "sgd"' and saved.selection == (sgd[0],)
     assert saved.sort == "attr:name" and saved.descending
     assert saved.charts == ChartPanel(visible=True, metrics=("loss", "w"), group_by="params.optimizer.lr")
     # change everything, then reopen the view
     window.filter_bar.set_text("")
     qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=10_000)
-    window.workspace.dock.hide()
+    window.tools.dock.hide()
     window.table.sortByColumn(name_col, Qt.SortOrder.AscendingOrder)
     qtbot.waitUntil(lambda: names(window) == sorted(names(window)), timeout=10_000)
     _select(window, [])
@@ -96,18 +94,18 @@ def test_charts_follow_the_filter_and_a_view_comes_back(
         lambda: window.model.rowCount() == 2 and window.selected_keys() == [sgd[0]], timeout=20_000
     )
     assert window.filter_bar.text() == 'params.optimizer.name = "sgd"'
-    assert window.workspace.dock.isVisible()
-    qtbot.waitUntil(lambda: window.workspace.capture_view("sgd runs") == saved, timeout=20_000)
+    assert window.tools.dock.isVisible()
+    qtbot.waitUntil(lambda: window.tools.capture_view("sgd runs") == saved, timeout=20_000)
 
 
 def test_export_report_from_the_window(window: MainWindow, qtbot: QtBot, sweep: Path, tmp_path: Path) -> None:
     add_and_wait(qtbot, window, [sweep], rows=5)
-    window.workspace.open_report()
-    assert window.workspace.dialogs == []  # nothing selected: said in the status bar
+    window.tools.open_report()
+    assert window.tools.dialogs == []  # nothing selected: said in the status bar
     keys = window.model.all_keys()[:2]
     _select(window, keys)
-    window.workspace.report_action.trigger()
-    (dialog,) = window.workspace.dialogs
+    window.tools.report_action.trigger()
+    (dialog,) = window.tools.dialogs
     qtbot.waitUntil(dialog.save_button.isEnabled, timeout=20_000)
     out = tmp_path / "r.html"
     with qtbot.waitSignal(dialog.written, timeout=30_000):
@@ -115,4 +113,4 @@ def test_export_report_from_the_window(window: MainWindow, qtbot: QtBot, sweep: 
     text = out.read_text(encoding="utf-8")
     assert all(k in text for k in keys) and "<script" not in text
     dialog.close()
-    qtbot.waitUntil(lambda: window.workspace.dialogs == [], timeout=5_000)
+    qtbot.waitUntil(lambda: window.tools.dialogs == [], timeout=5_000)
