@@ -72,6 +72,8 @@ class ChartTab(QWidget):
         lv.addWidget(plain_label("Metrics"))
         self.metric_list = QListWidget()
         lv.addWidget(self.metric_list, 1)
+        self.grouping = GroupBar(vertical=True)  # a curve per run, or per group of runs
+        lv.addWidget(self.grouping)
         split.addWidget(left)
         right = QWidget()
         rv = QVBoxLayout(right)
@@ -96,8 +98,6 @@ class ChartTab(QWidget):
             bar.addWidget(w)
         bar.addWidget(self.log_x)
         bar.addWidget(self.log_y)
-        self.grouping = GroupBar()
-        bar.addWidget(self.grouping)
         bar.addStretch(1)
         bar.addWidget(export_btn)
         rv.addLayout(bar)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from expdesk.compare.groups import GROUP_ATTRIBUTES, BandKind, Group, GroupBy, GroupCurve, value_identity
 from expdesk.gui.compare.widgets import plain_label
@@ -59,9 +59,11 @@ class GroupBar(QWidget):
 
     changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, vertical: bool = False) -> None:
+        """`vertical`: label and combos stacked, for a narrow side panel (the chart tabs' metric column:
+        a compare window must fit an 800-pixel screen, so the chart's toolbar gets no wider)."""
         super().__init__(parent)
-        layout = QHBoxLayout(self)
+        layout: QHBoxLayout | QVBoxLayout = QVBoxLayout(self) if vertical else QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.field_combo = QComboBox()
         self.field_combo.setToolTip(
@@ -69,14 +71,14 @@ class GroupBar(QWidget):
             " step is over the runs that logged it, nothing interpolated)"
         )
         self.field_combo.addItem("per run", "")
-        # wide enough for "by params.optimizer" even where the bar is crowded
-        self.field_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.field_combo.setMinimumContentsLength(18)
+        # as wide as its place allows, at least "by params.optimizer" (the list shows whole entries)
+        self.field_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.field_combo.setMinimumContentsLength(12 if vertical else 18)
         self.band_combo = QComboBox()
         for band, text in BAND_TEXT.items():
             self.band_combo.addItem(text, band.value)
         self.band_combo.setEnabled(False)
-        layout.addWidget(plain_label("curves:"))
+        layout.addWidget(plain_label("Curves" if vertical else "curves:"))
         layout.addWidget(self.field_combo)
         layout.addWidget(self.band_combo)
         self.field_combo.currentIndexChanged.connect(self._on_field)
