@@ -204,6 +204,13 @@ def m015_changes(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m020_hidden(db: Database) -> None:
+    # the user's "hide this run" (issue 20): an annotation like a star, so a rebuilt cache keeps it and the
+    # run folder is never touched; hidden runs leave the runs table until shown again
+    db.executescript("ALTER TABLE annotations ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;")
+
+
+@MIGRATIONS()
 def m021_views(db: Database) -> None:
     """Saved views (issue 21): the user's own data, keyed by name, kept when the runs cache is rebuilt."""
     db.executescript(

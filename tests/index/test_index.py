@@ -213,7 +213,7 @@ def test_schema_snapshot(tmp_path: Path) -> None:
     } <= tables
     assert "views" in tables
     assert migrations[0] == "m001_initial" and mode == "wal"
-    assert {"m015_changes", "m017_unread", "m021_media", "m021_views"} <= set(migrations)
+    assert {"m015_changes", "m017_unread", "m020_hidden", "m021_media", "m021_views"} <= set(migrations)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
