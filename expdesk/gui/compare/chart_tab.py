@@ -197,10 +197,14 @@ class ChartTab(QWidget):
             raws = [r for m in metrics if (r := cached.get((key, m)) or found.get((key, m))) is not None]
             if group_by is not None:
                 return fresh, raws, []
-            return fresh, raws, [
-                prepare(r, labels.get(key, key), x_mode, smoothing_for(len(r.values), smoothing))
-                for r in raws
-            ]
+            return (
+                fresh,
+                raws,
+                [
+                    prepare(r, labels.get(key, key), x_mode, smoothing_for(len(r.values), smoothing))
+                    for r in raws
+                ],
+            )
 
         def job(_reader: IndexReader) -> ChartResult:
             # runs in parallel: SQLite reads and numpy (EMA, pyramid) release the GIL

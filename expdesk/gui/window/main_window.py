@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QMainWindow, QWidget
 
 from expdesk.gui.runs.columns import ColumnChooser
 from expdesk.gui.runs.default_columns import Workspace, default_columns
-from expdesk.gui.runs.query import vocabulary
+from expdesk.gui.runs.query import Column, vocabulary
 from expdesk.gui.window.counts import count_text
 from expdesk.gui.window.folders import Folders
 from expdesk.gui.window.layout import WindowLayout
@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         self.views = WindowViews(self, index, self.index_pool, self.detail, self.reload_all)
         # workspace charts, Views menu, File > Export Report
         self.tools = WorkspaceTools(
-            self, index, self.pool, self.ui, self.selected_keys, lambda: self._known_keys
+            self, index, self.pool, self.ui, self.selected_keys, lambda: self._known_keys, self.use_columns
         )
         self.state.restore_window()
         self.ui.widths.update(self.state.widths)
@@ -292,6 +292,11 @@ class MainWindow(QMainWindow):
             self._apply_columns()
             self.state.save(self.custom_columns)
         dialog.deleteLater()
+
+    def use_columns(self, columns: list[Column]) -> None:
+        """Columns chosen elsewhere (a saved view): the user's own from now on, as if chosen in the dialog."""
+        self.custom_columns = list(columns)
+        self._apply_columns()
 
     def _apply_pending_sort(self) -> None:
         """A sort restored from the last session, once its column is on screen (forgotten if it vanished)."""

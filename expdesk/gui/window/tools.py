@@ -39,14 +39,17 @@ class WorkspaceTools:
         ui: WindowLayout,
         selected_keys: Callable[[], list[str]],
         known_keys: Callable[[], set[str] | None],
+        use_columns: Callable[[list[Column]], None],
     ) -> None:
         """`selected_keys` and `known_keys` answer from the window: the runs selected in the table, and
-        every run key the index holds (None until first read)."""
+        every run key the index holds (None until first read); `use_columns` makes columns the user's own
+        (a reopened view's), so automatic columns do not replace them when the runs change."""
         self.window = window
         self.index = index
         self.ui = ui
         self._selected = selected_keys
         self._known = known_keys
+        self._use_columns = use_columns
         self.charts = WorkspaceCharts(index)
         self.dock = QDockWidget("Workspace Charts", window)
         self.dock.setObjectName("workspaceCharts")
@@ -132,12 +135,13 @@ class WorkspaceTools:
         ui.starred_only.setChecked(view.starred_only)
         ui.starred_only.blockSignals(False)
         if view.columns:
-            ui.model.set_columns([Column.from_id(c) for c in view.columns])
+            self._use_columns([Column.from_id(c) for c in view.columns])
         i = ui.group_by.findData(view.table_group or None)
         if i >= 0:
             ui.group_by.setCurrentIndex(i)  # reloads through the window's own handler
         else:
-            ui.model.set_group(view.table_group or None)  # a param the combo has not listed yet
+            ui.wanted_group = view.table_group or None  # chosen in the combo once the params are listed
+            ui.model.set_group(view.table_group or None)
         ui.filter_bar.set_text(view.filter)  # applies: the table reloads with everything above
         self.dock.setVisible(view.charts.visible)
         self.charts.apply(view.charts)
