@@ -115,17 +115,17 @@ def bench_runs(folder: Path, repeat: int) -> None:
         print(f"  median (best of {repeat})")
         print("  cold (a fresh workspace each call: every run's columns read from the index)")
         for name, kwargs in cases:
-            seconds, df = median_of(lambda kwargs=kwargs: fresh(**kwargs), repeat)
+            seconds, best, df = median_of(lambda kwargs=kwargs: fresh(**kwargs), repeat)
             print(
-                f"    {name:<26} {seconds * 1000:7.0f} ms   -> {df.shape[0]:>6} rows x {df.shape[1]} columns"
+                f"    {name:<26} {seconds * 1000:7.0f} ms ({best * 1000:5.0f})   -> {df.shape[0]:>6} x {df.shape[1]}"
             )
         print("  warm (one workspace, the index unchanged since its first call)")
         with expdesk.open(path) as ws:
             ws.runs()
             for name, kwargs in cases:
-                seconds, df = median_of(lambda kwargs=kwargs: ws.runs(**kwargs), repeat)
+                seconds, best, df = median_of(lambda kwargs=kwargs: ws.runs(**kwargs), repeat)
                 print(
-                    f"    {name:<26} {seconds * 1000:7.0f} ms   -> {df.shape[0]:>6} rows x {df.shape[1]} columns"
+                    f"    {name:<26} {seconds * 1000:7.0f} ms ({best * 1000:5.0f})   -> {df.shape[0]:>6} x {df.shape[1]}"
                 )
         print(f"  ({load()})")
 
