@@ -210,5 +210,20 @@ def m020_hidden(db: Database) -> None:
     db.executescript("ALTER TABLE annotations ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;")
 
 
+@MIGRATIONS()
+def m021_views(db: Database) -> None:
+    """Saved views (issue 21): the user's own data, keyed by name, kept when the runs cache is rebuilt."""
+    db.executescript(
+        """
+        CREATE TABLE views (
+            name TEXT PRIMARY KEY,
+            doc TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """
+    )
+
+
 def migrate(db: Database) -> None:
     MIGRATIONS.apply(db)
