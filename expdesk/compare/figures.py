@@ -12,23 +12,20 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
-from matplotlib.layout_engine import ConstrainedLayoutEngine
-from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from expdesk.compare.bands import BandImage, BandPatch
+from expdesk.compare.chart_layout import BlitLegend, ZoomStableLayout
 from expdesk.compare.decimate import MinMaxPyramid, column_edges, search_sorted
 from expdesk.compare.series import PlotSeries, XMode
 
@@ -137,83 +134,6 @@ class Decimator:
         return out
 
 
-class ZoomStableLayout(ConstrainedLayoutEngine):
-    """Constrained layout redone only when its inputs may have changed (figure size, axes, y-limits and
-    scales, texts), not on a zoom along x: that would cost ~25 ms of every zoom redraw, and the margins it
-    moves there (x tick labels have one height) made the axes jump. On a wall-clock axis the date offset
-    text depends on x, so there the x-limits count too. `on_layout` runs after a layout (the axes' pixel
-    sizes may have changed, so the chart re-decimates before anything is drawn)."""
-
-    def __init__(self, track_x: bool = False, on_layout: Callable[[], None] | None = None) -> None:
-        super().__init__()
-        self.track_x = track_x
-        self.on_layout = on_layout
-        self._key: tuple[Any, ...] | None = None
-
-    def execute(self, fig: Any) -> None:
-        key = (
-            tuple(fig.bbox.bounds),
-            len(fig.legends),
-            tuple(
-                (
-                    id(ax),
-                    ax.get_ylim(),
-                    ax.get_yscale(),
-                    ax.get_xscale(),
-                    ax.get_title(),
-                    ax.get_xlabel(),
-                    ax.get_ylabel(),
-                    ax.get_xlim() if self.track_x else None,
-                )
-                for ax in fig.axes
-            ),
-        )
-        if key == self._key:
-            return
-        super().execute(fig)
-        self._key = key
-        if self.on_layout is not None:
-            self.on_layout()
-
-
-class BlitLegend(Legend):
-    """A legend that Agg renders once and then copies back as pixels while nothing it depends on changed.
-
-    Laying out and drawing 20 entries costs ~35 ms, as much as all the data; the legend does not change on a
-    zoom. The frame is opaque and square (no rounded corners), so the copied rectangle inside its edge holds
-    nothing but the legend. Other renderers (SVG export) draw it as usual."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.update(framealpha=1.0, fancybox=False)
-        super().__init__(*args, **kwargs)
-        self._blit: tuple[tuple[Any, ...], Any] | None = None
-
-    def draw(self, renderer: Any) -> None:
-        # savefig's layout pass draws with the renderer's draw_* methods replaced by no-ops on the instance
-        # (matplotlib's `_draw_disabled`): nothing is rendered then, so nothing may be copied
-        disabled = "draw_path" in vars(renderer)
-        if not isinstance(renderer, RendererAgg) or disabled or not self.get_visible():
-            super().draw(renderer)
-            return
-        key = (
-            id(renderer),
-            renderer.width,
-            renderer.height,
-            renderer.dpi,
-            tuple(self.get_bbox_to_anchor().bounds),
-        )
-        if self._blit is not None and self._blit[0] == key:
-            # the frame's antialiased edge blends with what is under it: drawn anew, the inside copied
-            self.legendPatch.draw(renderer)
-            renderer.restore_region(self._blit[1])
-            self.stale = False
-            return
-        super().draw(renderer)
-        inset = math.ceil(renderer.points_to_pixels(self.legendPatch.get_linewidth())) + 1
-        inside = self.legendPatch.get_window_extent(renderer).padded(-inset)
-        self._blit = (key, renderer.copy_from_bbox(inside))
-
-
 @dataclass
 class Hit:
     series: PlotSeries
@@ -232,20 +152,77 @@ class Hit:
         return text
 
 
+#: a view: (x-limits, y-limits)
+View = tuple[tuple[float, float], tuple[float, float]]
+
+
 @dataclass
 class MetricChart:
-    """A figure of metric lines with what interaction needs: decimators and the series behind each line."""
+    """A figure of metric lines with what interaction needs: decimators and the series behind each line.
+
+    Built, laid out and rendered on a worker (`chart_layout.render`); the GUI thread shows its pixels and
+    draws it again only when the user zooms or pans."""
 
     figure: Figure
     axes: dict[str, Axes]  # metric -> axes
     decimators: dict[Axes, Decimator]
     series: dict[Line2D, PlotSeries] = field(default_factory=dict)  # the raw (hoverable) line of each series
     x_mode: XMode = XMode.STEP
+    log_x: bool = False
+    log_y: bool = False
+    #: the view each axes was last fitted to (its data's home): an axes showing another view is zoomed
+    homes: dict[Axes, View] = field(default_factory=dict)
 
     def refresh(self) -> None:
         """Re-decimate every axes for its current view and size (call after a resize)."""
         for dec in self.decimators.values():
             dec.refresh()
+
+    def view(self, ax: Axes) -> View:
+        x0, x1 = ax.get_xlim()
+        y0, y1 = ax.get_ylim()
+        return (float(x0), float(x1)), (float(y0), float(y1))
+
+    def zoomed(self, ax: Axes) -> bool:
+        """The user moved this axes' view away from its data's home (zoom, pan)."""
+        home = self.homes.get(ax)
+        return home is not None and home != self.view(ax)
+
+    def fit(self, ax: Axes) -> None:
+        """Fit the view of `ax` to all of its data (x: the series' range; y: every point's extremes, kept by the
+        pyramids, not what is drawn: O(series)) and remember it as home. Re-decimates through xlim_changed."""
+        dec = self.decimators[ax]
+        limits = dec.data_limits()
+        if limits is None:
+            return
+        lo, hi = limits
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        if self.log_x and lo <= 0:
+            lo = float(min((d.x[d.x > 0][0] for d in dec.drawn if (d.x > 0).any()), default=1.0))
+        ax.set_xlim(lo, hi)
+        corners = dec.y_limits(self.log_y)
+        # the data limits of the previous data go: a reload's y-range is that of its own points
+        ax.ignore_existing_data_limits = True
+        if corners:
+            ax.update_datalim(corners)
+        ax.set_autoscaley_on(True)
+        ax.autoscale_view(scalex=False)
+        self.homes[ax] = self.view(ax)
+
+    def home(self) -> None:
+        """Every axes back to its whole data (the toolbar's Home: newer points included)."""
+        for ax in self.axes.values():
+            self.fit(ax)
+
+    def zoom_to(self, views: Mapping[str, View]) -> None:
+        """Show each named metric's axes at the given view (the user's zoom on the chart this one replaces);
+        its home stays its data's, so Home and `zoomed` still know the difference."""
+        for metric, (xlim, ylim) in views.items():
+            ax = self.axes.get(metric)
+            if ax is not None and ax in self.homes:
+                ax.set_xlim(*xlim)  # re-decimates through xlim_changed
+                ax.set_ylim(*ylim)
 
     def nearest(self, ax: Axes, x_px: float, y_px: float, radius_px: float = 12.0) -> Hit | None:
         """The real data point nearest to a mouse position (display pixels) on `ax`, within `radius_px`.
@@ -318,7 +295,7 @@ def metric_chart(
     n = max(len(metrics), 1)
     ncols = 1 if n == 1 else 2 if n <= 4 else 3
     nrows = -(-n // ncols)
-    chart = MetricChart(fig, {}, {}, x_mode=x_mode)
+    chart = MetricChart(fig, {}, {}, x_mode=x_mode, log_x=log_x, log_y=log_y)
     fig.set_layout_engine(ZoomStableLayout(track_x=x_mode is XMode.WALL, on_layout=chart.refresh))
     legend_handles: dict[str, Line2D] = {}
     for i, metric in enumerate(metrics):
@@ -356,22 +333,10 @@ def metric_chart(
             legend_handles.setdefault(s.run_key, shown)
         ax.add_artist(BandImage(ax, bands))  # draws the bands on raster canvases, after them in z-order
         _style_metric_axes(ax, metric, x_mode, log_x, log_y)
-        limits = dec.data_limits()
-        if limits is not None:
-            lo, hi = limits
-            if lo == hi:
-                lo, hi = lo - 0.5, hi + 0.5
-            if log_x and lo <= 0:
-                lo = float(min((d.x[d.x > 0][0] for d in dec.drawn if (d.x > 0).any()), default=1.0))
-            ax.set_xlim(lo, hi)
-            dec.refresh()
-            # from now on every zoom/pan/home re-decimates (the y-range stays as the user left it)
+        if dec.data_limits() is not None:
+            # every zoom/pan/home re-decimates (the y-range stays as the user left it), the fit too
             ax.callbacks.connect("xlim_changed", lambda _ax, d=dec: d.refresh())
-            # y from every point's extremes (kept by the pyramids), not from what is drawn: O(series)
-            corners = dec.y_limits(log_y)
-            if corners:
-                ax.update_datalim(corners)
-            ax.autoscale_view(scalex=False)
+            chart.fit(ax)
         else:
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="0.5")
     if not metrics:

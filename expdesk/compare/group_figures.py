@@ -22,13 +22,12 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
 from expdesk.compare.bands import BandImage, BandPatch
+from expdesk.compare.chart_layout import BlitLegend, ZoomStableLayout
 from expdesk.compare.decimate import MinMaxPyramid, column_edges, search_sorted
 from expdesk.compare.figures import (
     MAX_LEGEND,
-    BlitLegend,
     Decimator,
     MetricChart,
-    ZoomStableLayout,
     _Drawn,
     _style_metric_axes,
     mpl_text,
@@ -139,7 +138,7 @@ def group_chart(
     n = max(len(metrics), 1)
     ncols = 1 if n == 1 else 2 if n <= 4 else 3
     nrows = -(-n // ncols)
-    chart = MetricChart(fig, {}, {}, x_mode=XMode.STEP)
+    chart = MetricChart(fig, {}, {}, x_mode=XMode.STEP, log_x=log_x, log_y=log_y)
     band_kind = BandKind.NONE
     fig.set_layout_engine(ZoomStableLayout(on_layout=chart.refresh))
     for i, metric in enumerate(metrics):
@@ -179,18 +178,9 @@ def group_chart(
         if limits is None:
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="0.5")
             continue
-        lo, hi = limits
-        if lo == hi:
-            lo, hi = lo - 0.5, hi + 0.5
-        if log_x and lo <= 0:
-            lo = float(min((d.x[d.x > 0][0] for d in dec.drawn if (d.x > 0).any()), default=1.0))
-        ax.set_xlim(lo, hi)
-        dec.refresh()
+        # every zoom/pan/home re-decimates (the y-range stays as the user left it), the fit too
         ax.callbacks.connect("xlim_changed", lambda _ax, d=dec: d.refresh())
-        corners = dec.y_limits(log_y)
-        if corners:
-            ax.update_datalim(corners)
-        ax.autoscale_view(scalex=False)
+        chart.fit(ax)
     if not metrics:
         ax = fig.add_subplot(1, 1, 1)
         ax.text(0.5, 0.5, "no metric selected", transform=ax.transAxes, ha="center", va="center")

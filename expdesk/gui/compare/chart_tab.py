@@ -1,15 +1,21 @@
 """The compare window's Charts tab: every chosen metric of every run, on full data, smoothed and zoomable.
 
 Series are loaded and prepared (EMA, decimation pyramid) on the owner's `TaskRunner`; this widget keeps
-what was loaded so a redraw with new options does not read the index again.
+what was loaded so a redraw with new options does not read the index again. The GUI thread builds and
+draws no chart: every answer is a new figure built, laid out and rendered (Agg) on the worker, with the
+user's zoom carried over, which the GUI thread only puts on a canvas (`gui.chart_canvas`); it draws only
+for the user's own zoom, pan and resize. One chart job runs at a time: a live run asking for reloads
+faster than a chart renders gets one more after it, with everything that changed meanwhile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -25,11 +31,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from expdesk.compare.figures import MetricChart, metric_chart
-from expdesk.compare.group_figures import group_chart, pyramids_of
+from expdesk.compare.chart_layout import ZoomStableLayout, render
+from expdesk.compare.figures import MetricChart, View, metric_chart
+from expdesk.compare.group_figures import group_chart
 from expdesk.compare.groups import group_curves, group_runs
 from expdesk.compare.series import PlotSeries, RawSeries, XMode, load_series, needs_timestamps, prepare
-from expdesk.gui.compare.group_bar import GroupBar, Grouped
+from expdesk.gui.compare.group_bar import GroupBar
 from expdesk.gui.compare.widgets import (
     MIN_SMOOTHED_POINTS,
     default_metric,
@@ -44,9 +51,20 @@ from expdesk.index.service import Index
 #: threads loading and preparing the chart's series (one run each at a time)
 CHART_THREADS = 2
 
-#: what a chart task returns: freshly loaded series, prepared series in draw order (or the groups' curves),
-#: server problems
-ChartResult = tuple[list[RawSeries], list[PlotSeries] | Grouped, list[str]]
+#: said under a grouped chart when another x axis was chosen
+STEPS_ONLY = "Grouped curves are drawn over steps: runs share no wall-clock axis"
+
+
+@dataclass
+class ChartAnswer:
+    """What a chart task returns: a chart built and rendered on the worker."""
+
+    fresh: list[RawSeries]  # series read from the index (or a server) for this answer
+    chart: MetricChart
+    rendered: FigureCanvasAgg  # its pixels
+    problems: list[str]  # runs whose curves a tracking server did not give
+    views: dict[str, View]  # the shown chart's views when this was asked: a zoom since then is newer
+    note: str  # said in the hover line
 
 
 class ChartTab(QWidget):
@@ -69,6 +87,9 @@ class ChartTab(QWidget):
         self.labels: dict[str, str] = {}
         self.chart: MetricChart | None = None
         self._raw: dict[tuple[str, str], RawSeries] = {}
+        self._inflight = False  # a chart job is running
+        self._again = False  # asked for while it ran
+        self._changed: set[str] = set()  # runs changed while it ran: what it read of them is old
         h = QHBoxLayout(self)
         split = QSplitter()
         h.addWidget(split)
@@ -125,9 +146,9 @@ class ChartTab(QWidget):
         self.log_y.toggled.connect(lambda _on: self.request())
         self.grouping.changed.connect(self.request)
         export_btn.clicked.connect(lambda: export_figure(self.canvas.figure, "chart"))
-        mpl = self.canvas.canvas
-        mpl.mpl_connect("motion_notify_event", self._on_hover)
-        mpl.mpl_connect("resize_event", lambda _e: self.chart.refresh() if self.chart else None)
+        self.canvas.home_view = self._home
+        self.canvas.mpl_connect("motion_notify_event", self._on_hover)
+        self.canvas.mpl_connect("resize_event", lambda _e: self.chart.refresh() if self.chart else None)
 
     # -- runs and metrics ---------------------------------------------------------------------------
     def set_runs(self, runs: list[dict[str, Any]], labels: dict[str, str], first: bool) -> None:
@@ -164,17 +185,24 @@ class ChartTab(QWidget):
 
     def forget(self, keys: set[str]) -> None:
         """Drop the loaded series of runs that changed; the next request reads them again."""
+        if self._inflight:
+            self._changed |= keys
         for key, metric in list(self._raw):
             if key in keys:
                 del self._raw[(key, metric)]
 
     # -- loading ------------------------------------------------------------------------------------
     def request(self) -> None:
+        if self._inflight:
+            self._again = True
+            return
+        self._inflight = True
         metrics = self.selected_metrics()
         keys = [r["key"] for r in self.runs]
         labels = dict(self.labels)
         x_mode = XMode(self.x_combo.currentData())
         smoothing = self.smooth_spin.value()
+        log_x, log_y = self.log_x.isChecked(), self.log_y.isChecked()
         with_ts = needs_timestamps(x_mode)
         # a series loaded for a step axis has no timestamps: a time axis loads it again
         cached = {pair: r for pair, r in self._raw.items() if r.timestamps is not None or not with_ts}
@@ -182,6 +210,19 @@ class ChartTab(QWidget):
         on_server = {r["key"]: r for r in self.runs if r.get("format") == SERVER_FORMAT}
         group_by, band, runs = self.grouping.group_by(), self.grouping.band(), list(self.runs)
         problems: list[str] = []
+        width, height, dpi, ratio = self.canvas.figure_size()
+        views = self._views()
+        # the user's zoom goes to the new chart while the axes mean the same (x axis and scales)
+        shown = self.chart
+        same_axes = shown is not None and (shown.x_mode, shown.log_x, shown.log_y) == (
+            XMode.STEP if group_by is not None else x_mode,
+            log_x,
+            log_y,
+        )
+        zoom = {
+            m: v for m, v in views.items() if same_axes and shown is not None and shown.zoomed(shown.axes[m])
+        }
+        note = STEPS_ONLY if group_by is not None and x_mode is not XMode.STEP else " "
 
         def one(key: str) -> tuple[list[RawSeries], list[RawSeries], list[PlotSeries]]:
             """Load (unless cached) and prepare one run's series: EMA and decimation pyramid (grouped: the
@@ -191,7 +232,7 @@ class ChartTab(QWidget):
             if missing and key in on_server:
                 fresh = server_series(on_server[key], missing, with_ts, problems)
             elif missing:
-                with index.reader() as reader:  # a connection per thread
+                with index.reader() as reader:
                     fresh = load_series(reader, [key], missing, with_timestamps=with_ts)
             found = {(r.run_key, r.metric): r for r in fresh}
             raws = [r for m in metrics if (r := cached.get((key, m)) or found.get((key, m))) is not None]
@@ -206,7 +247,7 @@ class ChartTab(QWidget):
                 ],
             )
 
-        def job(_reader: IndexReader) -> ChartResult:
+        def job(_reader: IndexReader) -> ChartAnswer:
             # runs in parallel: SQLite reads and numpy (EMA, pyramid) release the GIL
             with ThreadPoolExecutor(CHART_THREADS) as pool:
                 results = list(pool.map(one, keys))
@@ -215,60 +256,67 @@ class ChartTab(QWidget):
                 groups = group_runs(runs, group_by)
                 raws = [r for _, loaded, _ in results for r in loaded]
                 curves = group_curves(groups, raws, metrics, band, smoothing)
-                for curve in (c for cs in curves.values() for c in cs):
-                    pyramids_of(curve)  # here, on the worker: the GUI thread only draws
-                return fresh, Grouped(groups, curves), problems
-            by_pair = {(p.run_key, p.metric): p for _, _, prepared in results for p in prepared}
-            return fresh, [by_pair[(k, m)] for m in metrics for k in keys if (k, m) in by_pair], problems
+                # over steps whatever the x choice: runs share no wall-clock axis (said in the hover line)
+                chart = group_chart(curves, groups, log_x, log_y, figsize=(width, height), dpi=dpi)
+            else:
+                by_pair = {(p.run_key, p.metric): p for _, _, prepared in results for p in prepared}
+                by_metric = {m: [by_pair[(k, m)] for k in keys if (k, m) in by_pair] for m in metrics}
+                chart = metric_chart(
+                    by_metric, keys, x_mode, smoothing, log_x, log_y, figsize=(width, height), dpi=dpi
+                )
+            chart.zoom_to(zoom)
+            # laid out and drawn here, off the GUI thread; no canvas of the GUI holds this figure yet
+            rendered = render(chart.figure, ratio)
+            return ChartAnswer(fresh, chart, rendered, problems, views, note)
 
         self._tasks.submit("chart", job)
 
-    def show_loaded(self, result: ChartResult) -> None:
-        fresh, prepared, problems = result
-        for raw in fresh:
-            self._raw[(raw.run_key, raw.metric)] = raw
-        self._draw(prepared)
-        if problems:
-            self.problems.emit(problems)
+    def show_loaded(self, answer: ChartAnswer) -> None:
+        self._inflight = False
+        for raw in answer.fresh:
+            if raw.run_key not in self._changed:
+                self._raw[(raw.run_key, raw.metric)] = raw
+        self._changed.clear()
+        if self._views() != answer.views:
+            # the user zoomed or panned while it was drawn: this chart would undo it; one with it follows
+            _let_go(answer.chart)
+            self._again = False
+            self.request()
+            return
+        self._show_chart(answer.chart, answer.rendered)
+        self.hover.setText(answer.note)
+        self.chart_ready.emit()
+        if answer.problems:
+            self.problems.emit(answer.problems)
+        if self._again:
+            self._again = False
+            self.request()
+
+    def load_failed(self) -> None:
+        """The chart job failed (the owner says why): the next request may run."""
+        self._inflight = False
+        self._changed.clear()
+        if self._again:
+            self._again = False
+            self.request()
 
     # -- drawing ------------------------------------------------------------------------------------
-    def _draw(self, prepared: list[PlotSeries] | Grouped) -> None:
-        previous = self.chart
-        zoom: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {}
-        if previous is not None:
-            for metric, ax in previous.axes.items():
-                if getattr(ax, "_expdesk_home", None) != ax.get_xlim():
-                    zoom[metric] = (ax.get_xlim(), ax.get_ylim())
-        if isinstance(prepared, Grouped):
-            # over steps whatever the x choice: runs share no wall-clock axis (said in the hover line)
-            self.chart = group_chart(
-                prepared.curves, prepared.groups, self.log_x.isChecked(), self.log_y.isChecked(),
-                figure=self.canvas.figure,
-            )  # fmt: skip
-            if XMode(self.x_combo.currentData()) is not XMode.STEP:
-                self.hover.setText("Grouped curves are drawn over steps: runs share no wall-clock axis")
-        else:
-            by_metric: dict[str, list[PlotSeries]] = {m: [] for m in self.selected_metrics()}
-            for s in prepared:
-                by_metric.setdefault(s.metric, []).append(s)
-            self.chart = metric_chart(
-                by_metric,
-                [r["key"] for r in self.runs],
-                XMode(self.x_combo.currentData()),
-                self.smooth_spin.value(),
-                self.log_x.isChecked(),
-                self.log_y.isChecked(),
-                figure=self.canvas.figure,
-            )
-        for metric, ax in self.chart.axes.items():
-            ax._expdesk_home = ax.get_xlim()  # type: ignore[attr-defined]  # to tell "zoomed" on live reload
-            if metric in zoom:
-                # a live reload keeps the user's zoom; the decimator follows through xlim_changed
-                ax.set_xlim(*zoom[metric][0])
-                ax.set_ylim(*zoom[metric][1])
-        self.canvas.toolbar.update()  # the home view is the new data range
-        self.canvas.canvas.draw_idle()
-        self.chart_ready.emit()
+    def _views(self) -> dict[str, View]:
+        chart = self.chart
+        return {} if chart is None else {m: chart.view(ax) for m, ax in chart.axes.items()}
+
+    def _show_chart(self, chart: MetricChart, rendered: FigureCanvasAgg) -> None:
+        """Put a chart built and rendered on a worker on the canvas: no draw here."""
+        if self.chart is not None:
+            _let_go(self.chart)
+        self.chart = chart
+        self.canvas.set_figure(chart.figure, rendered)
+
+    def _home(self) -> bool:
+        if self.chart is None:
+            return False
+        self.chart.home()
+        return True
 
     def _on_hover(self, event: Any) -> None:
         if self.chart is None or event.inaxes is None:
@@ -281,6 +329,16 @@ class ChartTab(QWidget):
         # Series are ~25 MB per million points; the lines hold slices of the full arrays, so the figure
         # goes too, and its layout engine calls back into the chart (a reference that outlives `clear()`).
         self._raw.clear()
+        if self.chart is not None:
+            _let_go(self.chart)
         self.chart = None
         self.canvas.figure.clear()
         self.canvas.figure.set_layout_engine("none")
+
+
+def _let_go(chart: MetricChart) -> None:
+    """Cut the figure's layout engine's call back into the chart: a canvas being deleted later (or a closed
+    window's) holds the figure, which must not hold the series too."""
+    engine = chart.figure.get_layout_engine()
+    if isinstance(engine, ZoomStableLayout):
+        engine.on_layout = None

@@ -134,6 +134,8 @@ class CompareView(QWidget):
     def _on_failed(self, kind: str, generation: int, message: str) -> None:
         if self._closed:
             return
+        if kind == "chart":
+            self.charts.load_failed()
         self.status.set_full_text(f"Could not load ({kind}): {message}")
         self.failed.emit(message)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
+
+from expdesk.gui.chart_canvas import ChartCanvas
 
 
 def plain_label(text: str = "") -> QLabel:
@@ -18,18 +21,73 @@ def plain_label(text: str = "") -> QLabel:
     return label
 
 
+class Toolbar(NavigationToolbar2QT):
+    """matplotlib's toolbar, whose Home fits the chart to all of its data now (a live run has grown since
+    the view was first recorded), when the owner says how (`home_view`)."""
+
+    def __init__(self, canvas: FigureCanvasQTAgg, parent: QWidget, home_view: Callable[[], bool]) -> None:
+        super().__init__(canvas, parent)
+        self._home_view = home_view
+
+    def home(self, *args: Any) -> None:
+        self.push_current()  # Back returns to the zoom
+        if not self._home_view():
+            super().home(*args)
+            return
+        self.push_current()
+        self.set_history_buttons()
+        self.canvas.draw_idle()
+
+
 class Canvas(QWidget):
-    """A figure canvas with matplotlib's zoom/pan toolbar."""
+    """A figure canvas with matplotlib's zoom/pan toolbar. `set_figure` shows another figure (one built and
+    rendered on a worker) on a new canvas in the same place; handlers given to `mpl_connect` follow it."""
 
     def __init__(self, figure: Figure, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._handlers: list[tuple[Any, Callable[[Any], Any]]] = []
+        #: fits the figure to its data for the toolbar's Home; returns False to leave Home to matplotlib
+        self.home_view: Callable[[], bool] = lambda: False
         self.figure = figure
-        self.canvas = FigureCanvasQTAgg(figure)
-        self.toolbar = NavigationToolbar2QT(self.canvas, self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.toolbar)
-        layout.addWidget(self.canvas, 1)
+        self.canvas = ChartCanvas(figure)
+        self.toolbar = Toolbar(self.canvas, self, lambda: self.home_view())
+        self._layout.addWidget(self.toolbar)
+        self._layout.addWidget(self.canvas, 1)
+
+    def mpl_connect(self, event: Any, handler: Callable[[Any], Any]) -> None:
+        self._handlers.append((event, handler))
+        self.canvas.mpl_connect(event, handler)
+
+    def set_figure(self, figure: Figure, rendered: FigureCanvasAgg | None = None) -> None:
+        """Show `figure` instead (built for this canvas' size, see `figure_size`; its pixels in `rendered`
+        when a worker drew it); the old canvas goes."""
+        old_canvas, old_toolbar = self.canvas, self.toolbar
+        canvas = ChartCanvas(figure, rendered)
+        canvas.resize(old_canvas.size())  # its size before the layout places it (its first resize event)
+        toolbar = Toolbar(canvas, self, lambda: self.home_view())
+        # the size it will have once shown, now: the layout gives the canvas what the toolbar leaves, and a
+        # canvas resized after it was placed draws its figure again on this thread
+        for event, handler in self._handlers:
+            canvas.mpl_connect(event, handler)
+        self._layout.replaceWidget(old_toolbar, toolbar)
+        self._layout.replaceWidget(old_canvas, canvas)
+        # shown now, not when the layout's queued show comes: a canvas placed while the toolbar is still
+        # hidden gets its height, is resized when it appears, and would draw its figure again on this thread
+        toolbar.show()
+        canvas.show()
+        for old in (old_toolbar, old_canvas):
+            old.hide()
+            old.deleteLater()
+        self.figure, self.canvas, self.toolbar = figure, canvas, toolbar
+
+    def figure_size(self) -> tuple[float, float, float, float]:
+        """(width, height in inches, dpi, pixel ratio) a figure needs to fill the canvas as it is now, without
+        resizing: the dpi is the unscaled one, `chart_layout.render` scales it by the ratio."""
+        ratio = float(self.canvas.devicePixelRatioF() or 1.0)
+        dpi = float(self.figure.dpi) / self.canvas.device_pixel_ratio
+        return self.canvas.width() / dpi, self.canvas.height() / dpi, dpi, ratio
 
 
 def new_canvas() -> Canvas:
