@@ -30,22 +30,44 @@ class DiffTableModel(QAbstractTableModel):
         self._transposed = False
 
     # -- configuration ------------------------------------------------------------------------------
-    def set_table(self, table: DiffTable | None) -> None:
+    def set_table(self, table: DiffTable | None) -> bool:
+        """Show `table`; returns whether its rows or columns changed (a reset: views re-measure). The same
+        fields of the same runs with fresh values (a live reload) only repaint: the scroll position, the
+        selection and the column widths stay, and nothing is measured again."""
+        rows = table.visible_rows(self._only_differences) if table else []
+        if (
+            table is not None
+            and self._table is not None
+            and table.run_keys == self._table.run_keys
+            and table.run_names == self._table.run_names
+            and [(r.label, r.direction) for r in rows] == [(r.label, r.direction) for r in self._rows]
+        ):
+            self._table, self._rows = table, rows
+            if self.rowCount() and self.columnCount():
+                last = self.index(self.rowCount() - 1, self.columnCount() - 1)
+                self.dataChanged.emit(self.index(0, 0), last)
+            return False
         self.beginResetModel()
         self._table = table
-        self._rows = table.visible_rows(self._only_differences) if table else []
+        self._rows = rows
         self.endResetModel()
+        return True
 
     def table(self) -> DiffTable | None:
         return self._table
 
     def set_only_differences(self, on: bool) -> None:
         self._only_differences = on
-        self.set_table(self._table)
+        self._reset()
 
     def set_transposed(self, on: bool) -> None:
         self._transposed = on
-        self.set_table(self._table)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.beginResetModel()
+        self._rows = self._table.visible_rows(self._only_differences) if self._table else []
+        self.endResetModel()
 
     def transposed(self) -> bool:
         return self._transposed
