@@ -1,13 +1,13 @@
 """Metric charts for the detail panel: decimation and `Figure` builders, no pyplot and no Qt.
 
-Small charts are rendered to RGBA buffers on a worker (Agg, one Figure per chart, serialised by a lock
-because matplotlib's text/font caches are shared module state); the GUI thread only wraps the buffer in a
-QImage. The large chart behind a small one is a Figure embedded with FigureCanvasQTAgg (see detail.py).
+Small charts are rendered to RGBA buffers on a worker (Agg, one Figure per chart, serialised with every
+worker render by `chart_layout.RENDER_LOCK` because matplotlib's text/font caches are shared module state);
+the GUI thread only wraps the buffer in a QImage. The large chart behind a small one is rendered on the
+worker too and shown by a `gui.chart_canvas.ChartCanvas` (see metrics_view.py).
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,8 +15,6 @@ import numpy as np
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-_RENDER_LOCK = threading.Lock()
 
 
 @dataclass
@@ -101,9 +99,11 @@ def metric_figure(
 
 def render_rgba(fig: Figure) -> tuple[bytes, int, int]:
     """Draw with Agg off the GUI thread: (RGBA bytes, width, height)."""
-    with _RENDER_LOCK:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    from expdesk.compare.chart_layout import RENDER_LOCK
+
+    with RENDER_LOCK:
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
         buffer = canvas.buffer_rgba()

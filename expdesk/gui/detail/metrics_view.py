@@ -2,8 +2,9 @@
 
 Small charts: one worker job loads every series of the run with its own reader, decimates (min/max per
 pixel column) and renders each Figure with Agg to an RGBA buffer; the GUI thread only shows images.
-Clicking a chart opens the full series, decimated at the dialog's width, in an interactive
-FigureCanvasQTAgg with the matplotlib toolbar.
+Clicking a chart opens the full series, decimated at the dialog's width, in an interactive canvas with the
+matplotlib toolbar; its figure too is built and rendered on the worker (`gui.chart_canvas`): the GUI thread
+draws it only for the user's zoom, pan or resize.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ from expdesk.gui.workers.pool import WorkerPool
 from expdesk.index.reader import IndexReader
 
 if TYPE_CHECKING:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
 SMALL_SIZE = (2.6, 1.7)  # inches at 100 dpi: ~260x170 px, two columns in the detail panel
 SMALL_COLUMNS_PX = 300
+#: the large chart's canvas (logical pixels), at most: a new pop-out fits its chart
+LARGE_PX = (900, 500)
 #: charts rendered per batch; "Show all" renders the rest
 FIRST_BATCH = 24
 
@@ -231,17 +235,31 @@ class MetricsView(QWidget):
             return  # a click while its series loads: the answer on its way fills the same pop-out
         self._loading.add(name)
 
-        def job() -> tuple[list[SeriesView], Figure | None]:
+        # drawn for the canvas it goes to: the pop-out's as it is, or a new one's (which fits the chart)
+        canvas = existing.canvas if existing is not None else None
+        if canvas is not None and canvas.width() > 10:
+            width, height = canvas.width(), canvas.height()
+        else:
+            size = fit_to_screen(self, *LARGE_PX)
+            width, height = size.width(), size.height()
+        ratio = float(self.devicePixelRatioF() or 1.0)
+
+        def job() -> tuple[list[SeriesView], Figure | None, FigureCanvasAgg | None]:
+            from expdesk.compare.chart_layout import render
+
             with factory() as reader:
                 views = load_series_views(reader, key, [name], 1600)
-            # the figure (no Qt, no pyplot) is built here: its layout alone held the GUI thread for
-            # 0.3 s when built in `done` (bench_soak.py, opening a detail chart)
-            return views, metric_figure(views[0], style, (9, 5), small=False) if views else None
+            if not views:
+                return views, None, None
+            # the figure (no Qt, no pyplot) is built, laid out and rendered here: built in `done` its
+            # layout alone held the GUI thread for 0.3 s, and its first draw as long (bench_soak.py)
+            figure = metric_figure(views[0], style, (width / style.dpi, height / style.dpi), small=False)
+            return views, figure, render(figure, ratio)
 
-        def done(result: tuple[list[SeriesView], Figure | None]) -> None:
-            views, figure = result
+        def done(result: tuple[list[SeriesView], Figure | None, FigureCanvasAgg | None]) -> None:
+            views, figure, rendered = result
             self._loading.discard(name)
-            if not views or figure is None or key != self._key:
+            if not views or figure is None or rendered is None or key != self._key:
                 return
             popout = self._popouts.get(name)
             if popout is None:
@@ -249,7 +267,7 @@ class MetricsView(QWidget):
                 popout.destroyed.connect(lambda *_: self._forget_popout(name, popout))
                 self._popouts[name] = popout
                 self.dialogs.append(popout)
-            popout.show_view(views[0], figure)
+            popout.show_view(views[0], figure, rendered)
             popout.show()
             popout.raise_()
 
@@ -274,22 +292,46 @@ class ChartPopOut(QDialog):
         self.name = name
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._box = QVBoxLayout(self)
-        self._canvas: QWidget | None = None
+        #: the chart's canvas; the dialog takes the size of the first one (drawn for `LARGE_PX`)
+        self.canvas: QWidget | None = None
         self._toolbar: QWidget | None = None
-        self.resize(fit_to_screen(self, 960, 600))
 
-    def show_view(self, view: SeriesView, figure: Figure) -> None:
-        """Replace the chart (a new run or fresh points) in place, keeping the window where the user put it."""
+    def show_view(self, view: SeriesView, figure: Figure, rendered: FigureCanvasAgg) -> None:
+        """Replace the chart (a new run or fresh points) in place, keeping the window where the user put it;
+        `rendered` holds the figure's pixels, drawn on a worker for the current canvas' size."""
         # imported on first use: the Qt backend costs ~0.5 s of start-up otherwise
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+        from matplotlib.backends.backend_qtagg import NavigationToolbar2QT
+
+        from expdesk.gui.chart_canvas import ChartCanvas
 
         self.setWindowTitle(f"{self.name[:80]} — {view.count:,} points")
-        for old in (self._toolbar, self._canvas):
+        canvas = ChartCanvas(figure, rendered)
+        old_canvas = self.canvas
+        if old_canvas is not None:
+            canvas.resize(old_canvas.size())  # (its size before the layout places it)
+        for old in (self._toolbar, old_canvas):
             if old is not None:
                 self._box.removeWidget(old)
+                old.hide()
                 old.deleteLater()
-        canvas = FigureCanvasQTAgg(figure)
         self._toolbar = NavigationToolbar2QT(canvas, self)
-        self._canvas = canvas
+        self.canvas = canvas
         self._box.addWidget(self._toolbar)
         self._box.addWidget(canvas, 1)
+        # shown now, not by the layout's queued show: placed while the toolbar is hidden, the canvas would
+        # get its height, be resized when it appears, and draw on this thread
+        self._toolbar.show()
+        canvas.show()
+        if old_canvas is None:
+            # a new pop-out takes the size of its chart (drawn for `LARGE_PX`, fitted to the screen): a
+            # canvas of any other size would draw it again on this thread
+            margins = self._box.contentsMargins()
+            width, height = canvas.get_width_height()
+            self.resize(
+                width + margins.left() + margins.right(),
+                height
+                + self._toolbar.sizeHint().height()
+                + self._box.spacing()
+                + margins.top()
+                + margins.bottom(),
+            )
