@@ -13,6 +13,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from expdesk.gui.compare.workers import wait_retired
 from expdesk.gui.window.main_window import MainWindow
 from expdesk.index.service import Index
 
@@ -36,6 +37,7 @@ def _no_leaks(qapp: QApplication) -> Iterator[None]:
     before_threads = _expdesk_threads()
     before_widgets = {id(w) for w in qapp.topLevelWidgets()}
     yield
+    wait_retired()  # the last task of a compare window closed while it ran
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     qapp.processEvents()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

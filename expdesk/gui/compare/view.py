@@ -226,14 +226,15 @@ class CompareView(QWidget):
 
     # -- lifetime -----------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Stop listening, stop the timer, wait for running tasks, let go of the series. Idempotent."""
+        """Stop listening, stop the timer, drop queued tasks (a running one ends on its own, reporting to
+        nobody: `workers.wait_retired`), let go of the series. Idempotent."""
         if self._closed:
             return
         self._closed = True
         self._changes.close()
         self._detach_listener()
         self._live_timer.stop()
-        self._tasks.shutdown()
+        self._tasks.shutdown(wait=False)  # a chart rendering on it finishes on its own
         self.media.shutdown()
         # A closed window may live on until its owner drops it: free its series now, so a compare
         # opened next reuses this memory instead of faulting in fresh pages.

@@ -53,6 +53,22 @@ class _Task:
         self._relay.finished.emit(self._kind, self._gen, result)
 
 
+#: pools of closed windows whose last task was still running (a chart rendering): kept, not waited for on the
+#: GUI thread, and let go once idle; `wait_retired` at the app's exit
+_RETIRED: list[tuple[QThreadPool, TaskRelay]] = []
+
+
+def wait_retired() -> None:
+    """Wait for the tasks of closed windows (the app's exit: before the index closes)."""
+    for pool, _relay in _RETIRED:
+        pool.waitForDone()
+    _RETIRED.clear()
+
+
+def _reap() -> None:
+    _RETIRED[:] = [(pool, relay) for pool, relay in _RETIRED if pool.activeThreadCount()]
+
+
 class TaskRunner:
     """A private pool (so shutdown can wait for exactly our tasks) and a generation counter per kind."""
 
@@ -72,9 +88,19 @@ class TaskRunner:
     def is_current(self, kind: str, generation: int) -> bool:
         return self._generations.get(kind) == generation
 
-    def shutdown(self) -> None:
-        self.pool.clear()  # drop queued tasks; running ones finish (they are short) and are waited for
-        self.pool.waitForDone()
+    def shutdown(self, wait: bool = True) -> None:
+        """Drop queued tasks; running ones finish. `wait=False`: not waited for here (a compare window
+        closing while its chart renders held the GUI thread 0.1-0.3 s, bench_soak.py): the pool and relay
+        leave their owner and stay alive until idle; what they report reaches nobody (or a closed owner)."""
+        self.pool.clear()
+        if wait:
+            self.pool.waitForDone()
+            return
+        _reap()
+        if self.pool.activeThreadCount():
+            self.pool.setParent(None)
+            self.relay.setParent(None)
+            _RETIRED.append((self.pool, self.relay))
 
 
 class ChangeRelay(QObject):

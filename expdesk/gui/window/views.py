@@ -168,6 +168,9 @@ class WindowViews:
         for view in list(self.compares):
             view.shutdown()
             view.close()
+        from expdesk.gui.compare.workers import wait_retired
+
+        wait_retired()  # closed compare windows' last tasks read the index, which closes after this
         for dialog in list(self.dialogs):
             dialog.reject()
         self.compares.clear()
