@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -335,6 +336,7 @@ def run(args: argparse.Namespace) -> int:
         settle()
         figures[f"{name}_rss"] = rss_mb()
         figures[f"{name}_objects"] = object_count()
+        figures[f"{name}_types"] = Counter(type(o).__name__ for o in gc.get_objects())  # (collected just now)
         figures[f"{name}_refs"] = refcounts()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         figures[f"{name}_cpu"] = (time.monotonic(), usage.ru_utime + usage.ru_stime, time.thread_time())
@@ -401,6 +403,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"RSS growth after warm-up: {growth:+.1f} %   (target < 10 %)")
     print(f"objects after warm-up:    {figures['end_objects'] - figures['warm_objects']:+,}")
+    grown = (figures["end_types"] - figures["warm_types"]).most_common(8)
+    if grown:
+        print("  most grown types: " + ", ".join(f"{name} {n:+,}" for name, n in grown))
     (t0, cpu0, gui0), (t1, cpu1, gui1) = figures["warm_cpu"], figures["end_cpu"]
     print(
         f"CPU after warm-up: the app {(cpu1 - cpu0) / (t1 - t0) * 100:.0f} % of a core"
