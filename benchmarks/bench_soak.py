@@ -328,6 +328,11 @@ def run(args: argparse.Namespace) -> int:
     def settle() -> None:
         """Close what the driver opened and let deferred deletes and queued slots run."""
         driver.quiesce()
+        from expdesk.gui.compare.workers import wait_retired
+
+        # a compare window closed while its chart rendered lets that render finish on its own: its figure
+        # and series would count at one snapshot and not at the other
+        wait_retired()
         for _ in range(50):
             QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
             app.processEvents()

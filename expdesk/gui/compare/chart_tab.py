@@ -284,7 +284,8 @@ class ChartTab(QWidget):
             self.request()
             return
         self._show_chart(answer.chart, answer.rendered)
-        self.hover.setText(answer.note)
+        if answer.note.strip() or self.hover.text() == STEPS_ONLY:
+            self.hover.setText(answer.note)  # (else the hover line keeps what the mouse is over)
         self.chart_ready.emit()
         if answer.problems:
             self.problems.emit(answer.problems)
