@@ -230,3 +230,24 @@ def test_a_live_reload_repaints_the_table_without_resetting_it(
     # other rows (the constant ones shown too): the table is laid out again
     view.table_tab.only_diff.setChecked(False)
     assert resets
+
+
+def test_a_resized_chart_is_rendered_again_on_the_worker(
+    qtbot: QtBot, index: Index, keys: list[str], gui_draws: list[str]
+) -> None:
+    view = charts_view(qtbot, index, keys)
+    first = view.charts.chart
+    assert first is not None
+    with qtbot.waitSignal(view.chart_ready, timeout=60_000):
+        view.resize(900, 600)  # the window, or a tab first shown at another size than it was drawn for
+    canvas = view.charts.canvas.canvas
+    chart = view.charts.chart
+    assert chart is not None and chart is not first
+
+    def fits() -> bool:
+        bbox = view.charts.canvas.figure.bbox
+        return abs(bbox.width - canvas.width()) < 1 and abs(bbox.height - canvas.height()) < 1
+
+    qtbot.waitUntil(fits, timeout=60_000)
+    view.charts.canvas.canvas.grab()
+    assert not gui_draws, "a resize is not laid out and drawn on the GUI thread"

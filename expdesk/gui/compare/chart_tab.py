@@ -147,6 +147,8 @@ class ChartTab(QWidget):
         self.grouping.changed.connect(self.request)
         export_btn.clicked.connect(lambda: export_figure(self.canvas.figure, "chart"))
         self.canvas.home_view = self._home
+        # a resized chart (the window, or the tab first shown) is rendered again on the worker
+        self.canvas.on_resized = self.request
         self.canvas.mpl_connect("motion_notify_event", self._on_hover)
         self.canvas.mpl_connect("resize_event", lambda _e: self.chart.refresh() if self.chart else None)
 

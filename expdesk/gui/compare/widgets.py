@@ -50,6 +50,8 @@ class Canvas(QWidget):
         self._handlers: list[tuple[Any, Callable[[Any], Any]]] = []
         #: fits the figure to its data for the toolbar's Home; returns False to leave Home to matplotlib
         self.home_view: Callable[[], bool] = lambda: False
+        #: the canvas of a figure rendered on a worker has another size: None draws it again here
+        self.on_resized: Callable[[], None] | None = None
         self.figure = figure
         self.canvas = ChartCanvas(figure)
         self.toolbar = Toolbar(self.canvas, self, lambda: self.home_view())
@@ -64,7 +66,7 @@ class Canvas(QWidget):
         """Show `figure` instead (built for this canvas' size, see `figure_size`; its pixels in `rendered`
         when a worker drew it); the old canvas goes."""
         old_canvas, old_toolbar = self.canvas, self.toolbar
-        canvas = ChartCanvas(figure, rendered)
+        canvas = ChartCanvas(figure, rendered, self._resized if self.on_resized is not None else None)
         canvas.resize(old_canvas.size())  # its size before the layout places it (its first resize event)
         toolbar = Toolbar(canvas, self, lambda: self.home_view())
         # the size it will have once shown, now: the layout gives the canvas what the toolbar leaves, and a
@@ -81,6 +83,10 @@ class Canvas(QWidget):
             old.hide()
             old.deleteLater()
         self.figure, self.canvas, self.toolbar = figure, canvas, toolbar
+
+    def _resized(self) -> None:
+        if self.on_resized is not None:
+            self.on_resized()
 
     def figure_size(self) -> tuple[float, float, float, float]:
         """(width, height in inches, dpi, pixel ratio) a figure needs to fill the canvas as it is now, without
