@@ -130,6 +130,15 @@ class Link:
     evidence: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class Final:
+    """A value the run reported as its result (HF `*_results.json`, a DVC metrics file, a W&B summary): the
+    metric's `final`, next to the last logged point. `source` is the file or record it was read from."""
+
+    value: float
+    source: str
+
+
 @dataclass
 class RunUpdate:
     """Everything a reader learnt about a run in one read.
@@ -156,5 +165,7 @@ class RunUpdate:
     files: list[FileRef] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # host, user, git, command, env... (JSON-able)
+    #: reported results by metric key (complete on every read, like params); a key may have no series
+    finals: dict[str, Final] = field(default_factory=dict)
     error: str | None = None
     cursor: dict[str, Any] = field(default_factory=dict)  # JSON-able; handed back on the next read

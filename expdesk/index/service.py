@@ -70,6 +70,7 @@ class Index:
                 ("artifacts", "run_key"),
                 ("files", "run_key"),
                 ("links", "run_key"),
+                ("finals", "run_key"),
             ):
                 conn.executemany(f"DELETE FROM {table} WHERE {col}=?", [(k,) for k in keys])
             conn.executemany(

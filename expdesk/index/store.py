@@ -26,6 +26,7 @@ import numpy as np
 from expdesk.core.codec import pack_exact, unpack_exact
 from expdesk.core.entities import RunRef, RunUpdate, Series
 from expdesk.core.summary import Summary, merge
+from expdesk.index.finals import write_finals
 
 CHUNK_POINTS = 8192
 _STRIDE = struct.Struct("<qq")
@@ -314,6 +315,7 @@ def apply_update(
             for ln in update.links
         ],
     )
+    write_finals(conn, key, update.finals)  # type: ignore[arg-type]
     if update.metrics_reset:
         conn.execute("DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_key=?)", (key,))
         conn.execute("DELETE FROM series WHERE run_key=?", (key,))

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from expdesk.core.codec import unpack_exact
+from expdesk.index.finals import unpack as unpack_final
 from expdesk.index.reader import IndexReader
 
-#: the metric summaries a column or sort can show
-SUMMARIES = ("last", "min", "max")
+#: the metric summaries a column or sort can show (`final`: the value the run reported as its result)
+SUMMARIES = ("last", "min", "max", "final")
 #: keys per `IN (...)` query: well under SQLite's 999 bound parameters, with room for wanted keys
 PAGE_CHUNK = 500
 _GROUP_CHUNK = 900
@@ -34,8 +35,8 @@ RunFields = tuple[
 ]
 # (run_key, key, value)
 ParamFields = tuple[str, str, str]
-# (run_key, key, exact, last, min, max, count): decode with `metric_summary`
-MetricFields = tuple[str, str, bytes | None, float | None, float | None, float | None, int]
+# (run_key, key, exact, last, min, max, count, final exact): decode with `metric_summary`
+MetricFields = tuple[str, str, bytes | None, float | None, float | None, float | None, int, bytes | None]
 
 _DEFAULT_ORDER = "r.start_time IS NULL, r.start_time DESC, r.key"
 # the runs table's attribute columns, as sort keys over `runs r`; an unknown one sorts by start time
@@ -71,8 +72,8 @@ def _literal(text: str) -> str:
 def _param_sql(key: str) -> tuple[str, str]:
     """A param's numeric and text values for run `r`, as scalar subqueries."""
     lit = _literal(key)
-    num = f"(SELECT p.num FROM params p WHERE p.run_key = r.key AND p.key = {lit})"
-    text = f"(SELECT p.value FROM params p WHERE p.run_key = r.key AND p.key = {lit})"
+    num = f"(SELECT p.num FROM run_params p WHERE p.run_key = r.key AND p.key = {lit})"
+    text = f"(SELECT p.value FROM run_params p WHERE p.run_key = r.key AND p.key = {lit})"
     return num, text
 
 
@@ -87,7 +88,7 @@ def order_sql(sort: SortKey | None) -> str:
         return f"{text} IS NULL, {num} IS NULL, {num} {direction}, {text} {direction}, r.key"
     if sort.kind == "metric":
         agg = sort.summary if sort.summary in SUMMARIES else "last"  # whitelisted: it reaches SQL text
-        expr = f"(SELECT s.{agg} FROM series s WHERE s.run_key = r.key AND s.key = {_literal(sort.key)})"
+        expr = f"(SELECT s.{agg} FROM run_metrics s WHERE s.run_key = r.key AND s.key = {_literal(sort.key)})"
         return f"{expr} IS NULL, {expr} {direction}, r.key"
     expr = _ATTRIBUTE_ORDER.get(sort.key, "r.start_time")
     return f"{expr} IS NULL, {expr} {direction}, r.key"
@@ -119,7 +120,7 @@ def param_values(reader: IndexReader, param: str, keys: list[str]) -> dict[str, 
     values: dict[str, str] = {}
     for part in _chunks(keys, _GROUP_CHUNK):
         marks = ",".join("?" * len(part))
-        sql = f"SELECT run_key, value FROM params WHERE key = ? AND run_key IN ({marks})"
+        sql = f"SELECT run_key, value FROM run_params WHERE key = ? AND run_key IN ({marks})"
         for run_key, value in _tuples(reader, sql, (param, *part)):
             values[run_key] = value
     return values
@@ -136,7 +137,7 @@ class PageChunk:
         self.runs: list[RunFields] = _tuples(  # type: ignore[assignment]
             reader,
             "SELECT key, name, format, status, experiment, start_time, end_time, last_activity, error,"
-            f" deleted FROM runs WHERE key IN ({self._marks})",
+            f" deleted FROM run_rows WHERE key IN ({self._marks})",
             self._keys,
         )
         sql = f"SELECT run_key, starred FROM annotations WHERE run_key IN ({self._marks})"
@@ -152,22 +153,22 @@ class PageChunk:
         if len(wanted) <= _FILTER_IN_SQL:
             wanted_marks = ",".join("?" * len(wanted))
             sql = (
-                f"SELECT run_key, key, value FROM params WHERE run_key IN ({self._marks})"
+                f"SELECT run_key, key, value FROM run_params WHERE run_key IN ({self._marks})"
                 f" AND key IN ({wanted_marks})"
             )
             return _tuples(self._reader, sql, (*self._keys, *wanted))  # type: ignore[return-value]
-        sql = f"SELECT run_key, key, value FROM params WHERE run_key IN ({self._marks})"
+        sql = f"SELECT run_key, key, value FROM run_params WHERE run_key IN ({self._marks})"
         return _tuples(self._reader, sql, self._keys)  # type: ignore[return-value]
 
     def metrics(self, wanted: Collection[str]) -> list[MetricFields]:
         """Summary rows of these runs' metrics (see `MetricFields`); with many `wanted` keys, every metric
         of the runs (the caller picks)."""
-        columns = "run_key, key, exact, last, min, max, count"
+        columns = "run_key, key, exact, last, min, max, count, final_exact"
         if len(wanted) <= _FILTER_IN_SQL:
             wanted_marks = ",".join("?" * len(wanted))
-            sql = f"SELECT {columns} FROM series WHERE run_key IN ({self._marks}) AND key IN ({wanted_marks})"
+            sql = f"SELECT {columns} FROM run_metrics WHERE run_key IN ({self._marks}) AND key IN ({wanted_marks})"
             return _tuples(self._reader, sql, (*self._keys, *wanted))  # type: ignore[return-value]
-        sql = f"SELECT {columns} FROM series WHERE run_key IN ({self._marks})"
+        sql = f"SELECT {columns} FROM run_metrics WHERE run_key IN ({self._marks})"
         return _tuples(self._reader, sql, self._keys)  # type: ignore[return-value]
 
 
@@ -178,11 +179,15 @@ def page_chunks(reader: IndexReader, keys: list[str]) -> Iterator[PageChunk]:
         yield PageChunk(reader, part)
 
 
-def metric_summary(row: MetricFields) -> tuple[float | None, float | None, float | None]:
-    """(last, min, max) of a `MetricFields` row, exactly: the `exact` blob keeps NaN and -0.0, which
-    SQLite REAL columns lose (older rows without it fall back to the columns)."""
+def metric_summary(row: MetricFields) -> tuple[float | None, float | None, float | None, float | None]:
+    """(last, min, max, final) of a `MetricFields` row, exactly: the `exact` blobs keep NaN and -0.0, which
+    SQLite REAL columns lose (older rows without it fall back to the columns). A metric with only a
+    reported final has no last/min/max (None), a run that reported nothing no final (None)."""
     exact = row[2]
-    return unpack_exact(exact) if exact else (row[3], row[4], row[5])
+    last, vmin, vmax = unpack_exact(exact) if exact else (row[3], row[4], row[5])
+    if not row[6]:
+        last = vmin = vmax = None
+    return last, vmin, vmax, unpack_final(row[7])
 
 
 def _tuples(reader: IndexReader, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:

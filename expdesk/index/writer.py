@@ -7,6 +7,7 @@ its future carries the exception. Listeners are told which run keys changed afte
 
 from __future__ import annotations
 
+import logging
 import queue
 import sqlite3
 import threading
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from expdesk.index.db import open_writer
+from expdesk.index.parts.build import rejoin
+
+_log = logging.getLogger(__name__)
 
 Task = Callable[[sqlite3.Connection], Any]
 _STOP = object()
@@ -79,6 +83,26 @@ class Writer:
         finally:
             self._conn.close()
 
+    @staticmethod
+    def _rejoin(conn: sqlite3.Connection, changed: set[str]) -> set[str]:
+        """Parts into runs, in the batch's own transaction: a reader never sees a part that joins a run
+        listed as a run of its own first. A failure here keeps the batch (the parts are written, their runs
+        are re-planned with the next batch that touches them) and is logged."""
+        conn.execute("SAVEPOINT joins")
+        try:
+            runs = rejoin(conn, changed)
+        except sqlite3.OperationalError:
+            conn.execute("ROLLBACK TO joins")
+            conn.execute("RELEASE joins")
+            raise
+        except Exception:
+            conn.execute("ROLLBACK TO joins")
+            conn.execute("RELEASE joins")
+            _log.exception("re-planning the runs of %d changed parts failed", len(changed))
+            return set()
+        conn.execute("RELEASE joins")
+        return runs
+
     def _commit(self, batch: list[tuple[Task, Future[Any], set[str]]]) -> None:
         conn = self._conn
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
@@ -99,6 +123,8 @@ class Writer:
                 conn.execute(f"RELEASE t{i}")
                 results.append((fut, result, None))
                 changed |= keys
+            if changed:
+                changed |= self._rejoin(conn, changed)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:

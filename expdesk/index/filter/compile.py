@@ -1,4 +1,4 @@
-"""Compiling a parsed filter or sort to SQL over `runs r`: the only SQL text the language can produce.
+"""Compiling a parsed filter or sort to SQL over `run_rows r` (runs, whose parts are joined): the only SQL text the language can produce.
 
 Safety: user text never reaches SQL text. Keys and values are bound parameters; the SQL text holds only
 identifiers from the whitelists here and in `vocabulary`. `compile_sort` has no parameters to bind (the
@@ -97,8 +97,8 @@ def _at_sql(key: Frag, step: Frag) -> Frag:
     """Value of the last point written with `step`: chunks newest first, the first one holding the step.
     Two functions, because a NaN value is NULL to SQLite and must not be mistaken for 'not in this chunk'."""
     return _cat(
-        "(SELECT chunk_value_at(c.steps, c.n, c.vals, ", step, ") FROM series s JOIN chunks c"
-        " ON c.series_id = s.id WHERE s.run_key = r.key AND s.key = ", key, " AND ", step,
+        "(SELECT chunk_value_at(c.steps, c.n, c.vals, ", step, ") FROM run_metrics s JOIN chunks c"
+        " ON c.series_id = s.series_id WHERE s.run_key = r.key AND s.key = ", key, " AND ", step,
         " BETWEEN s.first_step AND s.last_step AND chunk_step_index(c.steps, c.n, ", step, ") IS NOT NULL"
         " ORDER BY c.seq DESC LIMIT 1)",
     )  # fmt: skip
@@ -113,13 +113,13 @@ def _source(operand: Operand, bind: Callable[[Any], Frag], stale: str) -> _Sourc
         return _Source(kind, None, expr)
     key = bind(operand.name)
     if operand.kind == "params":
-        return _Source("mixed", Frag("p.value"), Frag("p.num"), "params p", key)
+        return _Source("mixed", Frag("p.value"), Frag("p.num"), "run_params p", key)
     if operand.kind == "tags":
-        return _Source("mixed", Frag("t.value"), Frag("expdesk_num(t.value)"), "tags t", key)
+        return _Source("mixed", Frag("t.value"), Frag("expdesk_num(t.value)"), "run_tags t", key)
     if operand.agg == "at":
         return _Source("number", None, _at_sql(key, bind(operand.step)))
     assert operand.agg in AGGREGATES  # whitelisted by the parser: the only way a name reaches SQL text
-    return _Source("number", None, Frag(f"s.{operand.agg}"), "series s", key)
+    return _Source("number", None, Frag(f"s.{operand.agg}"), "run_metrics s", key)
 
 
 def _parse_time(value: Value) -> float:

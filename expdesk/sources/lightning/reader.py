@@ -15,6 +15,7 @@ from typing import Any
 
 from expdesk.core.entities import RunRef, RunUpdate, Status
 from expdesk.core.errors import SourceError
+from expdesk.core.lfs import is_pointer
 from expdesk.core.paths import is_regular_file
 from expdesk.sources.base import Reader, list_artifacts, require_folder
 from expdesk.sources.common.tables import read_csv_table
@@ -61,6 +62,8 @@ class LightningReader(Reader):
         except OSError:
             return 0.0
         columns = _header_columns(path / "metrics.csv") if "metrics.csv" in names else []
+        if columns[:1] and is_pointer(columns[0].encode()) and "hparams.yaml" in names:
+            return 0.6  # a clone without its LFS objects: read, so the run says the metrics are not here
         if "step" in columns:
             # generic claims metrics.csv at 0.4; a `step` column next to hparams.yaml is CSVLogger's
             if "hparams.yaml" in names:

@@ -83,6 +83,7 @@ class GenericReader(Reader):
     format = "generic"
     priority = 0
     claims_subtree = False
+    fallback = True  # hand-written files: only where no tool's reader recognises the folder
     metric_files: tuple[str, ...] = METRIC_FILES
 
     def detect(self, path: Path) -> float:

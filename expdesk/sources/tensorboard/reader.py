@@ -26,6 +26,7 @@ import numpy as np
 from expdesk.core.codec import param_str
 from expdesk.core.entities import RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import SourceError
+from expdesk.core.lfs import LfsPointer, refuse_pointer
 from expdesk.core.safefile import walk_stats
 from expdesk.sources.base import Reader, list_artifacts
 from expdesk.sources.tensorboard import _tfevent, _tfrecord
@@ -154,6 +155,10 @@ def _read_file(
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return entry or {}, {}, str(SourceError(path, "not a regular file")), 0.0
+        try:
+            refuse_pointer(fd, st.st_size, path)
+        except LfsPointer as exc:
+            return entry or {}, {}, str(exc), st.st_mtime
         offset = 0
         state = _tfevent.new_state()
         if entry and entry.get("head") == _head(fd, int(entry.get("offset", 0))):

@@ -20,8 +20,10 @@ import numpy as np
 
 from expdesk.core.entities import RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError
+from expdesk.core.lfs import LfsPointer, refuse_pointer
 from expdesk.core.safefile import read_json_file
 from expdesk.sources.base import Reader, list_artifacts
+from expdesk.sources.common.finals import finals_from
 from expdesk.sources.common.values import flatten
 from expdesk.sources.wandb import _log as _wandb_log
 from expdesk.sources.wandb import _proto as _wandb_proto
@@ -180,10 +182,14 @@ class WandbReader(Reader):
             ends = [t for t in (runtime_end, state.last_ts) if t is not None]
             update.end_time = max(ends) if ends else None
         summary = {key: parse_json(text) for key, text in state.summary.items()}
+        summary_from = "summary record"
         if not summary:
             legacy_summary = self._legacy_json(ref.path / "files" / "wandb-summary.json", update)
             summary = _flat_values(legacy_summary)
+            summary_from = "files/wandb-summary.json"
         update.info = _info(state, legacy_meta, summary, ref)
+        # the summary is what W&B shows as the run's result (the last logged value unless the run set it)
+        update.finals = finals_from(summary, summary_from, skip_private=True)
         update.artifacts = list_artifacts(ref.path)
 
     @staticmethod
@@ -335,9 +341,15 @@ def _open_regular(path: Path) -> int:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
         raise SourceError(path, f"cannot open: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise SourceError(path, "not a regular file")
+    try:
+        refuse_pointer(fd, st.st_size, path)
+    except LfsPointer:
+        os.close(fd)
+        raise
     return fd
 
 
