@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,10 @@ from expdesk.core.paths import is_within
 from expdesk.core.safefile import open_regular
 from expdesk.index.reader import IndexReader
 from expdesk.lineage.build import LineageBuilder, Options
-from expdesk.lineage.catalog import Catalog
+from expdesk.lineage.catalog import Catalog, RunRow
 from expdesk.lineage.files import HashCache, digest_file, iter_fd
 from expdesk.lineage.record import RunRecord, build_record
+from expdesk.lineage.sweep import sweep_of
 
 Progress = Callable[[int, int, str], None]
 BUNDLE_NAMESPACE = uuid.UUID("5d1c7d3e-2f0a-5b8e-9a44-6b7e0c1d2e3f")
@@ -44,6 +45,10 @@ SCHEMA_ID = "expdesk bundle schema 1"
 @dataclass
 class ExportOptions:
     artifact: str | None = None
+    with_training_state: bool = False  # also pack optimizer/scheduler/RNG/scaler state and training_args.bin
+    sweep_metric: str | None = (
+        None  # rank a sweep's runs on this metric (default: inferred, see lineage.sweep)
+    )
     license: str | None = None
     redact: bool = False  # drop host and user names
     observe_git: bool = True
@@ -72,6 +77,7 @@ class BundlePlan:
     fingerprint: str
     gaps: list[str]
     runs: list[str]
+    model: str = ""  # which files were chosen, by which rule (one line for the CLI and the dialog)
 
     @property
     def base(self) -> str:
@@ -120,6 +126,16 @@ def _is_dataset(entry: dict[str, Any]) -> bool:
     return entry["role"] in DATASET_ROLES or "mlflow_digest" in entry["tool_digests"]
 
 
+def _portable_logged_model(model: dict[str, Any] | None, run: RunRow) -> dict[str, Any] | None:
+    """The logged-model record with its local folder made relative (an absolute path names this machine)."""
+    if model is None:
+        return None
+    out = dict(model)
+    if isinstance(out.get("local_dir"), str):
+        out["local_dir"] = run.relative(out["local_dir"])
+    return out
+
+
 def _redact(record: RunRecord) -> None:
     for name in ("host", "user"):
         if name in record.identity:
@@ -136,17 +152,23 @@ def plan_bundle(
 ) -> BundlePlan:
     options = options or ExportOptions()
     report = progress or (lambda done, total, message: None)
-    catalog = Catalog(reader)
+    catalog = Catalog(reader, portable=True)
     hashes = HashCache.for_index(reader, writer_call)
     focus = catalog.run(key)
     if focus is None:
         raise UsageError(f"no run {key} in the index")
     report(0, 5, "choosing the model files")
-    choice = choose_model(catalog, focus, options.artifact)
+    choice = choose_model(catalog, focus, options.artifact, options.with_training_state)
     report(1, 5, "tracing the ancestry")
     graph = LineageBuilder(catalog, hashes, options.lineage).build(key, up=True, down=False)
     order = graph.ancestors()
     graph = graph.restricted(order)
+    for run_key, node in list(graph.nodes.items()):
+        row = catalog.run(run_key)  # the portable row: relative path, names that do not depend on the root
+        if row is not None:
+            graph.nodes[run_key] = replace(
+                node, path=row.relative(row.path), name=row.label, experiment=row.experiment
+            )
     records = []
     for i, run_key in enumerate(order):
         if cancelled():
@@ -184,26 +206,37 @@ def plan_bundle(
                             "unsafe_deserialization": fmt in UNSAFE_FORMATS})  # fmt: skip
     meta = mlflow_model_meta(choice)
     unsafe_reasons = flavor_unsafe(meta)
-    try:
-        source_path = choice.base.relative_to(Path(focus.root).resolve()).as_posix()
-        in_run = choice.base.relative_to(Path(focus.path).resolve()).as_posix()
-    except ValueError:
-        source_path, in_run = str(choice.base), None
+    left_out = []
+    for rel, path, why in choice.left_out:
+        entry: dict[str, Any] = {"path": focus.relative(path), "reason": why}
+        if not rel.endswith("/"):
+            entry["size"] = hashes.size(focus.root, path)
+            entry["sha256"] = hashes.sha256(focus.root, path, fresh=True)
+        left_out.append(entry)
+    gaps += [f"model: {n}" for n in choice.notes]
     model_info = {
         "schema": "expdesk.model-info/1",
         "name": choice.name,
         "kind": choice.kind,
         "chosen_as": choice.how,
+        "choice": {
+            "rule": choice.rule,
+            "why": choice.how,
+            "fallbacks": choice.notes,
+            "left_out": left_out,
+            "training_state_included": options.with_training_state,
+        },
         "source_run": key,
-        "source_path_in_root": source_path,
-        "original_relative_path": in_run,
+        # relative to the run's store or own folder: the same wherever the run was watched from
+        "original_relative_path": focus.relative(choice.base),
+        "relative_to": "store" if focus.base != Path(focus.path) else "folder",
         "files": model_files,
         "renamed": renamed,
         "unsafe_deserialization": any(f["unsafe_deserialization"] for f in model_files)
         or bool(unsafe_reasons),
         "unsafe_reasons": unsafe_reasons,
         "mlflow": meta,
-        "mlflow_logged_model": choice.mlflow,
+        "mlflow_logged_model": _portable_logged_model(choice.mlflow, focus),
         "signature": (meta or {}).get("signature"),
     }
     put("model-info.json", canonical_json(model_info))
@@ -229,17 +262,29 @@ def plan_bundle(
         graph, records, [{"path": f"model/{f['path']}", "sha256": f["sha256"]} for f in model_files]
     )
     lineage["gaps"] = sorted(set(lineage["gaps"]))
+    sweep = sweep_of(catalog, key, options.sweep_metric)
+    if sweep is not None:
+        lineage["sweep"] = sweep
     put("lineage/lineage.json", canonical_json(lineage))
     put("lineage/prov.jsonld", canonical_json(prov_document(graph, records, model_files)))
     gaps = list(dict.fromkeys(gaps))
     title = f"{choice.name} from {focus.format} run {focus.label}"
+    sources = {f["path"]: source for f, (_rel, source) in zip(model_files, choice.files, strict=True)}
     put("README.md", render_card(name=choice.name, records=records, graph=graph, model_info=model_info, summary=summary,
-                                 datasets=datasets, gaps=gaps, license_id=options.license, folders=folders))  # fmt: skip
+                                 datasets=datasets, gaps=gaps, license_id=options.license, folders=folders,
+                                 sources=sources, sweep=sweep))  # fmt: skip
     date = _bundle_date(records)
     payload = {n: f.digest for n, f in files.items()}
     crate = build_crate(
         title=title,
-        description=f"Model {choice.name} with the provenance of {len(records)} run(s), exported by expdesk.",
+        description=f"Model {choice.name} with the provenance of {len(records)} run(s), exported by expdesk. "
+        f"Model files chosen by rule {choice.rule}: {choice.how}"
+        + (f" ({'; '.join(choice.notes)})" if choice.notes else "")
+        + (
+            f"; {len(choice.left_out)} file(s) left out, listed in model-info.json."
+            if choice.left_out
+            else "."
+        ),
         date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(date)),
         license_id=options.license,
         payload={n[len("data/") :]: d for n, d in payload.items()},
@@ -262,8 +307,11 @@ def plan_bundle(
     tags = bagit.tag_files(payload, info_fields)
     hashes.flush()
     report(5, 5, "planned")
+    model_line = (
+        f"{model_info['original_relative_path']} ({len(model_files)} file(s); {choice.rule}: {choice.how})"
+    )
     return BundlePlan(key, title, slug(f"{focus.label}-{choice.name}"), files, tags,
-                      bagit.fingerprint(tags), gaps, order)  # fmt: skip
+                      bagit.fingerprint(tags), gaps, order, model_line)  # fmt: skip
 
 
 def _source_chunks(planned: PlannedFile) -> Callable[[], Iterator[bytes]]:

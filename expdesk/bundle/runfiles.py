@@ -77,16 +77,18 @@ def metrics_csv(reader: IndexReader, key: str) -> tuple[bytes, dict[str, Any]]:
             lines.append(f"{quoted},{step},{ts},{value!r},{seq}\n")
         finite = [v for v in values.tolist() if not math.isnan(v)]
         last_idx = max(range(len(steps)), key=lambda i: (steps[i], i)) if len(steps) else None
-        summary[name] = {
-            "count": len(steps),
-            "last": None if last_idx is None else repr(values[last_idx].item()),
-            "last_step": None if last_idx is None else int(steps[last_idx]),
-            "min": repr(min(finite)) if finite else None,
-            "max": repr(max(finite)) if finite else None,
-        }
+        entry: dict[str, Any] = {"count": len(steps), "nan_count": len(steps) - len(finite)}
+        if last_idx is not None:
+            entry["last"] = repr(values[last_idx].item())
+            entry["last_step"] = int(steps[last_idx])
+        if finite:
+            entry["min"], entry["max"] = repr(min(finite)), repr(max(finite))
+        elif steps.size:
+            entry["all_nan"] = True  # every point is NaN: no min or max exists (left out, not null)
+        summary[name] = entry
     return "".join(lines).encode("utf-8"), {
         "final_rule": FINAL_RULE,
-        "values_as": "Python repr strings",
+        "values_as": "Python repr strings ('nan', 'inf', '-inf', '-0.0' literal)",
         "metrics": summary,
     }
 

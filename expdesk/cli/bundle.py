@@ -67,7 +67,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     show = sys.stderr.isatty() and not args.quiet
     options = ExportOptions(
-        artifact=args.artifact, license=args.license, redact=args.redact, observe_git=not args.no_git
+        artifact=args.artifact,
+        with_training_state=args.with_training_state,
+        sweep_metric=args.sweep_metric,
+        license=args.license,
+        redact=args.redact,
+        observe_git=not args.no_git,
     )
     with open_index(args) as index, index.reader() as reader:
         key = reader.resolve(args.run)
@@ -77,10 +82,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         path = write_bundle(plan, args.out, _progress(show))
     if show:
         print(file=sys.stderr)
+    if args.quiet:
+        return 0  # -q: nothing but errors (they reach stderr through the CLI's error handler)
     print(f"{path}  ({path.stat().st_size:,} bytes, {len(plan.files)} payload files, {len(plan.runs)} run(s), "
           f"{time.perf_counter() - started:.2f} s)")  # fmt: skip
+    print(f"model: {plan.model}")
     print(f"fingerprint (sha256 of tagmanifest-sha256.txt): {plan.fingerprint}")
-    if plan.gaps and not args.quiet:
+    if plan.gaps:
         print(f"known gaps ({len(plan.gaps)}), listed in data/README.md:")
         for gap in plan.gaps[:20]:
             print(f"  - {gap}")
@@ -138,10 +146,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--artifact", metavar="PATH", help="the model file or folder, relative to the run's artifacts"
     )
     p.add_argument("--out", type=Path, required=True, metavar="FILE.zip|DIR")
+    p.add_argument(
+        "--with-training-state",
+        action="store_true",
+        help="also pack optimizer, scheduler, RNG and scaler state and training_args.bin (left out by default)",
+    )
+    p.add_argument(
+        "--sweep-metric",
+        metavar="KEY",
+        help="rank the run's sweep siblings on this metric (default: inferred)",
+    )
     p.add_argument("--license", metavar="SPDX", help="license of the model (none is recorded by the tools)")
     p.add_argument("--redact", action="store_true", help="leave out host and user names")
     p.add_argument("--no-git", action="store_true", help="do not look at the run folder's git work tree")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     db_arg(p)
     p.set_defaults(func=cmd_export)
 

@@ -15,6 +15,12 @@ from typing import Any
 from expdesk.cli.common import db_arg, open_reader
 from expdesk.core.errors import UsageError
 
+NUMBERS_NOTE = (
+    "metric values are JSON numbers, exactly as indexed (a float64 round-trips); NaN and infinities, which JSON "
+    'has no number for, are the strings "NaN", "Infinity", "-Infinity"; params, tags and attributes are the '
+    "text the run recorded; a missing value is null"
+)
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -23,8 +29,16 @@ def register(sub: Any) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run keys or unique prefixes")
     p.add_argument("--all", action="store_true", help="also rows that are the same in every run")
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--csv", action="store_true", help="CSV on stdout")
-    out.add_argument("--json", action="store_true", help="JSON on stdout")
+    out.add_argument(
+        "--csv",
+        action="store_true",
+        help="CSV on stdout; metric numbers exact (repr: shortest round-trip; nan, inf)",
+    )
+    out.add_argument(
+        "--json",
+        action="store_true",
+        help='JSON on stdout; metric numbers as JSON numbers ("NaN", "Infinity", "-Infinity" as strings)',
+    )
     p.add_argument("--transpose", action="store_true", help="runs as rows, fields as columns")
     p.add_argument("--step", type=int, metavar="N", help="add each metric's value at step N")
     p.add_argument(
@@ -81,7 +95,7 @@ def _resolve_all(reader: Any, runs: list[str]) -> list[str]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from expdesk.compare.diff import build_diff
+    from expdesk.compare.diff import build_diff, json_value
     from expdesk.compare.series import values_at
 
     directions = _parse_directions(args.direction)
@@ -108,24 +122,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     "stat": r.stat,
                     "same": r.same,
                     "direction": str(r.direction),
-                    "values": {
-                        k: (c.text if c.present else None)
-                        for k, c in zip(table.run_keys, r.cells, strict=True)
-                    },
+                    "values": {k: json_value(c) for k, c in zip(table.run_keys, r.cells, strict=True)},
                     "best": [table.run_keys[i] for i in sorted(r.best)],
                 }
                 for r in rows
             ],
             "identical": []
             if not only
-            else [{"row": r.label, "value": r.cells[0].text} for r in table.constant_rows()],
+            else [{"row": r.label, "value": json_value(r.cells[0])} for r in table.constant_rows()],
+            "numbers": NUMBERS_NOTE,
         }
-        json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
+        json.dump(doc, sys.stdout, indent=1, ensure_ascii=False, allow_nan=False)
         print()
         return 0
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerows(table.as_matrix(only, args.transpose))
+        writer.writerows(table.as_matrix(only, args.transpose, exact=True))
         return 0
     _print_matrix(table.as_matrix(only, args.transpose, best_mark=" *"), table, only)
     return 0

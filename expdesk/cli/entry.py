@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "expdesk.cli.compare",
     "expdesk.cli.watch",
     "expdesk.cli.remote",
+    "expdesk.cli.media",
 ]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from expdesk.cli.common import db_arg, open_index, open_reader, public_json
+from expdesk.core.artifact_uri import artifact_dirs
 from expdesk.core.errors import UsageError
 from expdesk.core.paths import is_server_url
 
@@ -105,6 +106,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         run = reader.run_json(key, history=args.history)
     if args.json:
         out = public_json(run)
+        # where the artifacts are on this machine (the one resolver shared with export and the GUI), or why not
+        dirs = artifact_dirs(run["path"], run["info"])
+        out["artifact_dir"] = str(dirs[0]) if dirs else None
+        if run["info"].get("artifact_dir_rule"):
+            out["artifact_dir_rule"] = run["info"]["artifact_dir_rule"]
         if args.info:
             out["info"] = run["info"]
         json.dump(out, sys.stdout, indent=1, ensure_ascii=False, allow_nan=False)
@@ -142,8 +148,13 @@ def cmd_show(args: argparse.Namespace) -> int:
             if args.history:
                 for p in m["history"]:
                     print(f"      step {p['step']:>8}  {_fmt(p['value'])}  {p['timestamp'] or ''}")
-    if run["artifacts"]:
-        print(f"\nartifacts ({len(run['artifacts'])}):")
+    if run["artifacts"] or run["info"].get("artifact_uri"):
+        # the same resolver as export and the GUI: where the files are on this machine, or why not
+        dirs = artifact_dirs(run["path"], run["info"])
+        where = (
+            dirs[0] if dirs else f"not on this machine ({run['info'].get('artifact_dir_rule', 'unknown')})"
+        )
+        print(f"\nartifacts ({len(run['artifacts'])}) in {where}:")
         for a in run["artifacts"][:200]:
             print(f"  {a['size']:>12,}  {a['path']}")
     return 0

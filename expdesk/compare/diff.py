@@ -12,83 +12,18 @@ Semantics (documented for the CLI and the GUI alike):
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from expdesk.core.direction import Direction as Direction  # re-exported: the CLI and GUI import it from here
+from expdesk.core.direction import infer_direction as infer_direction
 from expdesk.core.numbers import as_float
 
-
-class Direction(StrEnum):
-    MIN = "min"
-    MAX = "max"
-    NONE = "none"
-
-
-_MIN_WORDS = frozenset(
-    [
-        "loss",
-        "losses",
-        "error",
-        "errors",
-        "err",
-        "mse",
-        "mae",
-        "rmse",
-        "perplexity",
-        "ppl",
-        "wer",
-        "cer",
-        "time",
-        "latency",
-        "nll",
-    ]
-)
-_MAX_WORDS = frozenset(
-    [
-        "acc",
-        "accuracy",
-        "f1",
-        "precision",
-        "recall",
-        "auc",
-        "bleu",
-        "rouge",
-        "score",
-        "r2",
-        "iou",
-        "map",
-        "miou",
-        "top1",
-        "top5",
-        "fscore",
-    ]
-)
-_SPLIT = re.compile(r"[^a-z0-9]+")
 #: metric summaries shown as rows, in this order
 METRIC_STATS: tuple[str, ...] = ("last", "min", "max")
 #: run attributes shown as rows (the run name is the column header)
 ATTRIBUTES: tuple[str, ...] = ("experiment", "status", "format")
-
-
-def infer_direction(metric: str) -> Direction:
-    """min/max from the metric's name; the most specific (last) matching word wins: `val_loss_acc` -> max."""
-    # whole words first ("mAP" is map), then camelCase parts ("valLoss" is val + loss)
-    plain = [w for w in _SPLIT.split(metric.lower()) if w]
-    camel = [w for w in _SPLIT.split(_camel_to_snake(metric)) if w]
-    for word in [*reversed(plain), *reversed(camel)]:
-        for candidate in (word, word.rstrip("0123456789") or word):
-            if candidate in _MIN_WORDS:
-                return Direction.MIN
-            if candidate in _MAX_WORDS:
-                return Direction.MAX
-    return Direction.NONE
-
-
-def _camel_to_snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
 #: numbers and numeric strings (incl. "NaN", "Infinity") as float; None for anything else
@@ -97,9 +32,15 @@ parse_number = as_float
 
 @dataclass(frozen=True)
 class Cell:
-    text: str  # "" when missing
+    text: str  # what the table shows ("" when missing); metric numbers rounded to 6 significant digits
     number: float | None = None
     present: bool = True
+    exact: str | None = None  # metric numbers: the shortest text that round-trips (`repr`); copied, exported
+
+    @property
+    def copy_text(self) -> str:
+        """What copy and CSV export write: the recorded text, or a metric's exact number."""
+        return self.text if self.exact is None else self.exact
 
 
 MISSING = Cell("", None, False)
@@ -170,12 +111,20 @@ class DiffTable:
         return f"{len(rows)} identical {noun}: {', '.join(parts)}{more}"
 
     def as_matrix(
-        self, only_differences: bool = True, transpose: bool = False, best_mark: str = ""
+        self, only_differences: bool = True, transpose: bool = False, best_mark: str = "", exact: bool = False
     ) -> list[list[str]]:
-        """Header row + body as text (what copy and CSV export write); `best_mark` is appended to best cells."""
+        """Header row + body as text; `best_mark` is appended to best cells. `exact`: metric numbers as their
+        shortest round-trip text (`repr`: `0.30000000000000004`, `nan`, `inf`, `-inf`): what copy and CSV
+        export write. Otherwise as shown (6 significant digits)."""
         rows = self.visible_rows(only_differences)
         matrix = [["", *self.run_names]] + [
-            [r.label, *(c.text + (best_mark if i in r.best else "") for i, c in enumerate(r.cells))]
+            [
+                r.label,
+                *(
+                    (c.copy_text if exact else c.text) + (best_mark if i in r.best else "")
+                    for i, c in enumerate(r.cells)
+                ),
+            ]
             for r in rows
         ]
         if transpose:
@@ -242,7 +191,27 @@ def _number_cell(value: Any) -> Cell:
     number = parse_number(value)
     if number is None:
         return MISSING
-    return Cell(format_number(number), number)
+    return Cell(format_number(number), number, exact=exact_number(number))
+
+
+def exact_number(value: float) -> str:
+    """The shortest text `float()` reads back to the same double (`repr`); NaN and infinities as Python,
+    numpy and pandas spell them: `nan`, `inf`, `-inf`."""
+    return repr(float(value))
+
+
+def json_value(cell: Cell) -> float | str | None:
+    """A cell for JSON: metric numbers as JSON numbers (non-finite ones as the strings "NaN", "Infinity",
+    "-Infinity", which strict JSON has no number for), other values as the text the run recorded."""
+    if not cell.present:
+        return None
+    if cell.exact is None or cell.number is None:
+        return cell.text
+    if math.isnan(cell.number):
+        return "NaN"
+    if math.isinf(cell.number):
+        return "Infinity" if cell.number > 0 else "-Infinity"
+    return cell.number
 
 
 def format_number(value: float) -> str:

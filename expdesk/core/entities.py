@@ -165,7 +165,47 @@ class RunUpdate:
     files: list[FileRef] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # host, user, git, command, env... (JSON-able)
+    #: media items read in this read: new ones to append, or the run's whole list when `media_complete`
+    #: (readers that list media from files on every read) or `metrics_reset` (the reader started over)
+    media: list[MediaItem] = field(default_factory=list)
+    media_complete: bool = False
     #: reported results by metric key (complete on every read, like params); a key may have no series
     finals: dict[str, Final] = field(default_factory=dict)
     error: str | None = None
     cursor: dict[str, Any] = field(default_factory=dict)  # JSON-able; handed back on the next read
+
+
+class MediaKind(StrEnum):
+    """What a logged media item is (the `kind` of `show --json`'s `media` entries)."""
+
+    IMAGE = "image"
+    HISTOGRAM = "histogram"
+    TEXT = "text"
+    AUDIO = "audio"
+    TABLE = "table"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """One logged media item (an image, histogram, text, ...): where its bytes live, never the bytes.
+
+    The bytes are `length` bytes at `offset` of `file` (an absolute path inside the run's watched root; a
+    `length` of -1 means the whole file). `codec` says how those bytes become the item: `raw` (they are the
+    item: an encoded PNG inside an event file, an MLflow or W&B media file) or a tool's encoding that
+    `expdesk.sources.media` decodes (a TensorBoard `HistogramProto`, a W&B history record, ...). `step` is
+    None for a step-less item (a plain image artifact). `error` makes the item a placeholder: it was logged,
+    and this is why it cannot be shown.
+    """
+
+    key: str
+    kind: str
+    step: int | None
+    file: str
+    offset: int = 0
+    length: int = -1
+    codec: str = "raw"
+    wall_time: float | None = None  # seconds since the epoch, as the tool recorded it
+    mime: str | None = None
+    meta: tuple[tuple[str, str], ...] = ()  # width, height, bucket count... as the tool recorded them
+    error: str | None = None

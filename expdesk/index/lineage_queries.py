@@ -7,12 +7,14 @@ runs whose recorded files could share bytes with a given file (by size, before a
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expdesk.core.artifact_uri import artifact_dirs
 from expdesk.index.reader import IndexReader
-from expdesk.index.runjson import relative_to_run, run_artifacts
+from expdesk.index.runjson import part_artifact_base, relative_to_run, run_artifacts
 
 _RUN_COLUMNS = (
     "key, format, path, root, store, native_id, name, experiment, status, native_status, start_time,"
@@ -37,23 +39,37 @@ class RunRow:
     parent_native_id: str | None
     info: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     error: str | None = None
-    #: folders of a joined run's other parts (where their artifact paths are relative to, if not inside)
-    part_paths: tuple[str, ...] = field(default=(), hash=False, compare=False)
+    store: str | None = None
+    #: base folders of a joined run's other parts' artifacts (those not inside the run's folder)
+    part_dirs: tuple[str, ...] = field(default=(), hash=False, compare=False)
 
     @property
     def label(self) -> str:
         return self.name or self.native_id or Path(self.path).name or self.key
 
+    @property
+    def base(self) -> Path:
+        """What paths inside a bundle are relative to: the run's store folder (an `mlruns/`, the folder of an
+        `mlflow.db`) or else the run's own folder, never the watched root (which depends on how it was found)."""
+        if self.store:
+            store = Path(self.store)
+            return store.parent if store == Path(self.path) or store.suffix == ".db" else store
+        return Path(self.path)
+
+    def relative(self, path: str | Path) -> str:
+        """`path` relative to `base` (POSIX, may climb with `..` to a sibling of the run folder)."""
+        try:
+            return Path(os.path.relpath(Path(path).resolve(), self.base.resolve())).as_posix()
+        except (
+            ValueError
+        ):  # another drive (Windows): no relative path exists; the name alone names no machine
+            return Path(path).name
+
     def artifact_dirs(self) -> list[Path]:
-        """Where artifact paths are relative to: the reader's `artifact_dir` if recorded, else the folder."""
-        dirs = []
-        recorded = self.info.get("artifact_dir")
-        if isinstance(recorded, str) and recorded:
-            dirs.append(Path(recorded))
-        folder = Path(self.path)
-        dirs += [folder, folder / "artifacts"]
-        dirs += [Path(p) for p in self.part_paths if Path(p) != folder]
-        return dirs
+        """Where artifact paths are relative to (`core.artifact_uri`: the same answer as `show` and the GUI),
+        then the folders of a joined run's parts that are not inside the run's folder."""
+        dirs = artifact_dirs(self.path, self.info)
+        return dirs + [Path(p) for p in self.part_dirs if Path(p) not in dirs]
 
 
 def run_row(reader: IndexReader, key: str) -> RunRow | None:
@@ -80,16 +96,18 @@ def run_row(reader: IndexReader, key: str) -> RunRow | None:
         parent_native_id=r["parent_native_id"],
         info=info if isinstance(info, dict) else {},
         error=r["error"],
-        part_paths=tuple(_part_paths(reader, key)),
+        store=r["store"],
+        part_dirs=tuple(_part_dirs(reader, key)),
     )
 
 
-def _part_paths(reader: IndexReader, key: str) -> list[str]:
+def _part_dirs(reader: IndexReader, key: str) -> list[str]:
+    """Artifact base folders of a joined run's parts (`runjson.part_artifact_base`), head first."""
     rows = reader.conn.execute(
-        "SELECT r.path FROM parts m JOIN runs r ON r.key = m.part_key WHERE m.run_key = ? ORDER BY m.rank",
+        "SELECT r.path, r.info FROM parts m JOIN runs r ON r.key = m.part_key WHERE m.run_key = ? ORDER BY m.rank",
         (key,),
     )
-    return [r[0] for r in rows]
+    return [str(part_artifact_base(r[0], r[1])) for r in rows]
 
 
 def _marks(keys: list[str]) -> str:
@@ -139,16 +157,28 @@ def runs_with_files_of_size(reader: IndexReader, direction: str, size: int, excl
 def artifacts_of_size(reader: IndexReader, size: int, exclude: str) -> list[tuple[str, str]]:
     """(run key, artifact path) of every artifact of this size in runs other than `exclude`."""
     rows = reader.conn.execute(
-        "SELECT pr.run_key, a.path, p.path, run.path FROM artifacts a JOIN part_runs pr ON pr.part_key = a.run_key"
-        " JOIN runs p ON p.key = a.run_key JOIN run_rows run ON run.key = pr.run_key"
+        "SELECT pr.run_key, a.path, p.path, run.path, p.info, pr.part_key FROM artifacts a JOIN part_runs pr"
+        " ON pr.part_key = a.run_key JOIN runs p ON p.key = a.run_key JOIN run_rows run ON run.key = pr.run_key"
         " WHERE a.size = ? AND pr.run_key != ? ORDER BY pr.run_key, a.path",
         (size, exclude),
     )
     out = []
-    for run_key, rel, part_path, run_path in rows:
-        inside = relative_to_run(run_path, part_path, rel)
+    for run_key, rel, part_path, run_path, info, part_key in rows:
+        if part_key == run_key and part_path == run_path:
+            out.append((run_key, rel))
+            continue
+        inside = relative_to_run(run_path, str(part_artifact_base(part_path, info)), rel)
         out.append((run_key, inside if inside is not None else rel))
     return list(dict.fromkeys(out))
+
+
+def linked_to_path(reader: IndexReader, rule: str, target_path: str) -> list[str]:
+    """Runs with a `rule` link to the folder `target_path` (e.g. the jobs of one Hydra multirun), by key."""
+    rows = reader.conn.execute(
+        "SELECT DISTINCT run_key FROM links WHERE rule=? AND target_path=? ORDER BY run_key",
+        (rule, target_path),
+    )
+    return [r[0] for r in rows]
 
 
 def input_sizes(reader: IndexReader) -> set[int | None]:

@@ -18,9 +18,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from expdesk.core.artifact_uri import artifact_dirs
 from expdesk.core.codec import unpack_exact
 from expdesk.core.summary import json_number
 from expdesk.index.finals import unpack as unpack_final
+from expdesk.index.media_store import media_json
 from expdesk.index.stale import is_stale
 
 
@@ -136,6 +138,7 @@ def runs_json(reader: IndexReader, keys: list[str], history: bool = False) -> li
                 entry["history"] = _history(reader, r["series_id"]) if r["series_id"] is not None else []
             out[r["run_key"]]["metrics"][r["key"]] = entry
         _artifacts(reader, out, part)
+        _media(reader, out, part, labels)
         for r in conn.execute(f"SELECT * FROM annotations WHERE run_key IN ({marks})", part):
             if r["run_key"] in out:
                 out[r["run_key"]]["starred"] = bool(r["starred"])
@@ -189,6 +192,35 @@ def _parts(reader: IndexReader, keys: list[str], out: dict[str, dict[str, Any]])
     return labels
 
 
+def _media(
+    reader: IndexReader, out: dict[str, dict[str, Any]], keys: list[str], labels: dict[str, dict[str, str]]
+) -> None:
+    """Media series of every part (a joined run's entries name their part, as its metrics do)."""
+    marks = ",".join("?" * len(keys))
+    owners: dict[str, str] = {}
+    for part_key, run_key in reader.conn.execute(
+        f"SELECT part_key, run_key FROM part_runs WHERE run_key IN ({marks})", keys
+    ):
+        owners[part_key] = run_key
+    for part_key, media in media_json(reader.conn, sorted(owners)).items():
+        run_key = owners[part_key]
+        if run_key not in out or not media:
+            continue
+        if run_key in labels:
+            media = [{**m, "part": labels[run_key].get(part_key)} for m in media]
+        out[run_key].setdefault("media", []).extend(media)
+
+
+def part_artifact_base(path: str, info: str | None) -> PurePosixPath:
+    """Where a part's artifact paths are relative to: its reader's recorded artifact folder, else its folder."""
+    try:
+        parsed = json.loads(info or "{}")
+    except ValueError:
+        parsed = {}
+    dirs = artifact_dirs(path, parsed if isinstance(parsed, dict) else {})
+    return PurePosixPath(dirs[0].as_posix() if dirs else path)
+
+
 def relative_to_run(run_path: str, part_path: str, rel: str) -> str | None:
     """A part's artifact path (relative to the part's folder) relative to its run's folder, or None when
     the part's folder is not inside the run's."""
@@ -206,17 +238,24 @@ def _artifacts(reader: IndexReader, out: dict[str, dict[str, Any]], keys: list[s
     names itself in `part`); a file two parts list (the job folder's reader and a logger's) once."""
     marks = ",".join("?" * len(keys))
     rows = reader.conn.execute(
-        "SELECT pr.run_key, a.run_key, r.path, a.path, a.size FROM part_runs pr JOIN artifacts a"
-        " ON a.run_key = pr.part_key JOIN runs r ON r.key = pr.part_key"
+        "SELECT pr.run_key, a.run_key, r.path, a.path, a.size, CASE WHEN pr.run_key = pr.part_key"
+        " AND NOT EXISTS (SELECT 1 FROM parts m WHERE m.run_key = pr.run_key) THEN NULL ELSE r.info END"
+        " FROM part_runs pr JOIN artifacts a ON a.run_key = pr.part_key JOIN runs r ON r.key = pr.part_key"
         f" WHERE pr.run_key IN ({marks}) ORDER BY pr.run_key, a.path",
         keys,
     )
     seen: dict[str, set[str]] = {}
-    for run_key, part_key, part_path, rel, size in rows:
+    bases: dict[str, str] = {}
+    for run_key, part_key, part_path, rel, size, info in rows:
         run = out.get(run_key)
         if run is None:
             continue
-        path = relative_to_run(run["path"], part_path, rel)
+        if info is None:  # a run of one part: its paths as its reader listed them
+            run["artifacts"].append({"path": rel, "size": size})
+            continue
+        if part_key not in bases:
+            bases[part_key] = str(part_artifact_base(part_path, info))
+        path = relative_to_run(run["path"], bases[part_key], rel)
         entry: dict[str, Any] = {"path": path if path is not None else rel, "size": size}
         if path is None:
             entry["part"] = next((p["label"] for p in run["parts"] if p["key"] == part_key), part_key)

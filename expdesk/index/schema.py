@@ -141,6 +141,39 @@ def m001_initial(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m021_media(db: Database) -> None:
+    # A run's media series (key + kind) and one row per logged item saying where its bytes live (a span of
+    # an event file, a media file): the bytes themselves are never copied into the index. `step` is NULL for
+    # a step-less item; items of one series and step keep their write order by id.
+    db.executescript(
+        """
+        CREATE TABLE media_series (
+            id INTEGER PRIMARY KEY,
+            run_key TEXT NOT NULL,
+            key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (run_key, key, kind)
+        );
+        CREATE TABLE media_items (
+            id INTEGER PRIMARY KEY,
+            series_id INTEGER NOT NULL,
+            step INTEGER,
+            file TEXT NOT NULL,
+            offset INTEGER NOT NULL DEFAULT 0,
+            length INTEGER NOT NULL DEFAULT -1,
+            codec TEXT NOT NULL DEFAULT 'raw',
+            wall_time REAL,
+            mime TEXT,
+            meta TEXT NOT NULL DEFAULT '{}',
+            error TEXT
+        );
+        CREATE INDEX media_items_series_step ON media_items(series_id, step, id);
+        """
+    )
+
+
+@MIGRATIONS()
 def m023_parts(db: Database) -> None:
     # Parts and runs (issue 23). `runs` keeps one row per *part* (what one reader read in one folder); a run
     # is one training job = the parts the join rules put together. `parts` maps every part of a joined run

@@ -12,6 +12,7 @@ from expdesk.core.entities import RunRef
 from expdesk.core.errors import ExpdeskError
 from expdesk.core.paths import default_db_path, is_server_url
 from expdesk.index.indexer import Indexer, IndexReport, Progress
+from expdesk.index.media_store import delete_media
 from expdesk.index.reader import IndexReader
 from expdesk.index.writer import Writer
 
@@ -78,6 +79,7 @@ class Index:
                 [(k,) for k in keys],
             )
             conn.executemany("DELETE FROM series WHERE run_key=?", [(k,) for k in keys])
+            delete_media(conn, keys)
             conn.execute("DELETE FROM runs WHERE root=?", (root,))
             conn.execute("DELETE FROM roots WHERE path=?", (root,))
 

@@ -27,6 +27,7 @@ from expdesk.core.codec import pack_exact, unpack_exact
 from expdesk.core.entities import RunRef, RunUpdate, Series
 from expdesk.core.summary import Summary, merge
 from expdesk.index.finals import write_finals
+from expdesk.index.media_store import apply_media
 
 CHUNK_POINTS = 8192
 _STRIDE = struct.Struct("<qq")
@@ -326,6 +327,7 @@ def apply_update(
     for p in prepared:
         if p.series.key in existing:
             append_series(conn, key, p.series)
+    apply_media(conn, key, update)
 
 
 @dataclass

@@ -31,6 +31,10 @@ DATA_RULES = (
 )
 
 
+#: links to folders that are not runs (a Hydra multirun folder): described by `lineage.sweep`, not gaps
+CONTEXT_RULES = ("hydra.sweep",)
+
+
 @dataclass(frozen=True)
 class Options:
     max_depth: int = 20
@@ -125,8 +129,10 @@ class LineageBuilder:
         for link in self.catalog.links_from(key):
             if link["target_key"]:
                 edges.append(self._link_edge(link["target_key"], key, link))
-            else:
-                target = link["target_native_id"] or link["target_path"]
+            elif link["rule"] not in CONTEXT_RULES:
+                # a path as this run's store sees it: an absolute one would name this machine's folders
+                path = link["target_path"]
+                target = link["target_native_id"] or (run.relative(path) if path else "an unnamed target")
                 graph.gaps.append(f"run {key}: {link['rule']} link to {target} is not in the index")
         for use in self.catalog.inputs(key):
             edges += self._join(use, graph, upstream=True)

@@ -7,12 +7,39 @@ index resolved them inside the run's root (`local`), and are re-checked on open 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from expdesk.index import lineage_queries
 from expdesk.index.lineage_queries import RunRow
 from expdesk.index.reader import IndexReader
+
+#: readers that name runs (and Hydra/DVCLive experiments) by their folder's path below the watched root
+ROOT_RELATIVE_NAMES = frozenset({"hydra", "dvc", "dvclive", "generic", "keras"})
+
+
+def portable_label(value: str | None, path: str, root: str) -> str | None:
+    """A name some readers derive from the folder's place below the watched root (`multirun/2026-11-26/
+    19-22-15/2`) depends on which folder was watched: the last two parts of that folder instead."""
+    if not value:
+        return value
+    named = Path(root) / value
+    run = Path(path)
+    if named == run or named in run.parents:
+        return "/".join(named.parts[-2:])
+    return value
+
+
+def portable(row: RunRow) -> RunRow:
+    """The row with names that do not depend on which folder was watched (a bundle is the same either way)."""
+    if row.format not in ROOT_RELATIVE_NAMES:
+        return row
+    return replace(
+        row,
+        name=portable_label(row.name, row.path, row.root),
+        experiment=portable_label(row.experiment, row.path, row.root),  # a Hydra sweep, a DVC project
+    )
 
 
 @dataclass(frozen=True)
@@ -32,18 +59,26 @@ class FileUse:
 class Catalog:
     """Cached look-ups on one `IndexReader` (use from the reader's thread only)."""
 
-    def __init__(self, reader: IndexReader) -> None:
+    def __init__(self, reader: IndexReader, portable: bool = False) -> None:
+        """`portable`: run names that depend on the watched root are shortened (see `portable_label`), so
+        a bundle is the same whichever folder found the run."""
         self.reader = reader
+        self.portable = portable
         self._runs: dict[str, RunRow | None] = {}
         self._input_sizes: set[int | None] | None = None
 
     def run(self, key: str) -> RunRow | None:
         if key not in self._runs:
-            self._runs[key] = lineage_queries.run_row(self.reader, key)
+            row = lineage_queries.run_row(self.reader, key)
+            self._runs[key] = portable(row) if row is not None and self.portable else row
         return self._runs[key]
 
     def children(self, key: str) -> list[str]:
         return lineage_queries.child_keys(self.reader, key)
+
+    def linked_to_path(self, rule: str, target_path: str) -> list[str]:
+        """Runs with a `rule` link to the folder `target_path` (the jobs of one Hydra multirun)."""
+        return lineage_queries.linked_to_path(self.reader, rule, target_path)
 
     def links_from(self, key: str) -> list[dict[str, Any]]:
         return self.reader.links(key)

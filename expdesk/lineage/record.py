@@ -63,7 +63,10 @@ def identity_of(run: RunRow, gaps: list[str]) -> dict[str, Any]:
         "experiment": run.experiment,
         "status": _fact(run.status),
         "native_status": run.native_status,
-        "path": run.path,
+        # relative to the run's store (or its own folder): never this machine's path, never the watched root
+        "path": run.relative(run.path),
+        "folder": Path(run.path).name,
+        "path_relative_to": "store" if run.base != Path(run.path) else "run folder",
     }
     for label, value in (("start", run.start_time), ("end", run.end_time)):
         if value is None:
@@ -112,10 +115,7 @@ def describe_file(run: RunRow, use: FileUse, hashes: HashCache, fresh: bool) -> 
         "bytes_included": False,
     }
     if use.local is not None:
-        try:
-            entry["resolved_path"] = Path(use.local).relative_to(run.root).as_posix()
-        except ValueError:
-            entry["resolved_path"] = use.local
+        entry["resolved_path"] = run.relative(use.local)
         digest = hashes.sha256(run.root, use.local, fresh=fresh)
         if digest is not None:
             entry["sha256"] = digest

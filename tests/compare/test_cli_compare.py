@@ -52,7 +52,7 @@ def test_compare_csv_json_all_and_step(db: Path, capsys: pytest.CaptureFixture[s
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0] == ["", "syn-a", "syn-b"]
     by = {r[0]: r[1:] for r in rows[1:]}
-    assert by["params.lr"] == ["1e-3", "0.001"] and by["val_loss · @step 1"] == ["2", "2.5"]
+    assert by["params.lr"] == ["1e-3", "0.001"] and by["val_loss · @step 1"] == ["2.0", "2.5"]
     assert by["acc · last"] == ["0.7", ""]
     assert (
         main(["compare", k["syn-a"], k["syn-b"], "--json", "--direction", "val_loss=max", "--db", str(db)])

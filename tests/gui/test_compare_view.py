@@ -151,7 +151,14 @@ def test_copy_and_exports(qtbot: QtBot, index: Index, keys: list[str], tmp_path:
     with qtbot.waitSignal(view.chart_ready, timeout=10_000):
         pass
     view.table_tab.copy_table()
-    assert QGuiApplication.clipboard().text().startswith("\trun-0\trun-1\trun-2\n")
+    copied = QGuiApplication.clipboard().text()
+    assert copied.startswith("\trun-0\trun-1\trun-2\n")
+    # the table shows 6 significant digits; the clipboard gets the exact value (shortest round-trip text)
+    cells = next(line.split("\t")[1:] for line in copied.splitlines() if line.startswith("val_loss · last"))
+    shown = next(r for r in view.table_tab.model.visible_rows() if r.label == "val_loss · last").cells
+    for text, cell in zip(cells, shown, strict=True):
+        assert float(text) == cell.number and repr(float(text)) == text and cell.text == f"{cell.number:.6g}"
+        assert len(text) > len(cell.text)
     out = tmp_path / "t.csv"
     with qtbot.waitSignal(view._tasks.relay.finished, timeout=10_000):
         view.table_tab.export_csv(out)

@@ -18,7 +18,7 @@ from tests.bundle.conftest import MODEL_RUN, index, key_of, mlflow_contract_inde
 def test_preview_then_export(qtbot, mlflow_contract_index: Index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     key = key_of(mlflow_contract_index, MODEL_RUN)
 
-    def planner(progress, cancelled):  # type: ignore[no-untyped-def]
+    def planner(progress, cancelled, with_training_state=False):  # type: ignore[no-untyped-def]
         with mlflow_contract_index.reader() as reader:  # a reader of the worker thread's own
             return plan_bundle(reader, key, ExportOptions(), progress, cancelled)
 
@@ -36,7 +36,7 @@ def test_preview_then_export(qtbot, mlflow_contract_index: Index, tmp_path: Path
 
 
 def test_cancel_planning(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    def planner(progress, cancelled):  # type: ignore[no-untyped-def]
+    def planner(progress, cancelled, with_training_state=False):  # type: ignore[no-untyped-def]
         while not cancelled():
             progress(0, 1, "working")
         raise InterruptedError
@@ -47,3 +47,26 @@ def test_cancel_planning(qtbot, tmp_path: Path) -> None:  # type: ignore[no-unty
     dialog.cancel()
     qtbot.waitUntil(lambda: dialog.message.text() == "cancelled")
     assert not dialog.export_button.isEnabled()
+
+
+def test_trainer_model_line_and_training_state_option(qtbot, index: Index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The dialog says which checkpoint it packs; ticking the training state re-plans with it."""
+    from tests.bundle.handoff import HANDOFF, key_where
+
+    index.index([HANDOFF / "trainer"])
+    key = key_where(index, "name = ?", "tiny-cls")
+
+    def planner(progress, cancelled, with_training_state=False):  # type: ignore[no-untyped-def]
+        with index.reader() as reader:
+            options = ExportOptions(with_training_state=with_training_state)
+            return plan_bundle(reader, key, options, progress, cancelled)
+
+    dialog = ExportDialog("tiny-cls", planner, write_bundle, tmp_path)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=10000)
+    assert "checkpoint-3" in dialog.model.text() and "best_model_checkpoint" in dialog.model.text()
+    assert not any(n.endswith("/optimizer.pt") for n in dialog.plan.files)
+    dialog.training_state.setChecked(True)
+    qtbot.waitUntil(
+        lambda: dialog.plan is not None and "data/model/optimizer.pt" in dialog.plan.files, timeout=10000
+    )

@@ -205,6 +205,8 @@ def test_schema_snapshot(tmp_path: Path) -> None:
         "hashes",
         "annotations",
         "user_tags",
+        "media_series",
+        "media_items",
         "finals",
         "parts",
         "part_choices",
@@ -215,7 +217,8 @@ def test_schema_snapshot(tmp_path: Path) -> None:
         "joined_metrics",
         "_sqlite_migrations",
     } <= tables
-    assert migrations[0] == "m001_initial" and "m023_parts" in migrations and mode == "wal"
+    assert migrations[0] == "m001_initial" and "m021_media" in migrations and mode == "wal"
+    assert migrations[-1] == "m023_parts"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")

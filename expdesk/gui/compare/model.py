@@ -90,7 +90,7 @@ class DiffTableModel(QAbstractTableModel):
                 return "missing in this run"
             if best:
                 return f"best in this row ({row.direction}: {_DIRECTION_WORD.get(str(row.direction), '')})"
-            return plain_tooltip(cell.text)
+            return plain_tooltip(cell.copy_text)  # the exact number behind a rounded one
         if role == Qt.ItemDataRole.BackgroundRole:
             return _BEST_BRUSH if best else _MISSING_BRUSH if not cell.present else None
         if role == Qt.ItemDataRole.FontRole:

@@ -134,7 +134,8 @@ class TableTab(QWidget):
             return ""
         buf = io.StringIO()
         csv.writer(buf, delimiter=separator, lineterminator="\n").writerows(
-            table.as_matrix(self.only_diff.isChecked(), self.transpose.isChecked())
+            # the table shows 6 significant digits; what leaves it (copy, CSV) is exact
+            table.as_matrix(self.only_diff.isChecked(), self.transpose.isChecked(), exact=True)
         )
         return buf.getvalue()
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QFileDialog, QTabWidget, QVBoxLayout, QWidget
 from expdesk.compare.diff import DiffTable, Direction, build_diff
 from expdesk.compare.series import values_at
 from expdesk.gui.compare.chart_tab import ChartTab
+from expdesk.gui.compare.media_tab import MediaTab
 from expdesk.gui.compare.plots_tab import ParallelTab, ScatterTab
 from expdesk.gui.compare.table_tab import TableTab
 from expdesk.gui.compare.widgets import plain_label
@@ -83,6 +84,8 @@ class CompareView(QWidget):
         self.tabs.addTab(self.charts, "Charts")
         self.tabs.addTab(self.parallel, "Parallel coordinates")
         self.tabs.addTab(self.scatter, "Scatter")
+        self.media = MediaTab(self.index.reader)
+        self.tabs.addTab(self.media, "Media")
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.table_tab.step_changed.connect(self._request_table)
         self.table_tab.direction_chosen.connect(self.set_direction)
@@ -148,6 +151,7 @@ class CompareView(QWidget):
         self._on_tab_changed(self.tabs.currentIndex())
         keys = [r["key"] for r in self.runs]
         self.charts.set_runs(self.runs, dict(zip(keys, result.table.legend, strict=False)), first)
+        self.media.show_runs(self.runs, dict(zip(keys, result.table.legend, strict=False)))
         self.table_ready.emit()
 
     def _on_tab_changed(self, index: int) -> None:
@@ -218,6 +222,7 @@ class CompareView(QWidget):
         self._changes.close()
         self._live_timer.stop()
         self._tasks.shutdown()
+        self.media.shutdown()
         # A closed window may live on until its owner drops it: free its series now, so a compare
         # opened next reuses this memory instead of faulting in fresh pages.
         self.charts.release()

@@ -13,7 +13,6 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -31,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from expdesk.core.paths import is_regular_file, is_within
+from expdesk.core.artifact_uri import artifact_file
 from expdesk.gui.detail.kv_model import TextTableModel
 from expdesk.gui.runs.query import elide
 from expdesk.gui.workers.pool import WorkerPool
@@ -69,25 +68,12 @@ class Preview:
     rows: list[list[str]] = field(default_factory=list)
 
 
-def locate(run_path: str, root: str, relative: str, artifact_dir: str | None = None) -> Path | None:
-    """The artifact file, or None when it is missing, not a regular file, or resolves outside the root.
-
-    `artifact_dir` is where the reader said the run's artifact paths are relative to (`info.artifact_dir`:
-    a DB-backed run's path is its database file, its files live elsewhere)."""
-    bases = [Path(artifact_dir)] if artifact_dir else []
-    for base in (*bases, Path(run_path), Path(run_path) / "artifacts"):
-        candidate = base / relative
-        try:
-            resolved = candidate.resolve()
-        except (OSError, RuntimeError):
-            continue
-        if is_within(resolved, Path(root).resolve()) and is_regular_file(resolved):
-            return resolved
-    return None
-
-
 def read_preview(run_path: str, root: str, relative: str, artifact_dir: str | None = None) -> Preview:
-    path = locate(run_path, root, relative, artifact_dir)
+    """`artifact_dir`: where the reader said the run's artifact paths are relative to (`info.artifact_dir`: a
+    DB-backed run's path is its database file, its files live elsewhere)."""
+    # the same resolver as `show` and the bundle (`core.artifact_uri`)
+    info = {"artifact_dir": artifact_dir} if artifact_dir else {}
+    path = artifact_file(run_path, root, info, relative)
     if path is None:
         return Preview(
             "message",

@@ -1,8 +1,9 @@
-"""`ExportDialog`: preview a run's model bundle (tree, fingerprint, known gaps), then write it, with progress
-and cancel. Planning and writing run on the thread pool through the `planner` and `writer` the main window
-passes in, e.g.::
+"""`ExportDialog`: preview a run's model bundle (which model files, tree, fingerprint, known gaps), then write
+it, with progress and cancel. Planning and writing run on the thread pool through the `planner` and `writer`
+the main window passes in, e.g.::
 
-    planner = lambda progress, cancelled: plan_bundle(index.reader(), key, ExportOptions(), progress, cancelled)
+    planner = lambda progress, cancelled, with_training_state: plan_bundle(
+        index.reader(), key, ExportOptions(with_training_state=with_training_state), progress, cancelled)
     writer = lambda plan, out, progress, cancelled: write_bundle(plan, out, progress, cancelled)
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QFileDialog,
     QHBoxLayout,
@@ -32,7 +34,8 @@ from PySide6.QtWidgets import (
 from expdesk.bundle.export import BundlePlan
 from expdesk.gui.workers.lineage import Job
 
-Planner = Callable[[Callable[[int, int, str], None], Callable[[], bool]], BundlePlan]
+#: (progress, cancelled, with_training_state) -> plan
+Planner = Callable[[Callable[[int, int, str], None], Callable[[], bool], bool], BundlePlan]
 Writer = Callable[[BundlePlan, Path, Callable[[int, int, str], None], Callable[[], bool]], Path]
 
 
@@ -65,6 +68,13 @@ class ExportDialog(QDialog):
         self.written: Path | None = None
         self.heading = _plain(QLabel(f"Bundle for run {run_label}"))
         self.fingerprint = _plain(QLabel("fingerprint: planning…"))
+        self.model = _plain(QLabel("model: choosing…"))
+        self.model.setWordWrap(True)
+        # the model, not the training state: optimizer/scheduler/RNG state only when asked for (re-plans)
+        self.training_state = QCheckBox(
+            "Include the training state (optimizer, scheduler, RNG, training_args.bin)"
+        )
+        self.training_state.toggled.connect(self.replan)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["file", "size"])
         self.tree.setColumnWidth(0, 430)
@@ -100,14 +110,25 @@ class ExportDialog(QDialog):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.export_button)
         layout = QVBoxLayout(self)
-        for widget in (self.heading, self.fingerprint):
+        for widget in (self.heading, self.fingerprint, self.model, self.training_state):
             layout.addWidget(widget)
         layout.addWidget(split, 1)
         layout.addLayout(out_row)
         layout.addWidget(self.progress)
         layout.addLayout(buttons)
-        self.resize(960, 620)
-        self._run(lambda progress, cancelled: self._planner(progress, cancelled), self._on_planned)
+        self.resize(960, 660)
+        self.replan()
+
+    def replan(self) -> None:
+        """Plan (again) with the current options; a plan still running for older options is dropped."""
+        if self._job is not None:
+            self._job.cancel()
+        self.plan = None
+        self.export_button.setEnabled(False)
+        self.model.setText("model: choosing…")
+        self.message.setText("planning the bundle…")
+        state = self.training_state.isChecked()
+        self._run(lambda progress, cancelled: self._planner(progress, cancelled, state), self._on_planned)
 
     # -- jobs ---------------------------------------------------------------------------------------------
     def _run(self, fn: Callable[..., Any], done: Callable[[object], None]) -> None:
@@ -142,6 +163,7 @@ class ExportDialog(QDialog):
         self._job = None
         self.plan = plan
         self.fingerprint.setText(f"fingerprint (sha256 of tagmanifest-sha256.txt): {plan.fingerprint}")
+        self.model.setText(f"model: {plan.model}")
         self.heading.setText(
             f"{plan.zip_name} — {len(plan.runs)} run(s), {_size(plan.total_bytes)} before compression"
         )

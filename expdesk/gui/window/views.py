@@ -15,6 +15,7 @@ from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from expdesk.gui.detail.lineage_view import LineageView
+from expdesk.gui.media.view import MediaView
 from expdesk.lineage.build import build_lineage
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class WindowViews:
         self.lineage = LineageView(load_lineage, detail)
         self.lineage.run_activated.connect(lambda key: detail.show_run(key))
         detail.add_tab("Lineage", self.lineage, self.lineage.set_run)
+        self.media = MediaView(index.reader, detail)
+        detail.add_tab("Media", self.media, self.media.set_run)
 
     def open_compare(self, keys: list[str]) -> CompareView:
         # views are imported when first opened: they pull in matplotlib's Qt backend (start-up time)
@@ -81,11 +84,10 @@ class WindowViews:
 
         index = self.index
 
-        def planner(progress: Any, cancelled: Any) -> Any:
+        def planner(progress: Any, cancelled: Any, with_training_state: bool = False) -> Any:
+            options = ExportOptions(with_training_state=with_training_state)
             with index.reader() as reader:  # the worker thread's own reader
-                return plan_bundle(
-                    reader, key, ExportOptions(), progress, cancelled, writer_call=index.writer.call
-                )
+                return plan_bundle(reader, key, options, progress, cancelled, writer_call=index.writer.call)
 
         out_dir = Path(
             QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home()
@@ -149,6 +151,7 @@ class WindowViews:
         refresher.start()
 
     def close_all(self) -> None:
+        self.media.shutdown()
         with self._lock:
             servers, self.servers = list(self.servers.values()), {}
         for refresher in servers:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from expdesk.core.entities import RunRef, RunUpdate, Status
+from expdesk.core.entities import Artifact, RunRef, RunUpdate, Status
 from expdesk.core.errors import SourceError
 from expdesk.core.lfs import is_pointer
 from expdesk.core.paths import is_regular_file
@@ -21,7 +21,10 @@ from expdesk.sources.base import Reader, list_artifacts, require_folder
 from expdesk.sources.common.tables import read_csv_table
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_yaml_checked
+from expdesk.sources.lightning._ckpt import checkpoint_state
 
+#: checkpoints whose callback state is read per run (a run keeping every epoch's checkpoint has hundreds)
+MAX_CHECKPOINTS = 200
 #: a header longer than this is not a Lightning header (and we will not read a 1 GB line to find out)
 MAX_HEADER_BYTES = 1 << 20
 
@@ -100,6 +103,10 @@ class LightningReader(Reader):
         update.status, update.native_status = Status.UNKNOWN, None  # CSVLogger records no status
         update.artifacts = list_artifacts(folder)
         update.info["checkpoints"] = [a.path for a in update.artifacts if a.path.startswith("checkpoints/")]
+        states = _checkpoint_states(folder, update.artifacts, (cursor or {}).get("ckpt") or {})
+        if states:
+            update.info["checkpoint_states"] = {rel: state for rel, (_ident, state) in states.items()}
+            new_cursor["ckpt"] = {rel: [ident, state] for rel, (ident, state) in states.items()}
         mtimes = [a.mtime_ns for a in update.artifacts]
         update.last_activity = max(mtimes) / 1e9 if mtimes else None
         update.cursor = new_cursor
@@ -132,6 +139,28 @@ class LightningReader(Reader):
         update.metrics = series
         update.metrics_reset = reset
         return {"csv": new_state, "header": header_digest}
+
+
+def _checkpoint_states(
+    folder: Path, artifacts: list[Artifact], previous: dict[str, Any]
+) -> dict[str, tuple[list[int], dict[str, Any]]]:
+    """Epoch, step and ModelCheckpoint state of each `.ckpt` (never unpickled; see `_ckpt`), re-read only when
+    a file's size or mtime changed: metrics.csv grows every few steps, the checkpoints do not."""
+    out: dict[str, tuple[list[int], dict[str, Any]]] = {}
+    for art in artifacts:
+        if not art.path.endswith(".ckpt") or len(out) >= MAX_CHECKPOINTS:
+            continue
+        ident = [art.size, art.mtime_ns]
+        known = previous.get(art.path)
+        if isinstance(known, list) and len(known) == 2 and known[0] == ident and isinstance(known[1], dict):
+            out[art.path] = (ident, known[1])
+            continue
+        try:
+            state = checkpoint_state(folder / art.path)
+        except SourceError as exc:
+            state = {"error": exc.reason}
+        out[art.path] = (ident, state)
+    return out
 
 
 READER = LightningReader()

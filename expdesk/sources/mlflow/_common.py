@@ -8,7 +8,7 @@ import csv
 import io
 import re
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -223,17 +223,3 @@ def info_from_tags(tags: dict[str, str], user: str | None) -> dict[str, Any]:
     if tags.get("mlflow.note.content"):
         info["note"] = tags["mlflow.note.content"]
     return info
-
-
-def uri_tail(uri: str | None) -> str | None:
-    """The path part of a recorded `file://` URI or plain absolute path, percent-decoded; None for remote URIs."""
-    if not uri:
-        return None
-    if uri.startswith("file://"):
-        rest = uri[len("file://") :]
-        if not rest.startswith("/"):
-            return None  # file://otherhost/...
-        return unquote(rest)
-    if uri.startswith("/"):
-        return uri
-    return None

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from expdesk.core.artifact_uri import Located, locate
 from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import SourceError
 from expdesk.core.paths import is_within
@@ -26,8 +27,8 @@ from expdesk.sources.mlflow._common import (
     parse_many,
     parse_metric_lines,
     status_of,
-    uri_tail,
 )
+from expdesk.sources.mlflow._media import media_items
 
 MAX_VALUE_BYTES = 1 << 20  # a param/tag file larger than 1 MiB is not a param
 RUN_PARTS = ("metrics", "params", "tags", "artifacts")
@@ -156,9 +157,12 @@ class MlflowFileReader(Reader):
         update.info["experiment_id"] = str(meta.get("experiment_id", exp_dir.name))
         update.info["artifact_uri"] = meta.get("artifact_uri")
         self._read_metrics(run_dir / "metrics", cursor or {}, update, errors)
-        artifacts_dir = self._artifact_dir(run_dir, meta)
-        if artifacts_dir is not None:
-            update.artifacts = list_artifacts(artifacts_dir)
+        located = self._artifact_dir(run_dir, meta, ref)
+        update.info["artifact_dir"] = None if located.path is None else str(located.path)
+        update.info["artifact_dir_rule"] = located.rule
+        if located.path is not None:
+            update.artifacts = list_artifacts(located.path)
+            update.media, update.media_complete = media_items(located.path, update.artifacts), True
         elif meta.get("artifact_uri"):
             update.info["artifacts_elsewhere"] = True  # remote store, or a link we refuse to follow
         self._read_inputs_outputs(run_dir, exp_dir, ref, update, errors)
@@ -167,16 +171,17 @@ class MlflowFileReader(Reader):
         update.error = "; ".join(errors[:5]) or None
         return update
 
-    def _artifact_dir(self, run_dir: Path, meta: dict[str, Any]) -> Path | None:
-        """Artifacts live in `<run>/artifacts` when the URI says so, wherever the store was when recorded."""
-        tail = uri_tail(meta.get("artifact_uri"))
-        if meta.get("artifact_uri") and tail is None:
-            return None  # s3://, mlflow-artifacts:, another host: not local
-        local = run_dir / "artifacts"
-        if tail is not None and not tail.rstrip("/").endswith(f"/{run_dir.name}/artifacts"):
-            return None  # artifacts were sent somewhere else; we never follow a recorded absolute path
-        # a missing dir is just an empty one (git drops empty dirs); a symlinked one is never followed
-        return None if local.is_symlink() else local
+    def _artifact_dir(self, run_dir: Path, meta: dict[str, Any], ref: RunRef) -> Located:
+        """Where the run's artifacts are now: the recorded URI re-rooted on this store (`core.artifact_uri`);
+        a run that recorded none keeps them in `<run>/artifacts`."""
+        uri = meta.get("artifact_uri")
+        if not uri:
+            local = run_dir / "artifacts"
+            # a missing dir is just an empty one (git drops empty dirs); a symlinked one is never followed
+            return Located(
+                None if local.is_symlink() else local, "no artifact_uri: the run's artifacts/ folder"
+            )
+        return locate(str(uri), run_dir.parent.parent, ref.root, [run_dir.parent.name, run_dir.name])
 
     def _read_metrics(
         self, metrics_dir: Path, cursor: dict[str, Any], update: RunUpdate, errors: list[str]

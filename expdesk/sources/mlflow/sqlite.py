@@ -9,18 +9,20 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 
+from expdesk.core.artifact_uri import Located, locate
 from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError
-from expdesk.core.paths import is_regular_file, is_within
+from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import open_regular
 from expdesk.sources.base import Reader, list_artifacts
-from expdesk.sources.mlflow._common import info_from_tags, status_of, uri_tail
+from expdesk.sources.mlflow._common import info_from_tags, status_of
+from expdesk.sources.mlflow._media import media_items
 
 REQUIRED_TABLES = {"runs", "experiments", "metrics", "params", "tags"}
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -172,8 +174,11 @@ class MlflowSqliteReader(Reader):
         update.info["artifact_uri"] = artifact_uri
         self._metrics(conn, run_id, cursor, update)
         artifacts = self._local(ref, artifact_uri, str(exp_id), run_id)
-        if artifacts is not None:
-            update.artifacts = list_artifacts(artifacts)
+        update.info["artifact_dir"] = None if artifacts.path is None else str(artifacts.path)
+        update.info["artifact_dir_rule"] = artifacts.rule
+        if artifacts.path is not None:
+            update.artifacts = list_artifacts(artifacts.path)
+            update.media, update.media_complete = media_items(artifacts.path, update.artifacts), True
         self._inputs_outputs(conn, ref, run_id, update)
         if update.status == Status.RUNNING:
             update.last_activity = max(
@@ -227,25 +232,12 @@ class MlflowSqliteReader(Reader):
 
     def _local(
         self, ref: RunRef, uri: str | None, exp_id: str, tail_id: str | None, kind: str = ""
-    ) -> Path | None:
-        """Map a recorded absolute artifact location onto the folder next to the DB where it lives now:
-        `/old/place/mlruns/1/<run>/artifacts` -> `<db dir>/mlruns/1/<run>/artifacts` (never the old path)."""
-        tail = uri_tail(uri)
-        if tail is None or tail_id is None:
-            return None
-        parts = PurePosixPath(tail).parts
-        marker = [exp_id, *([kind] if kind else []), tail_id]
-        for i in range(len(parts) - len(marker), 0, -1):
-            if list(parts[i : i + len(marker)]) == marker:
-                candidate = ref.path.parent.joinpath(*parts[i - 1 :])
-                if candidate.is_symlink():
-                    return None
-                try:
-                    resolved = candidate.resolve()
-                except OSError:
-                    return None
-                return candidate if is_within(resolved, ref.root.resolve()) else None
-        return None
+    ) -> Located:
+        """A recorded artifact location (another machine's path, `mlflow-artifacts:`...) re-rooted on the
+        folder holding the DB as it sits now (`core.artifact_uri`), never the recorded path itself."""
+        if tail_id is None:
+            return Located(None, "no run id")
+        return locate(uri, ref.path.parent, ref.root, [exp_id, *([kind] if kind else []), tail_id])
 
     def _inputs_outputs(
         self, conn: sqlite3.Connection, ref: RunRef, run_id: str | None, update: RunUpdate
@@ -304,7 +296,7 @@ class MlflowSqliteReader(Reader):
                 ).fetchone()
                 if m is None:
                     continue
-                local = self._local(ref, m[2], str(m[3]), model_id, "models")
+                local = self._local(ref, m[2], str(m[3]), model_id, "models").path
                 versions = []
                 if "model_versions" in tables:
                     versions = [
@@ -319,6 +311,7 @@ class MlflowSqliteReader(Reader):
                         "model_id": model_id,
                         "name": m[0],
                         "status": {1: "PENDING", 2: "READY", 3: "FAILED"}.get(m[1], m[1]),
+                        "artifact_location": m[2],
                         "local_dir": str(local) if local and local.is_dir() else None,
                         "step": step,
                         "registered_versions": versions,

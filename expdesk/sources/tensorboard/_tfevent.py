@@ -19,6 +19,8 @@ import numpy as np
 
 from expdesk.core.errors import SourceError
 from expdesk.sources.common import protowire as pw
+from expdesk.sources.tensorboard._media import RawMedia
+from expdesk.sources.tensorboard._media import collect as collect_media
 from expdesk.sources.tensorboard._plugins import histogram, hparams, image_entry, tensor_entry
 from expdesk.sources.tensorboard._tfrecord import Frames
 
@@ -69,11 +71,12 @@ class Points:
 
 
 def decode(
-    data: bytes, frames: Frames, state: dict[str, Any], path: str
+    data: bytes, frames: Frames, state: dict[str, Any], path: str, media: list[RawMedia] | None = None
 ) -> tuple[dict[str, Points], str | None]:
     """Decode the records in `frames`; scalars are returned, everything else folded into `state`.
 
-    Returns (points per tag, error message or None). A malformed record stops decoding there.
+    Returns (points per tag, error message or None). A malformed record stops decoding there. With a
+    `media` list, where each image/histogram/text/audio item's bytes live is appended to it.
     """
     points: dict[str, Points] = {}
     n = len(frames.starts)
@@ -87,6 +90,8 @@ def decode(
         # a malformed record ends the file's good part: later records are dropped with it
         slow: dict[str, Any] = {}
         stop, error = _slow_records(data, frames, slow_idx, state, slow, path)
+        if media is not None:
+            collect_media(data, frames, slow_idx[slow_idx < stop], state["plugins"], media)
         if stop < n:
             keep = fast.ok.copy()
             keep[stop:] = False

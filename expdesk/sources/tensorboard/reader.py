@@ -30,6 +30,7 @@ from expdesk.core.lfs import LfsPointer, refuse_pointer
 from expdesk.core.safefile import walk_stats
 from expdesk.sources.base import Reader, list_artifacts
 from expdesk.sources.tensorboard import _tfevent, _tfrecord
+from expdesk.sources.tensorboard._media import RawMedia, media_items
 
 EVENT_PREFIX = "events.out.tfevents."
 CURSOR_VERSION = 1
@@ -78,8 +79,10 @@ class TensorBoardReader(Reader):
         parts: dict[str, list[Arrays]] = {}
         errors = []
         newest = 0.0
+        media: dict[str, list[RawMedia]] = {}
         for rel in files:
-            entry, points, error, mtime = _read_file(ref.path / rel, rel, previous.get(rel))
+            media[rel] = []
+            entry, points, error, mtime = _read_file(ref.path / rel, rel, previous.get(rel), media[rel])
             new_files[rel] = entry
             newest = max(newest, mtime)
             if error:
@@ -97,6 +100,7 @@ class TensorBoardReader(Reader):
             walls = np.concatenate([a[2] for a in arrays])
             update.metrics.append(Series(name, steps, values, walls * 1000.0))
         _fill_small_state(update, new_files, naming)
+        update.media = media_items(ref.path, media, naming.name)
         update.last_activity = newest or None
         update.artifacts = [
             a for a in list_artifacts(ref.path) if not is_event_file(a.path.rsplit("/", 1)[-1])
@@ -144,9 +148,10 @@ def _head(fd: int, upto: int) -> str:
 
 
 def _read_file(
-    path: Path, rel: str, entry: dict[str, Any] | None
+    path: Path, rel: str, entry: dict[str, Any] | None, media: list[RawMedia] | None = None
 ) -> tuple[dict[str, Any], dict[str, list[Arrays]], str | None, float]:
-    """Read one event file from its cursor entry. Returns (new entry, points per tag, error, mtime)."""
+    """Read one event file from its cursor entry. Returns (new entry, points per tag, error, mtime); media
+    items of the records read are appended to `media`."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
@@ -174,7 +179,7 @@ def _read_file(
                 want = max(want * 2, 16 + int.from_bytes(data[:8], "little"))
                 data = os.pread(fd, want, offset)
                 frames = _tfrecord.scan(data, 0, str(path), base=offset)
-            chunk_points, decode_error = _tfevent.decode(data, frames, state, str(path))
+            chunk_points, decode_error = _tfevent.decode(data, frames, state, str(path), media)
             for tag, pts in chunk_points.items():
                 points.setdefault(tag, []).append(pts.arrays())
             if decode_error:

@@ -27,6 +27,7 @@ from expdesk.sources.common.finals import finals_from
 from expdesk.sources.common.values import flatten
 from expdesk.sources.wandb import _log as _wandb_log
 from expdesk.sources.wandb import _proto as _wandb_proto
+from expdesk.sources.wandb._media import MediaSink
 from expdesk.sources.wandb._state import MetricBuffer, RunState, parse_json
 
 #: `offline-run-20261126_192224-g6l3ugh2` (offline) or `run-20261126_192224-g6l3ugh2` (online)
@@ -116,8 +117,9 @@ class WandbReader(Reader):
             metrics = MetricBuffer()
             header_ok = _wandb_log.check_header(fd, str(log_path))
             if header_ok:
+                media = MediaSink(log_path, ref.path, update.media)
                 offset, update.error = _fold(
-                    fd, str(log_path), max(offset, _wandb_log.HEADER_LEN), st.st_size, state, metrics
+                    fd, str(log_path), max(offset, _wandb_log.HEADER_LEN), st.st_size, state, metrics, media
                 )
             if state.records == 0 and update.error is None and st.st_size == _wandb_log.HEADER_LEN:
                 update.error = (
@@ -207,7 +209,13 @@ class WandbReader(Reader):
 
 
 def _fold(
-    fd: int, path: str, start: int, size: int, state: RunState, metrics: MetricBuffer
+    fd: int,
+    path: str,
+    start: int,
+    size: int,
+    state: RunState,
+    metrics: MetricBuffer,
+    media: MediaSink | None = None,
 ) -> tuple[int, str | None]:
     """Fold every complete record from `start`; returns (offset after the last one, error or None).
 
@@ -220,6 +228,8 @@ def _fold(
         for payload, end in _wandb_log.scan(fd, path, start, size):
             try:
                 state.apply(payload, metrics)
+                if media is not None:
+                    media.record(payload, state.last_step, offset, end)
             except _wandb_proto.ProtoError as exc:
                 reason = f"undecodable record skipped: {exc}"
                 state.flags.setdefault(
