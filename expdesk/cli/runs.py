@@ -62,13 +62,14 @@ def print_runs_table(runs: list[dict[str, Any]]) -> None:
         name = r["name"] or ""
         if r["deleted"]:
             name += " (deleted)"
+        fmt = r["format"] + (f"+{len(r['parts']) - 1}" if len(r.get("parts", ())) > 1 else "")
         print(
-            f"{r['key']:<16}  {r['format']:<13} {status:<11} {start:<19}  {_short(r['experiment'], 22):<22} "
+            f"{r['key']:<16}  {_short(fmt, 13):<13} {status:<11} {start:<19}  {_short(r['experiment'], 22):<22} "
             f"{_short(name, 60)}"
         )
     print(
         f"\n{len(runs)} runs   (* stale: says running but no sign of life; ! could not be read fully: "
-        f"see `expdesk show KEY`)"
+        f"see `expdesk show KEY`; +N: N more tools' parts joined into the run)"
     )
 
 
@@ -102,6 +103,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     with open_reader(args) as reader:
+        if args.part:
+            part = reader.resolve_part(args.run)
+            out = public_json(reader.parts_json([part])[0])
+            json.dump(out, sys.stdout, indent=1, ensure_ascii=False, allow_nan=False)
+            print()
+            return 0
         key = reader.resolve(args.run)
         run = reader.run_json(key, history=args.history)
     if args.json:
@@ -133,6 +140,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("  deleted      yes (soft-deleted in the tool)")
     if run["error"]:
         print(f"  ERROR        {run['error']}")
+    if len(run["parts"]) > 1 or run.get("join_notes"):
+        print("\nparts:")
+        for part in run["parts"]:
+            how = "" if part["rule"] in ("head", "alone") else f"  ({part['rule']})"
+            print(f"  {part['key']}  {part['label']:<22} {part['path']}{how}")
+        for note in run.get("join_notes", []):
+            print(f"  note: {note}")
     for title, mapping in (("params", run["params"]), ("tags", run["tags"])):
         if mapping:
             print(f"\n{title}:")
@@ -140,10 +154,14 @@ def cmd_show(args: argparse.Namespace) -> int:
             for k, v in mapping.items():
                 print(f"  {_short(k, 40):<{width}}  {_short(v, 100)}")
     if run["metrics"]:
-        print("\nmetrics:                                   count   last          min           max")
+        print(
+            "\nmetrics:                                   count   last          min           max"
+            "           final"
+        )
         for k, m in run["metrics"].items():
             print(
-                f"  {_short(k, 40):<40} {m['count']:>6}   {_fmt(m['last']):<13} {_fmt(m['min']):<13} {_fmt(m['max'])}"
+                f"  {_short(k, 40):<40} {m['count']:>6}   {_fmt(m['last']):<13} {_fmt(m['min']):<13}"
+                f" {_fmt(m['max']):<13} {_fmt(m.get('final'))}"
             )
             if args.history:
                 for p in m["history"]:
@@ -187,5 +205,6 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--history", action="store_true", help="include every metric point")
     p.add_argument("--info", action="store_true", help="with --json: include tool-specific details")
+    p.add_argument("--part", action="store_true", help="RUN is a part's key: show it as its reader read it")
     db_arg(p)
     p.set_defaults(func=cmd_show)

@@ -107,8 +107,11 @@ def readers_of(path: Path) -> list[Reader]:
     return found
 
 
-def discover(root: Path, cancelled: Callable[[], bool] = lambda: False) -> Iterator[RunRef]:
-    """Every run below `root` (which may itself be a run folder or an `mlflow.db` file).
+def discover(
+    root: Path, cancelled: Callable[[], bool] = lambda: False, start: Path | None = None
+) -> Iterator[RunRef]:
+    """Every run below `root` (which may itself be a run folder or an `mlflow.db` file); with `start` (a
+    folder inside `root`), only the runs at and below `start`, found as a walk from `root` finds them.
 
     Symlinked directories are not followed: a link to `/` or a loop cannot take the walk out of the root.
     """
@@ -117,7 +120,10 @@ def discover(root: Path, cancelled: Callable[[], bool] = lambda: False) -> Itera
         for reader in readers_of(root):
             yield from reader.runs(root, root)
         return
-    stack = [root]
+    first = Path(os.path.abspath(start)) if start is not None else root
+    if first != root and root not in first.parents:
+        return
+    stack = [first]
     while stack:
         if cancelled():
             return

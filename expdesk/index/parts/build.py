@@ -251,10 +251,30 @@ def _apply(
         "INSERT OR REPLACE INTO parts (part_key, run_key, rule, evidence, label, rank) VALUES (?,?,?,?,?,?)",
         [(k, *v) for k, v in new.items() if old.get(k) != v],
     )
+    # a run of its own that joins another run: its stars, notes and labels go with it (copied: a split
+    # gives the part back its own)
+    for part_key, membership in new.items():
+        if membership[0] != part_key and (part_key not in old or old[part_key][0] == part_key):
+            _carry_annotations(conn, part_key, membership[0])
     _write_notes(conn, keys, planned)
     for run_key in sorted(dirty_runs):
         _materialise(conn, run_key, planned)
     return dirty_runs | {k for k in old if k not in new} | {k for k in new if k not in old}
+
+
+def _carry_annotations(conn: sqlite3.Connection, part_key: str, run_key: str) -> None:
+    conn.execute(
+        "INSERT INTO annotations (run_key, starred, note) SELECT ?, starred, note FROM annotations"
+        " WHERE run_key = ? AND true ON CONFLICT(run_key) DO UPDATE SET"
+        " starred = MAX(starred, excluded.starred),"
+        " note = CASE WHEN note = '' THEN excluded.note WHEN excluded.note IN ('', note) THEN note"
+        " ELSE note || char(10) || excluded.note END",
+        (run_key, part_key),
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO user_tags (run_key, tag) SELECT ?, tag FROM user_tags WHERE run_key = ?",
+        (run_key, part_key),
+    )
 
 
 def _write_notes(conn: sqlite3.Connection, keys: list[str], planned: Plan) -> None:

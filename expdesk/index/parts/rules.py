@@ -221,8 +221,12 @@ def _nesting_edges(facts: _Facts, crowded: set[str], plan: Plan) -> list[_Edge]:
         if job is not None:
             by_job.setdefault(job.key, {}).setdefault(_slot(f, job), []).append(f)
     edges = []
+    for job_key in crowded:
+        by_job.setdefault(job_key, {})  # the builder did not load what is below a crowded job: still said
     for job_key, slots in by_job.items():
-        job = facts.live[job_key]
+        job = facts.live.get(job_key)
+        if job is None:
+            continue
         total = sum(len(v) for v in slots.values())
         if job_key in crowded or total > MAX_PARTS:
             plan.note(job_key, f"more than {MAX_PARTS} parts below this job folder: none joined")
@@ -321,7 +325,8 @@ def _named_edges(facts: _Facts, union: _Union, plan: Plan) -> list[_Edge]:
                 targets = facts.by_path.get(named.path.rstrip("/"), [])
                 if named.format:
                     targets = [t for t in targets if t.format == named.format]
-            targets = [t for t in targets if t.key != f.key]
+            # never across watched roots: a record is not a way out of the folder the user gave
+            targets = [t for t in targets if t.key != f.key and t.root == f.root]
             if len(targets) == 1:
                 by_component.setdefault(union.find(f.key), []).append((f, named, targets[0]))
     members: dict[str, list[PartFact]] = {}
@@ -389,10 +394,12 @@ def plan(
     for f in known.live.values():
         comps.setdefault(union.find(f.key), []).append(f)
     # a part's reason is the edge it is the source of (`a` joins `b`); a pure target falls back to any edge
+    # (the user's word first: a part the user joined says so even where a rule would have joined it too)
     why: dict[str, _Edge] = {}
-    for e in edges:
+    ordered_edges = [e for e in edges if e.rule == "user"] + [e for e in edges if e.rule != "user"]
+    for e in ordered_edges:
         why.setdefault(e.a, e)
-    for e in edges:
+    for e in ordered_edges:
         why.setdefault(e.b, e)
     for comp, parts in comps.items():
         if len(parts) < 2:
