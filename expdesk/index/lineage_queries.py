@@ -42,6 +42,8 @@ class RunRow:
     store: str | None = None
     #: base folders of a joined run's other parts' artifacts (those not inside the run's folder)
     part_dirs: tuple[str, ...] = field(default=(), hash=False, compare=False)
+    #: a joined run's parts, head first: (key, format, folder, native id, rule); empty for a run of one part
+    parts: tuple[tuple[str, str, str, str | None, str], ...] = field(default=(), hash=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -80,6 +82,10 @@ def run_row(reader: IndexReader, key: str) -> RunRow | None:
         info = json.loads(r["info"] or "{}")
     except ValueError:
         info = {}
+    info = info if isinstance(info, dict) else {}
+    parts = _parts(reader, key)
+    if parts:
+        info = _joined_info(info, r["path"], parts)
     return RunRow(
         key=r["key"],
         format=r["format"],
@@ -94,20 +100,66 @@ def run_row(reader: IndexReader, key: str) -> RunRow | None:
         end_time=r["end_time"],
         parent_key=r["parent_key"],
         parent_native_id=r["parent_native_id"],
-        info=info if isinstance(info, dict) else {},
+        info=info,
         error=r["error"],
         store=r["store"],
-        part_dirs=tuple(_part_dirs(reader, key)),
+        part_dirs=tuple(str(part_artifact_base(p[2], p[5])) for p in parts),
+        parts=tuple((p[0], p[1], p[2], p[3], p[4]) for p in parts),
     )
 
 
-def _part_dirs(reader: IndexReader, key: str) -> list[str]:
-    """Artifact base folders of a joined run's parts (`runjson.part_artifact_base`), head first."""
+def part_row(reader: IndexReader, key: str) -> RunRow | None:
+    """One part as its reader read it (a joined run's part: for the rules that look at one tool's folder,
+    such as which checkpoint is a Lightning run's model)."""
+    r = reader.conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE key=?", (key,)).fetchone()
+    if r is None:
+        return None
+    try:
+        info = json.loads(r["info"] or "{}")
+    except ValueError:
+        info = {}
+    fields = {name: r[name] for name in _RUN_COLUMNS.replace(" ", "").split(",") if name != "info"}
+    return RunRow(**fields, info=info if isinstance(info, dict) else {})
+
+
+#: what a joined run's identity takes from its other parts when the head does not say (W&B knows the host
+#: and the command, a Trainer its args): recorded facts, never overwritten by a later part
+_SHARED_INFO = ("host", "user", "cwd", "exit_status", "git", "python", "tool_version", "command", "args")
+
+
+def _joined_info(head: dict[str, Any], run_path: str, parts: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """The head's info, with every part's config files (relative to the run's folder) and the facts only
+    other parts recorded."""
+    info = dict(head)
+    configs: list[str] = []
+    for _key, _fmt, path, _nid, _rule, part_info_text in parts:
+        try:
+            part_info = json.loads(part_info_text or "{}")
+        except ValueError:
+            continue
+        if not isinstance(part_info, dict):
+            continue
+        for rel in part_info.get("config_files") or []:
+            inside = relative_to_run(run_path, path, rel) if isinstance(rel, str) else None
+            if inside is not None and inside not in configs:
+                configs.append(inside)
+        for name in _SHARED_INFO:
+            if name in part_info and info.get(name) is None:
+                info[name] = part_info[name]
+    if configs:
+        info["config_files"] = configs
+    return info
+
+
+def _parts(reader: IndexReader, key: str) -> list[tuple[Any, ...]]:
+    """(key, format, folder, native id, rule, info JSON) of a joined run's parts, head first; [] for a run
+    of one part."""
     rows = reader.conn.execute(
-        "SELECT r.path, r.info FROM parts m JOIN runs r ON r.key = m.part_key WHERE m.run_key = ? ORDER BY m.rank",
+        "SELECT r.key, r.format, r.path, r.native_id, m.rule, r.info FROM parts m JOIN runs r"
+        " ON r.key = m.part_key WHERE m.run_key = ? ORDER BY m.rank",
         (key,),
     )
-    return [str(part_artifact_base(r[0], r[1])) for r in rows]
+    return [tuple(r) for r in rows]
 
 
 def _marks(keys: list[str]) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 from expdesk.core.errors import ExpdeskError, UsageError
 from expdesk.index import runjson
 from expdesk.index.db import open_reader
+from expdesk.index.finals import unpack as unpack_final
 from expdesk.index.runjson import iso as iso  # re-exported: lineage records print times the same way
 from expdesk.index.sql_functions import install_functions
 from expdesk.index.stale import DEFAULT_STALE_AFTER
@@ -136,6 +137,15 @@ class IndexReader:
             "SELECT key FROM run_metrics WHERE run_key=? AND series_id IS NOT NULL ORDER BY key", (run_key,)
         )
         return [r[0] for r in rows]
+
+    def metric_finals(self, run_key: str) -> dict[str, float]:
+        """The results a run reported (a metric's `final`), by metric key, exactly (NaN and -0.0 kept)."""
+        rows = self.conn.execute(
+            "SELECT key, final_exact FROM run_metrics WHERE run_key=? AND final_exact IS NOT NULL ORDER BY key",
+            (run_key,),
+        )
+        out = {r[0]: unpack_final(r[1]) for r in rows}
+        return {k: v for k, v in out.items() if v is not None}
 
     def params_of(self, run_key: str) -> dict[str, str]:
         """A run's params as recorded (text), by key."""
@@ -269,8 +279,9 @@ class IndexReader:
             with self._snapshot():
                 for run_key, metric in pairs:
                     row = self.conn.execute(
-                        "SELECT s.id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
-                        " FROM series s WHERE s.run_key=? AND s.key=?",
+                        "SELECT s.series_id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c"
+                        " WHERE c.series_id = s.series_id) FROM run_metrics s"
+                        " WHERE s.run_key=? AND s.key=? AND s.series_id IS NOT NULL",
                         (run_key, metric),
                     ).fetchone()
                     if row is not None:

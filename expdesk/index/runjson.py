@@ -176,6 +176,7 @@ def _parts(reader: IndexReader, keys: list[str], out: dict[str, dict[str, Any]])
             }
         )
         labels.setdefault(run_key, {})[key] = label
+    _gave(reader, out, labels)
     for run in out.values():
         if "parts" not in run:
             run["parts"] = [
@@ -219,6 +220,29 @@ def part_artifact_base(path: str, info: str | None) -> PurePosixPath:
         parsed = {}
     dirs = artifact_dirs(path, parsed if isinstance(parsed, dict) else {})
     return PurePosixPath(dirs[0].as_posix() if dirs else path)
+
+
+_GAVE = (
+    ("params", "SELECT run_key, COUNT(*) FROM params WHERE run_key IN ({}) GROUP BY run_key"),
+    ("metrics", "SELECT run_key, COUNT(*) FROM series WHERE count > 0 AND run_key IN ({}) GROUP BY run_key"),
+    ("finals", "SELECT run_key, COUNT(*) FROM finals WHERE run_key IN ({}) GROUP BY run_key"),
+    ("artifacts", "SELECT run_key, COUNT(*) FROM artifacts WHERE run_key IN ({}) GROUP BY run_key"),
+)
+
+
+def _gave(reader: IndexReader, out: dict[str, dict[str, Any]], labels: dict[str, dict[str, str]]) -> None:
+    """What each part of a joined run gave (counts of its own params, series, finals, artifacts)."""
+    part_keys = [k for parts in labels.values() for k in parts]
+    if not part_keys:
+        return
+    counts: dict[str, dict[str, int]] = {k: {name: 0 for name, _ in _GAVE} for k in part_keys}
+    marks = ",".join("?" * len(part_keys))
+    for name, sql in _GAVE:
+        for key, n in reader.conn.execute(sql.format(marks), part_keys):
+            counts[key][name] = n
+    for run_key in labels:
+        for part in out[run_key].get("parts", []):
+            part["gave"] = counts.get(part["key"], {})
 
 
 def relative_to_run(run_path: str, part_path: str, rel: str) -> str | None:

@@ -29,7 +29,8 @@ _GROUP_CHUNK = 900
 #: theirs and the caller picks in Python (thousands of `?` cost more than the rows they skip)
 _FILTER_IN_SQL = 200
 
-# (key, name, format, status, experiment, start_time, end_time, last_activity, error, deleted)
+# (key, name, formats, status, experiment, start_time, end_time, last_activity, error, deleted); formats is
+# the run's tools joined with "+" (one for a run of one part)
 RunFields = tuple[
     str, str | None, str, str, str | None, float | None, float | None, float | None, str | None, int
 ]
@@ -136,7 +137,7 @@ class PageChunk:
         self._marks = ",".join("?" * len(keys))
         self.runs: list[RunFields] = _tuples(  # type: ignore[assignment]
             reader,
-            "SELECT key, name, format, status, experiment, start_time, end_time, last_activity, error,"
+            "SELECT key, name, formats, status, experiment, start_time, end_time, last_activity, error,"
             f" deleted FROM run_rows WHERE key IN ({self._marks})",
             self._keys,
         )

@@ -277,3 +277,21 @@ def test_lfs_pointers_are_named_and_the_rest_is_read(tmp_path: Path) -> None:
     by_format = {p["format"]: p for p in parts}
     assert by_format["lightning"]["params"]  # hparams.yaml is not tracked by LFS: read
     assert by_format["wandb"]["error"] and "Git LFS pointer" in by_format["wandb"]["error"]
+
+
+# -- compare and plot see joined runs ----------------------------------------------------------------------
+def test_compare_and_plot_joined_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db, runs = indexed(tmp_path, "lightning_hydra", "trainer_best")
+    by_format = {r["format"]: r for r in runs}
+    job, trainer = by_format["hydra"], by_format["transformers"]
+    capsys.readouterr()
+    assert main(["compare", job["key"], trainer["key"], "--json", "--db", str(db)]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    final = {(r["key"], r["stat"]): r["values"] for r in rows if r["section"] == "metric"}
+    assert final[("eval_loss", "final")][trainer["key"]] == trainer["metrics"]["eval_loss"]["final"]
+    assert final[("test/acc", "final")][job["key"]] == job["metrics"]["test/acc"]["final"]
+    # a reported result with no series is its final row alone
+    assert [stat for key, stat in final if key == "eval_samples"] == ["final"]
+    out = tmp_path / "val_acc.png"
+    assert main(["plot", job["key"], "--metric", "val/acc", "--out", str(out), "--db", str(db)]) == 0
+    assert out.stat().st_size > 1000

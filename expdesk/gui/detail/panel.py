@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from expdesk.gui.detail.artifacts_view import ArtifactsView
 from expdesk.gui.detail.kv_model import TextTableModel
 from expdesk.gui.detail.metrics_view import MetricsView
+from expdesk.gui.detail.parts_view import PartsView
 from expdesk.gui.runs.query import elide, fmt_duration, fmt_time
 from expdesk.gui.workers.pool import WorkerPool
 from expdesk.index.reader import IndexReader
@@ -73,7 +74,7 @@ def overview_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [
         ("Name", run.get("name") or ""),
         ("Status", status),
-        ("Format", run["format"]),
+        ("Format", " + ".join(run.get("formats") or [run["format"]])),
         ("Experiment", run.get("experiment") or ""),
         ("Start", fmt_time(start)),
         ("End", fmt_time(run.get("_end"))),
@@ -176,6 +177,8 @@ class DetailPanel(QWidget):
         self.errors = QPlainTextEdit(self)
         self.errors.setReadOnly(True)
         self.tabs.addTab(self.errors, "Errors")
+        self.parts = PartsView(self)
+        self.tabs.addTab(self.parts, "Parts")
         self._extra: list[tuple[str, QWidget, Callable[[str], None] | None]] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 4)
@@ -267,6 +270,8 @@ class DetailPanel(QWidget):
         error = run.get("error") or ""
         self.errors.setPlainText(error or "No errors: every file of this run was read.")
         self.tabs.setTabText(4, "Errors ⚠" if error else "Errors")
+        self.parts.set_run(run)
+        self.tabs.setTabText(5, f"Parts ({len(run.get('parts', []))})")
         for _title, _widget, hook in self._extra:
             if hook is not None:
                 hook(key)

@@ -223,7 +223,8 @@ def fetch_rows(
             attrs = {
                 "star": "★" if stars.get(key) else "",
                 "name": (name or "") + (" (deleted)" if deleted else ""),
-                "format": fmt,
+                # a joined run: its head's tool and how many more ("hydra +3"); the tooltip names them
+                "format": fmt if "+" not in fmt else f"{fmt.split('+')[0]} +{fmt.count('+')}",
                 "status": status + (" (stale)" if stale else "") + (" ⚠" if error else ""),
                 "experiment": experiment or "",
                 "start": fmt_time(start),
@@ -232,6 +233,8 @@ def fetch_rows(
             }
             for i, attr in attr_cols:
                 _put(texts, tooltips, i, attrs.get(attr, ""))
+                if attr == "format" and "+" in fmt:
+                    tooltips[i] = "One training job: " + " + ".join(fmt.split("+"))
             rows[key] = Row(key, texts, tooltips, status, stale, bool(stars.get(key)), error)
         if param_cols:
             pause()

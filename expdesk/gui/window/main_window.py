@@ -34,6 +34,7 @@ from expdesk.gui.runs.columns import ColumnChooser, default_columns
 from expdesk.gui.runs.query import vocabulary
 from expdesk.gui.window import settings
 from expdesk.gui.window.layout import WindowLayout, local_folders
+from expdesk.gui.window.parts_actions import PartsActions
 from expdesk.gui.window.sources_panel import SourceInfo, load_sources
 from expdesk.gui.window.views import WindowViews
 from expdesk.gui.workers.pool import IndexBridge, WorkerPool
@@ -115,6 +116,8 @@ class MainWindow(QMainWindow):
         self.sources = self.ui.sources
         self._wire()
         self.views = WindowViews(self, index, self.index_pool, self.detail, self.reload_all)
+        self.parts_actions = PartsActions(self)  # split / join in the table's context menu
+        self.parts_actions.install_menu()
         self._restore_state()
         # coalesce bursts of "runs changed" into one reload + one toast
         self._change_timer = QTimer(self)

@@ -1,0 +1,78 @@
+"""Joined runs in the window: one row per job (its tools in the Format cell), the Parts tab of the detail
+panel, and Split / Join from the runs table's context menu."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtWidgets import QMenu
+from pytestqt.qtbot import QtBot
+
+from expdesk.gui.detail.parts_view import part_rows
+from expdesk.gui.window.main_window import MainWindow
+from tests.gui.helpers import add_and_wait, wait_idle
+
+JOBS = Path(__file__).resolve().parents[1] / "data" / "jobs"
+
+
+def _template(tmp_path: Path) -> Path:
+    root = tmp_path / "logs"
+    shutil.copytree(JOBS / "lightning_hydra" / "logs", root, symlinks=True)
+    return root
+
+
+def _column(window: MainWindow, key: str) -> int:
+    return [c.key for c in window.model.columns()].index(key)
+
+
+def test_a_joined_run_is_one_row_with_its_parts_in_the_detail(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    add_and_wait(qtbot, window, [_template(tmp_path)], rows=1)
+    cell = window.model.index(0, _column(window, "format"))
+    assert cell.data() == "hydra +3"
+    assert "hydra + wandb + lightning + tensorboard" in window.model.data(cell, 3)  # ToolTipRole
+    window.table.selectRow(0)
+    key = window.model.key_at(0)
+    with qtbot.waitSignal(window.detail.loaded, timeout=10_000):
+        window.detail.show_run(key, force=True)
+    detail = window.detail
+    assert detail.tabs.tabText(5) == "Parts (4)"
+    rows = [
+        [detail.parts.model.full_value(r, c) for c in range(6)] for r in range(detail.parts.model.rowCount())
+    ]
+    assert [r[0] for r in rows] == ["hydra", "wandb", "lightning", "tensorboard"]
+    assert rows[0][1] == "." and rows[2][1] == "csv/version_0"
+    assert rows[2][3] == "inside the job folder" and rows[0][3] == "the run's own (its key)"
+    assert "params" in rows[2][2] and "metrics" in rows[2][2]
+    overview = {
+        detail.fields.topLevelItem(i).text(0): detail.fields.topLevelItem(i).text(1)
+        for i in range(detail.fields.topLevelItemCount())
+    }
+    assert overview["Format"] == "hydra + wandb + lightning + tensorboard"
+    assert part_rows(detail.run or {}) == rows
+
+
+def test_split_and_join_from_the_context_menu(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    add_and_wait(qtbot, window, [_template(tmp_path)], rows=1)
+    window.table.selectRow(0)
+    menu = QMenu(window.table)
+    split, join = window.parts_actions.add_to(menu, window.selected_keys())
+    assert split.isEnabled() and not join.isEnabled()
+    with qtbot.waitSignal(window.write_finished, timeout=10_000):
+        split.trigger()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=10_000)
+    wait_idle(qtbot, window)
+    window.table.selectAll()
+    keys = window.selected_keys()
+    assert len(keys) == 4
+    menu2 = QMenu(window.table)
+    split2, join2 = window.parts_actions.add_to(menu2, keys)
+    assert join2.isEnabled() and not split2.isEnabled() and join2.text() == "Join 4 Runs into One"
+    with qtbot.waitSignal(window.write_finished, timeout=10_000):
+        join2.trigger()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=10_000)
+    wait_idle(qtbot, window)
+    menu.deleteLater()
+    menu2.deleteLater()
