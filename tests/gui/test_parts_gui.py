@@ -39,9 +39,10 @@ def test_a_joined_run_is_one_row_with_its_parts_in_the_detail(
         window.detail.show_run(key, force=True)
     detail = window.detail
     assert detail.tabs.tabText(5) == "Parts (4)"
-    rows = [
-        [detail.parts.model.full_value(r, c) for c in range(6)] for r in range(detail.parts.model.rowCount())
-    ]
+    rows = detail.parts.rows
+    tree = detail.parts.tree
+    assert [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())] == [r[0] for r in rows]
+    assert tree.topLevelItem(2).child(0).text(1) == "inside the job folder"
     assert [r[0] for r in rows] == ["hydra", "wandb", "lightning", "tensorboard"]
     assert rows[0][1] == "." and rows[2][1] == "csv/version_0"
     assert rows[2][3] == "inside the job folder" and rows[0][3] == "the run's own (its key)"

@@ -29,6 +29,8 @@ class SeriesView:
     count: int
     nan_count: int
     last: float | None
+    #: what the run reported as this metric's result (HF *_results.json, a W&B summary...), if anything
+    final: float | None = None
 
 
 def decimate(steps: np.ndarray, values: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +85,8 @@ def metric_figure(
     ax.tick_params(colors=style.foreground, labelsize=7 if small else 9, length=2)
     ax.grid(True, color=style.grid, linewidth=0.5)
     last = "" if view.last is None else f"   last {view.last:.4g}"
+    if view.final is not None:
+        last += f"   final {view.final:.4g}"
     # the metric name is user data: matplotlib would parse $...$ as mathtext, so escape dollars
     title = view.name.replace("$", r"\$")
     if len(title) > 60:

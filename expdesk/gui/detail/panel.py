@@ -262,7 +262,11 @@ class DetailPanel(QWidget):
         names = list(run["metrics"])
         # live runs: charts are re-rendered only when the series actually changed
         if previous is None or previous["key"] != key or previous["metrics"] != run["metrics"]:
-            self.metrics.show_run(key, names)
+            # a reported result with no points (eval_samples) has no chart: it is listed above them
+            self.metrics.set_results(
+                {k: m["final"] for k, m in run["metrics"].items() if not m["count"] and "final" in m}
+            )
+            self.metrics.show_run(key, [k for k, m in run["metrics"].items() if m["count"]])
         self.tabs.setTabText(2, f"Metrics ({len(names)})")
         if previous is None or previous["key"] != key or previous["artifacts"] != run["artifacts"]:
             self.artifacts.show_run(run)

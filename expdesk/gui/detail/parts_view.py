@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from expdesk.gui.detail.kv_model import TextTableModel
+from expdesk.gui.runs.query import elide
 
 HEADERS = ["Tool", "Folder", "Gave", "Joined by", "Evidence", "Part key"]
 _RULES = {
@@ -41,7 +41,9 @@ def part_rows(run: dict[str, Any]) -> list[list[str]]:
         else:
             counts = (len(run.get("params", {})), len(run.get("metrics", {})), len(run.get("artifacts", [])))
             text = f"{counts[0]} params, {counts[1]} metrics, {counts[2]} artifacts"
-        evidence = "; ".join(f"{k}: {v}" for k, v in part.get("evidence", {}).items())
+        evidence = "; ".join(
+            f"{k}: {_inside(str(v), folder)}" for k, v in part.get("evidence", {}).items() if k != "job"
+        )
         rows.append(
             [
                 part["label"],
@@ -55,17 +57,24 @@ def part_rows(run: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _inside(value: str, folder: str) -> str:
+    """A recorded path shown relative to the run's folder when it is inside it."""
+    if value == folder:
+        return "the run's folder"
+    return value[len(folder) + 1 :] if value.startswith(folder + "/") else value
+
+
 class PartsView(QWidget):
+    """One item per part (tool and folder), its facts as child rows: fits the detail panel's width."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = TextTableModel(HEADERS, self)
-        self.table = QTableView(self)
-        self.table.setModel(self.model)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.tree = QTreeWidget(self)
+        self.tree.setColumnCount(2)
+        self.tree.setHeaderLabels(["Part", ""])
+        self.tree.setUniformRowHeights(True)
+        self.tree.setWordWrap(False)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.summary = QLabel(self)
         self.summary.setTextFormat(Qt.TextFormat.PlainText)  # user strings (paths, ids) are plain text
         self.summary.setWordWrap(True)
@@ -76,12 +85,29 @@ class PartsView(QWidget):
         box = QVBoxLayout(self)
         box.setContentsMargins(6, 6, 6, 6)
         box.addWidget(self.summary)
-        box.addWidget(self.table, 1)
+        box.addWidget(self.tree, 1)
         box.addWidget(self.notes)
+        self.rows: list[list[str]] = []
 
     def set_run(self, run: dict[str, Any]) -> None:
         rows = part_rows(run)
-        self.model.set_rows(rows)
+        self.rows = rows
+        self.tree.clear()
+        for tool, folder, gave, joined, evidence, key in rows:
+            item = QTreeWidgetItem([tool, elide(folder, 200)])
+            item.setToolTip(1, folder[:2000])
+            for label, value in (
+                ("joined", joined),
+                ("gave", gave),
+                ("evidence", evidence),
+                ("part key", key),
+            ):
+                if value:
+                    child = QTreeWidgetItem([label, elide(value, 300)])
+                    child.setToolTip(1, value[:2000])
+                    item.addChild(child)
+            self.tree.addTopLevelItem(item)
+            item.setExpanded(True)
         if len(rows) > 1:
             self.summary.setText(
                 f"One training job, {len(rows)} parts: {' + '.join(r[0] for r in rows)}. Right-click the run in"
