@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from expdesk.index.db import open_writer
-from expdesk.index.parts.build import rejoin
+from expdesk.index.parts.build import hidden_among, rejoin
 
 _log = logging.getLogger(__name__)
 
@@ -86,11 +86,14 @@ class Writer:
     @staticmethod
     def _rejoin(conn: sqlite3.Connection, changed: set[str]) -> set[str]:
         """Parts into runs, in the batch's own transaction: a reader never sees a part that joins a run
-        listed as a run of its own first. A failure here keeps the batch (the parts are written, their runs
-        are re-planned with the next batch that touches them) and is logged."""
+        listed as a run of its own first. Returns the keys to announce (runs, not hidden parts). A failure
+        here keeps the batch (the parts are written, their runs are re-planned with the next batch that
+        touches them) and is logged."""
         conn.execute("SAVEPOINT joins")
         try:
             runs = rejoin(conn, changed)
+            # listeners hear runs: a part joined into another run is announced as that run
+            hidden = hidden_among(conn, changed - {"*"})
         except sqlite3.OperationalError:
             conn.execute("ROLLBACK TO joins")
             conn.execute("RELEASE joins")
@@ -99,9 +102,9 @@ class Writer:
             conn.execute("ROLLBACK TO joins")
             conn.execute("RELEASE joins")
             _log.exception("re-planning the runs of %d changed parts failed", len(changed))
-            return set()
+            return changed
         conn.execute("RELEASE joins")
-        return runs
+        return (changed - hidden) | runs
 
     def _commit(self, batch: list[tuple[Task, Future[Any], set[str]]]) -> None:
         conn = self._conn
@@ -124,7 +127,7 @@ class Writer:
                 results.append((fut, result, None))
                 changed |= keys
             if changed:
-                changed |= self._rejoin(conn, changed)
+                changed = self._rejoin(conn, changed)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:

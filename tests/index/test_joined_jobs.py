@@ -295,3 +295,20 @@ def test_compare_and_plot_joined_runs(tmp_path: Path, capsys: pytest.CaptureFixt
     out = tmp_path / "val_acc.png"
     assert main(["plot", job["key"], "--metric", "val/acc", "--out", str(out), "--db", str(db)]) == 0
     assert out.stat().st_size > 1000
+
+
+# -- a record naming a run: the Hydra config's logger.wandb.id, the W&B run kept at the project root --------
+def test_a_config_that_names_its_wandb_run_joins_it(tmp_path: Path) -> None:
+    _db, runs = indexed(tmp_path, "named_wandb")
+    gt = truth("named_wandb")
+    (run,) = runs
+    assert flatten(gt["hydra_config"])["logger.wandb.id"] == gt["named_id"] == gt["wandb"]["run_id"]
+    hydra, wandb = run["parts"]
+    assert (hydra["label"], hydra["rule"]) == ("hydra", "head") and run["path"].endswith(gt["job"])
+    assert (wandb["label"], wandb["rule"], wandb["native_id"]) == ("wandb", "names-run", gt["named_id"])
+    assert wandb["evidence"] == {"recorded": "hydra config logger.wandb.id", "names": gt["named_id"]}
+    for key, value in gt["wandb"]["summary"].items():
+        assert run["metrics"][key]["final"] == json_number(float(value)), key
+    # the W&B folder is not inside the job folder: its files say which part they belong to
+    outside = [a for a in run["artifacts"] if a.get("part") == "wandb"]
+    assert outside and all(not a["path"].startswith("..") for a in outside)

@@ -181,9 +181,19 @@ def _choices(conn: sqlite3.Connection, keys: Collection[str] | None) -> dict[str
     return {r[0]: Choice(r[1], r[2]) for r in rows}
 
 
+def hidden_among(conn: sqlite3.Connection, keys: Collection[str]) -> set[str]:
+    """Which of `keys` are parts of another run (not rows of their own): listeners hear their runs instead."""
+    out: set[str] = set()
+    for part in _chunks(sorted(keys)):
+        sql = f"SELECT part_key FROM parts WHERE part_key IN ({_marks(len(part))}) AND run_key != part_key"
+        out |= {r[0] for r in conn.execute(sql, part)}
+    return out
+
+
 def rejoin(conn: sqlite3.Connection, changed: Collection[str]) -> set[str]:
     """Re-plan the runs the `changed` parts belong to (or everything for `"*"`); returns the run keys whose
-    rows changed, for listeners. Runs on the writer thread inside its open transaction."""
+    rows changed (a run that lost or gained parts, a part that became a run again), for listeners. Runs on
+    the writer thread inside its open transaction."""
     if "*" in changed:
         return rejoin_all(conn)
     gather = _Gather(conn)
@@ -259,7 +269,7 @@ def _apply(
     _write_notes(conn, keys, planned)
     for run_key in sorted(dirty_runs):
         _materialise(conn, run_key, planned)
-    return dirty_runs | {k for k in old if k not in new} | {k for k in new if k not in old}
+    return dirty_runs | {k for k in old if k not in new and k not in changed}
 
 
 def _carry_annotations(conn: sqlite3.Connection, part_key: str, run_key: str) -> None:

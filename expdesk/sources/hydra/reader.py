@@ -24,6 +24,7 @@ from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file, is_within
 from expdesk.sources.base import Reader, list_artifacts
 from expdesk.sources.common.folders import run_name
+from expdesk.sources.common.named_runs import named_runs
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_yaml_checked
 from expdesk.sources.hydra._metrics import read_job_metrics
@@ -102,6 +103,7 @@ class HydraReader(Reader):
         config = docs.get("config.yaml")
         if isinstance(config, dict):
             update.params = flatten(config)
+            update.links += named_runs(update.params, "hydra config")  # join evidence (a W&B id...)
         elif config is not None:
             errors.append(f"{dot_hydra / 'config.yaml'}: expected a mapping, found {type(config).__name__}")
         self._hydra_info(docs, update)

@@ -9,6 +9,9 @@ tools venv,
     python3 -m venv .toolsenv-w17 && .toolsenv-w17/bin/pip install wandb==0.17.9   # the .wandb framing reader
     .toolsenv/bin/python tests/data/jobs/lightning_hydra/make.py
 
+It also writes ../named_wandb/: a second job whose Hydra config names the W&B run it logs to
+(`logger.wandb.id`), kept outside the job folder (see `named_job`).
+
 The project below is a small copy of the template's structure (`configs/` with model/data/trainer/logger/
 callbacks/paths/hydra groups, `logger: many_loggers` = CSV + TensorBoard + W&B offline, `paths.root_dir:
 ${oc.env:PROJECT_ROOT}`, run dir `${paths.log_dir}/${task_name}/runs/${now:...}`), training a tiny MLP on
@@ -381,6 +384,42 @@ def truth_of(job: Path) -> dict:
     }
 
 
+NAMED = HERE.parent / "named_wandb"
+NAMED_ID = "h23resume"
+
+
+def named_job(project: Path, env: dict[str, str]) -> None:
+    """A second job whose config names its W&B run (`logger.wandb.id`) and keeps that run at the project root
+    (`logger.wandb.save_dir=${paths.root_dir}`), as one does to resume a run: the job folder holds no W&B
+    folder; the record names it. Kept in ../named_wandb/ (less the checkpoints, which the test needs not)."""
+    before = set((project / "logs" / "train" / "runs").iterdir())
+    overrides = ["logger=wandb", f"logger.wandb.id={NAMED_ID}", "logger.wandb.save_dir=${paths.root_dir}"]
+    subprocess.run([sys.executable, "train.py", *overrides], cwd=project, env=env, check=True)
+    (job,) = set((project / "logs" / "train" / "runs").iterdir()) - before
+    for link in ("latest-run", "debug.log", "debug-internal.log"):
+        if (project / "wandb" / link).is_symlink():
+            (project / "wandb" / link).unlink()
+    for stray in glob.glob(str(project / "wandb" / "*" / "logs" / "debug-internal.log")):
+        os.unlink(stray)
+    for tmpdir in glob.glob(str(project / "wandb" / "*" / "tmp")):
+        shutil.rmtree(tmpdir)
+    shutil.rmtree(NAMED, ignore_errors=True)
+    ckpt = shutil.ignore_patterns("*.ckpt")
+    shutil.copytree(job, NAMED / "logs" / "train" / "runs" / job.name, symlinks=True, ignore=ckpt)
+    shutil.copytree(project / "wandb", NAMED / "wandb", symlinks=True)
+    (run_dir,) = [Path(p) for p in glob.glob(str(NAMED / "wandb" / f"offline-run-*-{NAMED_ID}"))]
+    truth = {
+        "job": (NAMED / "logs" / "train" / "runs" / job.name).relative_to(NAMED).as_posix(),
+        "wandb_dir": run_dir.relative_to(NAMED).as_posix(),
+        "named_id": NAMED_ID,
+        "hydra_config": __import__("omegaconf").OmegaConf.to_container(
+            __import__("omegaconf").OmegaConf.load(job / ".hydra" / "config.yaml"), resolve=False
+        ),
+        "wandb": wandb_truth(run_dir),
+    }
+    (NAMED / "GROUND_TRUTH.json").write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "project"
@@ -403,6 +442,7 @@ def main() -> None:
             shutil.rmtree(tmpdir)
         shutil.rmtree(HERE / "logs", ignore_errors=True)
         shutil.copytree(project / "logs", HERE / "logs", symlinks=True)
+        named_job(project, env)
     (job,) = [Path(p) for p in glob.glob(str(HERE / "logs" / "train" / "runs" / "*"))]
     import hydra
     import lightning
