@@ -12,7 +12,7 @@ means the GUI thread computed (Qt or Python); far below means it waited (for the
 a loaded machine). `--attribute` lists what ran on the GUI thread during every frame/stall over 50 ms
 (worker callbacks, table paints, model resets/inserts, each with wall and CPU ms).
 
-    python benchmarks/bench_gui.py [--runs 10000] [--keys 1000] [--db PATH] [--attribute]
+    python benchmarks/bench_gui.py [--runs 10000] [--keys 1000] [--db PATH] [--attribute] [--untuned]
     (--db PATH: an existing file is reused as built before, so repeated runs skip the 20 s build)
     (QT_QPA_PLATFORM=offscreen by default; run under xvfb-run for a real X server)
 """
@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from expdesk.app import tune_process
 from expdesk.gui.runs import filter_bar
 from expdesk.gui.runs.model import RunsModel
 from expdesk.gui.window import layout as window_layout
@@ -285,6 +286,9 @@ def main() -> int:
     parser.add_argument("--per-run", type=int, default=40, help="params and metrics each run has")
     parser.add_argument("--db", type=Path, default=None, help="reused when it exists (same arguments)")
     parser.add_argument("--attribute", action="store_true", help="list what ran during long frames")
+    parser.add_argument(
+        "--untuned", action="store_true", help="skip expdesk.app.tune_process (to re-measure what it buys)"
+    )
     args = parser.parse_args()
     global TRACER
     if args.attribute:
@@ -292,6 +296,8 @@ def main() -> int:
         TRACER.install()
     tmp = tempfile.TemporaryDirectory()
     db = args.db or Path(tmp.name) / "bench.sqlite"
+    if not args.untuned:
+        tune_process()  # what the app does at start-up (expdesk/app.py)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     QCoreApplication.setOrganizationName("expdesk-bench")
     QCoreApplication.setApplicationName("expdesk-bench")

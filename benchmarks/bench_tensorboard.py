@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from expdesk.sources.tensorboard._tfrecord import frame
+from expdesk.sources.common.tfrecord import frame
 from expdesk.sources.tensorboard.reader import READER
 
 

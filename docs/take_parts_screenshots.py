@@ -66,7 +66,7 @@ def main() -> int:
                         tabs.setCurrentIndex(i)
                 return
 
-    QTimer.singleShot(5000, lambda: select("hydra +3", "Parts"))
+    QTimer.singleShot(5000, lambda: select("hydra +2", "Parts"))
     QTimer.singleShot(8000, lambda: window.grab().save(str(OUT / "parts-detail.png")))
     QTimer.singleShot(8500, lambda: select("transformers", "Metrics"))
     QTimer.singleShot(13000, lambda: (window.grab().save(str(OUT / "parts-metrics.png")), app.quit()))

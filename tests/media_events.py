@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expdesk.sources.tensorboard._tfrecord import masked_crc32c
+from expdesk.sources.common.tfrecord import masked_crc32c
 
 
 def _varint(value: int) -> bytes:

@@ -49,12 +49,14 @@ def test_index_runs_show_round_trip(tmp_path: Path) -> None:
         "stale",
         "deleted",
         "start_time",
+        "start_time_from",
         "end_time",
         "parent",
         "params",
         "tags",
         "metrics",
         "artifacts",
+        "unread",
         "error",
     }
     assert all(fields <= set(r) for r in everything)

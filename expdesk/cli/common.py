@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,22 @@ def db_arg(parser: argparse.ArgumentParser) -> None:
 def open_index(args: argparse.Namespace) -> Any:
     from expdesk.index.service import Index
 
-    return Index(args.db)
+    return announce_notices(Index(args.db))
+
+
+def announce_notices(index: Any) -> Any:
+    """Say the index's notices (network filesystem, read-only, another process writing, a crashed
+    writer taken over) on stderr, one line each, now and as they come; returns `index`."""
+
+    def say(line: str) -> None:
+        print(f"expdesk: {line}", file=sys.stderr, flush=True)
+
+    for line in index.notices:
+        # a read-only index: the first write refuses with this very line (one line, not two)
+        if line != index.read_only:
+            say(line)
+    index.add_notice_listener(say)
+    return index
 
 
 def open_reader(args: argparse.Namespace) -> Any:

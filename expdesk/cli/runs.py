@@ -38,7 +38,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(
             f"{report.found} runs found, {report.read} read, {report.unchanged} unchanged, "
-            f"{len(report.errors)} with errors, {len(report.gone)} gone ({report.seconds:.2f} s)"
+            f"{len(report.errors)} with errors, {len(report.unread)} with files not read, "
+            f"{len(report.gone)} gone ({report.seconds:.2f} s)"
         )
         for path, message in report.errors:
             print(f"  error: {message}" if path in message else f"  error: {path}: {message}")
@@ -57,19 +58,20 @@ def print_runs_table(runs: list[dict[str, Any]]) -> None:
     header = f"{'KEY':<16}  {'FORMAT':<13} {'STATUS':<11} {'START (UTC)':<19}  {'EXPERIMENT':<22} NAME"
     print(header)
     for r in runs:
-        status = r["status"] + ("*" if r["stale"] else "") + ("!" if r["error"] else "")
+        status = r["status"] + ("*" if r["stale"] else "") + ("!" if r["error"] or r.get("unread") else "")
         start = (r["start_time"] or "")[:19].replace("T", " ")
         name = r["name"] or ""
         if r["deleted"]:
             name += " (deleted)"
-        fmt = r["format"] + (f"+{len(r['parts']) - 1}" if len(r.get("parts", ())) > 1 else "")
+        formats = r.get("formats") or [r["format"]]
+        fmt = r["format"] + (f"+{len(formats) - 1}" if len(formats) > 1 else "")
         print(
             f"{r['key']:<16}  {_short(fmt, 13):<13} {status:<11} {start:<19}  {_short(r['experiment'], 22):<22} "
             f"{_short(name, 60)}"
         )
     print(
         f"\n{len(runs)} runs   (* stale: says running but no sign of life; ! could not be read fully: "
-        f"see `expdesk show KEY`; +N: N more tools' parts joined into the run)"
+        f"see `expdesk show KEY`; +N: N more tools joined into the run)"
     )
 
 
@@ -135,11 +137,18 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("parent", "parent"),
     ):
         if run.get(field) is not None:
-            print(f"  {label:<12} {run[field]}{' (stale)' if field == 'status' and run['stale'] else ''}")
+            note = " (stale)" if field == "status" and run["stale"] else ""
+            if field == "start_time" and "mtime" in (run.get("start_time_from") or ""):
+                note = f" (from {run['start_time_from']}: not recorded by the run)"
+            print(f"  {label:<12} {run[field]}{note}")
     if run["deleted"]:
         print("  deleted      yes (soft-deleted in the tool)")
     if run["error"]:
         print(f"  ERROR        {run['error']}")
+    if run["unread"]:
+        print(f"\nnot read ({len(run['unread'])}):")
+        for item in run["unread"]:
+            print(f"  {item['path']}: {item['reason']}")
     if len(run["parts"]) > 1 or run.get("join_notes"):
         print("\nparts:")
         for part in run["parts"]:

@@ -58,6 +58,7 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from expdesk.cli.common import announce_notices
     from expdesk.index.service import Index
     from expdesk.watch import Watcher
 
@@ -88,7 +89,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
     previous_fd = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     try:
-        with Index(args.db) as index:
+        with announce_notices(Index(args.db)) as index:
             watcher = Watcher(index, on_message=say, **options)
             for path, network in roots:
                 watcher.add_root(path, network)

@@ -169,6 +169,9 @@ class RunUpdate:
     #: (readers that list media from files on every read) or `metrics_reset` (the reader started over)
     media: list[MediaItem] = field(default_factory=list)
     media_complete: bool = False
+    #: files of the run that look like metrics or params but could not be read: (path relative to the run
+    #: folder, POSIX separators; reason). Nothing is dropped in silence: what is not read is said here.
+    unread: list[tuple[str, str]] = field(default_factory=list)
     #: reported results by metric key (complete on every read, like params); a key may have no series
     finals: dict[str, Final] = field(default_factory=dict)
     error: str | None = None

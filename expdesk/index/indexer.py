@@ -25,6 +25,7 @@ from expdesk.index import store
 from expdesk.index.db import open_reader
 from expdesk.index.writer import Writer
 from expdesk.sources import registry
+from expdesk.sources.base import unread_from_error
 
 #: runs read but not yet written that the indexer lets pile up before it waits for the writer
 MAX_UNWRITTEN = 4
@@ -38,6 +39,8 @@ class IndexReport:
     read: int = 0
     unchanged: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (run path, message)
+    #: runs read this pass that hold files they could not read (listed on the run, with the reason)
+    unread: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
@@ -75,6 +78,8 @@ def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | No
             # no cursor = read from the start (a new run, or `--force`): the points replace whatever the
             # index holds, or a forced re-read would append every point a second time
             update.metrics_reset = True
+        # a file a reader could only name in its error is listed as not read too: nothing goes unsaid
+        update.unread += unread_from_error(ref.path, update)
         return update, fingerprint, None
     except SourceError as exc:
         return None, fingerprint, str(exc)
@@ -90,6 +95,38 @@ def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | No
     ) as exc:
         # a reader bug or an input no reader anticipated: contained to this run, reported with the run
         return None, fingerprint, f"{ref.path}: unexpected {type(exc).__name__}: {exc}"
+
+
+class CursorMoved(Exception):
+    """The run's stored cursor is not the one its read started from: another writer (another expdesk
+    process on the same index, or an overlapping pass) stored a newer state meanwhile."""
+
+
+def apply_from_cursor(
+    conn: sqlite3.Connection,
+    *,
+    expected: str | None,
+    ref: RunRef,
+    update: RunUpdate,
+    fingerprint: str,
+    prepared: list[store.PreparedSeries] | None,
+) -> None:
+    """`store.apply_update`, unless the run moved on since its cursor was read (writer thread): `expected`
+    is that cursor as canonical JSON, taken before the read (readers update the cursor they are given in
+    place). Appending points read from an old cursor would store them twice; the caller re-reads."""
+    if expected is not None:
+        row = conn.execute("SELECT cursor FROM runs WHERE key=?", (ref.key,)).fetchone()
+        if row is None or _canonical(json.loads(row[0] or "{}")) != expected:
+            raise CursorMoved(ref.key)
+    store.apply_update(conn, ref=ref, update=update, fingerprint=fingerprint, prepared=prepared)
+
+
+def _canonical(cursor: dict[str, Any] | None) -> str | None:
+    return None if cursor is None else json.dumps(cursor, sort_keys=True)
+
+
+#: rounds of re-reading runs whose cursor moved under a pass (each round reads only what is new)
+MOVED_ROUNDS = 3
 
 
 class Indexer:
@@ -140,11 +177,28 @@ class Indexer:
         return report
 
     def _settle(self, writes: list[tuple[Future[Any], RunRef, str]], report: IndexReport) -> None:
-        """Wait for every write. A run whose rows cannot be written (a value SQLite refuses, a reader
-        handing back something odd) gets that as its error; the other runs are not affected."""
+        """Wait for every write, then re-read the runs another writer moved on meanwhile (from their new
+        cursor: only what is new since). A run whose rows cannot be written (a value SQLite refuses, a
+        reader handing back something odd) gets that as its error; the other runs are not affected."""
+        moved = self._wait_writes(writes, report)
+        for _round in range(MOVED_ROUNDS):
+            if not moved:
+                return
+            again = IndexReport()
+            retried: list[tuple[Future[Any], RunRef, str]] = []
+            self._read_all(moved, self.known(), False, again, retried, set(), None, lambda: False)
+            moved = self._wait_writes(retried, report)
+            report.errors += again.errors
+
+    def _wait_writes(
+        self, writes: list[tuple[Future[Any], RunRef, str]], report: IndexReport
+    ) -> list[RunRef]:
+        moved: list[RunRef] = []
         for fut, ref, fingerprint in writes:
             try:
                 fut.result()
+            except CursorMoved:
+                moved.append(ref)
             except sqlite3.OperationalError:
                 raise  # the DB cannot be written at all (full, read-only): not this run's fault
             except Exception as exc:
@@ -155,6 +209,7 @@ class Indexer:
                     self.writer.call(
                         partial(store.record_error, ref=ref, error=message, fingerprint=fingerprint)
                     )
+        return moved
 
     def refresh(self, refs: list[RunRef], force: bool = False) -> IndexReport:
         """Re-read specific runs (the watcher's path): same rules as `index`, no discovery."""
@@ -182,7 +237,7 @@ class Indexer:
         progress: Progress | None,
         cancelled: Callable[[], bool],
     ) -> None:
-        todo = []
+        todo: list[tuple[RunRef, dict[str, Any] | None]] = []
         for ref in refs:
             seen.add(ref.key)
             report.keys.append(ref.key)
@@ -199,7 +254,7 @@ class Indexer:
             todo.append((ref, None if force or previous is None else previous[1]))
         done = report.unchanged
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="expdesk-read") as pool:
-            pending: dict[Future[Any], RunRef] = {}
+            pending: dict[Future[Any], tuple[RunRef, str | None]] = {}
             queue = iter(todo)
             exhausted = False
             while pending or not exhausted:
@@ -209,21 +264,23 @@ class Indexer:
                     if item is None:
                         exhausted = True
                         break
-                    pending[pool.submit(read_and_prepare, *item)] = item[0]
+                    # the cursor's JSON before the read: the reader updates the dict it is given
+                    pending[pool.submit(read_and_prepare, *item)] = (item[0], _canonical(item[1]))
                 if cancelled():
                     exhausted = True
                 if not pending:
                     break
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    ref = pending.pop(fut)
+                    ref, cursor = pending.pop(fut)
                     update, fingerprint, error, prepared = fut.result()
                     if update is not None:
                         writes.append(
                             (
                                 self.writer.submit(
                                     partial(
-                                        store.apply_update,
+                                        apply_from_cursor,
+                                        expected=cursor,
                                         ref=ref,
                                         update=update,
                                         fingerprint=fingerprint,
@@ -235,6 +292,8 @@ class Indexer:
                                 fingerprint,
                             )
                         )
+                        if update.unread:
+                            report.unread.append(str(ref.path))
                         if update.error:
                             report.errors.append((str(ref.path), update.error))
                     else:

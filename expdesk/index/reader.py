@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from expdesk.index.finals import unpack as unpack_final
 from expdesk.index.runjson import iso as iso  # re-exported: lineage records print times the same way
 from expdesk.index.sql_functions import install_functions
 from expdesk.index.stale import DEFAULT_STALE_AFTER
+from expdesk.index.stale import is_stale as is_stale  # re-exported: tests and callers import it from here
+from expdesk.index.storage import describe
 from expdesk.index.store import decode_steps, decode_ts
 
 
@@ -43,12 +46,22 @@ class SeriesInfo:
     nan_count: int
 
 
+@functools.lru_cache(maxsize=16)
+def _mmap_allowed(db_path: Path) -> bool:
+    # once per index path and process: memory-mapped reads are unsafe on a network filesystem
+    return describe(db_path).mmap_reads
+
+
 class IndexReader:
     """Named read queries on the index. `conn` is for the index package's own query modules (`table`,
     `lineage_queries`, `hashes`); everything else calls a named query (tests/test_architecture.py)."""
 
-    def __init__(self, db_path: Path, stale_after: float = DEFAULT_STALE_AFTER) -> None:
+    def __init__(
+        self, db_path: Path, stale_after: float = DEFAULT_STALE_AFTER, mmap_reads: bool | None = None
+    ) -> None:
         self.db_path = db_path
+        #: whether `series_many` may read through a memory map (None: decided by the index's filesystem)
+        self.mmap_reads = _mmap_allowed(Path(db_path)) if mmap_reads is None else mmap_reads
         self.conn = open_reader(db_path)
         install_functions(self.conn)  # regexp + chunk access used by compiled filters and sorts
         self.stale_after = stale_after
@@ -270,11 +283,14 @@ class IndexReader:
         chunks' point counts: no list of every chunk's blobs and no concatenation (about half the peak
         memory of `series`)."""
         previous_mmap = self.conn.execute("PRAGMA mmap_size").fetchone()[0]
+        if not self.mmap_reads:
+            previous_mmap = None  # a network filesystem (storage.py): plain reads, the setting untouched
         try:
             # Chunk blobs span ~16 overflow pages each: read them through the memory map, not one pread()
             # per page (a third of the load time, almost all of its system time). Only for this call: the
             # setting is the connection's and other queries keep theirs.
-            self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")
+            if previous_mmap is not None:
+                self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")
             out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
             with self._snapshot():
                 for run_key, metric in pairs:
@@ -288,7 +304,8 @@ class IndexReader:
                         out[(run_key, metric)] = self._series_into_arrays(row[0], row[1], with_timestamps)
             return out
         finally:
-            self.conn.execute(f"PRAGMA mmap_size={int(previous_mmap)}")
+            if previous_mmap is not None:
+                self.conn.execute(f"PRAGMA mmap_size={int(previous_mmap)}")
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[None]:

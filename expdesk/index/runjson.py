@@ -54,6 +54,9 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
 
 
 def _base(r: Any, now: float, stale_after: float) -> dict[str, Any]:
+    info = json.loads(r["info"] or "{}")
+    # (a sqlite3.Row's `in` looks at its values, not its column names)
+    joined = json.loads(r["joined_info"] or "{}") if "joined_info" in r.keys() else {}  # noqa: SIM118
     return {
         "key": r["key"],
         "format": r["format"],
@@ -66,14 +69,18 @@ def _base(r: Any, now: float, stale_after: float) -> dict[str, Any]:
         "stale": is_stale(r["status"], r["last_activity"], now, stale_after),
         "deleted": bool(r["deleted"]),
         "start_time": iso(r["start_time"]),
+        # where the start time came from, when the reader said (a file mtime is a last resort); a joined
+        # run's names the part it is from
+        "start_time_from": joined.get("start_time_from") if joined else info.get("start_time_from"),
         "end_time": iso(r["end_time"]),
         "parent": r["parent_key"],
         "params": {},
         "tags": {},
         "metrics": {},
         "artifacts": [],
+        "unread": [],
         "error": r["error"],
-        "info": json.loads(r["info"] or "{}"),
+        "info": info,
         "gone": bool(r["gone"]),
     }
 
@@ -138,6 +145,7 @@ def runs_json(reader: IndexReader, keys: list[str], history: bool = False) -> li
                 entry["history"] = _history(reader, r["series_id"]) if r["series_id"] is not None else []
             out[r["run_key"]]["metrics"][r["key"]] = entry
         _artifacts(reader, out, part)
+        _unread(reader, out, part, labels)
         _media(reader, out, part, labels)
         for r in conn.execute(f"SELECT * FROM annotations WHERE run_key IN ({marks})", part):
             if r["run_key"] in out:
@@ -191,6 +199,29 @@ def _parts(reader: IndexReader, keys: list[str], out: dict[str, dict[str, Any]])
                 }
             ]
     return labels
+
+
+def _unread(
+    reader: IndexReader, out: dict[str, dict[str, Any]], keys: list[str], labels: dict[str, dict[str, str]]
+) -> None:
+    """Files every part could not read, with the reason (a joined run's: paths from the run's folder, and
+    which part said so)."""
+    marks = ",".join("?" * len(keys))
+    rows = reader.conn.execute(
+        "SELECT pr.run_key, u.run_key, r.path, u.path, u.reason FROM part_runs pr JOIN unread u"
+        f" ON u.run_key = pr.part_key JOIN runs r ON r.key = pr.part_key WHERE pr.run_key IN ({marks})"
+        " ORDER BY pr.run_key, u.path",
+        keys,
+    )
+    for run_key, part_key, part_path, rel, reason in rows:
+        run = out.get(run_key)
+        if run is None:
+            continue
+        if run_key not in labels:
+            run["unread"].append({"path": rel, "reason": reason})
+            continue
+        inside = relative_to_run(run["path"], part_path, rel)
+        run["unread"].append({"path": inside or rel, "reason": reason, "part": labels[run_key].get(part_key)})
 
 
 def _media(
@@ -344,4 +375,8 @@ def parts_json(reader: IndexReader, keys: list[str]) -> list[dict[str, Any]]:
             f"SELECT run_key, path, size FROM artifacts WHERE run_key IN ({marks}) ORDER BY path", part
         ):
             out[r[0]]["artifacts"].append({"path": r[1], "size": r[2]})
+        for r in conn.execute(
+            f"SELECT run_key, path, reason FROM unread WHERE run_key IN ({marks}) ORDER BY path", part
+        ):
+            out[r[0]]["unread"].append({"path": r[1], "reason": r[2]})
     return [out[k] for k in keys if k in out]

@@ -174,6 +174,38 @@ def m021_media(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m017_unread(db: Database) -> None:
+    # Files a run holds that look like metrics or params but could not be read, with the reason: what the
+    # detail panel and `show --json` list so that nothing is dropped in silence. Rewritten on every read.
+    db.executescript(
+        """
+        CREATE TABLE unread (
+            run_key TEXT NOT NULL,
+            path TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (run_key, path)
+        );
+        """
+    )
+
+
+@MIGRATIONS()
+def m015_changes(db: Database) -> None:
+    """Which runs each commit touched, in commit order: another expdesk process sharing the index reads
+    the rows after the last one it saw to follow this process's writes (issue 15). Pruned by the writer,
+    never its newest row, so the rowid keeps growing without AUTOINCREMENT (whose bookkeeping table cost
+    one more page per commit)."""
+    db.executescript(
+        """
+        CREATE TABLE changes (
+            seq INTEGER PRIMARY KEY,
+            run_key TEXT NOT NULL
+        );
+        """
+    )
+
+
+@MIGRATIONS()
 def m023_parts(db: Database) -> None:
     # Parts and runs (issue 23). `runs` keeps one row per *part* (what one reader read in one folder); a run
     # is one training job = the parts the join rules put together. `parts` maps every part of a joined run

@@ -11,11 +11,13 @@ from pathlib import Path
 from expdesk.core.entities import RunRef
 from expdesk.core.errors import ExpdeskError, UsageError
 from expdesk.core.paths import default_db_path, is_server_url
+from expdesk.index import storage
 from expdesk.index.indexer import Indexer, IndexReport, Progress
 from expdesk.index.media_store import delete_media
 from expdesk.index.parts.build import run_members, set_choices
 from expdesk.index.reader import IndexReader
-from expdesk.index.writer import Writer
+from expdesk.index.storage import FsProbe, describe
+from expdesk.index.writer import Notice, Writer
 
 
 def _root_id(path: Path | str) -> str:
@@ -24,10 +26,31 @@ def _root_id(path: Path | str) -> str:
 
 
 class Index:
-    def __init__(self, db_path: Path | None = None, workers: int = 2) -> None:
+    def __init__(
+        self, db_path: Path | None = None, workers: int = 2, fs_probe: FsProbe | None = None
+    ) -> None:
         self.db_path = Path(db_path) if db_path else default_db_path()
-        self.writer = Writer(self.db_path)
+        #: the index file's filesystem: network (rollback journal, no mmap) or read-only (no writes)
+        self.storage = describe(self.db_path, fs_probe or storage.probe_filesystem)
+        self.writer = Writer(self.db_path, self.storage)
         self.indexer = Indexer(self.writer, workers)
+
+    @property
+    def notices(self) -> list[str]:
+        """One-line notices for the user so far (network filesystem, read-only, waits, takeovers)."""
+        return list(self.writer.notices)
+
+    @property
+    def read_only(self) -> str | None:
+        """Why this process cannot write the index (None when it can)."""
+        return self.writer.read_only
+
+    def add_notice_listener(self, callback: Notice) -> None:
+        """`callback(line)` for each later notice; it runs on whichever thread noticed (keep it tiny)."""
+        self.writer.add_notice_listener(callback)
+
+    def remove_notice_listener(self, callback: Notice) -> None:
+        self.writer.remove_notice_listener(callback)
 
     def close(self) -> None:
         self.writer.stop()
@@ -41,9 +64,10 @@ class Index:
     def reader(self, stale_after: float | None = None) -> IndexReader:
         """A fresh read-only connection; give each thread its own. `stale_after`: seconds without a sign of
         life after which a running run is shown as stale (default `DEFAULT_STALE_AFTER`)."""
+        mmap = self.storage.mmap_reads
         if stale_after is None:
-            return IndexReader(self.db_path)
-        return IndexReader(self.db_path, stale_after=stale_after)
+            return IndexReader(self.db_path, mmap_reads=mmap)
+        return IndexReader(self.db_path, stale_after=stale_after, mmap_reads=mmap)
 
     # -- roots --------------------------------------------------------------------------------------
     def add_root(self, path: Path | str, network: bool | None = None) -> str:
@@ -72,6 +96,7 @@ class Index:
                 ("artifacts", "run_key"),
                 ("files", "run_key"),
                 ("links", "run_key"),
+                ("unread", "run_key"),
                 ("finals", "run_key"),
             ):
                 conn.executemany(f"DELETE FROM {table} WHERE {col}=?", [(k,) for k in keys])

@@ -308,6 +308,11 @@ def apply_update(
             for f in update.files
         ],
     )
+    conn.execute("DELETE FROM unread WHERE run_key=?", (key,))
+    conn.executemany(
+        "INSERT INTO unread (run_key, path, reason) VALUES (?,?,?)",
+        [(key, path, reason) for path, reason in unread_rows(update.unread)],
+    )
     conn.execute("DELETE FROM links WHERE run_key=?", (key,))
     conn.executemany(
         "INSERT INTO links (run_key, rule, target_native_id, target_path, evidence) VALUES (?,?,?,?,?)",
@@ -328,6 +333,16 @@ def apply_update(
         if p.series.key in existing:
             append_series(conn, key, p.series)
     apply_media(conn, key, update)
+
+
+def unread_rows(unread: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One row per path, in path order; two reasons for one file are both kept (joined), never one lost."""
+    reasons: dict[str, list[str]] = {}
+    for path, reason in unread:
+        kept = reasons.setdefault(str(path), [])
+        if reason not in kept:
+            kept.append(str(reason))
+    return [(path, "; ".join(found)) for path, found in sorted(reasons.items())]
 
 
 @dataclass
@@ -411,6 +426,8 @@ def record_error(conn: sqlite3.Connection, ref: RunRef, error: str, fingerprint:
     """A run that could not be read at all still appears, with its reason."""
     conn = _TextSafe(conn)  # type: ignore[assignment]
     now = time.time()
+    # the reason replaces whatever an earlier read listed as not read: the whole run is unreadable now
+    conn.execute("DELETE FROM unread WHERE run_key=?", (ref.key,))
     conn.execute(
         "INSERT INTO runs (key, format, path, root, store, native_id, name, error, fingerprint, first_seen,"
         " indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"

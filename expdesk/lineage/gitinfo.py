@@ -3,8 +3,11 @@
 Observation is guarded: the work tree must lie inside the run's watched root (a repository *above* the root
 is someone else's project, e.g. the checkout that holds a copy of the runs), and git is run with optional
 locks off (so `status` never rewrites `.git/index` inside a watched folder), no fsmonitor, no hooks, no
-external diff or textconv. A repository whose config defines filters or commands is not run at all: clean
-filters execute on `status`/`diff`, and we never execute what a watched folder configures.
+external diff or textconv. A repository whose own config (local or worktree scope) defines filters or
+commands is not run at all: clean filters execute on `status`/`diff`, and we never execute what a watched folder
+configures. Filters from the user's own system or global config (git-lfs installs one for everybody) are
+switched off for our calls rather than refused: `git-lfs clean` writes objects into `.git/lfs` of the watched
+folder, and an empty filter command makes git compare the file as it is (an LFS pointer stays a pointer).
 """
 
 from __future__ import annotations
@@ -69,14 +72,18 @@ def find_work_tree(start: Path, root: Path) -> Path | None:
     return None
 
 
-def _git(top: Path, *args: str, binary: bool = False) -> bytes:
+#: config scopes a watched repository supplies itself (`include.path` entries there show as these scopes)
+_REPOSITORY_SCOPES = ("local", "worktree")
+
+
+def _git(top: Path, *args: str, binary: bool = False, overrides: tuple[str, ...] = ()) -> bytes:
     git = shutil.which("git")
     if git is None:
         raise OSError("git is not installed")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update({"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"})
     cmd = [git, "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.untrackedCache=false",
-           "-C", str(top), *args]  # fmt: skip
+           *overrides, "-C", str(top), *args]  # fmt: skip
     done = subprocess.run(
         cmd, capture_output=True, timeout=GIT_TIMEOUT, env=env, stdin=subprocess.DEVNULL, check=False
     )
@@ -91,26 +98,44 @@ def observe_git(start: Path, root: Path) -> tuple[dict[str, Any] | None, bytes |
     if top is None:
         return None, None, "the run folder is not inside a git work tree within its watched root"
     try:
-        config = _git(top, "config", "--list").decode("utf-8", "replace").splitlines()
-        risky = [line.split("=", 1)[0] for line in config if _RISKY_CONFIG.match(line)]
+        config = _git(top, "config", "--list", "--show-scope").decode("utf-8", "replace").splitlines()
+        entries = [(scope, item) for scope, _, item in (line.partition("\t") for line in config)]
+        risky = [
+            item.split("=", 1)[0]
+            for scope, item in entries
+            if scope in _REPOSITORY_SCOPES and _RISKY_CONFIG.match(item)
+        ]
         if risky:
             return None, None, f"git not run: the repository config defines {', '.join(sorted(set(risky)))}"
-        commit = _git(top, "rev-parse", "HEAD").decode().strip()
-        branch = _git(top, "rev-parse", "--abbrev-ref", "HEAD").decode().strip()
+        user_filters = sorted(
+            {
+                item.split(".")[1]
+                for scope, item in entries
+                if item.lower().startswith("filter.") and "." in item[7:]
+            }
+        )
+        overrides = tuple(
+            arg
+            for name in user_filters
+            for key in ("clean", "smudge", "process")
+            for arg in ("-c", f"filter.{name}.{key}=")
+        ) + tuple(arg for name in user_filters for arg in ("-c", f"filter.{name}.required=false"))
+
+        def git(*args: str) -> bytes:
+            return _git(top, *args, overrides=overrides)
+
+        commit = git("rev-parse", "HEAD").decode().strip()
+        branch = git("rev-parse", "--abbrev-ref", "HEAD").decode().strip()
         remotes: dict[str, str] = {}
-        for line in _git(top, "remote", "-v").decode("utf-8", "replace").splitlines():
+        for line in git("remote", "-v").decode("utf-8", "replace").splitlines():
             fields = line.split()
             if len(fields) >= 2 and fields[0] not in remotes:
                 remotes[fields[0]] = strip_credentials(fields[1])
-        status = _git(top, "status", "--porcelain=v1", "-z", "--untracked-files=normal").split(b"\0")
+        status = git("status", "--porcelain=v1", "-z", "--untracked-files=normal").split(b"\0")
         untracked = sorted(e[3:].decode("utf-8", "replace") for e in status if e.startswith(b"?? "))
         tracked_changes = [e for e in status if e and not e.startswith(b"?? ")]
-        diff = (
-            _git(top, "diff", "--binary", "--no-ext-diff", "--no-textconv", "HEAD")
-            if tracked_changes
-            else b""
-        )
-        submodules = _git(top, "submodule", "status").decode("utf-8", "replace").split("\n")
+        diff = git("diff", "--binary", "--no-ext-diff", "--no-textconv", "HEAD") if tracked_changes else b""
+        submodules = git("submodule", "status").decode("utf-8", "replace").split("\n")
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, None, f"git could not be read: {exc}"
     out: dict[str, Any] = {
@@ -124,6 +149,8 @@ def observe_git(start: Path, root: Path) -> tuple[dict[str, Any] | None, bytes |
         "untracked": untracked,
         "submodules": [s.strip() for s in submodules if s.strip()],
     }
+    if user_filters:
+        out["filters_not_run"] = user_filters  # files under them were compared as stored (e.g. LFS pointers)
     if len(diff) > MAX_DIFF_BYTES:
         out["diff_omitted"] = f"diff is {len(diff)} bytes, over the {MAX_DIFF_BYTES}-byte cap"
         diff = b""

@@ -59,6 +59,42 @@ class Reader(ABC):
         return tree_fingerprint(ref.path)
 
 
+def run_relative(folder: Path, path: Path | str) -> str:
+    """`path` as the run lists it: relative to the run folder, POSIX separators (the path itself if outside)."""
+    try:
+        return Path(path).relative_to(folder).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def unread_entry(folder: Path, error: SourceError) -> tuple[str, str]:
+    """An `RunUpdate.unread` entry for a file a reader could not read: (path in the run, reason[ at where])."""
+    reason = f"{error.reason} ({error.where})" if error.where else error.reason
+    return run_relative(folder, error.path), reason
+
+
+def unread_from_error(folder: Path, update: RunUpdate) -> list[tuple[str, str]]:
+    """Files of the run that its error message names (`<path>[:<where>]: <reason>`, as `SourceError` words
+    it, the path absolute or relative to the run), as unread entries - for the files a reader reported only
+    in `error` (a skipped line, a ragged row). Paths already in `update.unread` are left as listed."""
+    if not update.error:
+        return []
+    listed = {path for path, _ in update.unread}
+    found: list[tuple[str, str]] = []
+    for message in update.error.split("; "):
+        for artifact in update.artifacts:
+            if artifact.path in listed:
+                continue
+            for prefix in (str(folder / artifact.path), artifact.path):
+                if message.startswith(prefix) and message[len(prefix) : len(prefix) + 1] == ":":
+                    found.append((artifact.path, message[len(prefix) + 1 :].strip()))
+                    break
+            else:
+                continue
+            break
+    return found
+
+
 def require_folder(ref: RunRef) -> Path:
     """The run's folder, or a SourceError when it vanished between discovery and reading."""
     if not ref.path.is_dir():

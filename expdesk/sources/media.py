@@ -34,11 +34,11 @@ COPY_BLOCK = 1 << 20
 
 #: codec -> "module:function" turning the span's bytes into histogram buckets (n x 3: left, right, count)
 HISTOGRAM_CODECS = {
-    "tb-histogram": "expdesk.sources.tensorboard._media:histogram_buckets",
-    "tb-tensor-histogram": "expdesk.sources.tensorboard._media:tensor_histogram",
+    "tb-histogram": "expdesk.sources.common.tbmedia:histogram_buckets",
+    "tb-tensor-histogram": "expdesk.sources.common.tbmedia:tensor_histogram",
 }
 #: codec -> "module:function" turning the span's bytes into text values
-TEXT_CODECS = {"tb-text": "expdesk.sources.tensorboard._media:text_values"}
+TEXT_CODECS = {"tb-text": "expdesk.sources.common.tbmedia:text_values"}
 #: codecs whose span is a framed record of a log: the decoder reads it from the open file itself (framing
 #: depends on absolute offsets) and picks the item's `key` among the record's values
 RECORD_CODECS = {"wandb-history": "expdesk.sources.wandb._media:histogram_buckets"}

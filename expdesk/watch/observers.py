@@ -117,8 +117,10 @@ def _count_dirs(path: str) -> int:
 def _native_watch_count(observer: BaseObserver, watch: ObservedWatch) -> int | None:
     """How many folders watchdog's inotify emitter really watches, or None where that cannot be seen.
 
-    watchdog (>= 6) silently skips sub-folders it cannot watch (ENOSPC past fs.inotify.max_user_watches),
+    watchdog 6 and 7.0 silently skip sub-folders they cannot watch (ENOSPC past fs.inotify.max_user_watches),
     so a partial watch is only visible in the emitter's bookkeeping; private, hence every step guarded.
+    (watchdog 7.1 raises from `schedule` instead; it still skips folders created later, which the
+    periodic reconcile catches.)
     """
     emitter = getattr(observer, "_emitter_for_watch", {}).get(watch)
     group = getattr(emitter, "_inotify", None)
@@ -197,14 +199,15 @@ class Observers:
         try:
             watch = observer.schedule(self._handler, target, recursive=recursive, event_filter=EVENT_FILTER)
         except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                # watchdog >= 7.1 raises (and keeps no watch) when any folder of the tree cannot be watched
+                return None, _limit_message(root, None, folders)
             return None, f"cannot watch {root} natively ({_reason(exc)}); polling it instead"
         watched = _native_watch_count(observer, watch)
         if watched is not None and watched < folders:
+            # watchdog < 7.1 skips the folders it cannot watch without a word: a partial watch
             self.unschedule(Scheduled(Mode.NATIVE, watch))
-            return None, (
-                f"cannot watch {root} natively (inotify watch limit reached: {watched} of {folders} folders);"
-                " polling it instead"
-            )
+            return None, _limit_message(root, watched, folders)
         return watch, ""
 
     def unschedule(self, scheduled: Scheduled) -> None:
@@ -238,6 +241,17 @@ def _stop(observer: Any) -> None:
     observer.stop()
     if observer.is_alive():
         observer.join()
+
+
+def _limit_message(root: str, watched: int | None, folders: int) -> str:
+    """The same words for both watchdog behaviours at the watch limit (raise, or skip in silence)."""
+    count = (
+        f"{watched} of {folders} folders watched" if watched is not None else f"{folders} folders to watch"
+    )
+    return (
+        f"cannot watch {root} natively (inotify watch limit reached: {count};"
+        " raise fs.inotify.max_user_watches); polling it instead"
+    )
 
 
 def _reason(exc: OSError) -> str:

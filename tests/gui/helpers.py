@@ -17,13 +17,11 @@ def drop_folders(window: MainWindow, folders: list[Path]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(f)) for f in folders])
     centre = QPoint(window.width() // 2, window.height() // 2)
-    enter = QDragEnterEvent(
-        centre.toPointF(),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    try:
+        enter = QDragEnterEvent(centre.toPointF(), *args)
+    except TypeError:  # PySide6 before 6.12 binds only the QPoint overload (6.12 deprecates that one)
+        enter = QDragEnterEvent(centre, *args)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
     drop = QDropEvent(
@@ -38,9 +36,9 @@ def drop_folders(window: MainWindow, folders: list[Path]) -> None:
 
 
 def add_and_wait(qtbot: QtBot, window: MainWindow, folders: list[Path], rows: int) -> None:
-    with qtbot.waitSignal(window.indexing_finished, timeout=30_000):
+    with qtbot.waitSignal(window.indexing_finished, timeout=60_000):
         drop_folders(window, folders)
-    qtbot.waitUntil(lambda: window.model.rowCount() == rows, timeout=10_000)
+    qtbot.waitUntil(lambda: window.model.rowCount() == rows, timeout=60_000)
 
 
 def names(window: MainWindow) -> list[str]:
@@ -49,4 +47,4 @@ def names(window: MainWindow) -> list[str]:
 
 
 def wait_idle(qtbot: QtBot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: window.pool.pending() == 0 and window.index_pool.pending() == 0, timeout=10_000)
+    qtbot.waitUntil(lambda: window.pool.pending() == 0 and window.index_pool.pending() == 0, timeout=60_000)

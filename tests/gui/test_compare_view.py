@@ -63,7 +63,7 @@ def open_view(qtbot: QtBot, index: Index, keys: list[str]) -> CompareView:
 def test_table_chart_and_figures_after_loading(qtbot: QtBot, index: Index, keys: list[str]) -> None:
     view = CompareView(index, keys)
     qtbot.addWidget(view)
-    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+    with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         pass
     ModelTester(None).check(view.table_tab.model)  # qtmodeltester, both orientations
     rows = {r.label: r for r in view.table_tab.model.visible_rows()}
@@ -97,18 +97,18 @@ def test_table_chart_and_figures_after_loading(qtbot: QtBot, index: Index, keys:
 
 def test_chart_options_and_small_multiples(qtbot: QtBot, index: Index, keys: list[str]) -> None:
     view = open_view(qtbot, index, keys)
-    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+    with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         pass
     view.charts.log_y.setChecked(True)
-    qtbot.waitUntil(lambda: view.charts.chart.axes["val_loss"].get_yscale() == "log", timeout=10_000)
+    qtbot.waitUntil(lambda: view.charts.chart.axes["val_loss"].get_yscale() == "log", timeout=60_000)
     view.charts.x_combo.setCurrentIndex(view.charts.x_combo.findData(XMode.RELATIVE))
-    qtbot.waitUntil(lambda: view.charts.chart.x_mode is XMode.RELATIVE, timeout=10_000)
+    qtbot.waitUntil(lambda: view.charts.chart.x_mode is XMode.RELATIVE, timeout=60_000)
     # the step chart loaded no timestamps: the time axis loaded them (300 points 1 s apart)
     assert view.charts.chart.axes["val_loss"].get_xlim() == (0.0, 299.0)
-    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+    with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         view.charts.set_selected_metrics(["val_loss", "accuracy"])
     assert set(view.charts.chart.axes) == {"val_loss", "accuracy"}
-    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+    with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         view.charts.smooth_spin.setValue(0.0)
         view.charts.smooth_spin.editingFinished.emit()
     ax = view.charts.chart.axes["val_loss"]
@@ -119,7 +119,7 @@ def test_chart_options_and_small_multiples(qtbot: QtBot, index: Index, keys: lis
 def test_hover_reports_run_step_value(qtbot: QtBot, index: Index, keys: list[str]) -> None:
     view = open_view(qtbot, index, keys)
     view.show()
-    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+    with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         pass
     view.tabs.setCurrentIndex(1)
     canvas = view.charts.canvas.canvas
@@ -134,12 +134,12 @@ def test_hover_reports_run_step_value(qtbot: QtBot, index: Index, keys: list[str
 
 def test_direction_override_and_value_at_step(qtbot: QtBot, index: Index, keys: list[str]) -> None:
     view = open_view(qtbot, index, keys)
-    with qtbot.waitSignal(view.table_ready, timeout=10_000):
+    with qtbot.waitSignal(view.table_ready, timeout=60_000):
         pass
     view.set_direction("accuracy", Direction.MIN)
     rows = {r.label: r for r in view.table_tab.model.visible_rows()}
     assert rows["accuracy · last"].best == frozenset({2})
-    with qtbot.waitSignal(view.table_ready, timeout=10_000):
+    with qtbot.waitSignal(view.table_ready, timeout=60_000):
         view.table_tab.step_spin.setValue(10)
         view.table_tab.at_step_box.setChecked(True)
     rows = {r.label: r for r in view.table_tab.model.visible_rows()}
@@ -148,7 +148,7 @@ def test_direction_override_and_value_at_step(qtbot: QtBot, index: Index, keys: 
 
 def test_copy_and_exports(qtbot: QtBot, index: Index, keys: list[str], tmp_path: Path) -> None:
     view = open_view(qtbot, index, keys)
-    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+    with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         pass
     view.table_tab.copy_table()
     copied = QGuiApplication.clipboard().text()
@@ -160,11 +160,11 @@ def test_copy_and_exports(qtbot: QtBot, index: Index, keys: list[str], tmp_path:
         assert float(text) == cell.number and repr(float(text)) == text and cell.text == f"{cell.number:.6g}"
         assert len(text) > len(cell.text)
     out = tmp_path / "t.csv"
-    with qtbot.waitSignal(view._tasks.relay.finished, timeout=10_000):
+    with qtbot.waitSignal(view._tasks.relay.finished, timeout=60_000):
         view.table_tab.export_csv(out)
     assert out.read_text().splitlines()[0] == ",run-0,run-1,run-2"
     for name in ("c.png", "c.svg"):
-        with qtbot.waitSignal(view._tasks.relay.finished, timeout=10_000):
+        with qtbot.waitSignal(view._tasks.relay.finished, timeout=60_000):
             view.export_figure(view.charts.canvas.figure, tmp_path / name)
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG" and b"<svg" in (
         tmp_path / "c.svg"
@@ -175,11 +175,11 @@ def test_live_update_reloads_changed_runs(
     qtbot: QtBot, index: Index, keys: list[str], tmp_path: Path
 ) -> None:
     view = open_view(qtbot, index, keys)
-    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+    with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         pass
     ref = RunRef("generic", tmp_path / "run-0", tmp_path)
     more = Series("val_loss", np.arange(300, 400), np.full(100, 0.01), np.full(100, 1.7e12))
-    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+    with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         index.writer.call(lambda c: store.append_series(c, ref.key, more), {ref.key})
     raw = next(
         line for line in view.charts.chart.axes["val_loss"].get_lines() if line.get_gid() == f"raw:{keys[0]}"
@@ -191,7 +191,7 @@ def test_live_update_reloads_changed_runs(
 
 def test_closing_lets_go_of_the_series(qtbot: QtBot, index: Index, keys: list[str]) -> None:
     view = open_view(qtbot, index, keys)
-    with qtbot.waitSignal(view.chart_ready, timeout=10_000):
+    with qtbot.waitSignal(view.chart_ready, timeout=60_000):
         pass
     assert view.charts.chart is not None and view.charts._raw
     chart = weakref.ref(view.charts.chart)
@@ -203,7 +203,7 @@ def test_closing_lets_go_of_the_series(qtbot: QtBot, index: Index, keys: list[st
 
 def test_unknown_and_missing_runs(qtbot: QtBot, index: Index, keys: list[str]) -> None:
     view = open_view(qtbot, index, [keys[0], "nope"])
-    with qtbot.waitSignal(view.table_ready, timeout=10_000):
+    with qtbot.waitSignal(view.table_ready, timeout=60_000):
         pass
     assert "1 no longer in the index" in view.status.text()
 

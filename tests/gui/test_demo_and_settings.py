@@ -40,7 +40,7 @@ def test_live_run_simulator_appends_and_stops(tmp_path: Path, qtbot: QtBot) -> N
     simulator = LiveRunSimulator(tmp_path, interval=0.01, steps_per_run=5)
     simulator.start()
     try:
-        qtbot.waitUntil(lambda: len(list((tmp_path / "live").glob("*/DONE"))) >= 1, timeout=5000)
+        qtbot.waitUntil(lambda: len(list((tmp_path / "live").glob("*/DONE"))) >= 1, timeout=60_000)
     finally:
         simulator.stop()
     first = tmp_path / "live" / "live-run-001"
@@ -60,9 +60,9 @@ def test_live_run_appears_and_updates(window: MainWindow, qtbot: QtBot, tmp_path
         simulator.stop()
     (tmp_path / "live" / "live-run-002").mkdir()
     (tmp_path / "live" / "live-run-002" / "metrics.jsonl").write_text('{"step": 0, "train/loss": 1.0}\n')
-    with qtbot.waitSignal(window.indexing_finished, timeout=20_000):
+    with qtbot.waitSignal(window.indexing_finished, timeout=60_000):
         window.ui.actions["refresh"].trigger()
-    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=60_000)
 
 
 def test_qsettings_are_isolated(_isolated_qsettings: Path) -> None:
@@ -105,12 +105,3 @@ def test_self_test_exits_zero(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "data" / "expdesk" / "demo-workspace" / MARKER).is_file()
-
-
-def test_none_refcount_protection() -> None:
-    """With the PySide6 void-call refcount bug, the package raises None's headroom at import."""
-    import expdesk.gui._compat as compat
-
-    if compat.none_refcount_leaks():
-        assert compat._applied
-        assert sys.getrefcount(None) > compat.HEADROOM // 2

@@ -77,7 +77,7 @@ def test_detail_panel_shows_run(window: MainWindow, qtbot: QtBot, tmp_path: Path
     _run_with_artifacts(tmp_path / "root")
     add_and_wait(qtbot, window, [tmp_path / "root"], rows=1)
     window.table.selectRow(0)
-    with qtbot.waitSignal(window.detail.metrics.rendered, timeout=20_000) as rendered:
+    with qtbot.waitSignal(window.detail.metrics.rendered, timeout=60_000) as rendered:
         window.open_detail()
     assert rendered.args == [1]
     detail = window.detail
@@ -102,3 +102,23 @@ def test_detail_panel_shows_run(window: MainWindow, qtbot: QtBot, tmp_path: Path
         lambda: detail.artifacts.last_preview is not None and detail.artifacts.last_preview.kind == "table"
     )
     assert detail.artifacts.table_model.rowCount() == 2
+
+
+def test_detail_lists_the_files_that_were_not_read(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    run = tmp_path / "root" / "run-b"
+    run.mkdir(parents=True)
+    (run / "params.json").write_text(json.dumps({"lr": 0.1}))
+    (run / "metrics.json").write_text(json.dumps({"confusion": [[5, 1], [2, 7]]}))  # no history in it
+    (run / "config.yaml").write_text("<b>x</b>: [unclosed\n")  # a user string, shown as plain text
+    add_and_wait(qtbot, window, [tmp_path / "root"], rows=1)
+    window.table.selectRow(0)
+    with qtbot.waitSignal(window.detail.loaded, timeout=20_000):
+        window.open_detail()
+    detail = window.detail
+    assert detail.tabs.tabText(4) == "Not read (2) ⚠"
+    model = detail.errors.model
+    rows = {model.full_value(r, 0): model.full_value(r, 1) for r in range(model.rowCount())}
+    assert set(rows) == {"config.yaml", "metrics.json"}
+    assert rows["metrics.json"].startswith("not read: unknown JSON shape")
+    assert "invalid YAML" in rows["config.yaml"]
+    assert "2 files of this run could not be read" in detail.errors.summary.text()

@@ -24,12 +24,12 @@ def test_preview_then_export(qtbot, mlflow_contract_index: Index, tmp_path: Path
 
     dialog = ExportDialog("sgd-baseline", planner, write_bundle, tmp_path)
     qtbot.addWidget(dialog)
-    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=10000)
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=60_000)
     assert dialog.plan.fingerprint in dialog.fingerprint.text()
     root = dialog.tree.topLevelItem(0)
     assert root.text(0) == dialog.plan.base + "/"
     assert dialog.gaps.count() == len(dialog.plan.gaps) > 0
-    with qtbot.waitSignal(dialog.exported, timeout=10000) as blocker:
+    with qtbot.waitSignal(dialog.exported, timeout=60_000) as blocker:
         dialog.export_button.click()
     written = Path(blocker.args[0])
     assert written.name == dialog.plan.zip_name and verify(written).ok
@@ -63,10 +63,10 @@ def test_trainer_model_line_and_training_state_option(qtbot, index: Index, tmp_p
 
     dialog = ExportDialog("tiny-cls", planner, write_bundle, tmp_path)
     qtbot.addWidget(dialog)
-    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=10000)
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=60_000)
     assert "checkpoint-3" in dialog.model.text() and "best_model_checkpoint" in dialog.model.text()
     assert not any(n.endswith("/optimizer.pt") for n in dialog.plan.files)
     dialog.training_state.setChecked(True)
     qtbot.waitUntil(
-        lambda: dialog.plan is not None and "data/model/optimizer.pt" in dialog.plan.files, timeout=10000
+        lambda: dialog.plan is not None and "data/model/optimizer.pt" in dialog.plan.files, timeout=60_000
     )

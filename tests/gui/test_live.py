@@ -40,16 +40,16 @@ def test_watched_run_updates_and_new_run_appears(
     root = tmp_path / "watched"
     _write_run(root / "a", 3)
     add_and_wait(qtbot, live_window, [root], rows=1)
-    qtbot.waitUntil(lambda: "metric:loss:last" in [c.id for c in live_window.model.columns()], timeout=10_000)
+    qtbot.waitUntil(lambda: "metric:loss:last" in [c.id for c in live_window.model.columns()], timeout=60_000)
     column = [c.id for c in live_window.model.columns()].index("metric:loss:last")
-    qtbot.waitUntil(lambda: live_window.model.index(0, column).data() == "0.333333", timeout=10_000)
+    qtbot.waitUntil(lambda: live_window.model.index(0, column).data() == "0.333333", timeout=60_000)
     qtbot.waitUntil(
         lambda: live_window.watcher.status() and live_window.watcher.status()[0].mode != "pending",
-        timeout=20_000,
+        timeout=60_000,
     )
     with open(root / "a" / "metrics.jsonl", "a") as fh:
         fh.write(json.dumps({"step": 3, "loss": 0.125}) + "\n")
-    qtbot.waitUntil(lambda: live_window.model.index(0, column).data() == "0.125", timeout=20_000)
+    qtbot.waitUntil(lambda: live_window.model.index(0, column).data() == "0.125", timeout=60_000)
     _write_run(root / "b", 2)
-    qtbot.waitUntil(lambda: sorted(names(live_window)) == ["a", "b"], timeout=20_000)
+    qtbot.waitUntil(lambda: sorted(names(live_window)) == ["a", "b"], timeout=60_000)
     qtbot.waitUntil(lambda: live_window.ui.toast.isVisible() and "new run" in live_window.ui.toast.text())

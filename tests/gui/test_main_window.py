@@ -104,12 +104,12 @@ def test_open_detail_and_star(window: MainWindow, qtbot: QtBot, plain_runs: Path
     window.table.setFocus()
     window.table.selectRow(0)
     key = window.model.key_at(0)
-    with qtbot.waitSignal(window.detail.loaded, timeout=10_000):
+    with qtbot.waitSignal(window.detail.loaded, timeout=60_000):
         qtbot.keyClick(window.table, Qt.Key.Key_Return)
     assert window.detail.key == key
     assert window.detail.title.text() == window.detail.run["name"]
     assert window.detail.params_model.rowCount() > 0
-    with qtbot.waitSignal(window.write_finished, timeout=10_000):
+    with qtbot.waitSignal(window.write_finished, timeout=60_000):
         qtbot.keyClick(window.table, Qt.Key.Key_S)
     qtbot.waitUntil(lambda: window.model.index(0, 0).data(STARRED_ROLE) is True)
     qtbot.waitUntil(lambda: window.detail.star.isChecked())
@@ -118,7 +118,7 @@ def test_open_detail_and_star(window: MainWindow, qtbot: QtBot, plain_runs: Path
     # labels and notes go to the DB through the writer, never into the run folder
     window.detail.labels.setText("baseline, keep")
     window.detail.labels.editingFinished.emit()
-    qtbot.waitUntil(lambda: window.detail.run.get("labels") == ["baseline", "keep"], timeout=10_000)
+    qtbot.waitUntil(lambda: window.detail.run.get("labels") == ["baseline", "keep"], timeout=60_000)
 
 
 def test_keyboard_shortcuts_focus_filter(window: MainWindow, qtbot: QtBot) -> None:
@@ -135,5 +135,5 @@ def test_remove_root(window: MainWindow, qtbot: QtBot, plain_runs: Path) -> None
     qtbot.waitUntil(lambda: len(window.sources.sources()) == 2)
     window.remove_root(str(plain_runs / "keras_runs"))
     qtbot.waitUntil(
-        lambda: window.model.rowCount() == 2 and len(window.sources.sources()) == 1, timeout=10_000
+        lambda: window.model.rowCount() == 2 and len(window.sources.sources()) == 1, timeout=60_000
     )

@@ -108,9 +108,9 @@ def test_hostile_strings_render_literally(window: MainWindow, qtbot: QtBot, tmp_
     tooltip = window.model.index(0, ids.index("param:note")).data(3)
     assert "&lt;b&gt;" in tooltip and "<b>" not in tooltip.replace("<p style='white-space:pre-wrap'>", "")
     window.table.selectRow(0)
-    with qtbot.waitSignal(window.detail.loaded, timeout=10_000):
+    with qtbot.waitSignal(window.detail.loaded, timeout=60_000):
         window.open_detail()
     assert window.detail.title.text() == '<img src="x" onerror="alert(1)">'
-    with qtbot.waitSignal(window.detail.metrics.rendered, timeout=20_000):
+    with qtbot.waitSignal(window.detail.metrics.rendered, timeout=60_000):
         window.detail.tabs.setCurrentWidget(window.detail.metrics)
         window.detail.metrics.show_run(window.detail.key, ["$x$"])

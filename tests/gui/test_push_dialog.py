@@ -45,7 +45,7 @@ def test_push_reports_progress_and_result_off_the_gui_thread(qtbot) -> None:  # 
     dialog = PushDialog(2, push, url="http://tracking:5000")
     qtbot.addWidget(dialog)
     dialog.experiment.setText("team")
-    with qtbot.waitSignal(dialog.pushed, timeout=10000) as blocker:
+    with qtbot.waitSignal(dialog.pushed, timeout=60_000) as blocker:
         dialog.push_button.click()
     assert blocker.args[0].requests == 7 and seen == [("http://tracking:5000", "team")]
     assert threads[0] is not threading.main_thread()
@@ -68,9 +68,9 @@ def test_cancel_stops_the_worker_and_says_what_state_is_left(qtbot) -> None:  # 
     qtbot.addWidget(dialog)
     dialog.push_button.click()
     assert dialog.running and dialog.cancel_button.text() == "Cancel" and not dialog.push_button.isEnabled()
-    qtbot.waitUntil(started.is_set, timeout=5000)
+    qtbot.waitUntil(started.is_set, timeout=60_000)
     dialog.cancel()
-    qtbot.waitUntil(lambda: not dialog.running, timeout=5000)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
     assert dialog.message.text().startswith("cancelled") and "push again" in dialog.message.text()
     assert dialog.push_button.text() == "Retry" and dialog.push_button.isEnabled()
 
@@ -84,7 +84,7 @@ def test_unreachable_server_gives_a_clear_error_and_allows_retry(qtbot, tmp_path
     )
     qtbot.addWidget(dialog)
     dialog.push_button.click()
-    qtbot.waitUntil(lambda: not dialog.running, timeout=15000)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
     assert dialog.message.text().startswith("Push failed:")
     assert "cannot reach the tracking server http://127.0.0.1:9" in dialog.details.toPlainText()
     assert "hunter2" not in dialog.details.toPlainText() + dialog.message.text()
@@ -111,6 +111,6 @@ def test_closing_while_pushing_cancels_first(qtbot) -> None:  # type: ignore[no-
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.push_button.click()
-    with qtbot.waitSignal(dialog.rejected, timeout=5000):
+    with qtbot.waitSignal(dialog.rejected, timeout=60_000):
         dialog.reject()  # Esc / window close: the worker is told to stop, the dialog closes when it has
     assert not dialog.running

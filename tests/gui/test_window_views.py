@@ -59,12 +59,12 @@ def test_lineage_tab_and_export_dialog(
     window.open_detail()
     tabs = window.detail.tabs
     assert "Lineage" in [tabs.tabText(i) for i in range(tabs.count())]
-    qtbot.waitUntil(lambda: window.views.lineage.graph is not None, timeout=15_000)
+    qtbot.waitUntil(lambda: window.views.lineage.graph is not None, timeout=60_000)
     window.ui.actions["export"].trigger()
     dialog = window.views.dialogs[0]
-    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=15_000)
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=60_000)
     dialog.out.setText(str(tmp_path))
-    with qtbot.waitSignal(dialog.exported, timeout=30_000) as blocker:
+    with qtbot.waitSignal(dialog.exported, timeout=60_000) as blocker:
         dialog.export_button.click()
     written = Path(blocker.args[0])
     assert written.is_file() and verify(written).ok
@@ -85,11 +85,11 @@ def test_push_action_opens_the_push_dialog(window: MainWindow, qtbot: QtBot, mlf
 
 def test_add_server_makes_it_a_source_polled_off_the_gui_thread(window: MainWindow, qtbot: QtBot) -> None:
     window.views.add_server("http://127.0.0.1:9")  # nothing listens: the refresher records the error
-    qtbot.waitUntil(lambda: "mlflow+http://127.0.0.1:9" in window.views.servers, timeout=10_000)
+    qtbot.waitUntil(lambda: "mlflow+http://127.0.0.1:9" in window.views.servers, timeout=60_000)
     with window.index.reader() as reader:
         assert [r["path"] for r in reader.roots()] == ["mlflow+http://127.0.0.1:9"]
     refresher = window.views.servers["mlflow+http://127.0.0.1:9"]
-    qtbot.waitUntil(lambda: refresher.refreshed >= 1, timeout=20_000)
+    qtbot.waitUntil(lambda: refresher.refreshed >= 1, timeout=60_000)
     assert refresher.error
     window.views.close_all()
     assert window.views.servers == {}

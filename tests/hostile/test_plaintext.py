@@ -5,7 +5,6 @@ Covered: the main window's runs table and detail panel, the compare view and its
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
+from expdesk.gui.runs.query import CELL_CHARS
 from expdesk.index.service import Index
 
 pytestmark = [
@@ -130,11 +130,16 @@ def test_a_one_megabyte_cell_does_not_freeze_the_diff_table(
     qtbot.addWidget(view)
     view.setModel(model)
     view.resize(1000, 600)
-    started = time.perf_counter()
     view.show()
     qtbot.waitExposed(view)
     view.viewport().repaint()
-    assert time.perf_counter() - started < 5.0
+    # what keeps a paint short is that no cell lays out more than one bounded line (speed itself is a
+    # benchmark's business, not a test's)
+    shown = [
+        str(model.index(r, c).data()) for r in range(model.rowCount()) for c in range(model.columnCount())
+    ]
+    assert shown and all(len(s) <= CELL_CHARS + 1 and "\n" not in s for s in shown)
+    assert any(s.endswith("…") for s in shown)  # the 1 MB value, cut
 
 
 def test_chart_legend_labels_are_bounded(index: Index, tmp_path: Path) -> None:
@@ -193,9 +198,16 @@ def test_runs_table_and_detail_panel_show_hostile_strings_literally(
     for key in keys:
         with qtbot.waitSignal(window.detail.loaded, timeout=20_000):
             window.detail.show_run(key, force=True)
-        started = time.perf_counter()
         window.repaint()
-        assert time.perf_counter() - started < 5.0  # a 1 MB param does not freeze the window
         for label in window.detail.findChildren(QLabel):
             if "<" in label.text():
                 assert label.textFormat() == Qt.TextFormat.PlainText, label.text()[:80]
+        # a 1 MB param is laid out as one bounded line, so painting it cannot freeze the window (speed
+        # itself is a benchmark's business, not a test's)
+        params = window.detail.params_model
+        cells = [
+            str(params.index(r, c).data())
+            for r in range(params.rowCount())
+            for c in range(params.columnCount())
+        ]
+        assert cells and all(len(c) <= CELL_CHARS + 1 for c in cells)

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -100,16 +100,23 @@ def test_watching_changes_nothing(watched: Path, db: Path) -> None:
         watcher.start()
         try:
             assert watcher.wait_ready(60)
+            changed = threading.Event()
+            watcher.add_listener(lambda _keys: changed.set())
             appended = b"".join(b'{"step": %d, "loss": 0.5}\n' % (1000 + i) for i in range(20))
             with open(live, "ab") as fh:
                 fh.write(appended)
-            deadline, seen = time.monotonic() + 20, False
             with IndexReader(db) as reader:
-                while not seen and time.monotonic() < deadline:
+
+                def seen() -> bool:
                     runs = reader.runs_json(reader.run_keys())
-                    seen = any(r["metrics"].get("loss", {}).get("last_step") == 1019 for r in runs)
-                    time.sleep(0.1)  # polling the index, not the watcher: it has no signal to wait on here
-            assert seen, "the watcher never indexed the appended lines"
+                    return any(r["metrics"].get("loss", {}).get("last_step") == 1019 for r in runs)
+
+                # clear, look, then wait for the next commit: a change after the look sets it again
+                while not seen():
+                    changed.clear()
+                    if seen() or not changed.wait(120):
+                        break
+                assert seen(), "the watcher never indexed the appended lines"
         finally:
             watcher.stop()
     after = snapshot(watched)

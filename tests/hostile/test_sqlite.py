@@ -98,8 +98,8 @@ def test_disk_full_is_one_clear_message_and_no_damage(
     good = _count(db)
     real_open = index_db.open_writer
 
-    def tiny_disk(path: Path) -> sqlite3.Connection:
-        conn = real_open(path)
+    def tiny_disk(path: Path, journal_mode: str = "WAL") -> sqlite3.Connection:
+        conn = real_open(path, journal_mode)
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count={pages + 2}")  # SQLITE_FULL after two more pages
         return conn

@@ -205,8 +205,10 @@ def test_schema_snapshot(tmp_path: Path) -> None:
         "hashes",
         "annotations",
         "user_tags",
+        "unread",
         "media_series",
         "media_items",
+        "changes",
         "finals",
         "parts",
         "part_choices",
@@ -217,7 +219,11 @@ def test_schema_snapshot(tmp_path: Path) -> None:
         "joined_metrics",
         "_sqlite_migrations",
     } <= tables
-    assert migrations[0] == "m001_initial" and "m021_media" in migrations and mode == "wal"
+    assert (
+        migrations[0] == "m001_initial"
+        and {"m015_changes", "m017_unread", "m021_media"} <= set(migrations)
+        and mode == "wal"
+    )
     assert migrations[-1] == "m023_parts"
 
 

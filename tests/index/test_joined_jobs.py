@@ -19,6 +19,8 @@ from expdesk.index.service import Index
 from expdesk.sources.common.values import flatten
 
 JOBS = Path(__file__).resolve().parents[1] / "data" / "jobs"
+#: the template job's two Lightning loggers' version folders, as their parts are labelled
+CSV, TB = "lightning:csv/version_0", "lightning:tensorboard/version_0"
 
 
 def truth(name: str) -> dict[str, Any]:
@@ -67,10 +69,11 @@ def test_template_job_is_one_run_of_four_parts(template: tuple[Path, dict[str, A
     db, run, gt = template
     assert run["format"] == "hydra" and run["path"].endswith(gt["job"])
     by_label = {p["label"]: p for p in run["parts"]}
-    assert set(by_label) == {"hydra", "lightning", "tensorboard", "wandb"}
+    # CSVLogger's and TensorBoardLogger's version folders are both Lightning's (hparams.yaml in each)
+    assert set(by_label) == {"hydra", CSV, TB, "wandb"} and run["formats"] == ["hydra", "wandb", "lightning"]
     assert by_label["hydra"]["key"] == run["key"] and by_label["hydra"]["rule"] == "head"
-    assert by_label["lightning"]["path"].endswith(f"{gt['job']}/csv/version_0")
-    assert by_label["tensorboard"]["path"].endswith(f"{gt['job']}/tensorboard/version_0")
+    assert by_label[CSV]["path"].endswith(f"{gt['job']}/csv/version_0")
+    assert by_label[TB]["path"].endswith(f"{gt['job']}/tensorboard/version_0")
     assert (
         by_label["wandb"]["path"].endswith(gt["wandb_dir"])
         and by_label["wandb"]["native_id"] == gt["wandb"]["run_id"]
@@ -100,7 +103,7 @@ def test_template_metrics_are_one_per_series(template: tuple[Path, dict[str, Any
         if key == "epoch":
             continue  # CSVLogger's epoch column is the x of its rows, not a logged metric
         want, got = summary_of(points), metrics[key]
-        assert got["part"] == "lightning", key
+        assert got["part"] == CSV, key
         assert got["count"] == want["count"] and got["last_step"] == want["last_step"], key
         assert (
             same(got["last"], want["last"])
@@ -108,7 +111,7 @@ def test_template_metrics_are_one_per_series(template: tuple[Path, dict[str, Any
             and same(got["max"], want["max"])
         )
     # the TensorBoard logger's copies of the CSV's series are the same metric; its own keys are added
-    assert "hp_metric" in metrics and metrics["hp_metric"]["part"] == "tensorboard"
+    assert "hp_metric" in metrics and metrics["hp_metric"]["part"] == TB
     assert metrics["hp_metric"]["count"] == len(gt["tensorboard"]["hp_metric"])
     assert not [k for k in metrics if "@" in k]
     # W&B counts its own steps: its copies dedupe, what only it logged is there

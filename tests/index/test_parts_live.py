@@ -17,6 +17,8 @@ from expdesk.watch import Watcher
 
 JOB = Path(__file__).resolve().parents[1] / "data" / "jobs" / "lightning_hydra" / "logs" / "train" / "runs"
 TIMEOUT = 10.0
+#: the template job's two Lightning loggers' version folders, as their parts are labelled
+CSV, TB = "lightning:csv/version_0", "lightning:tensorboard/version_0"
 
 
 @pytest.fixture
@@ -68,7 +70,7 @@ def test_a_part_that_appears_later_joins_with_no_duplicate_row(
             shutil.move(str(tmp_path / f"later-{logger}"), str(folder / logger))
             index.index([root])
         assert keys_of(db) == [run]
-        assert parts_of(db, run) == ["hydra", "wandb", "lightning", "tensorboard"]
+        assert parts_of(db, run) == ["hydra", "wandb", CSV, TB]
     assert snapshots.seen and all(seen == [run] for seen in snapshots.seen), snapshots.seen
 
 
@@ -145,7 +147,7 @@ def test_split_and_join_are_kept_across_reindexing(template_db: tuple[Path, str]
     # one part out
     assert main(["split", parts["wandb"], "--db", str(db), "-q"]) == 0
     assert sorted(keys_of(db)) == sorted([run, parts["wandb"]])
-    assert parts_of(db, run) == ["hydra", "lightning", "tensorboard"]
+    assert parts_of(db, run) == ["hydra", CSV, TB]
     # the whole run apart, and still apart after a forced re-read of every folder
     assert main(["split", run, "--db", str(db), "-q"]) == 0
     assert sorted(keys_of(db)) == sorted(parts.values())
@@ -154,14 +156,12 @@ def test_split_and_join_are_kept_across_reindexing(template_db: tuple[Path, str]
     assert main(["index", root, "--force", "--db", str(db), "-q"]) == 0
     assert sorted(keys_of(db)) == sorted(parts.values())
     # joined again by hand, keyed by the first named; kept across re-indexing too
-    assert (
-        main(["join", parts["lightning"], parts["hydra"], parts["tensorboard"], "--db", str(db), "-q"]) == 0
-    )
-    assert parts_of(db, parts["lightning"]) == ["lightning", "hydra", "tensorboard"]
+    assert main(["join", parts[CSV], parts["hydra"], parts[TB], "--db", str(db), "-q"]) == 0
+    assert parts_of(db, parts[CSV]) == [CSV, "hydra", TB]
     assert main(["index", root, "--db", str(db), "-q"]) == 0
-    assert sorted(keys_of(db)) == sorted([parts["lightning"], parts["wandb"]])
+    assert sorted(keys_of(db)) == sorted([parts[CSV], parts["wandb"]])
     with IndexReader(db) as reader:
-        joined = reader.run_json(parts["lightning"])
+        joined = reader.run_json(parts[CSV])
     assert {p["rule"] for p in joined["parts"][1:]} == {"user"}
     assert joined["params"]["paths.root_dir"] == "${oc.env:PROJECT_ROOT}"  # the Hydra part's values too
 
@@ -173,7 +173,7 @@ def test_show_of_a_part_key_shows_its_run_and_the_part_as_read(
 
     db, run = template_db
     with IndexReader(db) as reader:
-        csv_part = next(p["key"] for p in reader.run_json(run)["parts"] if p["label"] == "lightning")
+        csv_part = next(p["key"] for p in reader.run_json(run)["parts"] if p["label"] == CSV)
     capsys.readouterr()
     assert main(["show", csv_part, "--json", "--db", str(db)]) == 0
     shown = json.loads(capsys.readouterr().out)

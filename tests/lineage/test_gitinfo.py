@@ -67,3 +67,25 @@ def test_repository_with_filters_is_not_run(repo: Path, tmp_path: Path) -> None:
     info, _diff, reason = observe_git(repo, repo)
     assert info is None and "filter.evil.clean" in str(reason)
     assert not marker.exists()
+
+
+def test_the_users_own_filters_are_switched_off_not_refused(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # git-lfs writes a filter into the user's (or the system's) config on install: that is the researcher's
+    # own set-up, not something the watched folder configured, so git is read; the filter itself never runs
+    # (git-lfs clean would write objects into the watched repository's .git/lfs)
+    marker = tmp_path / "filter-ran"
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(
+        f'[filter "lfs"]\n\tclean = touch {marker}; cat\n\tsmudge = touch {marker}; cat\n'
+        f"\tprocess = touch {marker}\n\trequired = true\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    (repo / ".gitattributes").write_text("*.py filter=lfs\n")
+    info, diff, reason = observe_git(repo / "runs" / "r1", repo)
+    assert reason is None and info is not None and diff is not None
+    assert b"+print(2)" in diff and info["dirty"] is True
+    assert "lfs" in info["filters_not_run"]
+    assert not marker.exists()

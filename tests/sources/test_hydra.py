@@ -19,11 +19,17 @@ from tests.groundtruth import RUNS, assert_metrics_equal, gt_path, load_gt, metr
 GT = load_gt("hydra")
 ROOT = RUNS / "hydra"
 SWEEPS = {gt_path(job): gt_path(s["path"]) for s in GT["sweeps"] for job in s["job_dirs"]}
+#: the keys a sweep varies, from its command line as GROUND_TRUTH recorded it (`key=a,b`)
+VARIED = {
+    gt_path(s["path"]): ",".join(sorted(o.split("=", 1)[0] for o in s["task_overrides"] if "," in o))
+    for s in GT["sweeps"]
+}
 
 
-def test_discovery_yields_exactly_the_ground_truth_runs() -> None:
+def test_discovery_yields_exactly_the_ground_truth_runs_and_sweeps() -> None:
     found = [(r.format, r.path) for r in registry.discover(ROOT)]
-    assert sorted(found) == sorted(("hydra", gt_path(run["path"])) for run in GT["runs"])
+    expected = [gt_path(run["path"]) for run in GT["runs"]] + [gt_path(s["path"]) for s in GT["sweeps"]]
+    assert sorted(found) == sorted(("hydra", path) for path in expected)
 
 
 @pytest.mark.parametrize("run", GT["runs"], ids=lambda r: r["path"])
@@ -40,6 +46,8 @@ def test_run_matches_ground_truth(run: dict) -> None:
     # overrides and the app's config-group choices are the run's tags (Hydra's own groups are noise)
     expected_tags = {f"hydra.override.{o.split('=', 1)[0]}": o.split("=", 1)[1] for o in run["overrides"]}
     expected_tags |= {f"hydra.choice.{g}": v for g, v in run["choices"].items() if not g.startswith("hydra/")}
+    if path in SWEEPS:
+        expected_tags["hydra.sweep.varied"] = VARIED[SWEEPS[path]]
     assert update.tags == run["tags"] | expected_tags
     info = update.info
     assert info["overrides"] == run["overrides"]
@@ -58,7 +66,8 @@ def test_run_matches_ground_truth(run: dict) -> None:
     assert info["summary"] == run["metrics_summary_from_file"]
     sweep = SWEEPS.get(path)
     if sweep is not None:
-        assert update.links == [Link(rule="hydra.sweep", target_path=str(sweep))]
+        evidence = (("job_num", str(run["job_num"])), ("overrides", " ".join(run["overrides"])))
+        assert update.links == [Link(rule="hydra.sweep", target_path=str(sweep), evidence=evidence)]
         assert update.experiment == sweep.relative_to(ROOT).as_posix()
     else:
         assert update.links == [] and run["hydra_mode"] == "RUN"
@@ -139,6 +148,7 @@ def test_nested_run_of_another_tool_inside_a_job_is_found(tmp_path: Path) -> Non
     (version / "metrics.csv").write_text("epoch,step,loss\n0,0,1\n")
     found = sorted((r.format, r.path.relative_to(tmp_path).as_posix()) for r in registry.discover(tmp_path))
     assert found == [
+        ("hydra", "multirun/2026-01-01/10-00-00"),
         ("hydra", "multirun/2026-01-01/10-00-00/0"),
         ("hydra", "multirun/2026-01-01/10-00-00/1"),
         ("lightning", "multirun/2026-01-01/10-00-00/0/csv/version_0"),

@@ -106,13 +106,14 @@ def test_header_change_beyond_the_first_512_bytes_still_resets(tmp_path: Path) -
     assert metric_summaries(second)["metric_zzz"]["count"] == 1
 
 
-def test_hostile_hparams_are_refused_and_metrics_still_read(tmp_path: Path) -> None:
+def test_hostile_hparams_construct_nothing_and_metrics_still_read(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     evil = f"x: !!python/object/apply:os.system ['touch {marker}']\n"
     run = _version(tmp_path, "epoch,step,loss\n0,0,1\n", evil)
     update = READER.read(_ref(run), None)
     assert not marker.exists()
-    assert update.params == {} and "hparams.yaml" in (update.error or "")
+    # Lightning dumps Python objects with such tags: the node is read as the data it holds, never called
+    assert update.params == {"x": f'["touch {marker}"]'} and update.error is None
     assert metric_summaries(update)["loss"]["count"] == 1
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from expdesk.core.entities import RunRef, Status
 from expdesk.core.errors import SourceError
 from expdesk.sources import registry
-from expdesk.sources.tensorboard._tfrecord import crc32c, frame, masked_crc32c, masked_crc32c_many, scan
+from expdesk.sources.common.tfrecord import crc32c, frame, masked_crc32c, masked_crc32c_many, scan
 from expdesk.sources.tensorboard.reader import READER
 from tests.groundtruth import RUNS, assert_metrics_equal, gt_path, load_gt, metric_summaries
 
@@ -81,7 +81,15 @@ def test_matches_ground_truth(name: str) -> None:
     update = READER.read(ref_for(path), None)
     assert update.error is None
     assert update.name == gt["run_name"]
-    assert update.params == gt["params"]
+    # GT `params` is `str()` of TensorBoard's double (`32.0`); integral doubles are shown as integers, as
+    # TensorBoard's HParams dashboard shows them (the value itself is GT's `params_typed`, exactly)
+    assert update.params == {
+        k: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+        for k, v in gt["params_typed"].items()
+    }
+    assert {k: float(v) for k, v in update.params.items() if isinstance(gt["params_typed"][k], float)} == {
+        k: v for k, v in gt["params_typed"].items() if isinstance(v, float)
+    }
     # GT "status": null (TensorBoard records none; hparams' session_end_info is written by add_hparams itself)
     assert update.status == Status.UNKNOWN and update.native_status is None
     got = metric_summaries(update)

@@ -206,3 +206,17 @@ def test_best_checkpoint_outside_the_root_is_not_followed(tmp_path: Path, best: 
     (run / "trainer_state.json").write_text(json.dumps(state))
     update = READER.read(ref_for(run, tmp_path / "out"), None)
     assert update.links == []
+
+
+def test_start_time_comes_from_the_tensorboard_writers_file_name_not_a_copys_mtime(tmp_path: Path) -> None:
+    out = shutil.copytree(gt_path(GT_RUN["path"]), tmp_path / "out", copy_function=shutil.copy)
+    ref = RunRef("transformers", out, tmp_path)
+    assert READER.read(ref, None).info["start_time_from"].startswith("file mtime")
+    # report_to=tensorboard: SummaryWriter names its file after the moment it opened it (written by torch:
+    # tests/data/fidelity/tensorboard/make_tb.py)
+    event = next((Path(__file__).parents[1] / "data/fidelity/tensorboard/runs/plain_ints").glob("events.*"))
+    (out / "runs" / "Dec06_07-48-32_vm").mkdir(parents=True)
+    shutil.copy(event, out / "runs" / "Dec06_07-48-32_vm" / event.name)
+    update = READER.read(ref, None)
+    assert update.start_time == float(event.name.split(".")[3])
+    assert update.info["start_time_from"] == "event file name (its creation time)"

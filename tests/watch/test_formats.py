@@ -78,7 +78,7 @@ def _records(data: bytes) -> list[bytes]:
 
 def _scalar_record(tag: str, step: int, value: float) -> bytes:
     """A framed tensorflow.Event with one simple_value scalar, encoded by hand (as a SummaryWriter would)."""
-    from expdesk.sources.tensorboard._tfrecord import frame
+    from expdesk.sources.common.tfrecord import frame
 
     name = tag.encode()
     val = b"\x0a" + bytes([len(name)]) + name + b"\x15" + struct.pack("<f", value)

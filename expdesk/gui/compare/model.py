@@ -9,6 +9,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 
 from expdesk.compare.diff import Cell, DiffRow, DiffTable
 from expdesk.gui.compare.text import plain_tooltip
+from expdesk.gui.runs.query import elide
 
 _Index = QModelIndex | QPersistentModelIndex
 _BEST_BRUSH = QBrush(QColor(198, 239, 206))
@@ -84,7 +85,9 @@ class DiffTableModel(QAbstractTableModel):
         row, col, cell = self._cell(index)
         best = col in row.best
         if role == Qt.ItemDataRole.DisplayRole:
-            return cell.text
+            # one bounded line: a 1 MB value laid out in a cell on every paint would freeze the view; the
+            # whole value stays in the tooltip and in the CSV export
+            return elide(cell.text)
         if role == Qt.ItemDataRole.ToolTipRole:
             if not cell.present:
                 return "missing in this run"

@@ -66,7 +66,7 @@ class CompareView(QWidget):
         self._live_timer.setInterval(LIVE_DEBOUNCE_MS)
         self._live_timer.timeout.connect(self._reload_dirty)
         self._build_ui()
-        attach_listener(index, self._changes)
+        self._detach_listener = attach_listener(index, self._changes)
         self.reload()
 
     def _build_ui(self) -> None:
@@ -220,6 +220,7 @@ class CompareView(QWidget):
             return
         self._closed = True
         self._changes.close()
+        self._detach_listener()
         self._live_timer.stop()
         self._tasks.shutdown()
         self.media.shutdown()

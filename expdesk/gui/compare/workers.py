@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from expdesk.compare.series import RawSeries
 from expdesk.index.reader import IndexReader
@@ -31,12 +31,14 @@ class TaskRelay(QObject):
     failed = Signal(str, int, str)  # kind, generation, message
 
 
-class _Task(QRunnable):
+class _Task:
+    """One query on the pool, handed over as a bound method: PySide keeps every QRunnable given to
+    `QThreadPool.start` referenced from the pool's wrapper, so a compare window open all day with live
+    runs kept each of its reloads alive (see expdesk/gui/workers/pool.py)."""
+
     def __init__(
         self, index: Index, relay: TaskRelay, kind: str, generation: int, fn: Callable[[IndexReader], Any]
     ) -> None:
-        super().__init__()
-        self.setAutoDelete(True)
         self._index, self._relay, self._kind, self._gen, self._fn = index, relay, kind, generation, fn
 
     def run(self) -> None:  # worker thread
@@ -64,7 +66,7 @@ class TaskRunner:
     def submit(self, kind: str, fn: Callable[[IndexReader], Any]) -> int:
         generation = self._generations.get(kind, 0) + 1
         self._generations[kind] = generation
-        self.pool.start(_Task(self.index, self.relay, kind, generation, fn))
+        self.pool.start(_Task(self.index, self.relay, kind, generation, fn).run)
         return generation
 
     def is_current(self, kind: str, generation: int) -> bool:
@@ -96,18 +98,23 @@ class ChangeRelay(QObject):
             self._open = False
 
 
-def attach_listener(index: Index, relay: ChangeRelay) -> None:
-    """Register a closure that does not keep the relay alive and tolerates it being gone."""
+def attach_listener(index: Index, relay: ChangeRelay) -> Callable[[], None]:
+    """Register a closure that does not keep the relay alive and tolerates it being gone; returns the
+    function that detaches it (a closed window must: the writer kept one listener per compare ever
+    opened, each called on every commit, for the whole session; bench_soak.py)."""
     ref = weakref.ref(relay)
 
     def listener(keys: set[str]) -> None:
         target = ref()
-        if target is not None:
-            # RuntimeError: the C++ object was deleted between the lookup and the emit
-            with contextlib.suppress(RuntimeError):
-                target.listener(keys)
+        if target is None:
+            index.writer.remove_listener(listener)  # the window is gone without detaching: clean up
+            return
+        # RuntimeError: the C++ object was deleted between the lookup and the emit
+        with contextlib.suppress(RuntimeError):
+            target.listener(keys)
 
     index.writer.add_listener(listener)
+    return lambda: index.writer.remove_listener(listener)
 
 
 def server_series(

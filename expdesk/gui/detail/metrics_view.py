@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QMouseEvent, QPalette, QPixmap
@@ -27,6 +28,9 @@ from PySide6.QtWidgets import (
 from expdesk.gui.detail.charts import ChartStyle, SeriesView, decimate, metric_figure, render_rgba
 from expdesk.gui.workers.pool import WorkerPool
 from expdesk.index.reader import IndexReader
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SMALL_SIZE = (2.6, 1.7)  # inches at 100 dpi: ~260x170 px, two columns in the detail panel
 SMALL_COLUMNS_PX = 300
@@ -226,12 +230,16 @@ class MetricsView(QWidget):
         if key is None:
             return
 
-        def job() -> list[SeriesView]:
+        def job() -> tuple[list[SeriesView], Figure | None]:
             with factory() as reader:
-                return load_series_views(reader, key, [name], 1600)
+                views = load_series_views(reader, key, [name], 1600)
+            # the figure (no Qt, no pyplot) is built here: its layout alone held the GUI thread for
+            # 0.3 s when built in `done` (bench_soak.py, opening a detail chart)
+            return views, metric_figure(views[0], style, (9, 5), small=False) if views else None
 
-        def done(views: list[SeriesView]) -> None:
-            if not views or key != self._key:
+        def done(result: tuple[list[SeriesView], Figure | None]) -> None:
+            views, figure = result
+            if not views or figure is None or key != self._key:
                 return
             dialog = QDialog(self)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -239,7 +247,7 @@ class MetricsView(QWidget):
             # imported on first use: the Qt backend costs ~0.5 s of start-up otherwise
             from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 
-            canvas = FigureCanvasQTAgg(metric_figure(views[0], style, (9, 5), small=False))
+            canvas = FigureCanvasQTAgg(figure)
             box = QVBoxLayout(dialog)
             box.addWidget(NavigationToolbar2QT(canvas, dialog))
             box.addWidget(canvas, 1)

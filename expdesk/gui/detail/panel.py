@@ -32,6 +32,7 @@ from expdesk.gui.detail.artifacts_view import ArtifactsView
 from expdesk.gui.detail.kv_model import TextTableModel
 from expdesk.gui.detail.metrics_view import MetricsView
 from expdesk.gui.detail.parts_view import PartsView
+from expdesk.gui.detail.unread_view import UnreadView, tab_title
 from expdesk.gui.runs.query import elide, fmt_duration, fmt_time
 from expdesk.gui.workers.pool import WorkerPool
 from expdesk.index.reader import IndexReader
@@ -65,9 +66,24 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
         out.append((prefix, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)))
 
 
+def _with_source(shown: str, source: Any) -> str:
+    """A time the run did not record (a file's mtime: a copy's mtime is the copy's) says so."""
+    if shown and isinstance(source, str) and "mtime" in source:
+        return f"{shown}   (from {source}: not recorded by the run)"
+    return shown
+
+
 def overview_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
-    end = run.get("_end") if run.get("_end") is not None else run.get("_activity")
-    start = run.get("_start")
+    info = run.get("info", {})
+    end = run.get("_end")
+    if end is None and "mtime" not in str(info.get("last_activity_from") or ""):
+        end = run.get("_activity")  # the run's own last record; a copy's mtime would make a duration up
+    start = (
+        None
+        if "mtime" in str(info.get("start_time_from") or "") and run.get("_end") is None
+        else run.get("_start")
+    )
+    shown_start = run.get("_start")
     status = run["status"] + (" (stale: no sign of life)" if run.get("stale") else "")
     if run.get("native_status") and run["native_status"] != run["status"]:
         status += f"   [tool: {run['native_status']}]"
@@ -76,7 +92,7 @@ def overview_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
         ("Status", status),
         ("Format", " + ".join(run.get("formats") or [run["format"]])),
         ("Experiment", run.get("experiment") or ""),
-        ("Start", fmt_time(start)),
+        ("Start", _with_source(fmt_time(shown_start), info.get("start_time_from"))),
         ("End", fmt_time(run.get("_end"))),
         ("Duration", fmt_duration(None if start is None or end is None else end - start)),
         ("Path", run["path"]),
@@ -174,8 +190,7 @@ class DetailPanel(QWidget):
         self.tabs.addTab(self.metrics, "Metrics")
         self.artifacts = ArtifactsView(pool, self)
         self.tabs.addTab(self.artifacts, "Artifacts")
-        self.errors = QPlainTextEdit(self)
-        self.errors.setReadOnly(True)
+        self.errors = UnreadView(self)
         self.tabs.addTab(self.errors, "Errors")
         self.parts = PartsView(self)
         self.tabs.addTab(self.parts, "Parts")
@@ -271,9 +286,8 @@ class DetailPanel(QWidget):
         if previous is None or previous["key"] != key or previous["artifacts"] != run["artifacts"]:
             self.artifacts.show_run(run)
         self.tabs.setTabText(3, f"Artifacts ({len(run['artifacts'])})")
-        error = run.get("error") or ""
-        self.errors.setPlainText(error or "No errors: every file of this run was read.")
-        self.tabs.setTabText(4, "Errors ⚠" if error else "Errors")
+        self.errors.show_run(run)
+        self.tabs.setTabText(4, tab_title(run))
         self.parts.set_run(run)
         self.tabs.setTabText(5, f"Parts ({len(run.get('parts', []))})")
         for _title, _widget, hook in self._extra:

@@ -9,9 +9,7 @@ through `IndexBridge` as a queued signal.
 
 from __future__ import annotations
 
-import gc
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -45,23 +43,34 @@ from expdesk.watch.watcher import Watcher
 PROGRESS_EVERY = 0.05  # s between progress signals from the indexer (the status bar needs no more)
 
 
-_frozen = False
-
-
-def _freeze_startup_objects() -> None:
-    """Move the ~130k objects of the imports (Qt bindings, numpy, pandas, matplotlib) out of the cyclic
-    GC's reach, once per process. A full collection, triggered on whichever thread allocates (usually a
-    worker assembling a page), holds the GIL while it walks every tracked object; the GUI thread's next
-    paint or slot then waits for it. Walking the import-time objects made those pauses 100-400 ms
-    (bench_gui.py --attribute); these objects live for the whole process anyway."""
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.freeze()
-
-
 class _Progress(QObject):
     changed = Signal(int, int)
+
+
+class _Notices(QObject):
+    """Carries the index's one-line notices (network filesystem, read-only, another process writing)
+    from whichever thread noticed to the GUI thread; detached under a lock so no emit races teardown."""
+
+    said = Signal(str)
+
+    def __init__(self, index: Any, parent: QObject) -> None:
+        super().__init__(parent)
+        self._index = index
+        self._lock = threading.Lock()
+        self._closed = False
+        if hasattr(index, "add_notice_listener"):
+            index.add_notice_listener(self._on_notice)
+
+    def _on_notice(self, line: str) -> None:
+        with self._lock:
+            if not self._closed:
+                self.said.emit(line)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        if hasattr(self._index, "remove_notice_listener"):
+            self._index.remove_notice_listener(self._on_notice)
 
 
 class MainWindow(QMainWindow):
@@ -74,16 +83,6 @@ class MainWindow(QMainWindow):
 
     def __init__(self, index: Any, watch: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        # Workers run Python (row preparation, regexp filters) while a paint re-enters Python once per
-        # cell (multiData); each re-entry waits for the GIL up to the switch interval. The default 5 ms
-        # made a repaint under load take seconds; 0.2 ms keeps frames short (measured, bench_gui.py).
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0002))
-        _freeze_startup_objects()
-        # Qt's raster engine splits big fills over its GUI thread pool and waits on a latch for them;
-        # on a busy machine the helper threads are scheduled late and a table paint waited 50-100 ms
-        # with the GUI thread idle (bench_gui.py --attribute: horizontal scroll max 100 -> 34 ms).
-        # Qt reads the variable once, at the first such fill, i.e. before this window first paints.
-        os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
         self.index = index
         self.setWindowTitle("expdesk")
         self.setAcceptDrops(True)
@@ -99,6 +98,8 @@ class MainWindow(QMainWindow):
         self.bridge.runs_changed.connect(self._on_runs_changed)
         self._progress = _Progress(self)
         self._progress.changed.connect(self._on_progress)
+        self._notices = _Notices(index, self)
+        self._notices.said.connect(self._show_notice)
         self._cancel = threading.Event()
         self._indexing = 0
         self._closed = False
@@ -129,6 +130,8 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self._update_watch_status)
         self.reload_all()
         self._load_known_keys()
+        for line in getattr(index, "notices", []):  # said before this window existed (storage mode)
+            self._show_notice(line)
 
     # -- wiring -------------------------------------------------------------------------------------
     def _wire(self) -> None:
@@ -413,6 +416,9 @@ class MainWindow(QMainWindow):
 
     # -- live changes -------------------------------------------------------------------------------
     def _on_runs_changed(self, keys: set[str]) -> None:
+        if "*" in keys:  # another process removed a root (or could not say what it changed)
+            self.reload_all()
+            return
         self.model.refresh_keys(keys)
         if self.detail.key in keys:
             self.detail.refresh()
@@ -546,6 +552,9 @@ class MainWindow(QMainWindow):
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/splitter", self.ui.splitter.saveState())
 
+    def _show_notice(self, line: str) -> None:
+        self.statusBar().showMessage(line[:300], 15000)
+
     def _show_error(self, message: str) -> None:
         self.statusBar().showMessage(message.splitlines()[0][:300] if message else "error", 8000)
 
@@ -569,6 +578,7 @@ class MainWindow(QMainWindow):
         self._status_timer.stop()
         self.ui.toast.stop()
         self.bridge.close()
+        self._notices.close()
         # pools first: a queued job may still start the watcher or add a root to it
         self.pool.stop()
         self.index_pool.stop()

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 
 class JobSignals(QObject):
@@ -19,18 +19,21 @@ class JobSignals(QObject):
     failed = Signal(int, str)  # generation, message
 
 
-class Job(QRunnable):
-    """Runs `fn(progress, cancelled)` off the GUI thread."""
+class Job:
+    """Runs `fn(progress, cancelled)` off the GUI thread.
+
+    Not a QRunnable subclass: QThreadPool.start(runnable) hands the wrapper to C++, and with auto-delete
+    off (needed to keep the Python object) nothing ever released it, so every job (one per selected run,
+    for its lineage) stayed alive with its signals, events and locks: +20 objects per selection in
+    bench_soak.py. A bound method handed to the pool is released by it once run."""
 
     def __init__(
         self, generation: int, fn: Callable[[Callable[[int, int, str], None], Callable[[], bool]], Any]
     ) -> None:
-        super().__init__()
         self.generation = generation
         self.fn = fn
         self.signals = JobSignals()
         self._cancel = threading.Event()
-        self.setAutoDelete(False)  # the view keeps a reference until the answer arrives
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -49,4 +52,4 @@ class Job(QRunnable):
         self.signals.progress.emit(self.generation, done, total, message)
 
     def start(self) -> None:
-        QThreadPool.globalInstance().start(self)
+        QThreadPool.globalInstance().start(self.run)

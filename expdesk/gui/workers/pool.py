@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
 Callback = Callable[[Any], None]
 ErrorCallback = Callable[[str], None]
@@ -56,9 +56,13 @@ class Dispatcher(QObject):
     failed = Signal(int, str)
 
 
-class _Job(QRunnable):
+class _Job:
+    """One call on a pool thread. Handed to the pool as a bound method, not as a QRunnable: PySide keeps
+    a reference to every runnable given to `QThreadPool.start` on the pool's wrapper and never drops it,
+    so each job (a query, a page, a refresh: several a second with live runs) stayed alive with its
+    closure for the whole session (bench_soak.py; +1 job per filter edit). A callable is released once run."""
+
     def __init__(self, job_id: int, fn: Callable[[], Any], dispatcher: Dispatcher) -> None:
-        super().__init__()
         self.job_id = job_id
         self.fn = fn
         self.dispatcher = dispatcher
@@ -98,7 +102,7 @@ class WorkerPool(QObject):
             return 0
         job_id = next(self._ids)
         self._callbacks[job_id] = (on_done, on_error)
-        self._pool.start(_Job(job_id, fn, self._dispatcher))
+        self._pool.start(_Job(job_id, fn, self._dispatcher).run)
         return job_id
 
     def pending(self) -> int:

@@ -324,7 +324,7 @@ def load_part_values(conn: sqlite3.Connection, key: str, label: str) -> PartValu
     part = PartValues(
         key, row[0], label, name=row[1], experiment=row[2], status=row[3], native_status=row[4],
         deleted=bool(row[5]), start_time=row[6], end_time=row[7], last_activity=row[8], error=row[9],
-        start_from_mtime=_start_from_mtime(row[10]),
+        start_from_mtime=_start_from_mtime(row[10]), start_from=_start_from(row[10]),
     )  # fmt: skip
     part.params = {
         k: (v, n) for k, v, n in conn.execute("SELECT key, value, num FROM params WHERE run_key = ?", (key,))
@@ -347,6 +347,14 @@ def load_part_values(conn: sqlite3.Connection, key: str, label: str) -> PartValu
     return part
 
 
+def _start_from(info: str | None) -> str | None:
+    try:
+        said = json.loads(info or "{}").get("start_time_from")
+    except (ValueError, AttributeError):
+        return None
+    return said if isinstance(said, str) else None
+
+
 def _start_from_mtime(info: str | None) -> bool:
     try:
         said = json.loads(info or "{}").get("start_time_from", "")
@@ -358,11 +366,11 @@ def _start_from_mtime(info: str | None) -> bool:
 def _insert_run(conn: sqlite3.Connection, run_key: str, path: str, merged: MergedRun) -> None:
     conn.execute(
         "INSERT INTO joined_runs (key, path, name, experiment, status, native_status, deleted, start_time,"
-        " end_time, last_activity, error, formats) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        " end_time, last_activity, error, formats, info) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             run_key, path, merged.name, merged.experiment, merged.status, merged.native_status,
             int(merged.deleted), merged.start_time, merged.end_time, merged.last_activity, merged.error,
-            merged.formats,
+            merged.formats, json.dumps({"start_time_from": merged.start_from}),
         ),
     )  # fmt: skip
     conn.executemany(

@@ -110,7 +110,8 @@ SELECT r.key AS key, r.format AS format, {_JOINED.format("path")}, r.root AS roo
     {_JOINED.format("last_activity")}, r.parent_native_id AS parent_native_id,
     COALESCE((SELECT m.run_key FROM parts m WHERE m.part_key = r.parent_key), r.parent_key) AS parent_key,
     r.info AS info, {_JOINED.format("error")}, r.fingerprint AS fingerprint, r.indexed_at AS indexed_at,
-    r.first_seen AS first_seen, COALESCE(j.formats, r.format) AS formats, j.key IS NOT NULL AS joined
+    r.first_seen AS first_seen, COALESCE(j.formats, r.format) AS formats, j.key IS NOT NULL AS joined,
+    j.info AS joined_info
 FROM runs r LEFT JOIN joined_runs j ON j.key = r.key
 WHERE NOT EXISTS (SELECT 1 FROM parts m WHERE m.part_key = r.key AND m.run_key <> r.key);
 

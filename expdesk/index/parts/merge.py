@@ -86,6 +86,7 @@ class PartValues:
     deleted: bool = False
     start_time: float | None = None
     start_from_mtime: bool = False
+    start_from: str | None = None  # what the part's reader said its start time came from
     end_time: float | None = None
     last_activity: float | None = None
     error: str | None = None
@@ -106,6 +107,7 @@ class MergedRun:
     last_activity: float | None
     error: str | None
     formats: str
+    start_from: str | None  # which part's start is the run's, and where that part took it from
     params: dict[str, tuple[str, float | None, str]]  # key -> (value, num, part key)
     tags: dict[str, tuple[str, str]]  # key -> (value, part key)
     metrics: dict[str, MetricRow]
@@ -206,8 +208,10 @@ def merge(parts: Sequence[PartValues]) -> MergedRun:
                 tags.setdefault(f"{key}@{p.label}", (text, p.key))
     metrics = _metrics(parts)
     status, native = _status(parts)
-    recorded = [p.start_time for p in parts if p.start_time is not None and not p.start_from_mtime]
-    starts = recorded or [p.start_time for p in parts if p.start_time is not None]
+    recorded = [p for p in parts if p.start_time is not None and not p.start_from_mtime]
+    timed = recorded or [p for p in parts if p.start_time is not None]
+    first = min(timed, key=lambda p: p.start_time or 0.0) if timed else None
+    starts = [first.start_time] if first is not None and first.start_time is not None else []
     ends = [p.end_time for p in parts if p.end_time is not None]
     activity = [p.last_activity for p in parts if p.last_activity is not None]
     errors = [f"{p.label}: {p.error}" for p in parts if p.error]
@@ -222,6 +226,7 @@ def merge(parts: Sequence[PartValues]) -> MergedRun:
         last_activity=max(activity) if activity else None,
         error="; ".join(errors) or None,
         formats="+".join(dict.fromkeys(p.format for p in parts)),
+        start_from=None if first is None else f"{first.label}: {first.start_from or 'recorded'}",
         params=params,
         tags=tags,
         metrics=metrics,

@@ -30,6 +30,10 @@ def _parse_header(line: bytes) -> tuple[int | None, int | None, int] | None:
     step = names.index(b"step") if b"step" in names else None
     stamp = names.index(b"timestamp") if b"timestamp" in names else None
     values = [i for i in range(len(names)) if i not in (step, stamp)]
+    if not values and step is not None:
+        # a metric whose leaf name is `step` (`train/step`): DVCLive's row {"step": step, "step": value} kept
+        # the value, so the column holds the metric and the step it was logged at is the row's order
+        return None, stamp, step
     if not values:
         return None
     # DVCLive writes the leaf name last; anything else is from a different writer and still readable
@@ -57,7 +61,7 @@ def read_tsv(
     values: list[float] = []
     stamps: list[float] = []
     big = header is not None and body.count(b"\n") >= FAST_MIN_LINES
-    fast = _parse_fast(body, header) if big and header is not None else None
+    fast = _parse_fast(body, header, row) if big and header is not None else None
     if fast is not None:
         series = Series(key, fast[0], fast[1], fast[2], replace=tail.reset)
         new_state = {"tail": tail.state, "header": header, "rows": row + len(series.steps)}
@@ -98,7 +102,9 @@ def read_tsv(
     return series, tail.reset, new_state, errors[:20]
 
 
-def _parse_fast(body: bytes, header: list[int | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _parse_fast(
+    body: bytes, header: list[int | None], first_row: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """A big, well-formed chunk parsed by pandas' C reader; None (use the line loop) at the first oddity, so
     errors are still reported per line and the two paths give identical points."""
     import pandas as pd
@@ -128,7 +134,7 @@ def _parse_fast(body: bytes, header: list[int | None]) -> tuple[np.ndarray, np.n
     if value.dtype.kind not in "if" or (stamp is not None and stamp.dtype.kind not in "if"):
         return None
     n = len(frame)
-    steps = step.to_numpy() if step is not None else np.arange(n, dtype=np.int64)
+    steps = step.to_numpy() if step is not None else np.arange(first_row, first_row + n, dtype=np.int64)
     ms = np.full(n, np.nan) if stamp is None else to_ms_array(stamp.to_numpy(dtype=np.float64))
     return steps, value.to_numpy(dtype=np.float64), ms
 

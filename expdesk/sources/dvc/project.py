@@ -168,6 +168,7 @@ class DvcReader(Reader):
         update.status, update.native_status = self._status(project)
         mtimes = [a.mtime_ns for a in update.artifacts]
         update.last_activity = max(mtimes) / 1e9 if mtimes else None
+        update.info["last_activity_from"] = "file mtime"  # a DVC project records no times of its own
         update.error = "; ".join(errors[:5]) or None
         return update
 

@@ -1,39 +1,51 @@
-"""Hydra job folders (single runs and the jobs of a multirun sweep).
+"""Hydra job folders (single runs and the jobs of a multirun sweep), and the sweep folders themselves.
 
 A job folder holds `.hydra/{config,hydra,overrides}.yaml`; Hydra itself writes no metrics and no status, so
-metrics are whatever the app wrote next to it (`metrics.json` with a per-step `history`, or the
-`metrics.jsonl` / `metrics.csv` the generic reader knows). `${...}` interpolations are kept as literal text.
+metrics are whatever the app wrote next to it (`common.jobmetrics`: a metrics.json of any common shape, or a
+metrics.jsonl / metrics.csv). `${...}` interpolations are kept as literal text.
 
-Sweeps: each job is found at its own folder (the walk does not stop at the multirun root), so runs another
-tool wrote inside a job folder (a Lightning CSVLogger under the job's output dir) are still found. A job
-below a `multirun.yaml` gets the sweep as experiment and a `hydra.sweep` link.
+Sweeps: a folder with `multirun.yaml` is a run of its own (what was swept, which keys varied, its jobs), and
+each job is found at its own folder (the walk does not stop at the multirun root), so runs another tool wrote
+inside a job folder (a Lightning CSVLogger under the job's output dir) are still found. A job below a
+`multirun.yaml` gets the sweep as experiment, the varied keys as a tag and a `hydra.sweep` link.
+
+Times come from what Hydra recorded: the job log's first stamp, else the time in the folder's name (see
+`_times`); the file mtime is the last resort and `info["start_time_from"]` says which one was used.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import os
-import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from expdesk.core.codec import param_str
 from expdesk.core.entities import Link, RunRef, RunUpdate, Status
 from expdesk.core.errors import IncompleteRead, SourceError
-from expdesk.core.paths import is_regular_file, is_within
-from expdesk.sources.base import Reader, list_artifacts
+from expdesk.core.paths import is_regular_file
+from expdesk.sources.base import Reader, list_artifacts, unread_entry
 from expdesk.sources.common.folders import run_name
+from expdesk.sources.common.jobmetrics import read_job_metrics
 from expdesk.sources.common.named_runs import named_runs
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_yaml_checked
-from expdesk.sources.hydra._metrics import read_job_metrics
+from expdesk.sources.hydra._sweep import (
+    MULTIRUN_FILE,
+    find_sweep,
+    job_folders,
+    load_multirun,
+    plain_key,
+    split_override,
+    sweep_spec,
+)
+from expdesk.sources.hydra._times import folder_time, log_start
 
 CONFIG_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
-#: how far above a job folder a sweep's `multirun.yaml` may be (custom `hydra.sweep.subdir` can nest)
-SWEEP_DEPTH = 3
 #: OmegaConf's "missing value" marker (job.num/id in a single run)
 MISSING = "???"
+#: the native id of a sweep run: a sweep folder may also be a job folder (`hydra.sweep.subdir: .`)
+SWEEP_ID = "multirun"
 
 
 def _get(tree: Any, *keys: str) -> Any:
@@ -48,26 +60,6 @@ def _present(value: Any) -> Any:
     return None if value == MISSING else value
 
 
-def find_sweep(job: Path, root: Path) -> Path | None:
-    """The multirun root above a job folder (within the watched root), if any."""
-    folder = job
-    for _ in range(SWEEP_DEPTH):
-        if folder == root or folder.parent == folder:
-            return None
-        folder = folder.parent
-        if not is_within(folder, root):
-            return None
-        if is_regular_file(folder / "multirun.yaml"):
-            return folder
-    return None
-
-
-def split_override(text: str) -> tuple[str, str]:
-    """`optimizer.lr=0.01` -> (`optimizer.lr`, `0.01`); `+x=1`/`~x` keep their prefix (it changes meaning)."""
-    key, sep, value = text.partition("=")
-    return key.strip(), value if sep else ""
-
-
 class HydraReader(Reader):
     format = "hydra"
     priority = 70
@@ -76,19 +68,33 @@ class HydraReader(Reader):
 
     def detect(self, path: Path) -> float:
         # a job folder = `.hydra/config.yaml`; beats generic (0.4) and Lightning (0.8) for the job dir itself
-        return 0.9 if is_regular_file(path / ".hydra" / "config.yaml") else 0.0
+        if is_regular_file(path / ".hydra" / "config.yaml") or is_regular_file(path / MULTIRUN_FILE):
+            return 0.9
+        return 0.0
 
     def runs(self, path: Path, root: Path) -> list[RunRef]:
-        sweep = find_sweep(path, root)
-        hint = (("sweep", str(sweep)),) if sweep is not None else ()
-        return [RunRef(self.format, path, root, hint=hint)]
+        refs = []
+        if is_regular_file(path / MULTIRUN_FILE):
+            refs.append(RunRef(self.format, path, root, native_id=SWEEP_ID, hint=(("kind", "sweep"),)))
+        if is_regular_file(path / ".hydra" / "config.yaml"):
+            sweep = find_sweep(path, root)
+            hint = (("sweep", str(sweep)),) if sweep is not None else ()
+            refs.append(RunRef(self.format, path, root, hint=hint))
+        return refs
 
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
+        if not ref.path.is_dir():
+            raise SourceError(ref.path, "run folder is gone")
+        if ref.native_id == SWEEP_ID:
+            return self._read_sweep(ref)
+        return self._read_job(ref, cursor)
+
+    # -- a job ------------------------------------------------------------------------------------------
+    def _read_job(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
         folder = ref.path
         dot_hydra = folder / ".hydra"
-        if not folder.is_dir():
-            raise SourceError(folder, "run folder is gone")
         errors: list[str] = []
+        update = RunUpdate(name=run_name(folder, ref.root))
         docs: dict[str, Any] = {}
         for name in CONFIG_FILES:
             path = dot_hydra / name
@@ -98,7 +104,7 @@ class HydraReader(Reader):
                 docs[name] = read_yaml_checked(path)
             except SourceError as exc:
                 errors.append(str(exc))
-        update = RunUpdate(name=run_name(folder, ref.root))
+                update.unread.append(unread_entry(folder, exc))
         update.info["config_files"] = [f".hydra/{n}" for n in CONFIG_FILES if is_regular_file(dot_hydra / n)]
         config = docs.get("config.yaml")
         if isinstance(config, dict):
@@ -106,41 +112,63 @@ class HydraReader(Reader):
             update.links += named_runs(update.params, "hydra config")  # join evidence (a W&B id...)
         elif config is not None:
             errors.append(f"{dot_hydra / 'config.yaml'}: expected a mapping, found {type(config).__name__}")
+            update.unread.append(
+                (".hydra/config.yaml", f"not read: a {type(config).__name__}, not a mapping")
+            )
         self._hydra_info(docs, update)
-        self._sweep(ref, update)
+        sweep = self._sweep(ref, update, errors)
 
         prev = dict(cursor or {})
         has_metrics = False
+        new_metrics_cursor = prev.get("metrics")
         try:
             result = read_job_metrics(folder, prev.get("metrics"))
         except IncompleteRead:
-            result = None
             has_metrics = True  # a metrics file is being rewritten: the job is alive, keep the old cursor
-            new_metrics_cursor = prev.get("metrics")
-        except SourceError as exc:
-            result = None
-            errors.append(str(exc))
-            new_metrics_cursor = prev.get("metrics")
-        if result is not None:
-            update.metrics, update.metrics_reset, new_metrics_cursor, errs, summary = result
-            errors.extend(errs)
-            has_metrics = bool(new_metrics_cursor)
-            if summary:
-                update.info["summary"] = summary
+        else:
+            update.metrics, update.metrics_reset = result.series, result.reset
+            new_metrics_cursor = result.cursor
+            errors.extend(result.errors)
+            update.unread.extend(result.unread)
+            has_metrics = result.found_files
+            if result.summary:
+                update.info["summary"] = result.summary
         update.artifacts = list_artifacts(folder)
         update.status, update.native_status = self._status(folder, update, has_metrics)
         mtimes = [a.mtime_ns for a in update.artifacts]
         update.last_activity = max(mtimes) / 1e9 if mtimes else None
-        # the job log's first record is stamped by Hydra's logging (local time, like `${now:...}`); mtimes are
-        # only a fallback: a copied or cloned run folder has the mtimes of the copy
-        update.start_time = _log_start(folder)
-        if update.start_time is None:
-            with contextlib.suppress(OSError):
-                # Hydra writes .hydra/config.yaml once, when the job starts
-                update.start_time = os.stat(dot_hydra / "config.yaml").st_mtime
+        update.info["last_activity_from"] = "file mtime"
+        self._start(folder, docs.get("hydra.yaml"), sweep, update)
         update.cursor = {"metrics": new_metrics_cursor}
         update.error = "; ".join(errors[:5]) or None
         return update
+
+    def _start(self, folder: Path, hydra_doc: Any, sweep: Path | None, update: RunUpdate) -> None:
+        """The job log's first stamp, else the folder name's `${now:}` time, else (said so) the config's mtime."""
+        start = log_start(folder)
+        if start is not None:
+            update.start_time, update.info["start_time_from"] = start, "job log"
+            return
+        hydra = _get(hydra_doc, "hydra")
+        if sweep is not None or update.info.get("hydra_mode") == "MULTIRUN":
+            sweep_dir, subdir = _get(hydra, "sweep", "dir"), _get(hydra, "sweep", "subdir")
+            pattern = (
+                f"{sweep_dir}/{subdir}" if isinstance(sweep_dir, str) and isinstance(subdir, str) else None
+            )
+            source = "folder name (hydra.sweep.dir)"
+        else:
+            pattern, source = _get(hydra, "run", "dir"), "folder name (hydra.run.dir)"
+        if isinstance(pattern, str):
+            start = folder_time(folder, pattern)
+            if start is not None:
+                update.start_time, update.info["start_time_from"] = start, source
+                return
+        try:
+            # Hydra writes .hydra/config.yaml once, when the job starts; a copy's mtime is the copy's
+            update.start_time = os.stat(folder / ".hydra" / "config.yaml").st_mtime
+            update.info["start_time_from"] = "file mtime (.hydra/config.yaml)"
+        except OSError:
+            pass
 
     def _hydra_info(self, docs: dict[str, Any], update: RunUpdate) -> None:
         hydra = _get(docs.get("hydra.yaml"), "hydra")
@@ -179,14 +207,26 @@ class HydraReader(Reader):
         if update.experiment is None and isinstance(fields["job_name"], str):
             update.experiment = fields["job_name"]
 
-    def _sweep(self, ref: RunRef, update: RunUpdate) -> None:
+    def _sweep(self, ref: RunRef, update: RunUpdate, errors: list[str]) -> Path | None:
         sweep_text = ref.hint_value("sweep")
         sweep = Path(sweep_text) if sweep_text else find_sweep(ref.path, ref.root)
         if sweep is None:
-            return
+            return None
         update.experiment = run_name(sweep, ref.root)
-        update.links.append(Link(rule="hydra.sweep", target_path=str(sweep)))
+        overrides = update.info.get("overrides") or []
+        evidence: tuple[tuple[str, str], ...] = ()
+        if update.info.get("job_num") is not None:
+            evidence += (("job_num", str(update.info["job_num"])),)
+        evidence += (("overrides", " ".join(overrides)),)
+        update.links.append(Link(rule="hydra.sweep", target_path=str(sweep), evidence=evidence))
         update.info["sweep_dir"] = str(sweep)
+        try:
+            _spec, _cli, _params, varied = sweep_spec(load_multirun(sweep))
+        except SourceError as exc:
+            errors.append(str(exc))  # the sweep run lists its own multirun.yaml as not read
+        else:
+            update.tags["hydra.sweep.varied"] = ",".join(varied)
+        return sweep
 
     def _status(self, folder: Path, update: RunUpdate, has_metrics: bool) -> tuple[Status, str | None]:
         """Hydra records no status. The one telltale (see GROUND_TRUTH): a failed job has `.hydra/` but no
@@ -205,29 +245,62 @@ class HydraReader(Reader):
                 return (Status.FAILED, "empty log, no metrics") if empty else (Status.UNKNOWN, None)
         return Status.UNKNOWN, None
 
+    # -- a sweep ----------------------------------------------------------------------------------------
+    def _read_sweep(self, ref: RunRef) -> RunUpdate:
+        folder = ref.path
+        name = run_name(folder, ref.root)
+        update = RunUpdate(name=name, experiment=name, status=Status.UNKNOWN)
+        jobs = job_folders(folder)
+        update.info.update(kind="sweep", jobs=jobs, config_files=[MULTIRUN_FILE])
+        try:
+            doc = load_multirun(folder)
+        except SourceError as exc:
+            update.unread.append(unread_entry(folder, exc))
+            update.error = str(exc)
+            doc = {}
+        spec, cli, sweeper_params, varied = sweep_spec(doc)
+        update.params = {f"sweep.{plain_key(k)}": v for k, v in spec.items()}
+        update.tags["hydra.sweep.varied"] = ",".join(varied)
+        sweeper = _get(doc, "hydra", "sweeper", "_target_")
+        update.info.update(task_overrides=cli, sweeper_params=sweeper_params, varied=varied)
+        if isinstance(sweeper, str):
+            update.info["sweeper"] = sweeper
+        inside = tuple(f"{j}/" for j in jobs)
+        update.artifacts = [a for a in list_artifacts(folder) if not a.path.startswith(inside)]
+        pattern = _get(doc, "hydra", "sweep", "dir")
+        start = folder_time(folder, pattern) if isinstance(pattern, str) else None
+        if start is not None:
+            update.start_time, update.info["start_time_from"] = start, "folder name (hydra.sweep.dir)"
+        else:
+            try:
+                update.start_time = os.stat(folder / MULTIRUN_FILE).st_mtime
+                update.info["start_time_from"] = f"file mtime ({MULTIRUN_FILE})"
+            except OSError:
+                pass
+        return update
+
+    def fingerprint(self, ref: RunRef) -> str:
+        if ref.native_id != SWEEP_ID:
+            return super().fingerprint(ref)
+        # a sweep changes when a job folder appears or a file of its own is rewritten, not with every job's
+        # write (its fingerprint stays cheap however much the jobs log)
+        digest = hashlib.sha1()
+        for job in job_folders(ref.path):
+            digest.update(job.encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            entries = sorted(os.scandir(ref.path), key=lambda e: e.name)
+        except OSError:
+            return digest.hexdigest()
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            line = f"{entry.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n"
+            digest.update(line.encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()
+
 
 READER = HydraReader()
-
-
-_LOG_STAMP = re.compile(rb"^\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(\d{3})\]")
-
-
-def _log_start(folder: Path) -> float | None:
-    """Epoch seconds of the first record of the job's `*.log` (Hydra's `[YYYY-mm-dd HH:MM:SS,mmm]` format)."""
-    try:
-        logs = sorted(
-            e.name for e in os.scandir(folder) if e.name.endswith(".log") and e.is_file(follow_symlinks=False)
-        )
-    except OSError:
-        return None
-    for name in logs:
-        try:
-            with open(folder / name, "rb") as fh:
-                head = fh.read(64)
-        except OSError:
-            continue
-        match = _LOG_STAMP.match(head)
-        if match:
-            stamp = datetime.strptime(match.group(1).decode(), "%Y-%m-%d %H:%M:%S")
-            return stamp.timestamp() + int(match.group(2)) / 1000  # naive: the machine's local time
-    return None

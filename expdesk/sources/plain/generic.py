@@ -1,4 +1,5 @@
-"""Hand-written run folders: params/config/hparams files plus metrics.jsonl / metrics.csv / results.json.
+"""Hand-written run folders: params/config/hparams files plus metrics.json (any common shape, see
+`common.metricjson`) / metrics.jsonl / metrics.csv / results.json.
 
 The fallback reader: it claims a folder only when no tool-specific reader does, and it does not claim the
 subtree (a project folder with a config.yaml may still hold real runs below it).
@@ -11,18 +12,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from expdesk.core.entities import RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file
-from expdesk.core.safefile import read_json_file, read_yaml_file
-from expdesk.sources.base import Reader, list_artifacts, require_folder
-from expdesk.sources.common.folders import METRIC_FILES, read_metric_file, run_name
-from expdesk.sources.common.tables import (
-    flatten_record,
-    history_dict_to_series,
-    number,
-)
+from expdesk.core.safefile import read_json_file
+from expdesk.sources.base import Reader, list_artifacts, require_folder, unread_entry
+from expdesk.sources.common.folders import METRIC_FILES, run_name
+from expdesk.sources.common.jobmetrics import JSON_FILE, read_job_metrics
+from expdesk.sources.common.tables import flatten_record, history_dict_to_series, number
 from expdesk.sources.common.values import flatten
+from expdesk.sources.common.yamlconfig import read_yaml_checked
 
 PARAM_FILES = (
     "params.json",
@@ -43,9 +44,10 @@ def _exists(folder: Path, name: str) -> bool:
 
 
 def read_params(
-    folder: Path, names: tuple[str, ...] = PARAM_FILES
+    folder: Path, names: tuple[str, ...] = PARAM_FILES, unread: list[tuple[str, str]] | None = None
 ) -> tuple[dict[str, str], list[str], list[str]]:
-    """Merge every params/config file present (in `names` order) -> (params, files used, errors)."""
+    """Merge every params/config file present (in `names` order) -> (params, files used, errors). A file that
+    cannot be read is also added to `unread` (name, reason) when given."""
     params: dict[str, str] = {}
     used, errors = [], []
     for name in names:
@@ -53,15 +55,19 @@ def read_params(
         if not is_regular_file(path):
             continue
         try:
-            data = read_json_file(path) if name.endswith(".json") else read_yaml_file(path)
+            data = read_json_file(path) if name.endswith(".json") else read_yaml_checked(path)
         except SourceError as exc:
             errors.append(str(exc))
+            if unread is not None:
+                unread.append(unread_entry(folder, exc))
             continue
         used.append(name)
         if isinstance(data, dict):
             params.update(flatten(data))
         elif data is not None:
             errors.append(f"{path}: expected a mapping of params, found {type(data).__name__}")
+            if unread is not None:
+                unread.append((name, f"not read: a {type(data).__name__}, not a mapping of params"))
     return params, used, errors
 
 
@@ -85,6 +91,8 @@ class GenericReader(Reader):
     claims_subtree = False
     fallback = True  # hand-written files: only where no tool's reader recognises the folder
     metric_files: tuple[str, ...] = METRIC_FILES
+    #: the whole-document metrics file this reader also reads (None: none)
+    json_file: str | None = JSON_FILE
 
     def detect(self, path: Path) -> float:
         try:
@@ -92,6 +100,9 @@ class GenericReader(Reader):
         except OSError:
             return 0.0
         if names & set(self.metric_files):
+            return 0.4
+        if self.json_file in names and names & set(PARAM_FILES):
+            # metrics.json alone is too common (DVC stage outputs, eval dumps); next to a params file it is a run
             return 0.4
         if names & set(PARAM_FILES) and names & set(MARKERS):
             return 0.3
@@ -102,28 +113,25 @@ class GenericReader(Reader):
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
         folder = require_folder(ref)
         update = RunUpdate(name=run_name(folder, ref.root))
-        update.params, used, errors = read_params(folder)
+        update.params, used, errors = read_params(folder, unread=update.unread)
         update.info["config_files"] = used
         was_read_before = cursor is not None
         was_running = bool((cursor or {}).get("running"))
         cursor = dict(cursor or {})
-        primary = next((n for n in self.metric_files if _exists(folder, n)), None)
-        if primary is not None:
-            if cursor.get("primary") != primary:
-                cursor = {"primary": primary}
-                update.metrics_reset = True
-            try:
-                series, reset, state, errs = read_metric_file(folder, primary, cursor.get("state"))
-            except SourceError as exc:
-                errors.append(str(exc))
-            else:
-                update.metrics = series
-                update.metrics_reset = update.metrics_reset or reset
-                cursor["state"] = state
-                errors.extend(errs)
+        try:
+            found = read_job_metrics(folder, cursor.get("job"), self.metric_files, self.json_file)
+        except IncompleteRead:
+            pass  # metrics.json is being rewritten: keep the cursor, the next read gets it
+        else:
+            update.metrics, update.metrics_reset = found.series, found.reset
+            cursor["job"] = found.cursor
+            errors.extend(found.errors)
+            update.unread.extend(found.unread)
+            if found.summary:
+                update.info["summary"] = found.summary
         self.read_results(folder, update, errors)
         update.artifacts = list_artifacts(folder)
-        update.last_activity = newest_mtime(folder)
+        self._times(folder, update, cursor)
         update.status, update.native_status = self.status_of(folder)
         grew = was_read_before and not update.metrics_reset and any(len(x.steps) for x in update.metrics)
         if update.status == Status.UNKNOWN and (
@@ -137,6 +145,27 @@ class GenericReader(Reader):
         update.cursor = cursor
         update.error = "; ".join(errors[:5]) or None
         return update
+
+    def _times(self, folder: Path, update: RunUpdate, cursor: dict[str, Any]) -> None:
+        """Start and last sign of life from the metrics' own timestamps when they have any, else mtimes
+        (said so in `info`: a copied folder's mtimes are the copy's). An incremental read holds only the new
+        points, so the span seen so far is kept in the cursor."""
+        stamps = [s.timestamps[np.isfinite(s.timestamps)] for s in update.metrics]
+        recorded = np.concatenate(stamps) if stamps else np.array([])
+        span = None if update.metrics_reset else cursor.get("stamps")
+        if len(recorded):
+            low, high = float(recorded.min()), float(recorded.max())
+            span = [min(low, span[0]), max(high, span[1])] if span else [low, high]
+        cursor["stamps"] = span
+        if span:
+            update.start_time, update.last_activity = span[0] / 1000.0, span[1] / 1000.0
+            update.info["start_time_from"] = update.info["last_activity_from"] = "metric timestamps"
+            return
+        if update.artifacts:
+            update.start_time = min(a.mtime_ns for a in update.artifacts) / 1e9
+            update.info["start_time_from"] = "file mtime (oldest file)"
+        update.last_activity = newest_mtime(folder)
+        update.info["last_activity_from"] = "file mtime"
 
     def read_results(self, folder: Path, update: RunUpdate, errors: list[str]) -> None:
         """`results.json` holds final numbers: kept as run info (a summary, not a history)."""

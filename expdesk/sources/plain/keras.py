@@ -33,6 +33,7 @@ class KerasReader(GenericReader):
     priority = 10
     claims_subtree = True
     metric_files = ("training.log", "metrics.csv")
+    json_file = None  # `history.json` is Keras' own (read below); a metrics.json is not a Keras file
 
     def detect(self, path: Path) -> float:
         try:

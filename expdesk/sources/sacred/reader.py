@@ -120,7 +120,7 @@ class SacredReader(Reader):
         data = run["data"] if isinstance(run["data"], dict) else {}
         self._identity(update, ref, data)
         update.params = flatten(config["data"]) if isinstance(config["data"], dict) else {}
-        update.info = self._info(data, run_info["data"])
+        update.info = {**self._info(data, run_info["data"]), **update.info}  # + where the times came from
         update.files = self._files(ref, data)
         update.artifacts = list_artifacts(ref.path)
         metrics_state = _metrics(
@@ -153,6 +153,9 @@ class SacredReader(Reader):
             mtime = None
         # the heartbeat is the run's own sign of life; fall back to the file when there is none (QUEUED)
         update.last_activity = beat if beat is not None else mtime
+        update.info["last_activity_from"] = "heartbeat" if beat is not None else "file mtime (run.json)"
+        if update.start_time is not None:
+            update.info["start_time_from"] = "run.json"
 
     @staticmethod
     def _info(run: dict[str, Any], run_info: Any) -> dict[str, Any]:

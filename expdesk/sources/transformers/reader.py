@@ -271,7 +271,38 @@ def _status_and_info(update: RunUpdate, path: Path, state: dict[str, Any], sourc
             mtimes.append(candidate.stat().st_mtime)
         except OSError:
             continue
+    # trainer_state.json records steps, not times; a TensorBoard writer (report_to=tensorboard) names its
+    # event files after the moment it opened them. Without those, mtimes are all there is, and said to be.
     update.last_activity = max(mtimes) if mtimes else None
+    if mtimes:
+        update.info["last_activity_from"] = "file mtime"
+    created = _event_file_times(path, info["tensorboard_dirs"])
+    if created:
+        update.start_time, update.info["start_time_from"] = (
+            min(created),
+            "event file name (its creation time)",
+        )
+    elif mtimes:
+        update.start_time = min(mtimes)
+        update.info["start_time_from"] = "file mtime (oldest trainer_state.json)"
+
+
+_EVENT_NAME = re.compile(r"^events\.out\.tfevents\.(\d{9,11})(?:\.\d+)?\.")
+
+
+def _event_file_times(path: Path, dirs: list[str]) -> list[float]:
+    """`events.out.tfevents.<unix time>.<host>...`: the writer's clock when it created each file."""
+    found = []
+    for rel in dirs:
+        try:
+            with os.scandir(path / rel) as entries:
+                for entry in entries:
+                    match = _EVENT_NAME.match(entry.name)
+                    if match:
+                        found.append(float(match.group(1)))
+        except OSError:
+            continue
+    return found
 
 
 def _tensorboard_dirs(path: Path) -> list[str]:

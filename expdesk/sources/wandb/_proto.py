@@ -16,8 +16,11 @@ from typing import Any
 # wandb_internal.Record: the `record_type` oneof members we read
 REC_HISTORY = 2
 REC_SUMMARY = 3
+REC_OUTPUT = 4
 REC_CONFIG = 5
 REC_FILES = 6
+REC_STATS = 7
+REC_OUTPUT_RAW = 13
 REC_RUN = 17
 REC_EXIT = 18
 REC_FINAL = 20
@@ -157,6 +160,15 @@ def timestamp(buf: bytes) -> float:
         elif number == 2 and wire == _VARINT:
             nanos = int64(value)
     return seconds + nanos / 1e9
+
+
+def stamped(body: bytes) -> float | None:
+    """The `timestamp` (field 2, a google.protobuf.Timestamp) of a StatsRecord or (raw) OutputRecord: when the
+    run's system metrics were sampled or a console line was written - the run's own signs of life."""
+    for number, wire, value in fields(body):
+        if number == 2 and wire == _LEN:
+            return timestamp(value)
+    return None
 
 
 # item value kinds returned by `_item` / `history`

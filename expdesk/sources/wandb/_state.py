@@ -74,6 +74,8 @@ class RunState:
         self.flags: dict[str, Any] = saved.get("flags", {})
         self.last_step: int = saved.get("last_step", -1)
         self.last_ts: float | None = saved.get("last_ts")
+        #: the newest timestamp of any record that has one (history, system metrics, console output)
+        self.last_seen: float | None = saved.get("last_seen")
         self.records: int = saved.get("records", 0)
         self.history: int = saved.get("history", 0)
 
@@ -88,6 +90,7 @@ class RunState:
             "flags": self.flags,
             "last_step": self.last_step,
             "last_ts": self.last_ts,
+            "last_seen": self.last_seen,
             "records": self.records,
             "history": self.history,
         }
@@ -129,10 +132,16 @@ class RunState:
             producer = pb.header_version(body)
             if producer:
                 self.flags["sdk"] = producer
+        elif kind in (pb.REC_STATS, pb.REC_OUTPUT, pb.REC_OUTPUT_RAW):
+            self._seen(pb.stamped(body))
         elif kind == pb.REC_FINAL:
             self.flags["final"] = True
         elif kind == pb.REC_PREEMPTING:
             self.flags["preempting"] = True
+
+    def _seen(self, moment: float | None) -> None:
+        if moment is not None and math.isfinite(moment) and moment > 0:
+            self.last_seen = moment if self.last_seen is None else max(self.last_seen, moment)
 
     def _config(self, change: tuple[list[tuple[tuple[str, ...], Any]], list[tuple[str, ...]]]) -> None:
         added, removed = change
@@ -180,6 +189,7 @@ class RunState:
         self.last_step = step
         if ts_ms == ts_ms:  # not NaN
             self.last_ts = ts_ms / 1000.0
+            self._seen(self.last_ts)
         series = metrics.series
         for name, kind, value in candidates:
             if media and any(name.startswith(prefix) for prefix in media):

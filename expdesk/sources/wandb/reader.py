@@ -27,6 +27,16 @@ from expdesk.sources.common.finals import finals_from
 from expdesk.sources.common.values import flatten
 from expdesk.sources.wandb import _log as _wandb_log
 from expdesk.sources.wandb import _proto as _wandb_proto
+from expdesk.sources.wandb._files import (
+    CONFIG,
+    METADATA,
+    SUMMARY,
+    config_values,
+    has_side_files,
+    read_json_side,
+    started_at,
+    summary_series,
+)
 from expdesk.sources.wandb._media import MediaSink
 from expdesk.sources.wandb._state import MetricBuffer, RunState, parse_json
 
@@ -48,8 +58,18 @@ def _log_files(folder: Path) -> list[str]:
     return sorted(n for n in names if LOG_FILE.match(n))
 
 
+def _looks_like_run(path: Path) -> bool:
+    """A W&B run folder: its log, or (the log gone) the files an online run leaves, or at least its logs/."""
+    if _log_files(path) or has_side_files(path):
+        return True
+    try:
+        return stat.S_ISDIR(os.lstat(path / "logs").st_mode) or stat.S_ISDIR(os.lstat(path / "files").st_mode)
+    except OSError:
+        return False
+
+
 def _is_run_dir(path: Path) -> bool:
-    return RUN_DIR.match(path.name) is not None and bool(_log_files(path))
+    return RUN_DIR.match(path.name) is not None and _looks_like_run(path)
 
 
 def _run_dirs(folder: Path, limit: int | None = None) -> list[Path]:
@@ -67,7 +87,7 @@ def _run_dirs(folder: Path, limit: int | None = None) -> list[Path]:
                 continue
         except OSError:
             continue
-        if _log_files(Path(entry.path)):
+        if _looks_like_run(Path(entry.path)):
             found.append(Path(entry.path))
             if limit is not None and len(found) >= limit:
                 break
@@ -103,7 +123,7 @@ class WandbReader(Reader):
         logs = _log_files(ref.path)
         preferred = f"run-{ref.native_id}.wandb"
         if not logs:
-            raise SourceError(ref.path, "no run-<id>.wandb transaction log in the run folder")
+            return self._read_without_log(ref, preferred, "missing: the run's log is not in the folder")
         name = preferred if preferred in logs else logs[0]
         log_path = ref.path / name
         update = RunUpdate()
@@ -129,6 +149,11 @@ class WandbReader(Reader):
             head = hashlib.sha1(os.pread(fd, min(offset, HEAD_BYTES), 0)).hexdigest()
         finally:
             os.close(fd)
+        if state.records == 0 and has_side_files(ref.path):
+            # an empty log (killed before its first record, or truncated in a copy) next to the files an
+            # online run leaves: those files are what the folder holds
+            reason = update.error or f"empty: {st.st_size} bytes, no records"
+            return self._read_without_log(ref, name, f"not read: {reason}")
         update.cursor = {
             "v": CURSOR_VERSION,
             "file": name,
@@ -165,7 +190,19 @@ class WandbReader(Reader):
         update.tags = {tag: "" for tag in run.get("tags", [])}  # W&B tags are labels without values
         config = {k: v for k, v in state.config.items() if k != "_wandb"}
         update.params = flatten(config)
-        update.last_activity = mtime
+        # the run's own newest timestamp (a history row, a system-metrics sample, a console line) says when it
+        # was last alive; a copied folder's mtime says when it was copied
+        seen = [t for t in (state.last_seen, run.get("start_time")) if t is not None]
+        if seen:
+            update.last_activity = max(seen)
+            update.info["last_activity_from"] = (
+                "last history row"
+                if state.last_seen is not None and state.last_seen == state.last_ts
+                else "run log"
+            )
+        else:
+            update.last_activity = mtime
+            update.info["last_activity_from"] = "file mtime"
         if state.exit is not None:
             code = state.exit.get("exit_code", 0)
             update.status = Status.FINISHED if code == 0 else Status.FAILED
@@ -189,10 +226,51 @@ class WandbReader(Reader):
             legacy_summary = self._legacy_json(ref.path / "files" / "wandb-summary.json", update)
             summary = _flat_values(legacy_summary)
             summary_from = "files/wandb-summary.json"
-        update.info = _info(state, legacy_meta, summary, ref)
+        times = {k: v for k, v in update.info.items() if k.endswith("_from")}
+        update.info = _info(state, legacy_meta, summary, ref) | times
+        if start is not None:
+            update.info["start_time_from"] = "run log" if run.get("start_time") else "wandb-metadata.json"
         # the summary is what W&B shows as the run's result (the last logged value unless the run set it)
         update.finals = finals_from(summary, summary_from, skip_private=True)
         update.artifacts = list_artifacts(ref.path)
+
+    def _read_without_log(self, ref: RunRef, log_name: str, why: str) -> RunUpdate:
+        """A run folder whose log is gone or empty: params from files/config.yaml, last values from
+        files/wandb-summary.json, environment and start from files/wandb-metadata.json. Status is unknown
+        (only the log records the exit)."""
+        folder = ref.path
+        if not has_side_files(folder):
+            present = sorted(a.path for a in list_artifacts(folder))
+            held = ", ".join(present[:5]) + (" ..." if len(present) > 5 else "") if present else "nothing"
+            raise SourceError(
+                folder,
+                f"W&B run folder with nothing to read: no {log_name}, no {CONFIG} or {SUMMARY} (it holds: {held})",
+            )
+        update = RunUpdate(name=ref.native_id, status=Status.UNKNOWN, metrics_reset=True)
+        update.native_status = "no run log"
+        update.unread.append((log_name, why))
+        config = config_values(folder, update.unread) or {}
+        update.params = flatten({k: v for k, v in config.items() if k != "_wandb"})
+        summary = read_json_side(folder / SUMMARY, update.unread, SUMMARY)
+        meta = read_json_side(folder / METADATA, update.unread, METADATA)
+        update.metrics = summary_series(summary)
+        update.start_time = started_at(meta)
+        if update.start_time is not None:
+            update.info["start_time_from"] = "wandb-metadata.json"
+        stamp = summary.get("_timestamp")
+        if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+            update.last_activity = float(stamp)
+            update.info["last_activity_from"] = "wandb-summary.json"
+        update.info["summary"] = {k: v for k, v in _flat_values(summary).items() if not k.startswith("_")}
+        for key in ("host", "username", "program", "python", "os", "executable", "cuda"):
+            if meta.get(key):
+                update.info["user" if key == "username" else key] = meta[key]
+        git = _legacy_git(meta)
+        if git:
+            update.info["git"] = git
+        update.artifacts = list_artifacts(folder)
+        update.cursor = {"v": CURSOR_VERSION, "file": None}
+        return update
 
     @staticmethod
     def _legacy_json(path: Path, update: RunUpdate) -> dict[str, Any]:
