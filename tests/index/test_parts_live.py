@@ -182,3 +182,25 @@ def test_show_of_a_part_key_shows_its_run_and_the_part_as_read(
     part = json.loads(capsys.readouterr().out)
     assert part["key"] == csv_part and part["run"] == run and part["format"] == "lightning"
     assert "paths.root_dir" not in part["params"]  # the part alone: Lightning's hparams only
+
+
+def test_a_join_across_roots_outlives_removing_one_root(tmp_path: Path) -> None:
+    runs = Path(__file__).resolve().parents[1] / "data" / "runs" / "plain"
+    shutil.copytree(runs / "runs", tmp_path / "a")
+    shutil.copytree(runs / "keras_runs", tmp_path / "b")
+    db = tmp_path / "index.sqlite"
+    with Index(db) as index:
+        index.index([tmp_path / "a", tmp_path / "b"])
+        with IndexReader(db) as reader:
+            by_root = {r["path"]: r["key"] for r in reader.runs_json(reader.run_keys())}
+        first = next(k for p, k in by_root.items() if p.startswith(str(tmp_path / "a")))
+        other = next(k for p, k in by_root.items() if p.startswith(str(tmp_path / "b")))
+        index.join([first, other])
+        assert parts_of(db, first) == ["generic", "keras"]
+        index.remove_root(tmp_path / "b")
+        assert parts_of(db, first) == ["generic"]
+        with IndexReader(db) as reader:
+            assert reader.conn.execute("SELECT COUNT(*) FROM parts").fetchone()[0] == 0
+            assert reader.conn.execute("SELECT COUNT(*) FROM joined_runs").fetchone()[0] == 0
+        index.index([tmp_path / "b"])  # the user's word is kept: back in, joined again
+        assert parts_of(db, first) == ["generic", "keras"]

@@ -205,6 +205,16 @@ def rejoin(conn: sqlite3.Connection, changed: Collection[str]) -> set[str]:
 
 def rejoin_all(conn: sqlite3.Connection) -> set[str]:
     """Every part re-planned (a migration, a removed root, `--force`)."""
+    # rows of parts no longer in the index (a removed root) and of runs they headed go first
+    gone_runs = {
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT run_key FROM parts WHERE part_key NOT IN (SELECT key FROM runs)"
+        )
+    }
+    conn.execute("DELETE FROM parts WHERE part_key NOT IN (SELECT key FROM runs)")
+    for run_key in gone_runs:
+        _clear_run(conn, run_key)
     gather = _Gather(conn)
     keys = [r[0] for r in conn.execute("SELECT key FROM runs")]
     gather.load(keys)
