@@ -38,7 +38,8 @@ def test_push_joined_runs(mlflow_server: Server, tmp_path: Path) -> None:
     }
     job = runs["hydra"]
     remote = server[job["key"]]
-    assert remote.data.tags["expdesk.parts"] == "hydra, wandb, lightning, tensorboard"
+    assert remote.data.tags["expdesk.parts"] == ", ".join(p["label"] for p in job["parts"])
+    assert remote.data.tags["expdesk.parts"].startswith("hydra, wandb, lightning:csv/version_0")
     assert remote.data.params["model.optimizer.lr"] == job["params"]["model.optimizer.lr"]
     for metric, summary in job["metrics"].items():
         history = client.get_metric_history(remote.info.run_id, metric)
