@@ -22,6 +22,18 @@ _RUN_COLUMNS = (
 )
 
 
+#: `_RUN_COLUMNS` of a run: from `run_rows` (a joined run's merged values), its info from its head part, its
+#: parent as a run (a parent that is a part of a joined run is that run)
+_RUN_ROW_COLUMNS = ", ".join(
+    "p.info AS info"
+    if c == "info"
+    else "COALESCE((SELECT m.run_key FROM parts m WHERE m.part_key = r.parent_key), r.parent_key) AS parent_key"
+    if c == "parent_key"
+    else f"r.{c} AS {c}"
+    for c in (c.strip() for c in _RUN_COLUMNS.split(","))
+)
+
+
 @dataclass(frozen=True)
 class RunRow:
     key: str
@@ -75,7 +87,9 @@ class RunRow:
 
 
 def run_row(reader: IndexReader, key: str) -> RunRow | None:
-    r = reader.conn.execute(f"SELECT {_RUN_COLUMNS} FROM run_rows WHERE key=?", (key,)).fetchone()
+    r = reader.conn.execute(
+        f"SELECT {_RUN_ROW_COLUMNS} FROM run_rows r JOIN runs p ON p.key = r.key WHERE r.key=?", (key,)
+    ).fetchone()
     if r is None:
         return None
     try:

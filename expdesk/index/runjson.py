@@ -73,7 +73,8 @@ def _base(r: Any, now: float, stale_after: float) -> dict[str, Any]:
         # run's names the part it is from
         "start_time_from": joined.get("start_time_from") if joined else info.get("start_time_from"),
         "end_time": iso(r["end_time"]),
-        "parent": r["parent_key"],
+        # a parent that is a part of a joined run is that run (a sweep's job read by two tools)
+        "parent": r["parent_run"] if "parent_run" in r.keys() else r["parent_key"],  # noqa: SIM118
         "params": {},
         "tags": {},
         "metrics": {},
@@ -121,7 +122,11 @@ def runs_json(reader: IndexReader, keys: list[str], history: bool = False) -> li
     out: dict[str, dict[str, Any]] = {}
     for part in _chunks(keys):
         marks = ",".join("?" * len(part))
-        for r in conn.execute(f"SELECT * FROM run_rows WHERE key IN ({marks})", part):
+        for r in conn.execute(
+            "SELECT r.*, p.info AS info, COALESCE((SELECT m.run_key FROM parts m WHERE m.part_key = r.parent_key),"
+            f" r.parent_key) AS parent_run FROM run_rows r JOIN runs p ON p.key = r.key WHERE r.key IN ({marks})",
+            part,
+        ):
             out[r["key"]] = _base(r, now, reader.stale_after)
             out[r["key"]]["formats"] = r["formats"].split("+")
         for view, target in (("run_params", "params"), ("run_tags", "tags")):

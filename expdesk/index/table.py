@@ -70,11 +70,22 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _per_run(select: str, part_table: str, joined_table: str, key_sql: str) -> str:
+    """`select` on run `r`'s row for one key: from the merged table for a joined run, else from the part's
+    own (one subquery per run, picked by `r.joined`: cheaper than a view over both)."""
+    alias = part_table[-1]
+
+    def one(table: str) -> str:
+        return f"(SELECT {select} FROM {table} WHERE {alias}.run_key = r.key AND {alias}.key = {key_sql})"
+
+    return f"(CASE WHEN r.joined THEN {one(joined_table)} ELSE {one(part_table)} END)"
+
+
 def _param_sql(key: str) -> tuple[str, str]:
     """A param's numeric and text values for run `r`, as scalar subqueries."""
     lit = _literal(key)
-    num = f"(SELECT p.num FROM run_params p WHERE p.run_key = r.key AND p.key = {lit})"
-    text = f"(SELECT p.value FROM run_params p WHERE p.run_key = r.key AND p.key = {lit})"
+    num = _per_run("p.num", "params p", "joined_params p", lit)
+    text = _per_run("p.value", "params p", "joined_params p", lit)
     return num, text
 
 
@@ -89,7 +100,8 @@ def order_sql(sort: SortKey | None) -> str:
         return f"{text} IS NULL, {num} IS NULL, {num} {direction}, {text} {direction}, r.key"
     if sort.kind == "metric":
         agg = sort.summary if sort.summary in SUMMARIES else "last"  # whitelisted: it reaches SQL text
-        expr = f"(SELECT s.{agg} FROM run_metrics s WHERE s.run_key = r.key AND s.key = {_literal(sort.key)})"
+        part = "(SELECT run_key, key, value AS final FROM finals) s" if agg == "final" else "series s"
+        expr = _per_run(f"s.{agg}", part, "joined_metrics s", _literal(sort.key))
         return f"{expr} IS NULL, {expr} {direction}, r.key"
     expr = _ATTRIBUTE_ORDER.get(sort.key, "r.start_time")
     return f"{expr} IS NULL, {expr} {direction}, r.key"

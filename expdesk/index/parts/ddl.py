@@ -1,15 +1,13 @@
 """The tables and views of parts and runs (migration `m023_parts`).
 
 A *part* is a row of `runs`: what one reader read in one folder, with its own key, cursor and series. A
-*run* is one training job. Most runs are one part, and the views pass that part's rows through untouched;
-for a run joined from several parts, the merged values live in the `joined_*` tables (written by
-`expdesk.index.parts.build` after every write batch) and the views show those instead. Queries on runs go
-through the views (`run_rows`, `run_params`, `run_tags`, `run_metrics`), never through `runs` and its
-per-part tables, so every consumer sees runs.
-
-Why views over materialised tables and not one table per run: a joined run is rare (a few per job folder)
-and most runs would copy every row of theirs for nothing. The views cost one primary-key probe per row
-(`NOT EXISTS ... parts`, `NOT EXISTS ... joined_runs`), measured in `benchmarks/bench_query.py`.
+*run* is one training job. Most runs are one part, whose rows pass through untouched; for a run joined from
+several parts, the merged values live in the `joined_*` tables (written by `expdesk.index.parts.build`
+after every write batch). Queries on runs read `run_rows` (one row per run, kept by triggers on `runs`,
+`parts` and `joined_runs`) and the views `run_params`, `run_tags`, `run_metrics` (a lone part's rows, or a
+joined run's merged rows), never `runs` and its per-part tables, so every consumer sees runs. Filters and
+sorts over many runs pick the per-part or the joined table per row (`run_rows.joined`) instead of going
+through the views: measured in `benchmarks/bench_query.py`.
 """
 
 from __future__ import annotations
@@ -99,21 +97,87 @@ CREATE TABLE joined_metrics (
 CREATE INDEX joined_metrics_key ON joined_metrics(key);
 """
 
-_JOINED = "CASE WHEN j.key IS NULL THEN r.{0} ELSE j.{0} END AS {0}"
+_JOINED = "CASE WHEN j.key IS NULL THEN r.{0} ELSE j.{0} END"
+#: the columns of `run_rows`, and how each is made from a part's row and its joined run's
+_RUN_ROW = (
+    ("key", "r.key"),
+    ("format", "r.format"),
+    ("formats", "COALESCE(j.formats, r.format)"),
+    ("path", _JOINED.format("path")),
+    ("root", "r.root"),
+    ("store", "r.store"),
+    ("native_id", "r.native_id"),
+    ("name", _JOINED.format("name")),
+    ("experiment", _JOINED.format("experiment")),
+    ("status", _JOINED.format("status")),
+    ("native_status", _JOINED.format("native_status")),
+    ("deleted", _JOINED.format("deleted")),
+    ("gone", "r.gone"),
+    ("start_time", _JOINED.format("start_time")),
+    ("end_time", _JOINED.format("end_time")),
+    ("last_activity", _JOINED.format("last_activity")),
+    ("parent_native_id", "r.parent_native_id"),
+    ("parent_key", "r.parent_key"),
+    ("error", _JOINED.format("error")),
+    ("joined", "j.key IS NOT NULL"),
+    ("joined_info", "j.info"),
+)
 
+
+def _refresh(key: str) -> str:
+    """The statements that make `run_rows` right for one part key (its row, or none when it is a part of
+    another run)."""
+    columns = ", ".join(name for name, _ in _RUN_ROW)
+    values = ", ".join(expr for _, expr in _RUN_ROW)
+    return (
+        f"DELETE FROM run_rows WHERE key = {key};\n"
+        f"INSERT INTO run_rows ({columns}) SELECT {values} FROM runs r LEFT JOIN joined_runs j ON j.key = r.key"
+        f" WHERE r.key = {key} AND NOT EXISTS (SELECT 1 FROM parts m WHERE m.part_key = r.key"
+        " AND m.run_key <> r.key);"
+    )
+
+
+# `run_rows` is a table kept by triggers, not a view: the runs table's scans, filters and sorts read one
+# narrow row per run (no cursor or info JSON), which measured faster than `runs` itself, where a view over
+# `runs` LEFT JOIN `joined_runs` made the planner scan by index and doubled filter times at 100k runs.
 RUN_VIEWS_SQL = f"""
-CREATE VIEW run_rows AS
-SELECT r.key AS key, r.format AS format, {_JOINED.format("path")}, r.root AS root, r.store AS store,
-    r.native_id AS native_id, {_JOINED.format("name")}, {_JOINED.format("experiment")},
-    {_JOINED.format("status")}, {_JOINED.format("native_status")}, {_JOINED.format("deleted")},
-    r.gone AS gone, {_JOINED.format("start_time")}, {_JOINED.format("end_time")},
-    {_JOINED.format("last_activity")}, r.parent_native_id AS parent_native_id,
-    COALESCE((SELECT m.run_key FROM parts m WHERE m.part_key = r.parent_key), r.parent_key) AS parent_key,
-    r.info AS info, {_JOINED.format("error")}, r.fingerprint AS fingerprint, r.indexed_at AS indexed_at,
-    r.first_seen AS first_seen, COALESCE(j.formats, r.format) AS formats, j.key IS NOT NULL AS joined,
-    j.info AS joined_info
-FROM runs r LEFT JOIN joined_runs j ON j.key = r.key
+CREATE TABLE run_rows (
+    key TEXT PRIMARY KEY,
+    format TEXT NOT NULL,
+    formats TEXT NOT NULL,
+    path TEXT NOT NULL,
+    root TEXT NOT NULL,
+    store TEXT,
+    native_id TEXT,
+    name TEXT,
+    experiment TEXT,
+    status TEXT NOT NULL,
+    native_status TEXT,
+    deleted INTEGER NOT NULL,
+    gone INTEGER NOT NULL,
+    start_time REAL,
+    end_time REAL,
+    last_activity REAL,
+    parent_native_id TEXT,
+    parent_key TEXT,
+    error TEXT,
+    joined INTEGER NOT NULL,
+    joined_info TEXT
+);
+CREATE INDEX run_rows_root ON run_rows(root);
+CREATE INDEX run_rows_parent ON run_rows(parent_key);
+INSERT INTO run_rows ({", ".join(n for n, _ in _RUN_ROW)})
+SELECT {", ".join(e for _, e in _RUN_ROW)} FROM runs r LEFT JOIN joined_runs j ON j.key = r.key
 WHERE NOT EXISTS (SELECT 1 FROM parts m WHERE m.part_key = r.key AND m.run_key <> r.key);
+CREATE TRIGGER run_rows_insert AFTER INSERT ON runs BEGIN {_refresh("NEW.key")} END;
+CREATE TRIGGER run_rows_update AFTER UPDATE ON runs BEGIN {_refresh("NEW.key")} END;
+CREATE TRIGGER run_rows_delete AFTER DELETE ON runs BEGIN DELETE FROM run_rows WHERE key = OLD.key; END;
+CREATE TRIGGER run_rows_part_in AFTER INSERT ON parts BEGIN {_refresh("NEW.part_key")} END;
+CREATE TRIGGER run_rows_part_out AFTER DELETE ON parts BEGIN {_refresh("OLD.part_key")} END;
+CREATE TRIGGER run_rows_part_moved AFTER UPDATE ON parts BEGIN {_refresh("OLD.part_key")} {_refresh("NEW.part_key")} END;
+CREATE TRIGGER run_rows_joined_in AFTER INSERT ON joined_runs BEGIN {_refresh("NEW.key")} END;
+CREATE TRIGGER run_rows_joined_out AFTER DELETE ON joined_runs BEGIN {_refresh("OLD.key")} END;
+CREATE TRIGGER run_rows_joined_set AFTER UPDATE ON joined_runs BEGIN {_refresh("NEW.key")} END;
 
 CREATE VIEW run_params AS
 SELECT p.run_key AS run_key, p.key AS key, p.value AS value, p.num AS num, p.run_key AS part_key
