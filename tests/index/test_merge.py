@@ -31,6 +31,7 @@ def test_params_take_the_jobs_config_and_keep_differences_labelled() -> None:
     assert merged.params == {
         "lr": ("0.001", 0.001, "h"),
         "tags": ('["dev"]', None, "h"),  # TensorBoard's str(['dev']) is the same list
+        "lr@hydra": ("0.001", 0.001, "h"),  # both values of a key the parts disagree on, each labelled
         "lr@lightning": ("1e-2", 0.01, "l"),
         "opt": ("adam", None, "l"),
     }

@@ -1,7 +1,9 @@
 """A joined run's values from its parts' values (pure: no SQL). Parts come in rank order, head first.
 
 * Params and tags: the first part (the job's config) gives a key its value; a later part holding the same
-  value adds nothing; a different value is kept as `key@label` (label = the part's tool, or tool:folder).
+  value adds nothing; when another part holds a different value, both are kept, each labelled with its part
+  (`key@hydra`, `key@lightning`; label = the part's tool, or tool:folder), and the plain key stays the job
+  config's.
 * Metrics: a key's series comes from the first part that logged it, in metric precedence (the job's own
   files, then the loggers that count the job's steps: Lightning's CSV in full precision, TensorBoard; W&B
   counts its own steps). The same series from a later part (the same point count, last, min and max equal
@@ -190,6 +192,7 @@ def _status(parts: Sequence[PartValues]) -> tuple[str, str | None]:
 def merge(parts: Sequence[PartValues]) -> MergedRun:
     """The run of these parts (head first)."""
     head = parts[0]
+    labels = {p.key: p.label for p in parts}
     params: dict[str, tuple[str, float | None, str]] = {}
     for p in parts:
         for key, value in p.params.items():
@@ -197,6 +200,8 @@ def merge(parts: Sequence[PartValues]) -> MergedRun:
             if have is None:
                 params[key] = (value[0], value[1], p.key)
             elif not _same_text((have[0], have[1]), value):
+                # both values kept, each labelled with its part; the plain key stays the job's config's
+                params.setdefault(f"{key}@{labels[have[2]]}", have)
                 params.setdefault(f"{key}@{p.label}", (value[0], value[1], p.key))
     tags: dict[str, tuple[str, str]] = {}
     for p in parts:
@@ -205,6 +210,7 @@ def merge(parts: Sequence[PartValues]) -> MergedRun:
             if have_tag is None:
                 tags[key] = (text, p.key)
             elif have_tag[0] != text:
+                tags.setdefault(f"{key}@{labels[have_tag[1]]}", have_tag)
                 tags.setdefault(f"{key}@{p.label}", (text, p.key))
     metrics = _metrics(parts)
     status, native = _status(parts)
