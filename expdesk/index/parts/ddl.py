@@ -14,6 +14,9 @@ from __future__ import annotations
 
 PARTS_SQL = """
 CREATE INDEX runs_path ON runs(path);
+CREATE INDEX runs_native ON runs(native_id);
+CREATE INDEX links_target_id ON links(target_native_id);
+CREATE INDEX links_target_path ON links(target_path);
 CREATE TABLE finals (
     run_key TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -37,6 +40,7 @@ CREATE TABLE part_choices (
     anchor TEXT,
     made_at REAL NOT NULL
 );
+CREATE INDEX part_choices_anchor ON part_choices(anchor);
 CREATE TABLE join_notes (
     key TEXT NOT NULL,
     note TEXT NOT NULL
