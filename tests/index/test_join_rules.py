@@ -105,6 +105,17 @@ def test_rule_logger_versions() -> None:
     # TensorBoard runs that merely share a folder name are not versions of one fit
     alike = [part("a", "tensorboard", "runs/a/exp1"), part("b", "tensorboard", "runs/b/exp1")]
     assert runs_of(alike) == {}
+    # two experiments' loggers at the same version number: different hyperparameters, not one fit
+    two = [
+        part("x", "lightning", "logs/expA/version_0", params_digest="aaa"),
+        part("y", "lightning", "logs/expB/version_0", params_digest="bbb"),
+    ]
+    assert runs_of(two) == {}
+    same = [
+        part("x", "lightning", "logs/csv/version_0", params_digest="aaa"),
+        part("y", "lightning", "logs/tb/version_0", params_digest="aaa"),
+    ]
+    assert runs_of(same) == {"x": ["x", "y"]}
 
 
 def test_rule_names_run() -> None:

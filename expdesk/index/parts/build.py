@@ -9,6 +9,7 @@ runs they belonged to), re-plans them with `rules.plan`, and rewrites the `parts
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 import sqlite3
@@ -56,10 +57,11 @@ class _Gather:
             found = self.rows(f"SELECT {_FACT_COLUMNS} FROM runs WHERE key IN ({_marks(len(part))})", part)
             names = self._names(part)
             declares = self._declares([r[0] for r in found if r[1] == "dvc"])
+            digests = self._digests([r[0] for r in found if r[1] in ("lightning", "tensorboard")])
             for key, fmt, path, root, native_id, store, gone in found:
                 fact = PartFact(
                     key, fmt, path, root, native_id, store, bool(gone),
-                    tuple(names.get(key, ())), tuple(declares.get(key, ())),
+                    tuple(names.get(key, ())), tuple(declares.get(key, ())), digests.get(key),
                 )  # fmt: skip
                 self.facts[key] = fact
                 new.append(fact)
@@ -80,6 +82,19 @@ class _Gather:
             said = str(ev.get("recorded", ""))
             out.setdefault(run_key, []).append(Named(rule, fmt, native_id, path, said))
         return out
+
+    def _digests(self, keys: list[str]) -> dict[str, str]:
+        """sha1 of each part's params (sorted key=value lines); "" for a part with none."""
+        if not keys:
+            return {}
+        lines: dict[str, list[str]] = {k: [] for k in keys}
+        sql = f"SELECT run_key, key, value FROM params WHERE run_key IN ({_marks(len(keys))}) ORDER BY run_key, key"
+        for run_key, key, value in self.rows(sql, keys):
+            lines[run_key].append(f"{key}={value}")
+        return {
+            k: hashlib.sha1("\n".join(v).encode("utf-8", "surrogatepass")).hexdigest() if v else ""
+            for k, v in lines.items()
+        }
 
     def _declares(self, keys: list[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}

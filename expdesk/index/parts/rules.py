@@ -9,7 +9,7 @@ is about folders that nest or records that name each other, never about values l
 | `same-folder` | two readers' parts of one folder (a Hydra job that is also a DVC project) | the same path |
 | `job-folder` | a part inside a Hydra job dir or a Trainer output dir | its folder is below the job's |
 | `dvc-declared` | a DVCLive (or any) part inside a DVC project that `dvc.yaml` declares | a declared metrics/plots/out path is in its folder |
-| `logger-versions` | Lightning-style `<out>/<logger>/<version>` folders of one script's output folder | the same version folder under sibling logger folders |
+| `logger-versions` | Lightning-style `<out>/<logger>/<version>` folders of one script's output folder | the same version folder under sibling logger folders, and the same hyperparameters |
 | `names-run` | a part and the run its record names (a W&B id in a Hydra config, a Trainer's logging_dir) | the recorded id or path |
 | `user` | what `expdesk join` put together | the user's choice |
 
@@ -82,6 +82,8 @@ class PartFact:
     names: tuple[Named, ...] = ()
     #: absolute paths the part declares as its outputs (a DVC project's metrics, plots and outs)
     declares: tuple[str, ...] = ()
+    #: a digest of the part's params, for Lightning-style version folders only ("" = it holds none)
+    params_digest: str | None = None
 
     @property
     def kind(self) -> str:
@@ -297,7 +299,9 @@ def _version_edges(facts: _Facts) -> list[_Edge]:
             not VERSION_DIR.match(leaf) and not any(p.format == "lightning" for p in parts)
         ):
             continue
-        if len(parts) > MAX_PARTS:
+        # one fit's loggers got the same hyperparameters (Lightning logs them to each): two experiments
+        # that happen to share a version number under one folder (`expA/version_0`, `expB/version_0`) did not
+        if len({p.params_digest for p in parts if p.params_digest}) > 1 or len(parts) > MAX_PARTS:
             continue
         first = min(parts, key=_order)
         for p in parts:
