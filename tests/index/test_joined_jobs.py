@@ -315,3 +315,23 @@ def test_a_config_that_names_its_wandb_run_joins_it(tmp_path: Path) -> None:
     # the W&B folder is not inside the job folder: its files say which part they belong to
     outside = [a for a in run["artifacts"] if a.get("part") == "wandb"]
     assert outside and all(not a["path"].startswith("..") for a in outside)
+
+
+# -- a plain script's output folder with CSV and TensorBoard loggers, two fits (no job folder) ------------
+def test_sibling_logger_versions_of_one_fit_are_one_run(tmp_path: Path) -> None:
+    _db, runs = indexed(tmp_path, "lightning_loggers")
+    gt = truth("lightning_loggers")
+    assert len(runs) == 2
+    for run in runs:
+        version = Path(run["parts"][0]["path"]).name
+        assert [(p["label"], p["rule"]) for p in run["parts"]] == [
+            (f"lightning:csv/{version}", "head"),
+            (f"lightning:tb/{version}", "logger-versions"),
+        ]
+        assert run["parts"][1]["evidence"] == {
+            "output_dir": str(tmp_path / "lightning_loggers" / "out"),
+            "version": version,
+        }
+        assert run["params"]["lr"] == gt["versions"][version]["hparams"].split(": ")[1].strip()
+        want = {**gt["versions"][version]["tensorboard"], **gt["versions"][version]["csv"]}
+        assert {k: m["count"] for k, m in run["metrics"].items()} == want
