@@ -29,6 +29,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     with open_index(args) as index:
         report = index.index(args.paths, progress=progress, force=args.force)
+        with index.reader() as reader:
+            runs = len(reader.runs_of(report.keys))
         if servers:
             from expdesk.remote.browse import index_servers
 
@@ -40,6 +42,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             f"{report.found} runs found, {report.read} read, {report.unchanged} unchanged, "
             f"{len(report.errors)} with errors, {len(report.unread)} with files not read, "
             f"{len(report.gone)} gone ({report.seconds:.2f} s)"
+            # one training job read from several tools' folders is one run (docs/joins.md)
+            + (f"; the {report.found} found make {runs} runs" if runs < report.found else "")
         )
         for path, message in report.errors:
             print(f"  error: {message}" if path in message else f"  error: {path}: {message}")

@@ -242,6 +242,15 @@ class IndexReader:
         )
         return [(r[0], r[1]) for r in rows]
 
+    def runs_of(self, part_keys: Iterable[str]) -> set[str]:
+        """The runs these parts belong to (a part on its own is its own run)."""
+        keys, out = list(part_keys), set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            sql = f"SELECT run_key FROM part_runs WHERE part_key IN ({','.join('?' * len(chunk))})"
+            out |= {r[0] for r in self.conn.execute(sql, chunk)}
+        return out
+
     def part_keys(self, run_key: str) -> list[str]:
         """The parts of a run, head first (a run of one part is its own part)."""
         rows = self.conn.execute("SELECT part_key FROM parts WHERE run_key = ? ORDER BY rank", (run_key,))
