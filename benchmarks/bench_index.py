@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import resource
 import statistics
 import subprocess
@@ -25,43 +24,26 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
-
-
-def write_store(root: Path, runs: int, metrics: int, steps: int, seed: int = 0) -> Path:
-    rng = random.Random(seed)
-    store = root / "mlruns"
-    exp = store / "1"
-    exp.mkdir(parents=True)
-    (exp / "meta.yaml").write_text(
-        f"artifact_location: file://{exp}\nexperiment_id: '1'\nlifecycle_stage: active\nname: bench\n"
-    )
-    for r in range(runs):
-        run_id = f"{r:032x}"
-        run = exp / run_id
-        for sub in ("params", "tags", "metrics", "artifacts"):
-            (run / sub).mkdir(parents=True)
-        (run / "meta.yaml").write_text(
-            f"artifact_uri: file://{run}/artifacts\nend_time: 1700000100000\nexperiment_id: '1'\n"
-            f"lifecycle_stage: active\nrun_id: '{run_id}'\nrun_name: run-{r}\nsource_type: 4\n"
-            f"start_time: 1700000000000\nstatus: 3\nuser_id: bench\n"
-        )
-        (run / "params" / "lr").write_text(str(10 ** -rng.randint(1, 5)))
-        (run / "params" / "seed").write_text(str(r))
-        (run / "tags" / "mlflow.runName").write_text(f"run-{r}")
-        for m in range(metrics):
-            lines = [f"{1700000000000 + s} {rng.random()!r} {s}\n" for s in range(steps)]
-            (run / "metrics" / f"metric_{m}").write_text("".join(lines))
-    return store
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mlflow_store import write_store  # noqa: E402  (byte-identical to MLflow's client: --check)
 
 
 def child_index(store: Path, db: Path) -> tuple[float, int]:
     """Run a cold index in a fresh interpreter; returns (seconds, peak RSS bytes)."""
+    sec, peak, _cpu = child_index_cpu(store, db)
+    return sec, peak
+
+
+def child_index_cpu(store: Path, db: Path) -> tuple[float, int, float]:
+    """A cold index in a fresh interpreter: (wall seconds, peak RSS bytes, CPU seconds of all its threads).
+    CPU time is printed next to wall time because on a shared machine it moves less with the load."""
     code = (
         "import sys,time,resource;from pathlib import Path;sys.path.insert(0,sys.argv[3]);"
-        "from expdesk.index.service import Index;t=time.perf_counter();"
+        "from expdesk.index.service import Index;t=time.perf_counter();c=time.process_time();"
         "i=Index(Path(sys.argv[2]));r=i.index([Path(sys.argv[1])]);i.close();"
         "assert not r.errors, r.errors[:3];"
-        "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024)"
+        "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024,"
+        " time.process_time()-c)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(store), str(db), str(REPO)],
@@ -69,16 +51,21 @@ def child_index(store: Path, db: Path) -> tuple[float, int]:
         text=True,
         check=True,
     ).stdout.split()
-    return float(out[0]), int(out[1])
+    return float(out[0]), int(out[1]), float(out[2])
 
 
 def pandas_parse(store: Path) -> float:
+    return pandas_parse_cpu(store)[0]
+
+
+def pandas_parse_cpu(store: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of pandas' C parser reading every metric file of the store."""
     import pandas as pd
 
-    t = time.perf_counter()
-    for path in store.glob("1/*/metrics/*"):
+    t, c = time.perf_counter(), time.process_time()
+    for path in store.glob("*/*/metrics/*"):
         pd.read_csv(path, sep=" ", header=None, engine="c")
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def mlflow_client(store: Path) -> float | None:
@@ -115,13 +102,17 @@ def main() -> None:
             f"store: {args.runs} runs x {args.metrics} metrics x {args.steps} steps = {points:,} points "
             f"(ready in {time.perf_counter() - t:.1f} s)"
         )
-        colds, rss, parse = [], [], []
+        colds, rss, parse, cold_cpu, parse_cpu = [], [], [], [], []
+        pandas_parse_cpu(store)  # pandas imported and the page cache warm before the first pair
         for i in range(args.repeat):
             # interleaved, so a busy moment on the machine weighs on both sides of the ratio alike
-            sec, peak = child_index(store, Path(tmp) / f"cold{i}.db")
+            sec, peak, cpu = child_index_cpu(store, Path(tmp) / f"cold{i}.db")
             colds.append(sec)
             rss.append(peak)
-            parse.append(pandas_parse(store))
+            cold_cpu.append(cpu)
+            wall, cpu = pandas_parse_cpu(store)
+            parse.append(wall)
+            parse_cpu.append(cpu)
         from expdesk.index.service import Index
 
         warm = []
@@ -141,6 +132,10 @@ def main() -> None:
             f"pandas parse median {statistics.median(parse):.2f} s  -> cold index / parse = "
             f"{cold / statistics.median(parse):.2f}x (per pair: "
             f"{', '.join(f'{c / p:.2f}' for c, p in zip(colds, parse, strict=True))})"
+        )
+        print(
+            f"CPU seconds  cold index {statistics.median(cold_cpu):.2f}, pandas parse "
+            f"{statistics.median(parse_cpu):.2f} -> {statistics.median(cold_cpu) / statistics.median(parse_cpu):.2f}x"
         )
         db_size = (Path(tmp) / "cold0.db").stat().st_size
         print(f"index DB     {db_size / 2**20:.0f} MiB ({db_size / points:.1f} bytes/point)")

@@ -1,11 +1,13 @@
 """Re-take the README screenshots of the compare view (run under Xvfb):
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/take_compare_screenshots.py
+    xvfb-run -a -s "-screen 0 1600x900x24" python docs/take_compare_screenshots.py
+    xvfb-run -a -s "-screen 0 1280x720x24" python docs/take_compare_screenshots.py   # -1280x720 names
 
 Five runs of a small sweep (batch size, learning rate, optimizer; 20,000 steps of a noisy loss with a few
 spikes, an accuracy and an epoch time) go into a throw-away index; the real `CompareView` shows them and each
 tab is grabbed: compare-table.png (diff table), compare-chart.png (overlay with smoothing 0.6),
-compare-parallel.png and compare-scatter.png. Look at them.
+compare-parallel.png and compare-scatter.png; on a smaller screen the names end in its size. The window is
+opened as the app opens it (sized to the screen). Look at them.
 """
 
 from __future__ import annotations
@@ -73,10 +75,14 @@ def main() -> int:
             )
             keys.append(ref.key)
 
+        from expdesk.gui.screen import fit_to_screen
+
         view = CompareView(index, keys)
         view.setWindowTitle("expdesk — compare")
-        view.resize(1500, 900)
+        view.resize(fit_to_screen(view, 1500, 900))
         view.show()
+        screen = view.screen().size()
+        suffix = "" if screen.width() >= 1600 else f"-{screen.width()}x{screen.height()}"
 
         def settle(ms: int) -> None:
             loop = QEventLoop()
@@ -84,15 +90,15 @@ def main() -> int:
             loop.exec()
 
         settle(1500)
-        view.grab().save(str(OUT / "compare-table.png"))
+        view.grab().save(str(OUT / f"compare-table{suffix}.png"))
         view.tabs.setCurrentIndex(1)
         view.charts.set_selected_metrics(["val_loss"])
         settle(2500)
-        view.grab().save(str(OUT / "compare-chart.png"))
+        view.grab().save(str(OUT / f"compare-chart{suffix}.png"))
         for tab, name in ((2, "compare-parallel.png"), (3, "compare-scatter.png")):
             view.tabs.setCurrentIndex(tab)
             settle(1500)
-            view.grab().save(str(OUT / name))
+            view.grab().save(str(OUT / name.replace(".png", f"{suffix}.png")))
         view.close()
         app.processEvents()
     return 0

@@ -232,7 +232,6 @@ def test_no_import_cycles() -> None:
     assert _cycles(edges) == []
 
 
-@pytest.mark.xfail(strict=True, reason="gui/window/main_window.py: being split (issue 16)")
 def test_no_module_over_500_lines() -> None:
     long = {
         str(p.relative_to(PKG)): n

@@ -32,6 +32,11 @@ COMMAND_MODULES: list[str] = [
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="expdesk", description="Local, read-only experiment tracker.")
     parser.add_argument("--version", action="version", version=f"expdesk {__version__}")
+    # a global option: `expdesk --db X runs` and `expdesk runs --db X` mean the same (the sub-command's own
+    # `--db` default would overwrite a shared dest, hence its own dest, merged in `main`)
+    parser.add_argument(
+        "--db", dest="global_db", type=Path, default=None, metavar="DB", help="index DB (any position)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     for name in COMMAND_MODULES:
@@ -73,12 +78,30 @@ def _gui_main(argv: Sequence[str]) -> int:
     return int(run_app(args))
 
 
+#: options every invocation takes, before or after the sub-command, with whether they take a value
+GLOBAL_OPTIONS = {"--db": True}
+
+
+def first_word(argv: Sequence[str]) -> str | None:
+    """The first argument that is not a global option (or its value): the sub-command, a path, or a flag."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        name = word.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            i += 1 if "=" in word or not GLOBAL_OPTIONS[name] else 2
+            continue
+        return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     choices = parser._subparsers._group_actions[0].choices if parser._subparsers else None
     commands = set(choices or ())
-    if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version")):
+    word = first_word(argv)
+    if word is None or (word not in commands and word not in ("-h", "--help", "--version")):
         return _gui_main(argv)
     try:
         args = parser.parse_args(argv)
@@ -87,6 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    given = getattr(args, "db", None)
+    if args.global_db is not None and given is not None and Path(given) != Path(args.global_db):
+        print("expdesk: --db is given twice with different paths", file=sys.stderr)
+        return 2
+    args.db = given if given is not None else args.global_db
     try:
         return int(args.func(args))
     except UsageError as exc:

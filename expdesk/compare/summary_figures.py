@@ -63,6 +63,14 @@ def axis_spec(name: str, values: Sequence[Any]) -> AxisSpec:
     return AxisSpec(name, pos, ticks, True)
 
 
+def _short(text: str, limit: int) -> str:
+    """At most `limit` characters, the middle left out (both ends of a key say the most)."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return text[:half] + "…" + text[len(text) - (limit - 1 - half) :]
+
+
 def _num_or_nan(value: Any) -> float:
     number = parse_number(value)
     return math.nan if number is None else number
@@ -115,11 +123,18 @@ def parallel_figure(
     for i, spec in enumerate(specs):
         ax.axvline(i, color="0.2", linewidth=1)
         for pos, label in spec.ticks:
-            ax.text(i + 0.03, pos, mpl_text(label), fontsize="x-small", va="center", ha="left", color="0.2")
+            ax.text(
+                i + 0.03, pos, mpl_text(_short(label, 18)), fontsize=9, va="center", ha="left", color="0.2"
+            )
     ax.set_xlim(-0.3, len(specs) - 0.7 + 0.3)
     ax.set_ylim(-0.05, 1.05)
+    # readable at any size: whole words at the figure's normal size, long keys shortened in the middle
     ax.set_xticks(
-        xs, [mpl_text(s.name) + (" (log)" if s.log else "") for s in specs], rotation=20, ha="right"
+        xs,
+        [mpl_text(_short(s.name, 28)) + (" (log)" if s.log else "") for s in specs],
+        rotation=0 if len(specs) <= 4 else 20,
+        ha="center" if len(specs) <= 4 else "right",
+        fontsize="medium",
     )
     ax.set_yticks([])
     for side in ("left", "right", "top"):

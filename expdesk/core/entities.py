@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,9 @@ class RunRef:
     store: Path | None = None
     hint: tuple[tuple[str, str], ...] = ()
 
-    @property
+    @cached_property
     def key(self) -> str:
+        # cached: a sweep asks for the keys of thousands of refs several times per pass (a sha256 each)
         return run_key(self.format, self.path, self.native_id)
 
     def hint_value(self, name: str) -> str | None:

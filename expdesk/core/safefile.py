@@ -107,15 +107,16 @@ def read_yaml_file(path: Path) -> Any:
     return safe_yaml(data, path)
 
 
-def open_regular(path: Path) -> tuple[int, os.stat_result]:
+def open_regular(path: Path | str, lstat: os.stat_result | None = None) -> tuple[int, os.stat_result]:
     """Open a run's file for reading only if it is a regular file and not a symlink.
 
     Every refusal is an `UnsafePath` (a `SourceError`). A link (to `/etc/passwd`, to another user's file) is refused, not followed: a recorded path is shown,
     never read outside its root. FIFOs and devices are refused before `open` (opening a FIFO can block or
     wake its writer); O_NONBLOCK and the `fstat` re-check cover a file swapped between the two calls.
+    `lstat`: the file's lstat when a directory walk just took it (spares a second one per file).
     """
     try:
-        st = os.lstat(path)
+        st = os.lstat(path) if lstat is None else lstat
     except OSError as exc:
         raise UnsafePath(path, f"cannot open: {exc.strerror or exc}") from None
     if stat.S_ISLNK(st.st_mode):
@@ -140,20 +141,24 @@ def open_regular(path: Path) -> tuple[int, os.stat_result]:
     return fd, st
 
 
-def read_bytes_capped(path: Path, cap: int) -> bytes:
+def read_bytes_capped(path: Path | str, cap: int, lstat: os.stat_result | None = None) -> bytes:
     """Read a whole small file, refusing files over `cap` bytes and anything that is not a regular file."""
-    fd, st = open_regular(path)
+    fd, st = open_regular(path, lstat)
     try:
         if st.st_size > cap:
             raise SourceError(path, f"file is {st.st_size} bytes, over the {cap}-byte limit")
-        chunks = []
+        chunks: list[bytes] = []
         remaining = cap + 1
         while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
+            # the size fstat gave, plus one byte: a short read is the end of the file (no extra read)
+            want = min(remaining, st.st_size + 1, 1 << 20) if not chunks else min(remaining, 1 << 20)
+            chunk = os.read(fd, want)
             if not chunk:
                 break
             chunks.append(chunk)
             remaining -= len(chunk)
+            if len(chunk) < want:
+                break
         return b"".join(chunks)
     finally:
         os.close(fd)
@@ -199,25 +204,32 @@ def read_json_file(path: Path, *, partial_ok: bool = False) -> Any:
     return parse_json_text(read_bytes_capped(path, MAX_JSON_BYTES), path, partial_ok=partial_ok)
 
 
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
 def walk_stats(path: Path, prune: frozenset[str] = frozenset()) -> Iterator[tuple[str, os.stat_result]]:
     """(relative POSIX path, lstat) of every file below `path`; symlinks are neither followed nor listed
     as directories, so a link to `/` or a link loop cannot make us leave the run.
     """
-    stack = [(path, "")]
+    # plain strings, not Path objects: this walk is the whole cost of a warm re-index of a sweep
+    stack = [(os.fspath(path), "")]
     while stack:
         folder, prefix = stack.pop()
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=_name)
         except OSError:
             continue
         for entry in entries:
             rel = f"{prefix}{entry.name}"
             try:
+                # the entry's type comes with the listing: a directory needs no stat of its own
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in prune:
+                        stack.append((entry.path, rel + "/"))
+                    continue
                 st = entry.stat(follow_symlinks=False)
             except OSError:
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in prune:
-                    stack.append((Path(entry.path), rel + "/"))
                 continue
             yield rel, st

@@ -22,12 +22,17 @@ def unpack(blob: bytes | None) -> float | None:
     return None if blob is None else _F8.unpack(blob)[0]
 
 
+FINALS_INSERT = "INSERT OR REPLACE INTO finals (run_key, key, value, exact, source) VALUES (?,?,?,?,?)"
+
+
+def final_rows(run_key: str, finals: Mapping[str, Final]) -> list[tuple[str, str, float | None, bytes, str]]:
+    """The `finals` rows of a run's reported results (NaN is NULL in the REAL column, exact in the blob)."""
+    return [
+        (run_key, key, None if math.isnan(f.value) else f.value, pack(f.value), f.source)
+        for key, f in finals.items()
+    ]
+
+
 def write_finals(conn: sqlite3.Connection, run_key: str, finals: Mapping[str, Final]) -> None:
     conn.execute("DELETE FROM finals WHERE run_key = ?", (run_key,))
-    conn.executemany(
-        "INSERT OR REPLACE INTO finals (run_key, key, value, exact, source) VALUES (?,?,?,?,?)",
-        [
-            (run_key, key, None if math.isnan(f.value) else f.value, pack(f.value), f.source)
-            for key, f in finals.items()
-        ],
-    )
+    conn.executemany(FINALS_INSERT, final_rows(run_key, finals))

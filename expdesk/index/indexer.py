@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -20,15 +21,23 @@ from pathlib import Path
 from typing import Any
 
 from expdesk.core.entities import RunRef, RunUpdate
-from expdesk.core.errors import SourceError
 from expdesk.index import store
+from expdesk.index.batch import CursorMoved, Entry, apply_batch, prepare_batch
 from expdesk.index.db import open_reader
 from expdesk.index.writer import Writer
 from expdesk.sources import registry
-from expdesk.sources.base import unread_from_error
+from expdesk.sources.base import ReadItem, read_contained
 
-#: runs read but not yet written that the indexer lets pile up before it waits for the writer
-MAX_UNWRITTEN = 4
+#: a run as `_settle` needs it once its batch is written: (ref, fingerprint)
+Written = tuple[RunRef, str]
+#: batches read but not yet written that the indexer lets pile up before it waits for the writer
+MAX_UNWRITTEN = 2
+#: runs per batch at most: a sweep's small runs are read, encoded and written many at a time
+BATCH_RUNS = 128
+#: metric text (or ~24 bytes a point) a batch holds at most: memory stays flat whatever the run sizes
+BATCH_BYTES = 8 << 20
+#: rounds of re-reading runs whose cursor moved under a pass (each round reads only what is new)
+MOVED_ROUNDS = 3
 
 Progress = Callable[[int, int, str], None]  # (done, found so far, current run path)
 
@@ -67,66 +76,24 @@ def read_and_prepare(
 
 def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | None, str, str | None]:
     """(update or None, fingerprint, error). Never raises for a bad run: the error is the run's."""
-    reader = registry.reader_for(ref.format)
-    try:
-        fingerprint = reader.fingerprint(ref)
-    except OSError as exc:
-        return None, "", f"{ref.path}: {exc.strerror or exc}"
-    try:
-        update = reader.read(ref, cursor)
-        if cursor is None:
-            # no cursor = read from the start (a new run, or `--force`): the points replace whatever the
-            # index holds, or a forced re-read would append every point a second time
-            update.metrics_reset = True
-        # a file a reader could only name in its error is listed as not read too: nothing goes unsaid
-        update.unread += unread_from_error(ref.path, update)
-        return update, fingerprint, None
-    except SourceError as exc:
-        return None, fingerprint, str(exc)
-    except (
-        OSError,
-        ValueError,
-        KeyError,
-        TypeError,
-        IndexError,
-        UnicodeError,
-        RecursionError,
-        MemoryError,
-    ) as exc:
-        # a reader bug or an input no reader anticipated: contained to this run, reported with the run
-        return None, fingerprint, f"{ref.path}: unexpected {type(exc).__name__}: {exc}"
+    return read_contained(registry.reader_for(ref.format), ref, cursor)
 
 
-class CursorMoved(Exception):
-    """The run's stored cursor is not the one its read started from: another writer (another expdesk
-    process on the same index, or an overlapping pass) stored a newer state meanwhile."""
-
-
-def apply_from_cursor(
-    conn: sqlite3.Connection,
-    *,
-    expected: str | None,
-    ref: RunRef,
-    update: RunUpdate,
-    fingerprint: str,
-    prepared: list[store.PreparedSeries] | None,
-) -> None:
-    """`store.apply_update`, unless the run moved on since its cursor was read (writer thread): `expected`
-    is that cursor as canonical JSON, taken before the read (readers update the cursor they are given in
-    place). Appending points read from an old cursor would store them twice; the caller re-reads."""
-    if expected is not None:
-        row = conn.execute("SELECT cursor FROM runs WHERE key=?", (ref.key,)).fetchone()
-        if row is None or _canonical(json.loads(row[0] or "{}")) != expected:
-            raise CursorMoved(ref.key)
-    store.apply_update(conn, ref=ref, update=update, fingerprint=fingerprint, prepared=prepared)
-
-
-def _canonical(cursor: dict[str, Any] | None) -> str | None:
-    return None if cursor is None else json.dumps(cursor, sort_keys=True)
-
-
-#: rounds of re-reading runs whose cursor moved under a pass (each round reads only what is new)
-MOVED_ROUNDS = 3
+def read_batch(items: list[ReadItem]) -> list[Entry]:
+    """Read a prefix of `items` (runs of one format) and prepare their series for storage; the runs not
+    read (the batch reached its size budget) are left for another batch. Never raises for a bad run."""
+    reader = registry.reader_for(items[0][0].format)
+    outcomes = reader.read_batch(items, BATCH_BYTES)
+    entries = [
+        Entry(ref, ref.key, fingerprint, update, error)
+        for (ref, _cursor), (update, fingerprint, error) in zip(items, outcomes, strict=False)
+    ]
+    # encoding well-formed updates cannot fail; if it does, the writer redoes it run by run and the
+    # failure lands on the one run that caused it
+    with contextlib.suppress(ValueError, TypeError, OverflowError, MemoryError):
+        for entry, prepared in zip(entries, prepare_batch([e.update for e in entries]), strict=True):
+            entry.prepared = prepared
+    return entries
 
 
 class Indexer:
@@ -134,7 +101,9 @@ class Indexer:
         self.writer = writer
         self.workers = workers
 
-    def known(self) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    def known(self) -> dict[str, tuple[str | None, str]]:
+        """run key -> (fingerprint to compare, or None to re-read regardless; its cursor as stored JSON).
+        Cursors are parsed only for the runs that are read again (most of a warm pass reads none)."""
         conn = open_reader(self.writer.db_path)
         try:
             rows = conn.execute("SELECT key, fingerprint, cursor, error, gone FROM runs").fetchall()
@@ -142,10 +111,7 @@ class Indexer:
             conn.close()
         # a run that errored is re-read even if unchanged (the error may have been a torn file), and so is a
         # run marked gone that reappeared (its folder came back, e.g. a remounted disk)
-        return {
-            r["key"]: (None if r["error"] or r["gone"] else r["fingerprint"], json.loads(r["cursor"] or "{}"))
-            for r in rows
-        }
+        return {r[0]: (None if r[3] or r[4] else r[1], r[2] or "{}") for r in rows}
 
     def index(
         self,
@@ -157,7 +123,7 @@ class Indexer:
         started = time.perf_counter()
         report = IndexReport()
         known = self.known()
-        writes: list[tuple[Future[Any], RunRef, str]] = []
+        writes: list[tuple[Future[Any], list[Written]]] = []
         for root in roots:
             root = Path(os.path.abspath(root))
             seen: set[str] = set()
@@ -176,7 +142,7 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _settle(self, writes: list[tuple[Future[Any], RunRef, str]], report: IndexReport) -> None:
+    def _settle(self, writes: list[tuple[Future[Any], list[Written]]], report: IndexReport) -> None:
         """Wait for every write, then re-read the runs another writer moved on meanwhile (from their new
         cursor: only what is new since). A run whose rows cannot be written (a value SQLite refuses, a
         reader handing back something odd) gets that as its error; the other runs are not affected."""
@@ -185,24 +151,28 @@ class Indexer:
             if not moved:
                 return
             again = IndexReport()
-            retried: list[tuple[Future[Any], RunRef, str]] = []
+            retried: list[tuple[Future[Any], list[Written]]] = []
             self._read_all(moved, self.known(), False, again, retried, set(), None, lambda: False)
             moved = self._wait_writes(retried, report)
             report.errors += again.errors
 
     def _wait_writes(
-        self, writes: list[tuple[Future[Any], RunRef, str]], report: IndexReport
+        self, writes: list[tuple[Future[Any], list[Written]]], report: IndexReport
     ) -> list[RunRef]:
         moved: list[RunRef] = []
-        for fut, ref, fingerprint in writes:
+        for fut, written in writes:
             try:
-                fut.result()
-            except CursorMoved:
-                moved.append(ref)
+                failed = fut.result()
             except sqlite3.OperationalError:
                 raise  # the DB cannot be written at all (full, read-only): not this run's fault
             except Exception as exc:
-                message = f"{ref.path}: could not be stored: {type(exc).__name__}: {exc}"
+                failed = [(i, exc) for i in range(len(written))]
+            for i, why in failed:
+                ref, fingerprint = written[i]
+                if isinstance(why, CursorMoved):
+                    moved.append(ref)
+                    continue
+                message = f"{ref.path}: could not be stored: {type(why).__name__}: {why}"
                 report.errors.append((str(ref.path), message))
                 # if even the error row fails, the report still names the run
                 with contextlib.suppress(Exception):
@@ -214,7 +184,7 @@ class Indexer:
     def refresh(self, refs: list[RunRef], force: bool = False) -> IndexReport:
         """Re-read specific runs (the watcher's path): same rules as `index`, no discovery."""
         report = IndexReport(found=len(refs))
-        writes: list[tuple[Future[Any], RunRef, str]] = []
+        writes: list[tuple[Future[Any], list[Written]]] = []
         self._read_all(refs, self.known(), force, report, writes, set(), None, lambda: False)
         self._settle(writes, report)
         self._resolve_links(report)
@@ -229,20 +199,21 @@ class Indexer:
     def _read_all(
         self,
         refs: list[RunRef],
-        known: dict[str, tuple[str | None, dict[str, Any]]],
+        known: dict[str, tuple[str | None, str]],
         force: bool,
         report: IndexReport,
-        writes: list[tuple[Future[Any], RunRef, str]],
+        writes: list[tuple[Future[Any], list[Written]]],
         seen: set[str],
         progress: Progress | None,
         cancelled: Callable[[], bool],
     ) -> None:
-        todo: list[tuple[RunRef, dict[str, Any] | None]] = []
+        todo: list[ReadItem] = []
         for ref in refs:
-            seen.add(ref.key)
-            report.keys.append(ref.key)
+            key = ref.key
+            seen.add(key)
+            report.keys.append(key)
             report.refs.append(ref)
-            previous = known.get(ref.key)
+            previous = known.get(key)
             if not force and previous is not None and previous[0] is not None:
                 reader = registry.reader_for(ref.format)
                 try:
@@ -251,73 +222,70 @@ class Indexer:
                         continue
                 except OSError:
                     pass
-            todo.append((ref, None if force or previous is None else previous[1]))
+            todo.append((ref, None if force or previous is None else json.loads(previous[1])))
+        # each cursor's JSON before the read (readers update the dict they are given): the write checks
+        # the run still has it, or another writer moved on meanwhile and the run is read again
+        expected = {ref.key: _canonical(cursor) for ref, cursor in todo}
         done = report.unchanged
+        queue = deque(todo)
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="expdesk-read") as pool:
-            pending: dict[Future[Any], tuple[RunRef, str | None]] = {}
-            queue = iter(todo)
-            exhausted = False
-            while pending or not exhausted:
-                # keep only a few runs in flight: memory stays flat however large the store is
-                while not exhausted and len(pending) < self.workers * 2 and not cancelled():
-                    item = next(queue, None)
-                    if item is None:
-                        exhausted = True
-                        break
-                    # the cursor's JSON before the read: the reader updates the dict it is given
-                    pending[pool.submit(read_and_prepare, *item)] = (item[0], _canonical(item[1]))
+            pending: dict[Future[list[Entry]], list[ReadItem]] = {}
+            while pending or queue:
+                # a few batches in flight: memory stays flat however large the store is
+                while queue and len(pending) < self.workers and not cancelled():
+                    items = _next_batch(queue)
+                    pending[pool.submit(read_batch, items)] = items
                 if cancelled():
-                    exhausted = True
+                    queue.clear()
                 if not pending:
                     break
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    ref, cursor = pending.pop(fut)
-                    update, fingerprint, error, prepared = fut.result()
-                    if update is not None:
-                        writes.append(
-                            (
-                                self.writer.submit(
-                                    partial(
-                                        apply_from_cursor,
-                                        expected=cursor,
-                                        ref=ref,
-                                        update=update,
-                                        fingerprint=fingerprint,
-                                        prepared=prepared,
-                                    ),
-                                    {ref.key},
-                                ),
-                                ref,
-                                fingerprint,
-                            )
+                    items = pending.pop(fut)
+                    entries = fut.result()
+                    for entry in entries:
+                        entry.expected = expected[entry.key]
+                    # the runs past the batch's size budget go back to the front of the queue
+                    queue.extendleft(reversed(items[len(entries) :]))
+                    # only (ref, fingerprint) is kept past the write: the points go once written
+                    writes.append(
+                        (
+                            self.writer.submit(
+                                partial(apply_batch, entries=entries), {e.key for e in entries}
+                            ),
+                            [(e.ref, e.fingerprint) for e in entries],
                         )
-                        if update.unread:
-                            report.unread.append(str(ref.path))
-                        if update.error:
-                            report.errors.append((str(ref.path), update.error))
-                    else:
-                        assert error is not None
-                        report.errors.append((str(ref.path), error))
-                        writes.append(
-                            (
-                                self.writer.submit(
-                                    partial(
-                                        store.record_error, ref=ref, error=error, fingerprint=fingerprint
-                                    ),
-                                    {ref.key},
-                                ),
-                                ref,
-                                fingerprint,
-                            )
-                        )
-                    report.read += 1
-                    report.changed.append(ref.key)
-                    done += 1
-                    # back-pressure: a run's points stay in memory until written, so never let the reads
-                    # run more than a few runs ahead of the writer (peak memory flat at any store size)
+                    )
+                    for entry in entries:
+                        if entry.update is not None and entry.update.unread:
+                            report.unread.append(str(entry.ref.path))
+                        if entry.update is not None and entry.update.error:
+                            report.errors.append((str(entry.ref.path), entry.update.error))
+                        elif entry.update is None:
+                            report.errors.append((str(entry.ref.path), entry.error or ""))
+                        report.read += 1
+                        report.changed.append(entry.key)
+                    # back-pressure: a batch's points stay in memory until written, so never let the reads
+                    # run more than a few batches ahead of the writer (peak memory flat at any store size)
                     unwritten = [w for w in writes[-MAX_UNWRITTEN * 2 :] if not w[0].done()]
                     if len(unwritten) > MAX_UNWRITTEN:
                         wait([w[0] for w in unwritten[: len(unwritten) - MAX_UNWRITTEN]])
                     if progress is not None:
-                        progress(done, len(refs), str(ref.path))
+                        for entry in entries:
+                            done += 1
+                            progress(done, len(refs), str(entry.ref.path))
+                    else:
+                        done += len(entries)
+
+
+def _canonical(cursor: dict[str, Any] | None) -> str | None:
+    return None if cursor is None else json.dumps(cursor, sort_keys=True)
+
+
+def _next_batch(queue: deque[ReadItem]) -> list[ReadItem]:
+    """Up to BATCH_RUNS runs of one format from the front of the queue."""
+    items = [queue.popleft()]
+    fmt = items[0][0].format
+    while queue and len(items) < BATCH_RUNS and queue[0][0].format == fmt:
+        items.append(queue.popleft())
+    return items

@@ -206,6 +206,13 @@ def m015_changes(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m020_hidden(db: Database) -> None:
+    # the user's "hide this run" (issue 20): an annotation like a star, so a rebuilt cache keeps it and the
+    # run folder is never touched; hidden runs leave the runs table until shown again
+    db.executescript("ALTER TABLE annotations ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;")
+
+
+@MIGRATIONS()
 def m023_parts(db: Database) -> None:
     # Parts and runs (issue 23). `runs` keeps one row per *part* (what one reader read in one folder); a run
     # is one training job = the parts the join rules put together. `parts` maps every part of a joined run

@@ -148,6 +148,18 @@ class Index:
             {key},
         )
 
+    def set_hidden(self, keys: Iterable[str], hidden: bool) -> None:
+        """Hide runs from the runs table (or show them again): the user's annotation, never a deletion."""
+        rows = [(key, int(hidden)) for key in dict.fromkeys(keys)]
+        self.writer.call(
+            lambda c: c.executemany(
+                "INSERT INTO annotations (run_key, hidden) VALUES (?,?)"
+                " ON CONFLICT(run_key) DO UPDATE SET hidden=excluded.hidden",
+                rows,
+            ),
+            {key for key, _ in rows},
+        )
+
     def set_note(self, key: str, note: str) -> None:
         self.writer.call(
             lambda c: c.execute(

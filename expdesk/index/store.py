@@ -4,11 +4,8 @@ Metric points are stored as chunks of packed little-endian arrays (int64 steps, 
 ms timestamps): bulk inserts run at array speed and NaN, ±inf and -0.0 survive exactly. Appends top up the
 last chunk until it holds CHUNK_POINTS points, so live tailing does not leave millions of tiny chunks.
 
-Two lossless encodings halve what a typical series costs on disk (and so the time to write and read it):
-steps that go up by a constant stride are stored as `<start, stride>` (16 bytes), and whole-millisecond
-timestamps close to each other as a float64 base plus int32 offsets. The blob length says which encoding a
-chunk uses (a plain array is exactly 8 bytes per point; encodings are only used for 3+ points, where their
-lengths differ from that), and every encoded blob is checked to decode to the exact bytes it replaces.
+Two lossless encodings (`chunks.py`) halve what a typical series costs on disk: constant-stride steps and
+close whole-millisecond timestamps.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-import struct
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,68 +22,19 @@ import numpy as np
 from expdesk.core.codec import pack_exact, unpack_exact
 from expdesk.core.entities import RunRef, RunUpdate, Series
 from expdesk.core.summary import Summary, merge
+
+# the codec's names stay importable from here, where readers and tests have always found them
+from expdesk.index.chunks import _encode_steps as _encode_steps
+from expdesk.index.chunks import _encode_ts as _encode_ts
+from expdesk.index.chunks import _pack as _pack
+from expdesk.index.chunks import decode_steps as decode_steps
+from expdesk.index.chunks import decode_ts as decode_ts
+from expdesk.index.chunks import stride_of as stride_of
+from expdesk.index.chunks import unpack as unpack
 from expdesk.index.finals import write_finals
 from expdesk.index.media_store import apply_media
 
 CHUNK_POINTS = 8192
-_STRIDE = struct.Struct("<qq")
-_BASE = struct.Struct("<d")
-_INT32 = np.iinfo(np.int32)
-
-
-def _encode_steps(steps: np.ndarray) -> bytes:
-    raw = steps.astype("<i8")
-    if len(raw) >= 3:
-        start, stride = int(raw[0]), int(raw[1]) - int(raw[0])
-        if -(2**63) <= stride < 2**63:
-            blob = _STRIDE.pack(start, stride)
-            if np.array_equal(decode_steps(blob, len(raw)), raw):
-                return blob
-    return raw.tobytes()
-
-
-def stride_of(blob: bytes, n: int) -> tuple[int, int] | None:
-    """(start, stride) of a chunk whose steps are stored as a constant stride; None for a plain array."""
-    return _STRIDE.unpack(blob) if len(blob) == _STRIDE.size and n >= 3 else None
-
-
-def decode_steps(blob: bytes, n: int) -> np.ndarray:
-    stride = stride_of(blob, n)
-    if stride is not None:
-        # int64 arithmetic wraps exactly like the encoder's check did
-        return np.arange(n, dtype=np.int64) * np.int64(stride[1]) + np.int64(stride[0])
-    return np.frombuffer(blob, dtype="<i8")
-
-
-def _encode_ts(ts: np.ndarray) -> bytes:
-    raw = ts.astype("<f8")
-    if len(raw) >= 3 and np.isfinite(raw[0]):
-        base = float(raw[0])
-        with np.errstate(invalid="ignore", over="ignore"):
-            offsets = raw - base
-            fits = np.isfinite(offsets).all() and offsets.min() >= _INT32.min and offsets.max() <= _INT32.max
-        if fits:
-            blob = _BASE.pack(base) + offsets.astype("<i4").tobytes()
-            # whole milliseconds only, and -0.0/NaN payloads too: the decoded bytes must be the same bytes
-            if decode_ts(blob, len(raw)).tobytes() == raw.tobytes():
-                return blob
-    return raw.tobytes()
-
-
-def decode_ts(blob: bytes, n: int) -> np.ndarray:
-    if len(blob) == _BASE.size + 4 * n and n >= 3:
-        (base,) = _BASE.unpack_from(blob)
-        return np.frombuffer(blob, dtype="<i4", offset=_BASE.size).astype(np.float64) + base
-    return np.frombuffer(blob, dtype="<f8")
-
-
-def _pack(steps: np.ndarray, values: np.ndarray, ts: np.ndarray) -> tuple[bytes, bytes, bytes]:
-    return (_encode_steps(steps), values.astype("<f8").tobytes(), _encode_ts(ts))
-
-
-def unpack(steps: bytes, vals: bytes, ts: bytes, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One chunk's (steps int64, values float64, timestamps float64 ms); `n` is the chunk's point count."""
-    return decode_steps(steps, n), np.frombuffer(vals, dtype="<f8"), decode_ts(ts, n)
 
 
 def _real(value: float | None) -> float | None:
@@ -123,24 +70,21 @@ def _load_summary(row: sqlite3.Row | tuple[Any, ...] | None) -> Summary:
 
 
 def _save_summary(conn: sqlite3.Connection, series_id: int, s: Summary) -> None:
-    conn.execute(
-        "UPDATE series SET count=?, first_step=?, last_step=?, last=?, min=?, max=?, argmin_step=?,"
-        " argmax_step=?, nan_count=?, last_timestamp=?, exact=? WHERE id=?",
-        (
-            s.count,
-            s.first_step,
-            s.last_step,
-            _real(s.last),
-            _real(s.min),
-            _real(s.max),
-            s.argmin_step,
-            s.argmax_step,
-            s.nan_count,
-            s.last_timestamp,
-            pack_exact(s.last, s.min, s.max),
-            series_id,
-        ),
-    )
+    conn.execute(SAVE_SUMMARY, (*summary_values(s), series_id))
+
+
+SAVE_SUMMARY = (
+    "UPDATE series SET count=?, first_step=?, last_step=?, last=?, min=?, max=?, argmin_step=?,"
+    " argmax_step=?, nan_count=?, last_timestamp=?, exact=? WHERE id=?"
+)
+
+
+def summary_values(s: Summary) -> tuple[Any, ...]:
+    """A summary as the series row's columns (`SAVE_SUMMARY` without the id)."""
+    return (
+        s.count, s.first_step, s.last_step, _real(s.last), _real(s.min), _real(s.max), s.argmin_step,
+        s.argmax_step, s.nan_count, s.last_timestamp, pack_exact(s.last, s.min, s.max),
+    )  # fmt: skip
 
 
 _SUMMARY_COLS = (
@@ -167,11 +111,23 @@ def append_series(conn: sqlite3.Connection, run_key: str, series: Series) -> Non
     if len(series.steps) == 0:
         _save_summary(conn, series_id, summary)
         return
-    steps, values, ts = series.steps, series.values, series.timestamps
-    seq = 0
     last = conn.execute(
         "SELECT seq, n, steps, vals, ts FROM chunks WHERE series_id=? ORDER BY seq DESC LIMIT 1", (series_id,)
     ).fetchone()
+    rows, summary = appended(series_id, summary, series, last)
+    conn.executemany(
+        "INSERT OR REPLACE INTO chunks (series_id, seq, n, steps, vals, ts) VALUES (?,?,?,?,?,?)", rows
+    )
+    _save_summary(conn, series_id, summary)
+
+
+def appended(
+    series_id: int, summary: Summary, series: Series, last: tuple[Any, ...] | None
+) -> tuple[list[tuple[Any, ...]], Summary]:
+    """The chunk rows to write and the new summary when `series` (points after everything stored) is
+    appended to a stored series whose last chunk is `last` = (seq, n, steps, vals, ts), or None."""
+    steps, values, ts = series.steps, series.values, series.timestamps
+    seq = 0
     if last is not None:
         seq, n = last[0], last[1]
         if n < CHUNK_POINTS:
@@ -194,10 +150,7 @@ def append_series(conn: sqlite3.Connection, run_key: str, series: Series) -> Non
             )
         )
         seq += 1
-    conn.executemany(
-        "INSERT OR REPLACE INTO chunks (series_id, seq, n, steps, vals, ts) VALUES (?,?,?,?,?,?)", rows
-    )
-    _save_summary(conn, series_id, merge(summary, series.steps, series.values, series.timestamps))
+    return rows, merge(summary, series.steps, series.values, series.timestamps)
 
 
 def storable_text(value: str) -> str:
@@ -325,6 +278,14 @@ def apply_update(
     if update.metrics_reset:
         conn.execute("DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_key=?)", (key,))
         conn.execute("DELETE FROM series WHERE run_key=?", (key,))
+    apply_metrics(conn, key, update, prepared)
+    apply_media(conn, key, update)
+
+
+def apply_metrics(
+    conn: sqlite3.Connection, key: str, update: RunUpdate, prepared: list[PreparedSeries] | None
+) -> None:
+    """New series of a run are inserted, existing ones appended to (after any reset was applied)."""
     if prepared is None:
         prepared = prepare(update)
     existing = {row[0] for row in conn.execute("SELECT key FROM series WHERE run_key=?", (key,))}
@@ -332,7 +293,6 @@ def apply_update(
     for p in prepared:
         if p.series.key in existing:
             append_series(conn, key, p.series)
-    apply_media(conn, key, update)
 
 
 def unread_rows(unread: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -359,6 +319,15 @@ class PreparedSeries:
 def prepare(update: RunUpdate) -> list[PreparedSeries]:
     """Merge an update's series by key (several Series for one key, e.g. two files, append in order) and,
     when the update replaces every series (`metrics_reset`), encode them in full. Pure: no DB access."""
+    merged = merged_series(update)
+    if not update.metrics_reset:
+        # appends: which series exist is only known on the writer, which encodes as it goes
+        return [PreparedSeries(s) for s in merged]
+    return [_encode_new(s) for s in merged]
+
+
+def merged_series(update: RunUpdate) -> list[Series]:
+    """The update's series, one per key (later Series of a key append to earlier ones unless they replace)."""
     merged: dict[str, Series] = {}
     for s in update.metrics:
         if s.key in merged and not s.replace:
@@ -372,10 +341,7 @@ def prepare(update: RunUpdate) -> list[PreparedSeries]:
             )
         else:
             merged[s.key] = s
-    if not update.metrics_reset:
-        # appends: which series exist is only known on the writer, which encodes as it goes
-        return [PreparedSeries(s) for s in merged.values()]
-    return [_encode_new(s) for s in merged.values()]
+    return list(merged.values())
 
 
 def _encode_new(s: Series) -> PreparedSeries:

@@ -52,6 +52,7 @@ _ATTRIBUTE_ORDER = {
     "labels": "(SELECT group_concat(u.tag, ', ') FROM user_tags u WHERE u.run_key = r.key)",
 }
 _STARRED = "EXISTS (SELECT 1 FROM annotations a WHERE a.run_key = r.key AND a.starred = 1)"
+_SHOWN = "NOT EXISTS (SELECT 1 FROM annotations a WHERE a.run_key = r.key AND a.hidden = 1)"
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class SortKey:
     """One column to sort by: an attribute of the table (`star`, `name`, ... `labels`), a param, or a
     metric summary (`last`, `min`, `max`)."""
 
-    kind: str  # "attr" | "param" | "metric"
+    kind: str  # "attr" | "param" | "tag" | "metric"
     key: str
     summary: str = ""  # metrics only
     descending: bool = False
@@ -98,6 +99,9 @@ def order_sql(sort: SortKey | None) -> str:
     if sort.kind == "param":
         num, text = _param_sql(sort.key)
         return f"{text} IS NULL, {num} IS NULL, {num} {direction}, {text} {direction}, r.key"
+    if sort.kind == "tag":
+        expr = _per_run("t.value", "tags t", "joined_tags t", _literal(sort.key))
+        return f"{expr} IS NULL, {expr} {direction}, r.key"
     if sort.kind == "metric":
         agg = sort.summary if sort.summary in SUMMARIES else "last"  # whitelisted: it reaches SQL text
         part = "(SELECT run_key, key, value AS final FROM finals) s" if agg == "final" else "series s"
@@ -110,6 +114,75 @@ def order_sql(sort: SortKey | None) -> str:
 def only_starred(where_sql: str, params: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
     """A compiled filter narrowed to starred runs (the toolbar's ★ toggle)."""
     return (f"({where_sql}) AND {_STARRED}" if where_sql else _STARRED), params
+
+
+def only_shown(where_sql: str, params: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """A compiled filter narrowed to runs the user has not hidden."""
+    return (f"({where_sql}) AND {_SHOWN}" if where_sql else _SHOWN), params
+
+
+def run_counts(reader: IndexReader) -> dict[str, int]:
+    """The runs of the index by what the table does with them, so every count can say why it differs:
+    `runs` (listed: on disk, not deleted in their tool, not hidden), `hidden`, `deleted` (in their tool, on
+    disk), `errors` (listed runs that could not be read completely), `gone` (no longer on disk)."""
+    row = reader.conn.execute(
+        "SELECT"
+        f" COALESCE(SUM(r.gone = 0 AND r.deleted = 0 AND {_SHOWN}), 0),"
+        f" COALESCE(SUM(r.gone = 0 AND r.deleted = 0 AND NOT {_SHOWN}), 0),"
+        " COALESCE(SUM(r.gone = 0 AND r.deleted = 1), 0),"
+        f" COALESCE(SUM(r.gone = 0 AND r.deleted = 0 AND {_SHOWN} AND r.error IS NOT NULL), 0),"
+        " COALESCE(SUM(r.gone = 1), 0)"
+        " FROM run_rows r"
+    ).fetchone()
+    return dict(zip(("runs", "hidden", "deleted", "errors", "gone"), (int(v) for v in row), strict=True))
+
+
+def root_counts(reader: IndexReader) -> dict[str, dict[str, int]]:
+    """`run_counts` per watched root (the sources panel's numbers, in the same words as the table's)."""
+    out: dict[str, dict[str, int]] = {}
+    for root, runs, hidden, deleted, errors in reader.conn.execute(
+        "SELECT r.root,"
+        f" SUM(r.deleted = 0 AND {_SHOWN}), SUM(r.deleted = 0 AND NOT {_SHOWN}), SUM(r.deleted = 1),"
+        f" SUM(r.deleted = 0 AND {_SHOWN} AND r.error IS NOT NULL)"
+        " FROM run_rows r WHERE r.gone = 0 GROUP BY r.root"
+    ):
+        out[root] = {"runs": runs, "hidden": hidden, "deleted": deleted, "errors": errors}
+    return out
+
+
+@dataclass(frozen=True)
+class KeyStats:
+    """How a param, tag or metric key spreads over the listed runs (what default columns are chosen by)."""
+
+    runs: int  # listed runs that have it
+    values: int  # distinct values among them (params and tags; metrics: 0)
+
+
+#: key spread is measured on this many of the newest listed runs (bounded cost on 100k-run indexes)
+KEY_STATS_SAMPLE = 2000
+
+
+def key_stats(
+    reader: IndexReader, sample: int = KEY_STATS_SAMPLE
+) -> tuple[int, dict[str, dict[str, KeyStats]]]:
+    """(runs measured, {"params"|"tags"|"metrics": {key: KeyStats}}) over the newest `sample` runs the table
+    lists (on disk, not deleted in their tool, not hidden): one grouped query per kind. The newest runs are
+    the ones at the top of the table, and a bounded sample keeps this ~0.2 s on any index."""
+    listed = (
+        f"SELECT r.key FROM run_rows r WHERE r.gone = 0 AND r.deleted = 0 AND {_SHOWN}"
+        f" ORDER BY {_DEFAULT_ORDER} LIMIT {int(sample)}"
+    )
+    total = reader.conn.execute(f"SELECT COUNT(*) FROM ({listed})").fetchone()[0]
+    out: dict[str, dict[str, KeyStats]] = {"params": {}, "tags": {}, "metrics": {}}
+    for kind, table in (("params", "run_params"), ("tags", "run_tags")):
+        sql = (
+            f"SELECT key, COUNT(*), COUNT(DISTINCT value) FROM {table}"
+            f" WHERE run_key IN ({listed}) GROUP BY key"
+        )
+        out[kind] = {key: KeyStats(runs, values) for key, runs, values in _tuples(reader, sql, ())}
+    sql = f"SELECT key, COUNT(*) FROM run_metrics WHERE run_key IN ({listed}) GROUP BY key"
+    out["metrics"] = {key: KeyStats(runs, 0) for key, runs in _tuples(reader, sql, ())}
+    return int(total), out
 
 
 def ordered_keys(
@@ -153,8 +226,11 @@ class PageChunk:
             f" deleted FROM run_rows WHERE key IN ({self._marks})",
             self._keys,
         )
-        sql = f"SELECT run_key, starred FROM annotations WHERE run_key IN ({self._marks})"
-        self.starred: dict[str, bool] = {r[0]: bool(r[1]) for r in _tuples(reader, sql, self._keys)}
+        sql = f"SELECT run_key, starred, hidden FROM annotations WHERE run_key IN ({self._marks})"
+        marks = _tuples(reader, sql, self._keys)
+        self.starred: dict[str, bool] = {r[0]: bool(r[1]) for r in marks}
+        #: runs the user hid (listed only while "Show Hidden Runs" is on)
+        self.hidden: set[str] = {r[0] for r in marks if r[2]}
         self.labels: dict[str, list[str]] = {}
         sql = f"SELECT run_key, tag FROM user_tags WHERE run_key IN ({self._marks}) ORDER BY tag"
         for run_key, tag in _tuples(reader, sql, self._keys):
@@ -172,6 +248,15 @@ class PageChunk:
             return _tuples(self._reader, sql, (*self._keys, *wanted))  # type: ignore[return-value]
         sql = f"SELECT run_key, key, value FROM run_params WHERE run_key IN ({self._marks})"
         return _tuples(self._reader, sql, self._keys)  # type: ignore[return-value]
+
+    def tags(self, wanted: Collection[str]) -> list[ParamFields]:
+        """(run_key, key, value) of these runs' tool tags among `wanted` (tag columns are few: in SQL)."""
+        wanted_marks = ",".join("?" * len(wanted))
+        sql = (
+            f"SELECT run_key, key, value FROM run_tags WHERE run_key IN ({self._marks})"
+            f" AND key IN ({wanted_marks})"
+        )
+        return _tuples(self._reader, sql, (*self._keys, *wanted))  # type: ignore[return-value]
 
     def metrics(self, wanted: Collection[str]) -> list[MetricFields]:
         """Summary rows of these runs' metrics (see `MetricFields`); with many `wanted` keys, every metric

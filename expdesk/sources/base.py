@@ -10,13 +10,18 @@ from __future__ import annotations
 import hashlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from expdesk.core.entities import Artifact, RunRef, RunUpdate
 from expdesk.core.errors import SourceError
 from expdesk.core.safefile import walk_stats
+
+#: what reading one run gives: (update or None, fingerprint taken before the read, error or None)
+ReadOutcome = tuple[RunUpdate | None, str, str | None]
+#: (run, cursor from the previous read or None) as the indexer hands them to `read_batch`
+ReadItem = tuple[RunRef, dict[str, Any] | None]
 
 
 class Reader(ABC):
@@ -57,6 +62,58 @@ class Reader(ABC):
     def fingerprint(self, ref: RunRef) -> str:
         """A cheap digest that changes whenever anything `read` looks at changes. Default: the whole run folder."""
         return tree_fingerprint(ref.path)
+
+    def read_batch(self, items: Sequence[ReadItem], budget_bytes: int) -> list[ReadOutcome]:
+        """Read a prefix of `items` in order, each contained like `read_contained`; stop once the points
+        read add up to about `budget_bytes` (24 bytes a point), so a batch never holds more than that.
+        Readers of stores with many small runs override this to share work across the runs of a batch."""
+        out: list[ReadOutcome] = []
+        held = 0
+        for ref, cursor in items:
+            outcome = read_contained(self, ref, cursor)
+            out.append(outcome)
+            if outcome[0] is not None:
+                held += 24 * sum(len(s.steps) for s in outcome[0].metrics)
+            if held >= budget_bytes:
+                break
+        return out
+
+
+#: what a reader may raise on input nobody anticipated: contained to the run and reported with it
+UNEXPECTED = (OSError, ValueError, KeyError, TypeError, IndexError, UnicodeError, RecursionError, MemoryError)
+
+
+def contain(ref: RunRef, read: Any, *args: Any) -> tuple[Any, str | None]:
+    """`read(*args)` with its failure turned into the run's error message (never raises for a bad run)."""
+    try:
+        return read(*args), None
+    except SourceError as exc:
+        return None, str(exc)
+    except UNEXPECTED as exc:
+        # a reader bug or an input no reader anticipated: contained to this run, reported with the run
+        return None, f"{ref.path}: unexpected {type(exc).__name__}: {exc}"
+
+
+def read_contained(reader: Reader, ref: RunRef, cursor: dict[str, Any] | None) -> ReadOutcome:
+    """Fingerprint, then read one run. Never raises for a bad run: the error is the run's."""
+    try:
+        fingerprint = reader.fingerprint(ref)
+    except OSError as exc:
+        return None, "", f"{ref.path}: {exc.strerror or exc}"
+    update, error = contain(ref, reader.read, ref, cursor)
+    if update is not None:
+        finish_read(ref, cursor, update)
+    return update, fingerprint, error
+
+
+def finish_read(ref: RunRef, cursor: dict[str, Any] | None, update: RunUpdate) -> None:
+    """What every successful read of a run ends with, whichever path read it."""
+    if cursor is None:
+        # no cursor = read from the start (a new run, or `--force`): the points replace whatever the
+        # index holds, or a forced re-read would append every point a second time
+        update.metrics_reset = True
+    # a file a reader could only name in its error is listed as not read too: nothing goes unsaid
+    update.unread += unread_from_error(ref.path, update)
 
 
 def run_relative(folder: Path, path: Path | str) -> str:
@@ -104,8 +161,15 @@ def require_folder(ref: RunRef) -> Path:
 
 def tree_fingerprint(path: Path, max_entries: int = 20000) -> str:
     """sha1 over (relative path, size, mtime_ns, inode) of every entry below `path`, symlinks not followed."""
+    return fingerprint_of(walk_stats(path), path, max_entries)
+
+
+def fingerprint_of(
+    entries: Iterable[tuple[str, os.stat_result]], path: Path, max_entries: int = 20000
+) -> str:
+    """`tree_fingerprint` from a walk already made (`walk_stats(path)`'s entries, in its order)."""
     digest = hashlib.sha1()
-    for count, (rel, st) in enumerate(walk_stats(path), start=1):
+    for count, (rel, st) in enumerate(entries, start=1):
         digest.update(
             f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode("utf-8", "surrogateescape")
         )

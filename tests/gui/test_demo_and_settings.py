@@ -14,9 +14,11 @@ from pytestqt.qtbot import QtBot
 
 from expdesk.demo import MARKER, LiveRunSimulator, prepare_workspace
 from expdesk.gui.runs.columns import ColumnChooser
+from expdesk.gui.runs.default_columns import Workspace
 from expdesk.gui.runs.query import Column
 from expdesk.gui.window import settings
 from expdesk.gui.window.main_window import MainWindow
+from expdesk.index.table import KeyStats
 from tests.gui.helpers import add_and_wait
 
 
@@ -73,19 +75,31 @@ def test_qsettings_are_isolated(_isolated_qsettings: Path) -> None:
     assert settings.recent_folders() == ["/data/a", "/data/b"]
 
 
+def _workspace(params: list[str], metrics: list[str]) -> Workspace:
+    return Workspace(
+        4,
+        {
+            "params": {p: KeyStats(4, 2 if p != "seed" else 1) for p in params},
+            "metrics": {m: KeyStats(4, 0) for m in metrics},
+            "tags": {"stage": KeyStats(4, 1)},
+        },
+    )
+
+
 def test_column_chooser_search_and_presets(qtbot: QtBot) -> None:
     current = [Column("attr", "name"), Column("param", "lr")]
-    dialog = ColumnChooser(current, ["lr", "seed"], ["loss", "val/acc"])
+    dialog = ColumnChooser(current, _workspace(["lr", "seed"], ["loss", "val/acc"]))
     qtbot.addWidget(dialog)
     dialog.search.setText("val max")
-    shown = [
-        dialog.list.item(i).text() for i in range(dialog.list.count()) if not dialog.list.item(i).isHidden()
-    ]
-    assert shown == ["metrics.val/acc  (max)"]
+    assert dialog.shown_texts() == ["val/acc  (max)"]
     dialog._set_shown(True)
     assert [c.id for c in dialog.columns()] == ["attr:name", "param:lr", "metric:val/acc:max"]
+    dialog.search.setText("")
+    dialog.only_differing.setChecked(True)  # "seed" and the "stage" tag have one value in every run
+    assert "seed" not in dialog.shown_texts() and "lr" in dialog.shown_texts()
+    assert "stage" not in dialog.shown_texts()
     settings.save_column_presets({"tuning": [c.id for c in dialog.columns()]})
-    again = ColumnChooser([Column("attr", "name")], ["lr"], ["val/acc"])
+    again = ColumnChooser([Column("attr", "name")], _workspace(["lr"], ["val/acc"]))
     qtbot.addWidget(again)
     again._load_preset(again.presets.findText("tuning"))
     assert [c.id for c in again.columns()] == ["attr:name", "param:lr", "metric:val/acc:max"]

@@ -58,3 +58,26 @@ def test_stale_answers_are_dropped_and_errors_shown(qtbot) -> None:  # type: ign
     qtbot.waitUntil(lambda: "could not be traced" in view.status.text())
     view._on_loaded(view._generation - 1, graph())  # an older answer arriving late
     assert view.graph is None
+
+
+def test_a_wide_graph_is_fitted_to_its_pane(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20 #11: a chain of runs wider than the pane is shown whole, not cut at the pane's edge."""
+    g = LineageGraph("r0")
+    for i in range(8):
+        g.nodes[f"r{i}"] = RunNode(
+            f"r{i}", "generic", f"run {i}", None, None, "finished", 1.0, 2.0, f"/r/{i}"
+        )
+        g.depth[f"r{i}"] = i
+    g.edges = [Edge(f"r{i}", f"r{i + 1}", "hash-join", "derived", {}) for i in range(7)]
+    view = LineageView(lambda key: g)
+    qtbot.addWidget(view)
+    view.resize(500, 300)
+    view.show()
+    view.set_graph(g)
+    shown = view.view.mapFromScene(view.scene.sceneRect()).boundingRect()
+    assert view.view.viewport().rect().adjusted(-2, -2, 2, 2).contains(shown)
+    view.resize(900, 300)  # a wider pane: still whole, and not blown up past 1:1
+    qtbot.waitUntil(lambda: view.view.viewport().width() > 800)
+    shown = view.view.mapFromScene(view.scene.sceneRect()).boundingRect()
+    assert view.view.viewport().rect().adjusted(-2, -2, 2, 2).contains(shown)
+    assert view.view.transform().m11() <= 1.0

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from expdesk.gui.runs.model import STARRED_ROLE
+from expdesk.gui.runs.query import Column
 from expdesk.gui.window.main_window import MainWindow
 from expdesk.index.service import Index
 from tests.gui.helpers import add_and_wait, names, wait_idle
@@ -63,7 +64,14 @@ def test_param_and_metric_columns(window: MainWindow, qtbot: QtBot, plain_runs: 
         rows = [r for r in range(window.model.rowCount()) if names(window)[r] == run]
         return window.model.index(rows[0], ids.index(column_id)).data() if rows else None
 
-    # automatic columns: every param (nested config keys flattened) and each metric's last value
+    # chosen columns: params (nested config keys flattened) and a metric's last value
+    window.custom_columns = [
+        Column("attr", "name"),
+        Column("param", "lr"),
+        Column("param", "train.lr"),
+        Column("metric", "loss", "last"),
+    ]
+    window._apply_columns()
     qtbot.waitUntil(lambda: cell("run-001", "param:lr") == "0.05")
     qtbot.waitUntil(lambda: cell("run-002", "param:train.lr") == "0.01")
     assert cell("run-001", "metric:loss:last")

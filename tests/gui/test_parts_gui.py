@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
 from expdesk.gui.detail.parts_view import part_rows
+from expdesk.gui.runs.query import Column, fetch_rows
 from expdesk.gui.window.main_window import MainWindow
 from tests.gui.helpers import add_and_wait, wait_idle
 
@@ -22,17 +23,14 @@ def _template(tmp_path: Path) -> Path:
     return root
 
 
-def _column(window: MainWindow, key: str) -> int:
-    return [c.key for c in window.model.columns()].index(key)
-
-
 def test_a_joined_run_is_one_row_with_its_parts_in_the_detail(
     window: MainWindow, qtbot: QtBot, tmp_path: Path
 ) -> None:
     add_and_wait(qtbot, window, [_template(tmp_path)], rows=1)
-    cell = window.model.index(0, _column(window, "format"))
-    assert cell.data() == "hydra +2"  # (tools; the CSV and TensorBoard loggers are both Lightning's)
-    assert "hydra + wandb + lightning" in window.model.data(cell, 3)  # ToolTipRole
+    with window.index.reader() as reader:
+        (row,) = fetch_rows(reader, reader.run_keys(), [Column("attr", "format")])
+    assert row.texts[0] == "hydra +2"  # (tools; the CSV and TensorBoard loggers are both Lightning's)
+    assert "hydra + wandb + lightning" in row.tooltips[0]
     window.table.selectRow(0)
     key = window.model.key_at(0)
     with qtbot.waitSignal(window.detail.loaded, timeout=10_000):

@@ -221,7 +221,7 @@ def test_schema_snapshot(tmp_path: Path) -> None:
     } <= tables
     assert (
         migrations[0] == "m001_initial"
-        and {"m015_changes", "m017_unread", "m021_media"} <= set(migrations)
+        and {"m015_changes", "m017_unread", "m021_media", "m020_hidden"} <= set(migrations)
         and mode == "wal"
     )
     assert migrations[-1] == "m023_parts"

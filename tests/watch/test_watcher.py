@@ -204,14 +204,16 @@ def test_stop_during_first_index_cancels_it(
     for i in range(200):
         plain_run(root, f"run-{i:03}")
     entered, gate = threading.Event(), threading.Event()
-    real_read = indexer.read_and_prepare
+    real_read = indexer.read_batch
 
     def gated_read(*args: object) -> object:
         entered.set()
         gate.wait(CEILING)
         return real_read(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(indexer, "read_and_prepare", gated_read)
+    # runs are read in batches; small ones here, so the batches in flight when stop() lands are few of 200
+    monkeypatch.setattr(indexer, "BATCH_RUNS", 8)
+    monkeypatch.setattr(indexer, "read_batch", gated_read)
     watcher = Watcher(index)
     watcher.add_root(root)
     watcher.start()

@@ -27,7 +27,13 @@ from PySide6.QtWidgets import (
 
 from expdesk.compare.figures import MetricChart, metric_chart
 from expdesk.compare.series import PlotSeries, RawSeries, XMode, load_series, needs_timestamps, prepare
-from expdesk.gui.compare.widgets import default_metric, new_canvas, plain_label
+from expdesk.gui.compare.widgets import (
+    MIN_SMOOTHED_POINTS,
+    default_metric,
+    new_canvas,
+    plain_label,
+    smoothing_for,
+)
 from expdesk.gui.compare.workers import SERVER_FORMAT, TaskRunner, server_series
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
@@ -85,6 +91,10 @@ class ChartTab(QWidget):
         self.smooth_spin.setSingleStep(0.05)
         self.smooth_spin.setDecimals(3)
         self.smooth_spin.setValue(0.6)
+        self.smooth_spin.setToolTip(
+            f"EMA smoothing of each curve, drawn over its raw points; series under {MIN_SMOOTHED_POINTS}"
+            " points are drawn unsmoothed"
+        )
         self.log_x = QCheckBox("log x")
         self.log_y = QCheckBox("log y")
         export_btn = QPushButton("Export…")
@@ -120,7 +130,7 @@ class ChartTab(QWidget):
         metrics = sorted({m for r in runs for m in r["metrics"]})
         checked = set(self.selected_metrics())
         if first and not checked:
-            default = default_metric(metrics)
+            default = default_metric(metrics, runs)
             checked = {default} if default else set()
         self.metric_list.blockSignals(True)  # one chart request for the whole refill, not one per item
         self.metric_list.clear()
@@ -175,7 +185,10 @@ class ChartTab(QWidget):
                     fresh = load_series(reader, [key], missing, with_timestamps=with_ts)
             found = {(r.run_key, r.metric): r for r in fresh}
             raws = [r for m in metrics if (r := cached.get((key, m)) or found.get((key, m))) is not None]
-            return fresh, [prepare(r, labels.get(key, key), x_mode, smoothing) for r in raws]
+            return fresh, [
+                prepare(r, labels.get(key, key), x_mode, smoothing_for(len(r.values), smoothing))
+                for r in raws
+            ]
 
         def job(_reader: IndexReader) -> ChartResult:
             # runs in parallel: SQLite reads and numpy (EMA, pyramid) release the GIL

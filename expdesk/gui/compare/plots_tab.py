@@ -10,7 +10,15 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QVBoxLayout, 
 
 from expdesk.compare.diff import METRIC_STATS, DiffTable
 from expdesk.compare.summary_figures import parallel_figure, scatter_figure
-from expdesk.gui.compare.widgets import default_metric, new_canvas, plain_label, refill
+from expdesk.gui.compare.widgets import (
+    by_coverage,
+    common,
+    default_metric,
+    key_combo,
+    new_canvas,
+    plain_label,
+    refill,
+)
 
 #: at most this many params become parallel-coordinate axes (the ones that differ)
 MAX_PARALLEL_PARAMS = 8
@@ -50,7 +58,7 @@ class _PlotTab(QWidget):
 class ParallelTab(_PlotTab):
     def __init__(self, export_figure: ExportFigure, parent: QWidget | None = None) -> None:
         super().__init__("parallel", export_figure, parent)
-        self.metric_combo = QComboBox()
+        self.metric_combo = key_combo()
         self.stat_combo = QComboBox()
         self.stat_combo.addItems(list(METRIC_STATS))
         self._finish_bar(plain_label("colour by"), self.metric_combo, self.stat_combo)
@@ -60,11 +68,13 @@ class ParallelTab(_PlotTab):
     def set_runs(self, runs: list[dict[str, Any]], table: DiffTable) -> None:
         super().set_runs(runs, table)
         metrics = sorted({m for r in runs for m in r["metrics"]})
-        refill(self.metric_combo, metrics, default_metric(metrics))
+        refill(self.metric_combo, metrics, default_metric(metrics, runs))
 
     def draw(self) -> None:
         table = self.table
-        params = [r.key for r in table.rows if r.section == "param" and not r.same] if table else []
+        differing = [r.key for r in table.rows if r.section == "param" and not r.same] if table else []
+        # the axes most runs have come first: a param only one run has draws one line and hides the rest
+        params = by_coverage(self.runs, "params", differing)
         metric = self.metric_combo.currentText() or None
         parallel_figure(
             self.runs,
@@ -79,8 +89,8 @@ class ParallelTab(_PlotTab):
 class ScatterTab(_PlotTab):
     def __init__(self, export_figure: ExportFigure, parent: QWidget | None = None) -> None:
         super().__init__("scatter", export_figure, parent)
-        self.param_combo = QComboBox()
-        self.metric_combo = QComboBox()
+        self.param_combo = key_combo()
+        self.metric_combo = key_combo()
         self.stat_combo = QComboBox()
         self.stat_combo.addItems(list(METRIC_STATS))
         self._finish_bar(
@@ -93,9 +103,11 @@ class ScatterTab(_PlotTab):
         super().set_runs(runs, table)
         metrics = sorted({m for r in runs for m in r["metrics"]})
         params = sorted({p for r in runs for p in r["params"]})
-        refill(self.metric_combo, metrics, default_metric(metrics))
+        refill(self.metric_combo, metrics, default_metric(metrics, runs))
         differing = [r.key for r in table.rows if r.section == "param" and not r.same]
-        refill(self.param_combo, params, differing[0] if differing else None)
+        # x: the differing param most runs have (a param most runs lack leaves the plot nearly empty)
+        candidates = common(runs, "params", differing) or by_coverage(runs, "params", differing)
+        refill(self.param_combo, params, candidates[0] if candidates else None)
 
     def draw(self) -> None:
         fig = self.canvas.figure

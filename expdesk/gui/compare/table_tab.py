@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (
 
 from expdesk.compare.diff import DiffTable, Direction, infer_direction
 from expdesk.gui.compare.model import DiffTableModel
-from expdesk.gui.compare.widgets import plain_label
+from expdesk.gui.elided_label import ElidedLabel
 
 #: wider tables get a fixed column width: measuring every cell of hundreds of columns costs seconds
 MAX_FITTED_COLUMNS = 60
+#: a column fitted to its contents is no wider than this (long values elide; the tooltip has them whole)
+MAX_COLUMN_WIDTH = 360
 
 
 class TableTab(QWidget):
@@ -57,8 +59,9 @@ class TableTab(QWidget):
         bar.addWidget(copy_btn)
         bar.addWidget(csv_btn)
         v.addLayout(bar)
-        self.summary = plain_label()
-        self.summary.setWordWrap(True)
+        # one line elided to the window's width (a 3,000-character constant value would otherwise set the
+        # window's minimum width); the whole text is its tooltip and its "Copy"
+        self.summary = ElidedLabel()
         self.summary.setStyleSheet("color: #666")
         v.addWidget(self.summary)
         self.model = DiffTableModel(self)
@@ -68,6 +71,11 @@ class TableTab(QWidget):
         self.table_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table_view.customContextMenuRequested.connect(self._table_menu)
         self.table_view.setWordWrap(False)
+        # row names are param/metric keys of any length: the header elides them in the middle
+        rows_header = self.table_view.verticalHeader()
+        rows_header.setMaximumWidth(MAX_COLUMN_WIDTH)
+        rows_header.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table_view.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
         v.addWidget(self.table_view, 1)
         self.only_diff.toggled.connect(self._on_only_diff)
         self.transpose.toggled.connect(self._on_transpose)
@@ -102,13 +110,17 @@ class TableTab(QWidget):
     def _fit_columns(self) -> None:
         if self.model.columnCount() <= MAX_FITTED_COLUMNS:
             self.table_view.resizeColumnsToContents()
+            header = self.table_view.horizontalHeader()
+            for i in range(header.count()):
+                if header.sectionSize(i) > MAX_COLUMN_WIDTH:
+                    header.resizeSection(i, MAX_COLUMN_WIDTH)
         else:
             self.table_view.horizontalHeader().setDefaultSectionSize(110)
 
     def _update_summary(self) -> None:
         table = self.model.table()
         text = table.constant_summary() if table and self.only_diff.isChecked() else ""
-        self.summary.setText(text)
+        self.summary.set_full_text(text)
         self.summary.setVisible(bool(text))
 
     def _table_menu(self, pos: QPoint) -> None:

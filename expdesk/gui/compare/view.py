@@ -17,7 +17,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QTabWidget, QVBoxLayout, QWidget
 
 from expdesk.compare.diff import DiffTable, Direction, build_diff
@@ -26,8 +26,8 @@ from expdesk.gui.compare.chart_tab import ChartTab
 from expdesk.gui.compare.media_tab import MediaTab
 from expdesk.gui.compare.plots_tab import ParallelTab, ScatterTab
 from expdesk.gui.compare.table_tab import TableTab
-from expdesk.gui.compare.widgets import plain_label
 from expdesk.gui.compare.workers import ChangeRelay, TaskRunner, attach_listener
+from expdesk.gui.elided_label import ElidedLabel
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 
@@ -72,7 +72,7 @@ class CompareView(QWidget):
     def _build_ui(self) -> None:
         self.setWindowTitle(f"Compare {len(self.keys)} runs")
         layout = QVBoxLayout(self)
-        self.status = plain_label(f"Loading {len(self.keys)} runs…")
+        self.status = ElidedLabel(f"Loading {len(self.keys)} runs…")
         layout.addWidget(self.status)
         self.tabs = QTabWidget()
         layout.addWidget(self.tabs, 1)
@@ -91,6 +91,13 @@ class CompareView(QWidget):
         self.table_tab.direction_chosen.connect(self.set_direction)
         self.charts.chart_ready.connect(self.chart_ready)
         self.charts.problems.connect(self._on_chart_problems)
+        # Ctrl+W (the platform's Close key) and Escape close this window, as they do a browser tab
+        for keys in (
+            QKeySequence(QKeySequence.StandardKey.Close),
+            QKeySequence("Ctrl+W"),
+            QKeySequence("Esc"),
+        ):
+            QShortcut(keys, self, self.close)
 
     # -- loading ------------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -122,17 +129,17 @@ class CompareView(QWidget):
         elif kind == "chart":
             self.charts.show_loaded(result)
         elif kind == "export":
-            self.status.setText(f"Saved {result}")
+            self.status.set_full_text(f"Saved {result}")
 
     def _on_failed(self, kind: str, generation: int, message: str) -> None:
         if self._closed:
             return
-        self.status.setText(f"Could not load ({kind}): {message}")
+        self.status.set_full_text(f"Could not load ({kind}): {message}")
         self.failed.emit(message)
 
     def _on_chart_problems(self, problems: list[str]) -> None:
         more = f" (+{len(problems) - 2} more)" if len(problems) > 2 else ""
-        self.status.setText(
+        self.status.set_full_text(
             f"Comparing {len(self.runs)} runs; not charted, the server did not answer: "
             + "; ".join(problems[:2])
             + more
@@ -144,7 +151,9 @@ class CompareView(QWidget):
         self.table_tab.show_table(result.table)
         found = len(self.runs)
         gone = len(self.keys) - found
-        self.status.setText(f"Comparing {found} runs" + (f" ({gone} no longer in the index)" if gone else ""))
+        self.status.set_full_text(
+            f"Comparing {found} runs" + (f" ({gone} no longer in the index)" if gone else "")
+        )
         self.parallel.set_runs(self.runs, result.table)
         self.scatter.set_runs(self.runs, result.table)
         # parallel coordinates and scatter are drawn when their tab is shown, not on every reload
@@ -180,7 +189,7 @@ class CompareView(QWidget):
         out = Path(path)
         fmt = out.suffix.lower().lstrip(".")
         if fmt not in ("png", "svg"):
-            self.status.setText("Figures export to .png or .svg")
+            self.status.set_full_text("Figures export to .png or .svg")
             return
         buf = io.BytesIO()
         figure.savefig(buf, format=fmt)

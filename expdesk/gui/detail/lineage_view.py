@@ -12,7 +12,7 @@ import html
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPainterPath, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QGraphicsRectItem,
@@ -146,6 +146,23 @@ class LineageView(QWidget):
             note += f"; gaps: {'; '.join(sorted(set(graph.gaps))[:3])}"
         self.status.setText(note)
         self.scene.setSceneRect(self.scene.itemsBoundingRect().adjusted(-20, -20, 20, 20))
+        self.fit()
+
+    def fit(self) -> None:
+        """Show the whole graph in the pane: shrink a graph wider or taller than the pane, never enlarge a
+        small one past 1:1 (its text would grow huge)."""
+        rect = self.scene.sceneRect()
+        if rect.isEmpty():
+            return
+        self.view.resetTransform()
+        viewport = self.view.viewport().rect()
+        if rect.width() > viewport.width() or rect.height() > viewport.height():
+            self.view.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self.view.centerOn(rect.center())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit()  # the pane (splitter, window) changed size: keep the graph whole in it
 
     def _add_node(self, graph: LineageGraph, key: str, x: float, y: float) -> None:
         node = graph.nodes[key]
@@ -185,5 +202,5 @@ class LineageView(QWidget):
         self.scene.addItem(label)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        self.view.fitInView(self.scene.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self.fit()
         super().mouseDoubleClickEvent(event)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from expdesk.gui.detail.charts import ChartStyle, SeriesView, decimate, metric_figure, render_rgba
+from expdesk.gui.screen import fit_to_screen
 from expdesk.gui.workers.pool import WorkerPool
 from expdesk.index.reader import IndexReader
 
@@ -136,7 +137,10 @@ class MetricsView(QWidget):
         layout.addWidget(self.results)
         layout.addWidget(scroll, 1)
         layout.addWidget(self.more)
+        #: open pop-outs (the window closes them on shutdown); at most one per metric
         self.dialogs: list[QDialog] = []
+        self._popouts: dict[str, ChartPopOut] = {}
+        self._loading: set[str] = set()
 
     def set_results(self, results: dict[str, float]) -> None:
         """Results the run reported for keys it logged no points of (shown as text, not charts)."""
@@ -225,10 +229,19 @@ class MetricsView(QWidget):
                 widget.deleteLater()
 
     def open_large(self, name: str) -> None:
-        """The full series behind a small chart: loaded and decimated at 1600 columns on a worker."""
+        """The full series behind a small chart: loaded and decimated at 1600 columns on a worker, shown in
+        this chart's pop-out (one per metric: a second click brings it back with fresh data)."""
         key, factory, style = self._key, self._reader_factory, chart_style(self.palette())
         if key is None:
             return
+        existing = self._popouts.get(name)
+        if existing is not None:
+            existing.show()
+            existing.raise_()
+            existing.activateWindow()
+        if name in self._loading:
+            return  # a click while its series loads: the answer on its way fills the same pop-out
+        self._loading.add(name)
 
         def job() -> tuple[list[SeriesView], Figure | None]:
             with factory() as reader:
@@ -239,23 +252,56 @@ class MetricsView(QWidget):
 
         def done(result: tuple[list[SeriesView], Figure | None]) -> None:
             views, figure = result
+            self._loading.discard(name)
             if not views or figure is None or key != self._key:
                 return
-            dialog = QDialog(self)
-            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            dialog.setWindowTitle(f"{name[:80]} — {views[0].count:,} points")
-            # imported on first use: the Qt backend costs ~0.5 s of start-up otherwise
-            from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+            popout = self._popouts.get(name)
+            if popout is None:
+                popout = ChartPopOut(name, self)
+                popout.destroyed.connect(lambda *_: self._forget_popout(name, popout))
+                self._popouts[name] = popout
+                self.dialogs.append(popout)
+            popout.show_view(views[0], figure)
+            popout.show()
+            popout.raise_()
 
-            canvas = FigureCanvasQTAgg(figure)
-            box = QVBoxLayout(dialog)
-            box.addWidget(NavigationToolbar2QT(canvas, dialog))
-            box.addWidget(canvas, 1)
-            dialog.resize(960, 600)
-            dialog.destroyed.connect(
-                lambda *_: self.dialogs.remove(dialog) if dialog in self.dialogs else None
-            )
-            self.dialogs.append(dialog)
-            dialog.show()
+        def failed(message: str) -> None:
+            self._loading.discard(name)
+            self.info.setText(f"Could not load {name}: {message}")
 
-        self._pool.submit(job, done)
+        self._pool.submit(job, done, failed)
+
+    def _forget_popout(self, name: str, popout: QDialog) -> None:
+        if self._popouts.get(name) is popout:
+            del self._popouts[name]
+        if popout in self.dialogs:
+            self.dialogs.remove(popout)
+
+
+class ChartPopOut(QDialog):
+    """The large chart of one metric; Escape closes it (a QDialog's reject), and closing deletes it."""
+
+    def __init__(self, name: str, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._box = QVBoxLayout(self)
+        self._canvas: QWidget | None = None
+        self._toolbar: QWidget | None = None
+        self.resize(fit_to_screen(self, 960, 600))
+
+    def show_view(self, view: SeriesView, figure: Figure) -> None:
+        """Replace the chart (a new run or fresh points) in place, keeping the window where the user put it."""
+        # imported on first use: the Qt backend costs ~0.5 s of start-up otherwise
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+
+        self.setWindowTitle(f"{self.name[:80]} — {view.count:,} points")
+        for old in (self._toolbar, self._canvas):
+            if old is not None:
+                self._box.removeWidget(old)
+                old.deleteLater()
+        canvas = FigureCanvasQTAgg(figure)
+        self._toolbar = NavigationToolbar2QT(canvas, self)
+        self._canvas = canvas
+        self._box.addWidget(self._toolbar)
+        self._box.addWidget(canvas, 1)

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from expdesk.bundle.export import BundlePlan
+from expdesk.gui.screen import fit_to_screen
 from expdesk.gui.workers.lineage import Job
 
 #: (progress, cancelled, with_training_state) -> plan
@@ -116,7 +117,7 @@ class ExportDialog(QDialog):
         layout.addLayout(out_row)
         layout.addWidget(self.progress)
         layout.addLayout(buttons)
-        self.resize(960, 660)
+        self.resize(fit_to_screen(parent, 960, 660))
         self.replan()
 
     def replan(self) -> None:

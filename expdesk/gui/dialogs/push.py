@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from expdesk.core.paths import is_server_url
+from expdesk.gui.screen import fit_to_screen
 from expdesk.gui.workers.lineage import Job
 from expdesk.remote.push import PushReport
 
@@ -105,7 +106,7 @@ class PushDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.details, 1)
         layout.addLayout(buttons)
-        self.resize(620, 360)
+        self.resize(fit_to_screen(parent, 620, 360))
 
     @property
     def running(self) -> bool:

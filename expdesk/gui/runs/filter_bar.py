@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QKeyEvent
 from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from expdesk.core.errors import UsageError
+from expdesk.gui.runs.filter_check import UnknownKey, unknown_keys
 from expdesk.index import filter as filter_language
 
 PLACEHOLDER = "Filter runs:  params.lr < 1e-3 and metrics.val/loss.min < 0.2 and status != failed"
@@ -28,6 +29,8 @@ def compile_filter(text: str) -> tuple[str, tuple[Any, ...]]:
 class FilterBar(QWidget):
     #: (where_sql, params) for the runs model; ("", ()) clears the filter
     applied = Signal(str, object)
+    #: the text's state changed: "" (fine or empty), "invalid" (not applied), "unknown" (names a key no run has)
+    state_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +53,8 @@ class FilterBar(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.error)
         self.last_error: UsageError | None = None
+        self.unknown: list[UnknownKey] = []
+        self.state = ""
         self._active = ""
         self._vocab: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
         # typing pauses apply the filter; Enter applies at once
@@ -74,6 +79,9 @@ class FilterBar(QWidget):
 
     def set_vocabulary(self, vocab: dict[str, list[str]]) -> None:
         self._vocab = vocab
+        if self._active and self.last_error is None:
+            self._show_error(None)
+            self._check_keys()  # a key that was missing may exist now (a live run logged it)
 
     def focus(self) -> None:
         self.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -93,37 +101,67 @@ class FilterBar(QWidget):
         if text == "":
             self._show_error(None)
             self._active = ""
+            self._set_state("")
             self.applied.emit("", ())
             return
         try:
             where_sql, params = compile_filter(text)
         except UsageError as exc:
             self._show_error(exc)
+            self._set_state("invalid")  # the table keeps the last valid filter; the count says so
             return
         self._show_error(None)
         self._active = text
+        self._check_keys()
         self.applied.emit(where_sql, params)
+
+    def _check_keys(self) -> None:
+        """Valid, but naming a key no run has: say which, and the nearest known ones."""
+        self.unknown = unknown_keys(self._active, self._vocab) if self._active else []
+        if self.unknown:
+            first = self.unknown[0]
+            more = f"  (+{len(self.unknown) - 1} more)" if len(self.unknown) > 1 else ""
+            self.error.setProperty("warning", True)
+            self._show_text(first.pos, first.length, first.message() + more)
+        self._set_state("unknown" if self.unknown else "")
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Escape in the filter clears it (and the table shows every run again)
+        if event.key() == Qt.Key.Key_Escape and self.edit.text():
+            self.set_text("")
+            return
+        super().keyPressEvent(event)
 
     def _show_error(self, exc: UsageError | None) -> None:
         self.last_error = exc
         self.edit.setProperty("invalid", exc is not None)
         self.edit.style().unpolish(self.edit)
         self.edit.style().polish(self.edit)
+        self.error.setProperty("warning", False)
         if exc is None:
             self.error.hide()
             self.error.clear()
             return
-        text = self.edit.text()
         position = getattr(exc, "position", None)
+        self._show_text(position, max(1, int(getattr(exc, "length", 1) or 1)), str(exc))
+
+    def _show_text(self, position: object, length: int, message: str) -> None:
+        text = self.edit.text()
+        self.error.style().unpolish(self.error)
+        self.error.style().polish(self.error)
         if isinstance(position, int) and 0 <= position <= len(text):
-            length = max(1, int(getattr(exc, "length", 1) or 1))
             # show a window of the expression around the mistake, with a caret line under it
             start = max(0, position - 60)
             shown = text[start : position + 60].replace("\n", " ")
             caret = " " * (position - start) + "^" * min(length, max(1, len(shown) - (position - start)))
-            self.error.setText(f"{shown}\n{caret}\n{exc}")
+            self.error.setText(f"{shown}\n{caret}\n{message}")
         else:
-            self.error.setText(str(exc))
+            self.error.setText(message)
         self.error.show()
 
     # -- completion of keys (params.…, metrics.…, tags.…, attributes) -------------------------------

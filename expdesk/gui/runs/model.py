@@ -93,6 +93,14 @@ class RunsModel(QAbstractTableModel):
         """The columns on screen now (a requested change shows after its reload)."""
         return list(self._shown_columns)
 
+    def requested_columns(self) -> list[Column]:
+        """The columns asked for last (on screen once their reload answers)."""
+        return list(self._columns)
+
+    def groups(self) -> int:
+        """How many groups the rows on screen fall into (0 when not grouping)."""
+        return (self._keys.group_index[-1] + 1) if self._keys.group_index else 0
+
     def set_columns(self, columns: list[Column]) -> None:
         self._columns = list(columns)
         self.reload()
@@ -280,7 +288,7 @@ class RunsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return "Group" if column is None else column.title
         if role == Qt.ItemDataRole.ToolTipRole:
-            return _tooltip(f"group by {self._shown_group}" if column is None else column.id)
+            return _tooltip(f"group by {self._shown_group}" if column is None else column.path)
         if role == Qt.ItemDataRole.TextAlignmentRole and column is not None and column.numeric:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -20,7 +20,7 @@ from expdesk.index.reader import IndexReader
 from expdesk.index.stale import is_stale
 from expdesk.index.table import SUMMARIES, SortKey
 
-ColumnKind = Literal["attr", "param", "metric"]
+ColumnKind = Literal["attr", "param", "tag", "metric"]
 #: longest text a cell shows; the tooltip gets a little more, the detail panel the whole value
 CELL_CHARS = 200
 TOOLTIP_CHARS = 2000
@@ -42,15 +42,23 @@ class Column:
         if kind == "metric":
             key, _, summary = rest.rpartition(":")
             return Column("metric", key, summary if summary in SUMMARIES else "last")
-        return Column(kind if kind in ("attr", "param") else "attr", rest)  # type: ignore[arg-type]
+        return Column(kind if kind in ("attr", "param", "tag") else "attr", rest)  # type: ignore[arg-type]
 
     @property
     def title(self) -> str:
         if self.kind == "attr":
             return ATTR_TITLES.get(self.key, self.key)
-        if self.kind == "param":
+        if self.kind in ("param", "tag"):
             return self.key
         return f"{self.key} ({self.summary})"
+
+    @property
+    def path(self) -> str:
+        """The key as the filter language names it: `params.lr`, `metrics.val/loss (min)`, `status`."""
+        if self.kind == "attr":
+            return self.key
+        prefix = {"param": "params", "tag": "tags", "metric": "metrics"}[self.kind]
+        return f"{prefix}.{self.key}" + (f" ({self.summary})" if self.summary else "")
 
     @property
     def numeric(self) -> bool:
@@ -189,6 +197,7 @@ def fetch_rows(
     now = time.time() if now is None else now
     attr_cols = [(i, col.key) for i, col in enumerate(columns) if col.kind == "attr"]
     param_cols: dict[str, int] = {}
+    tag_cols: dict[str, int] = {col.key: i for i, col in enumerate(columns) if col.kind == "tag"}
     metric_cols: dict[str, list[tuple[int, int]]] = {}  # key -> [(column index, which of last/min/max)]
     for i, col in enumerate(columns):
         if col.kind == "param":
@@ -222,8 +231,10 @@ def fetch_rows(
             duration = None if start is None or end is None else end - start
             attrs = {
                 "star": "★" if stars.get(key) else "",
-                "name": (name or "") + (" (deleted)" if deleted else ""),
-                # a joined run: its head's tool and how many more ("hydra +3"); the tooltip names them
+                "name": (name or "")
+                + (" (deleted)" if deleted else "")
+                + (" (hidden)" if key in chunk.hidden else ""),
+                # a joined run: its head's tool and how many more ("hydra +2"); the tooltip names them
                 "format": fmt if "+" not in fmt else f"{fmt.split('+')[0]} +{fmt.count('+')}",
                 "status": status + (" (stale)" if stale else "") + (" ⚠" if error else ""),
                 "experiment": experiment or "",
@@ -246,6 +257,12 @@ def fetch_rows(
                 row = rows.get(run_key)
                 if column is not None and row is not None:
                     _put(row.texts, row.tooltips, column, value)
+        if tag_cols:
+            pause()
+            for run_key, key, value in chunk.tags(tag_cols):
+                row = rows.get(run_key)
+                if row is not None:
+                    _put(row.texts, row.tooltips, tag_cols[key], value)
         if metric_cols:
             pause()
             for n, s in enumerate(chunk.metrics(metric_cols)):

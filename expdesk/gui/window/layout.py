@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QMimeData, Qt
-from PySide6.QtGui import QAction, QKeySequence, QPaintEvent
+from PySide6.QtGui import QAction, QFontMetrics, QKeySequence, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from expdesk.gui.detail.panel import DetailPanel
+from expdesk.gui.elided_label import ElidedLabel
 from expdesk.gui.runs.filter_bar import FilterBar
+from expdesk.gui.runs.frozen import FrozenColumns
 from expdesk.gui.runs.model import RunsModel
 from expdesk.gui.runs.query import elide
 from expdesk.gui.window.sources_panel import SourcesPanel
@@ -42,12 +44,15 @@ ATTR_WIDTHS = {
     "star": 30,
     "name": 230,
     "format": 96,
-    "status": 104,
+    "status": 96,
     "experiment": 140,
     "start": 128,
     "duration": 78,
 }
-VALUE_WIDTH = 104
+#: the Name column fits the loaded names within these bounds
+NAME_WIDTH = (120, 300)
+#: a param or metric column is as wide as its title within these bounds (longer titles elide in the middle)
+VALUE_WIDTH = (72, 180)
 
 
 def local_folders(mime: QMimeData) -> list[str]:
@@ -83,16 +88,24 @@ class RunsTable(QTableView):
         vh.setDefaultSectionSize(self.fontMetrics().height() + 10)
         hh = self.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        hh.setDefaultSectionSize(VALUE_WIDTH)
+        hh.setDefaultSectionSize(VALUE_WIDTH[0] + 30)
         hh.setHighlightSections(False)
         hh.setSectionsMovable(True)
         hh.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         hh.setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.frozen: FrozenColumns | None = None
+
     def paintEvent(self, event: QPaintEvent) -> None:
         # workers preparing rows wait at their next checkpoint: the cells' Python calls run uncontended
         with PAINT_GATE:
             super().paintEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.frozen is not None:
+            self.frozen.update_geometry()
 
 
 class WindowLayout:
@@ -107,7 +120,8 @@ class WindowLayout:
         its own index connection; `open_folder` asks the user for folders to add."""
         self.window = window
         self._open_folder = open_folder
-        self.saved_header: Any = None
+        #: a group-by param restored before the params are known (chosen when they are)
+        self.wanted_group: str | None = None
         self.model = RunsModel(pool, open_reader, window)
         self.actions = self._actions(window)
         self._menus(window)
@@ -145,7 +159,8 @@ class WindowLayout:
         self.sources = SourcesPanel(window)
         self.table = RunsTable(window)
         self.table.setModel(self.model)
-        self._widths: dict[str, int] = {}
+        self.table.frozen = FrozenColumns(self.table, self.model)
+        self.widths: dict[str, int] = {}
         self._sizing = False
         self.model.modelReset.connect(self._size_columns)
         self.table.horizontalHeader().sectionResized.connect(self._on_section_resized)
@@ -159,13 +174,13 @@ class WindowLayout:
         self.splitter.addWidget(self.stack)
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([240, 740, 580])
+        self.default_splitter_sizes(1440)
         self.splitter.setChildrenCollapsible(False)
         window.setCentralWidget(self.splitter)
         # status bar: counts, a busy hint, indexing progress with cancel
         status = window.statusBar()
-        self.count_label = QLabel("", window)
-        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
+        # elided at the right: the run count leads, the reasons it differs follow (whole in the tooltip)
+        self.count_label = ElidedLabel("", window, Qt.TextElideMode.ElideRight)
         self.busy = QLabel("loading…", window)
         self.busy.setObjectName("mutedLabel")
         self.busy.hide()
@@ -175,7 +190,7 @@ class WindowLayout:
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(False)
         self.cancel = QPushButton("Cancel", window)
-        status.addWidget(self.count_label)
+        status.addWidget(self.count_label, 1)
         status.addWidget(self.busy)
         status.addPermanentWidget(self.progress_label)
         status.addPermanentWidget(self.progress)
@@ -211,6 +226,13 @@ class WindowLayout:
             "add_server": make("add_server", "Add MLflow Server…"),
             "toggle_sources": make("toggle_sources", "Sources Panel", checkable=True),
             "toggle_detail": make("toggle_detail", "Detail Panel", checkable=True),
+            "open_run_folder": make("open_run_folder", "Open Run Folder", "Ctrl+Shift+O"),
+            "copy_key": make("copy_key", "Copy Run Key", QKeySequence.StandardKey.Copy),
+            "copy_path": make("copy_path", "Copy Path", "Ctrl+Alt+C"),
+            "label": make("label", "Add Label…", "Ctrl+L"),
+            "hide": make("hide", "Hide", QKeySequence.StandardKey.Delete),
+            "undo_hide": make("undo_hide", "Undo Hide", QKeySequence.StandardKey.Undo),
+            "show_hidden": make("show_hidden", "Show Hidden Runs", "Ctrl+H", checkable=True),
         }
 
     def _menus(self, window: QMainWindow) -> None:
@@ -228,9 +250,21 @@ class WindowLayout:
         view.addSeparator()
         view.addAction(self.actions["toggle_sources"])
         view.addAction(self.actions["toggle_detail"])
+        view.addAction(self.actions["show_hidden"])
+        self.actions["show_hidden"].setChecked(False)
         run = bar.addMenu("&Run")
-        for name in ("detail", "star", "compare", "export", "push"):
+        for name in ("detail", "star", "label", "compare", "export", "push"):
             run.addAction(self.actions[name])
+        run.addSeparator()
+        for name in ("open_run_folder", "copy_key", "copy_path"):
+            run.addAction(self.actions[name])
+        run.addSeparator()
+        run.addAction(self.actions["hide"])
+        run.addAction(self.actions["undo_hide"])
+        self.actions["hide"].setToolTip("Hide from the table (the run's files are never deleted) (Del)")
+        # keys that mean something else in a text field act on runs only while the table has the focus
+        for name in ("copy_key", "hide"):
+            self.actions[name].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.actions["detail"].setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.actions["detail"].setText("Open Detail (Enter)")
 
@@ -251,6 +285,7 @@ class WindowLayout:
         open_button = QPushButton("Open Folder…", page)
         open_button.clicked.connect(self._open_folder)
         for label in (self.empty_title, self.empty_text):
+            label.setWordWrap(True)  # a narrow window wraps the hint instead of growing its minimum width
             label.setTextFormat(Qt.TextFormat.PlainText)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             box.addWidget(label)
@@ -260,8 +295,14 @@ class WindowLayout:
         return page
 
     # -- state updates --------------------------------------------------------------------------------
+    def default_splitter_sizes(self, width: int) -> None:
+        """Sources narrow, the detail pane about a quarter of the window: the table gets the room."""
+        sources = 200 if width >= 1200 else 170
+        detail = max(300, int(width * 0.26))
+        self.splitter.setSizes([sources, max(300, width - sources - detail), detail])
+
     def set_group_choices(self, params: list[str]) -> None:
-        current = self.group_by.currentData()
+        current = self.group_by.currentData() or self.wanted_group
         self.group_by.blockSignals(True)
         self.group_by.clear()
         self.group_by.addItem("No grouping", None)
@@ -270,6 +311,10 @@ class WindowLayout:
         i = self.group_by.findData(current)
         self.group_by.setCurrentIndex(max(i, 0))
         self.group_by.blockSignals(False)
+        if self.wanted_group is not None and params:
+            self.wanted_group = None
+            if i > 0:
+                self.group_by.currentIndexChanged.emit(i)  # a restored grouping: apply it now
 
     def update_empty_state(self, total: int, has_sources: bool, filtering: bool) -> None:
         if total or filtering:
@@ -296,27 +341,48 @@ class WindowLayout:
         """After a reset the header forgets widths: re-apply the user's (by column id) or our defaults."""
         header = self.table.horizontalHeader()
         offset = 1 if self.model.group_param() else 0
+        metrics = header.fontMetrics()
         self._sizing = True
         try:
             if offset:
-                header.resizeSection(0, self._widths.get("group", 180))
+                header.resizeSection(0, self.widths.get("group", 180))
             for i, column in enumerate(self.model.columns()):
-                default = ATTR_WIDTHS.get(column.key, VALUE_WIDTH) if column.kind == "attr" else VALUE_WIDTH
-                width = self._widths.get(column.id, default)
+                if column.kind == "attr" and column.key == "name":
+                    default = self._name_width(i + offset, metrics)
+                elif column.kind == "attr":
+                    default = ATTR_WIDTHS.get(column.key, 110)
+                else:  # the title whole when it is short; a long key elides in the middle (tooltip: all)
+                    low, high = VALUE_WIDTH
+                    if column.kind == "metric":  # room for a number as shown: 6 digits and an exponent
+                        low = max(low, metrics.horizontalAdvance("-0.000123456") + 16)
+                    default = min(max(metrics.horizontalAdvance(column.title) + 26, low), high)
+                width = self.widths.get(column.id, default)
                 if header.sectionSize(i + offset) != width:
                     header.resizeSection(i + offset, width)
         finally:
             self._sizing = False
+        if self.table.frozen is not None:
+            self.table.frozen.refresh()
+
+    def _name_width(self, section: int, metrics: QFontMetrics) -> int:
+        """As wide as the loaded names need (short sweep job names leave room for values), within bounds."""
+        rows = min(self.model.rowCount(), 200)
+        widest = max(
+            (metrics.horizontalAdvance(str(self.model.index(r, section).data() or "")) for r in range(rows)),
+            default=0,
+        )
+        low, high = NAME_WIDTH
+        return min(max(widest + 24, low), high)
 
     def _on_section_resized(self, logical: int, _old: int, new: int) -> None:
-        if self._sizing:
+        if self._sizing or new <= 0:  # (a hidden section reports 0: not a width the user chose)
             return
         offset = 1 if self.model.group_param() else 0
         columns = self.model.columns()
         if logical < offset:
-            self._widths["group"] = new
+            self.widths["group"] = new
         elif logical - offset < len(columns):
-            self._widths[columns[logical - offset].id] = new
+            self.widths[columns[logical - offset].id] = new
 
     def restore_selection(self, keys: list[str], current: str | None, scroll: int) -> None:
         selection = QItemSelection()

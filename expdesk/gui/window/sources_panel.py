@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from expdesk.gui.runs.query import elide
+from expdesk.index import table
 from expdesk.index.reader import IndexReader
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -34,17 +35,23 @@ PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 class SourceInfo:
     path: str
     network: bool
-    runs: int
+    runs: int  # listed in the table: on disk, not deleted in their tool, not hidden (`table.run_counts`)
     errors: int
     formats: dict[str, int] = field(default_factory=dict)
     error_samples: list[tuple[str, str]] = field(default_factory=list)  # (run name, message)
+    hidden: int = 0
+    deleted: int = 0
 
 
 def load_sources(reader: IndexReader) -> list[SourceInfo]:
-    """Worker job: every root with its counts (a few small queries per root)."""
+    """Worker job: every root with its counts, in the table's words (a few small queries per root)."""
     out = []
+    counts = table.root_counts(reader)
     for root in reader.roots():
-        info = SourceInfo(root["path"], bool(root["network"]), root["runs"], root["errors"])
+        mine = counts.get(root["path"], {})
+        info = SourceInfo(root["path"], bool(root["network"]), mine.get("runs", 0), mine.get("errors", 0))
+        info.hidden, info.deleted = mine.get("hidden", 0), mine.get("deleted", 0)
+        # formats of every run on disk under the root (hidden and deleted included: the lines below say so)
         info.formats = reader.format_counts(root["path"])
         if root["errors"]:
             samples = reader.error_samples(root["path"], limit=20)
@@ -79,7 +86,8 @@ class SourcesPanel(QWidget):
         self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(True)
-        self.tree.setTextElideMode(Qt.TextElideMode.ElideLeft)  # the end of a path says the most
+        # both ends of a folder name or a status say the most ("…(not watched)" said nothing)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._menu)
         self.empty = QLabel("No folders yet.\nDrop run folders on the window\nor press Ctrl+O.", self)
@@ -100,6 +108,9 @@ class SourcesPanel(QWidget):
         """Live status per root ("indexing…", "watching", "polling", "error: …")."""
         self._status[path] = status
         self.show_sources(self._sources)
+
+    def status_of(self, path: str) -> str | None:
+        return self._status.get(path)
 
     def sources(self) -> list[SourceInfo]:
         return list(self._sources)
@@ -122,8 +133,23 @@ class SourcesPanel(QWidget):
             for fmt, count in sorted(src.formats.items()):
                 child = QTreeWidgetItem(item, [fmt, str(count)])
                 child.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            for word, count, note in (
+                ("hidden", src.hidden, "hidden by you (View ▸ Show Hidden Runs, Ctrl+H)"),
+                (
+                    "deleted in tool",
+                    src.deleted,
+                    "soft-deleted in their tool: not listed (expdesk runs --all)",
+                ),
+            ):
+                if count:
+                    extra = QTreeWidgetItem(item, [word, str(count)])
+                    extra.setToolTip(0, note)
+                    extra.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if src.errors:
-                errors = QTreeWidgetItem(item, ["⚠ runs with errors", str(src.errors)])
+                errors = QTreeWidgetItem(item, ["⚠ read errors", str(src.errors)])
+                errors.setToolTip(
+                    0, "listed runs with files expdesk could not read (see each run's Errors tab)"
+                )
                 errors.setForeground(0, Qt.GlobalColor.red)
                 for run, message in src.error_samples:
                     leaf = QTreeWidgetItem(errors, [f"{run}: {message}", ""])

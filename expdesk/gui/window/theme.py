@@ -12,6 +12,7 @@ QLineEdit#filterEdit { padding: 5px 8px; border-radius: 5px; border: 1px solid p
 QLineEdit#filterEdit:focus { border: 1px solid palette(highlight); }
 QLineEdit#filterEdit[invalid="true"] { border: 1px solid #d0453a; }
 QLabel#filterError { color: #d0453a; padding: 2px 2px 4px 2px; }
+QLabel#filterError[warning="true"] { color: #9a6a00; }
 QLabel#panelTitle { font-weight: 600; }
 QLabel#detailTitle { font-size: 15px; font-weight: 600; }
 QLabel#emptyHint, QLabel#mutedLabel { color: palette(placeholder-text); }

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import QMainWindow, QWidget
 
 from expdesk.gui.detail.lineage_view import LineageView
 from expdesk.gui.media.view import MediaView
+from expdesk.gui.screen import fit_to_screen
+from expdesk.gui.window import settings
 from expdesk.lineage.build import build_lineage
 
 if TYPE_CHECKING:
@@ -68,7 +70,11 @@ class WindowViews:
 
         view = CompareView(self.index, keys)
         view.setWindowTitle(f"Compare {len(keys)} runs — expdesk")
-        view.resize(1280, 820)
+        view.resize(fit_to_screen(self.window, 1280, 820))
+        # the tab the user last looked at (Table, Charts, ...) opens again
+        tab = str(settings.ui_settings().value("compare/tab", 0))
+        view.tabs.setCurrentIndex(int(tab) if tab.isdigit() and int(tab) < view.tabs.count() else 0)
+        view.tabs.currentChanged.connect(lambda i: settings.ui_settings().setValue("compare/tab", i))
         # closing deletes the window (its tasks are waited for and its listener closed in closeEvent)
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         view.destroyed.connect(

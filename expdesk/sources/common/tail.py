@@ -31,11 +31,17 @@ def _head_digest(fd: int, upto: int) -> str:
     return hashlib.sha1(os.pread(fd, min(upto, HEAD_BYTES), 0)).hexdigest()
 
 
-def read_new_lines(path: Path, state: dict[str, Any] | None, *, final: bool = False) -> Tail:
+def read_new_lines(
+    path: Path | str,
+    state: dict[str, Any] | None,
+    *,
+    final: bool = False,
+    lstat: os.stat_result | None = None,
+) -> Tail:
     """Whole lines appended since `state`. `final=True` also returns a last line without `\\n`
-    (use it when the writer is known to be done, e.g. a run marked finished).
+    (use it when the writer is known to be done, e.g. a run marked finished). `lstat`: as `open_regular`.
     """
-    fd, st = open_regular(path)
+    fd, st = open_regular(path, lstat)
     try:
         size = st.st_size
         offset = 0
@@ -61,7 +67,10 @@ def read_new_lines(path: Path, state: dict[str, Any] | None, *, final: bool = Fa
             "ino": st.st_ino,
             "dev": st.st_dev,
             "offset": new_offset,
-            "head": _head_digest(fd, new_offset),
+            # read from byte 0, the head is already in hand: no second read of the file
+            "head": hashlib.sha1(data[: min(end, HEAD_BYTES)]).hexdigest()
+            if offset == 0
+            else _head_digest(fd, new_offset),
             "mtime_ns": st.st_mtime_ns,
         }
         return Tail(data, reset, new_state, pending)

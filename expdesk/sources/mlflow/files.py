@@ -7,28 +7,36 @@ for the old location, so artifacts are found relative to where each run folder l
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from expdesk.core.artifact_uri import Located, locate
-from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
+from expdesk.core.entities import FileRef, RunRef, RunUpdate, Status
 from expdesk.core.errors import SourceError
 from expdesk.core.paths import is_within
-from expdesk.core.safefile import read_bytes_capped, read_yaml_file, walk_stats
-from expdesk.sources.base import Reader, list_artifacts
+from expdesk.core.safefile import MAX_YAML_BYTES, read_bytes_capped, read_yaml_file, walk_stats
+from expdesk.sources.base import (
+    Reader,
+    ReadItem,
+    ReadOutcome,
+    contain,
+    fingerprint_of,
+    finish_read,
+    list_artifacts,
+)
 from expdesk.sources.common.tail import read_new_lines
+from expdesk.sources.mlflow._batch import Job, by_top, parse_metrics
 from expdesk.sources.mlflow._common import (
     STATUS_INTS,
     count_lines,
     info_from_tags,
-    parse_many,
-    parse_metric_lines,
     status_of,
 )
 from expdesk.sources.mlflow._media import media_items
+from expdesk.sources.mlflow._meta import parse_flat_meta
 
 MAX_VALUE_BYTES = 1 << 20  # a param/tag file larger than 1 MiB is not a param
 RUN_PARTS = ("metrics", "params", "tags", "artifacts")
@@ -71,21 +79,31 @@ def _is_store(path: Path) -> bool:
 
 def _read_kv_dir(folder: Path) -> tuple[dict[str, str], list[str]]:
     """`params/` or `tags/`: one file per key, keys with `/` are sub-directories, raw values."""
+    return _read_kv_entries(folder, folder.is_symlink(), list(walk_stats(folder)))
+
+
+def _read_kv_entries(
+    folder: Path, is_link: bool, entries: list[tuple[str, os.stat_result]]
+) -> tuple[dict[str, str], list[str]]:
     out: dict[str, str] = {}
     errors: list[str] = []
-    if folder.is_symlink():
+    if is_link:
         # a linked params/ or tags/ folder could point anywhere (`/etc`): shown as an error, never read
         return out, [f"{folder}: is a symbolic link (not followed)"]
-    for rel, _st in walk_stats(folder):
+    base = str(folder)
+    for rel, st in entries:
         try:
-            out[rel] = read_bytes_capped(folder / rel, MAX_VALUE_BYTES).decode("utf-8", "replace")
+            value = read_bytes_capped(os.path.join(base, rel), MAX_VALUE_BYTES, st)
+            out[rel] = value.decode("utf-8", "replace")
         except SourceError as exc:
             errors.append(str(exc))
     return dict(sorted(out.items())), errors
 
 
-def _safe_meta(path: Path) -> dict[str, Any]:
-    data = read_yaml_file(path)
+def _safe_meta(path: Path, lstat: os.stat_result | None = None) -> dict[str, Any]:
+    data = parse_flat_meta(read_bytes_capped(path, MAX_YAML_BYTES, lstat)) if lstat else None
+    if data is None:
+        data = read_yaml_file(path)
     if not isinstance(data, dict):
         raise SourceError(path, "meta.yaml is not a mapping")
     return data
@@ -125,20 +143,58 @@ class MlflowFileReader(Reader):
         return RunRef(self.format, run_dir, root, native_id=run_dir.name, store=store)
 
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
+        job = self._read_parts(ref, cursor, list(walk_stats(ref.path)), _Shared())
+        parse_metrics([job])
+        return job.update
+
+    def read_batch(self, items: Sequence[ReadItem], budget_bytes: int) -> list[ReadOutcome]:
+        """Many runs in one go (a sweep): one walk per run gives both the fingerprint and every file list,
+        the experiment's meta.yaml is read once, and the metric files of all runs are parsed in one call."""
+        shared = _Shared()
+        outcomes: list[ReadOutcome] = []
+        jobs: list[Job] = []
+        finishing: list[tuple[RunRef, dict[str, Any] | None, RunUpdate]] = []
+        held = 0
+        for ref, cursor in items:
+            # the walk is the fingerprint: taken before any file is read, like `fingerprint` then `read`
+            entries = list(walk_stats(ref.path))
+            fingerprint = fingerprint_of(entries, ref.path)
+            job, error = contain(ref, self._read_parts, ref, cursor, entries, shared)
+            if job is None:
+                outcomes.append((None, fingerprint, error))
+                continue
+            jobs.append(job)
+            finishing.append((ref, cursor, job.update))
+            outcomes.append((job.update, fingerprint, None))
+            held += sum(len(t.data) for _, t, _, _ in job.tails)
+            if held >= budget_bytes:
+                break
+        parse_metrics(jobs)
+        for ref, cursor, update in finishing:
+            finish_read(ref, cursor, update)  # after the parse: its errors are the run's too
+        return outcomes
+
+    def _read_parts(
+        self,
+        ref: RunRef,
+        cursor: dict[str, Any] | None,
+        entries: list[tuple[str, os.stat_result]],
+        shared: _Shared,
+    ) -> Job:
+        """Everything of a run but the parse of its metric lines (left in the job for `_parse_metrics`).
+        `entries` is `walk_stats(run_dir)`: every file list below comes from it, not from another walk."""
         run_dir = ref.path
-        meta = _safe_meta(run_dir / "meta.yaml")
+        top = by_top(entries)
+        meta = _safe_meta(run_dir / "meta.yaml", top.stat("meta.yaml"))
         exp_dir = run_dir.parent
         errors: list[str] = []
         update = RunUpdate()
-        exp_meta: dict[str, Any] = {}
-        if is_within(exp_dir.resolve(), ref.root.resolve()) and (exp_dir / "meta.yaml").is_file():
-            try:
-                exp_meta = _safe_meta(exp_dir / "meta.yaml")
-            except SourceError as exc:
-                errors.append(str(exc))
-        update.params, errs = _read_kv_dir(run_dir / "params")
+        exp_meta, exp_error = shared.experiment(exp_dir, ref.root)
+        if exp_error:
+            errors.append(exp_error)
+        update.params, errs = _read_kv_entries(run_dir / "params", top.is_link("params"), top.below("params"))
         errors += errs
-        update.tags, errs = _read_kv_dir(run_dir / "tags")
+        update.tags, errs = _read_kv_entries(run_dir / "tags", top.is_link("tags"), top.below("tags"))
         errors += errs
         native_status = _status_word(meta["status"]) if "status" in meta else None
         update.native_status = native_status
@@ -156,20 +212,29 @@ class MlflowFileReader(Reader):
         update.info = info_from_tags(update.tags, meta.get("user_id"))
         update.info["experiment_id"] = str(meta.get("experiment_id", exp_dir.name))
         update.info["artifact_uri"] = meta.get("artifact_uri")
-        self._read_metrics(run_dir / "metrics", cursor or {}, update, errors)
+        job = Job(update, errors)
+        if top.is_link("metrics"):
+            errors.append(f"{run_dir / 'metrics'}: is a symbolic link (not followed)")
+        else:
+            self._read_metric_tails(run_dir / "metrics", top.below("metrics"), cursor or {}, job)
         located = self._artifact_dir(run_dir, meta, ref)
         update.info["artifact_dir"] = None if located.path is None else str(located.path)
         update.info["artifact_dir_rule"] = located.rule
-        if located.path is not None:
+        if located.path == run_dir / "artifacts" and not top.is_link("artifacts"):
+            update.artifacts = top.artifacts("artifacts")  # the walk already listed it
+        elif located.path is not None:
             update.artifacts = list_artifacts(located.path)
+        if located.path is not None:
+            update.media, update.media_complete = media_items(located.path, update.artifacts), True
             update.media, update.media_complete = media_items(located.path, update.artifacts), True
         elif meta.get("artifact_uri"):
             update.info["artifacts_elsewhere"] = True  # remote store, or a link we refuse to follow
-        self._read_inputs_outputs(run_dir, exp_dir, ref, update, errors)
+        if top.has("inputs") or top.has("outputs"):
+            self._read_inputs_outputs(run_dir, exp_dir, ref, update, errors)
         if update.status == Status.RUNNING:
-            update.last_activity = _newest_mtime(run_dir)
-        update.error = "; ".join(errors[:5]) or None
-        return update
+            stamps = [st.st_mtime for rel, st in entries if "artifacts" not in rel.split("/")[:-1]]
+            update.last_activity = max(stamps) if stamps else None
+        return job
 
     def _artifact_dir(self, run_dir: Path, meta: dict[str, Any], ref: RunRef) -> Located:
         """Where the run's artifacts are now: the recorded URI re-rooted on this store (`core.artifact_uri`);
@@ -183,44 +248,30 @@ class MlflowFileReader(Reader):
             )
         return locate(str(uri), run_dir.parent.parent, ref.root, [run_dir.parent.name, run_dir.name])
 
-    def _read_metrics(
-        self, metrics_dir: Path, cursor: dict[str, Any], update: RunUpdate, errors: list[str]
+    def _read_metric_tails(
+        self, metrics_dir: Path, entries: list[tuple[str, os.stat_result]], cursor: dict[str, Any], job: Job
     ) -> None:
+        """The new whole lines of every metric file (parsed later, with other runs' files in one call)."""
         previous: dict[str, Any] = cursor.get("metrics", {})
-        if metrics_dir.is_symlink():
-            errors.append(f"{metrics_dir}: is a symbolic link (not followed)")
-            return
-        files = sorted(rel for rel, _ in walk_stats(metrics_dir))
+        files = sorted(entries, key=lambda e: e[0])
         states: dict[str, Any] = {}
-        if set(previous) - set(files):
+        if set(previous) - {rel for rel, _ in files}:
             # a metric file vanished: the run was rewritten, start over
-            update.metrics_reset = True
+            job.update.metrics_reset = True
             previous = {}
-        tails = []
-        for rel in files:
+        base = str(metrics_dir)
+        for rel, st in files:
             try:
-                tail = read_new_lines(metrics_dir / rel, previous.get(rel))
+                tail = read_new_lines(os.path.join(base, rel), previous.get(rel), lstat=st)
             except SourceError as exc:
-                errors.append(str(exc))
+                job.errors.append(str(exc))
                 continue
             first_line = 1 if tail.reset else int(previous.get(rel, {}).get("lines", 0)) + 1
             lines = count_lines(tail.data)
             states[rel] = {**tail.state, "lines": first_line - 1 + lines}
-            tails.append((rel, tail, first_line, lines))
-        # one C-parser call for all of a run's metric files: per-call overhead, not parsing, dominates
-        # small files (most runs log many short series)
-        parsed = parse_many([t.data for _, t, _, _ in tails], [n for *_, n in tails])
-        for i, (rel, tail, first_line, _) in enumerate(tails):
-            if parsed is not None:
-                steps, values, stamps, errs = parsed[i]
-            else:
-                steps, values, stamps, errs = parse_metric_lines(tail.data, f"metrics/{rel}", first_line)
-            errors += errs
-            if len(steps) or tail.reset:
-                update.metrics.append(
-                    Series(rel, steps, values, stamps, replace=tail.reset and rel in previous)
-                )
-        update.cursor = {"metrics": states}
+            job.tails.append((rel, tail, first_line, lines))
+        job.previous = previous
+        job.update.cursor = {"metrics": states}
 
     def _read_inputs_outputs(
         self, run_dir: Path, exp_dir: Path, ref: RunRef, update: RunUpdate, errors: list[str]
@@ -328,6 +379,27 @@ class MlflowFileReader(Reader):
 
 
 LOGGED_MODEL_STATUS = {1: "PENDING", 2: "READY", 3: "FAILED"}
+
+
+class _Shared:
+    """What the runs of one batch share: their experiment's meta.yaml (read once, not once per run) and
+    resolved roots. Lives for one batch only, so a changed experiment is seen on the next pass."""
+
+    def __init__(self) -> None:
+        self._experiments: dict[tuple[Path, Path], tuple[dict[str, Any], str | None]] = {}
+
+    def experiment(self, exp_dir: Path, root: Path) -> tuple[dict[str, Any], str | None]:
+        key = (exp_dir, root)
+        if key not in self._experiments:
+            meta: dict[str, Any] = {}
+            error = None
+            if is_within(exp_dir.resolve(), root.resolve()) and (exp_dir / "meta.yaml").is_file():
+                try:
+                    meta = _safe_meta(exp_dir / "meta.yaml")
+                except SourceError as exc:
+                    error = str(exc)
+            self._experiments[key] = (meta, error)
+        return self._experiments[key]
 
 
 def _status_word(value: Any, words: dict[int, str] = STATUS_INTS) -> str | None:

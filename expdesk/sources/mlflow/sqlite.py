@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +21,7 @@ from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import open_regular
-from expdesk.sources.base import Reader, list_artifacts
+from expdesk.sources.base import Reader, ReadItem, ReadOutcome, contain, finish_read, list_artifacts
 from expdesk.sources.mlflow._common import info_from_tags, status_of
 from expdesk.sources.mlflow._media import media_items
 
@@ -136,15 +137,54 @@ class MlflowSqliteReader(Reader):
         before = _state(ref.path) if _idle_wal(ref.path) else None
         conn = connect_ro(ref.path)
         try:
-            update = self._read(conn, ref, cursor or {})
-        except _DB_ERRORS as exc:
-            raise SourceError(ref.path, f"run {ref.native_id}: {exc}") from None
+            update = self._read_one(conn, ref, cursor)
         finally:
             conn.close()
         if before is not None and before != _state(ref.path):
             # a writer started (or checkpointed) while we read, possibly through an immutable connection
             raise IncompleteRead(ref.path, "the database changed while it was read; read again")
         return update
+
+    def _read_one(self, conn: sqlite3.Connection, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
+        try:
+            return self._read(conn, ref, cursor or {})
+        except _DB_ERRORS as exc:
+            raise SourceError(ref.path, f"run {ref.native_id}: {exc}") from None
+
+    def read_batch(self, items: Sequence[ReadItem], budget_bytes: int) -> list[ReadOutcome]:
+        """The runs of one database through one connection (not one connection, schema read and file
+        check per run: a sweep logged to mlflow.db has thousands of runs)."""
+        out: list[ReadOutcome] = []
+        held = 0
+        while len(out) < len(items) and held < budget_bytes:
+            path = items[len(out)][0].path
+            group: list[ReadOutcome] = []
+            fingerprint = self.fingerprint(items[len(out)][0])
+            before = _state(path) if _idle_wal(path) else None
+            try:
+                conn = connect_ro(path)
+            except SourceError as exc:
+                conn, failed = None, str(exc)
+            try:
+                for ref, cursor in items[len(out) :]:
+                    if ref.path != path or held >= budget_bytes:
+                        break
+                    if conn is None:
+                        group.append((None, fingerprint, failed))
+                        continue
+                    update, error = contain(ref, self._read_one, conn, ref, cursor)
+                    if update is not None:
+                        finish_read(ref, cursor, update)
+                        held += 24 * sum(len(s.steps) for s in update.metrics)
+                    group.append((update, fingerprint, error))
+            finally:
+                if conn is not None:
+                    conn.close()
+            if before is not None and before != _state(path):
+                changed = str(IncompleteRead(path, "the database changed while it was read; read again"))
+                group = [(None, fingerprint, changed) for _ in group]
+            out += group
+        return out
 
     def _read(self, conn: sqlite3.Connection, ref: RunRef, cursor: dict[str, Any]) -> RunUpdate:
         run_id = ref.native_id
@@ -195,40 +235,49 @@ class MlflowSqliteReader(Reader):
         self, conn: sqlite3.Connection, run_id: str | None, cursor: dict[str, Any], update: RunUpdate
     ) -> None:
         last_rowid = int(cursor.get("rowid", 0))
-        count_now = conn.execute("SELECT COUNT(*) FROM metrics WHERE run_uuid=?", (run_id,)).fetchone()[0]
-        if count_now < int(cursor.get("count", 0)):
-            last_rowid = 0  # rows were deleted: start over
-            update.metrics_reset = True
-        rows = conn.execute(
-            "SELECT rowid, key, value, timestamp, step, is_nan FROM metrics"
-            " WHERE run_uuid=? AND rowid>? ORDER BY rowid",
-            (run_id, last_rowid),
+        # every query below stops at the rowid seen now: a row MLflow adds meanwhile is read next time,
+        # once, not twice (through MLflow's (run_uuid) index, a seek: the cost is the new rows only)
+        high = conn.execute("SELECT MAX(rowid) FROM metrics WHERE run_uuid=?", (run_id,)).fetchone()[0] or 0
+        count_now = 0
+        if cursor:
+            count_now = conn.execute(
+                "SELECT COUNT(*) FROM metrics WHERE run_uuid=? AND rowid<=?", (run_id, high)
+            ).fetchone()[0]
+            if count_now < int(cursor.get("count", 0)):
+                last_rowid = 0  # rows were deleted: start over
+                update.metrics_reset = True
+        if high <= last_rowid:
+            update.cursor = {"rowid": last_rowid, "count": count_now}
+            return
+        # From the start, `+rowid` keeps SQLite on MLflow's (run_uuid, key, step) index: the run's rows come
+        # in series order with no sort (a plain read of the table). An increment reads only the new rows,
+        # through the (run_uuid) index by rowid range, and sorts those few.
+        where, args = (
+            ("run_uuid=? AND +rowid<=?", (run_id, high))
+            if last_rowid == 0
+            else ("run_uuid=? AND rowid>? AND rowid<=?", (run_id, last_rowid, high))
+        )
+        # the keys' raw bytes: a key that is not valid UTF-8 is still matched exactly (never dropped)
+        groups = conn.execute(
+            f"SELECT CAST(key AS BLOB), COUNT(*) FROM metrics WHERE {where} GROUP BY key ORDER BY key", args
         ).fetchall()
-        grouped: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        if not cursor:
+            count_now = sum(n for _, n in groups)  # read from the start: every row up to `high` is here
         bad: list[str] = []
-        for rowid, key, value, ts, step, is_nan in rows:
-            last_rowid = rowid
-            # SQLite columns hold whatever was written (text in a REAL column, NULL, 1e30 steps):
-            # a bad row is named and skipped, the rest of the run still reads
-            try:
-                point = (int(step), math.nan if is_nan else float(value), float(ts))
-                if not INT64_MIN <= point[0] <= INT64_MAX:
-                    raise OverflowError(f"step {step} does not fit in 64 bits")
-            except (TypeError, ValueError, OverflowError) as exc:
-                if len(bad) < 5:
-                    bad.append(f"metrics row {rowid} ({key}): {exc}")
-                continue
-            steps, values, stamps = grouped.setdefault(str(key), ([], [], []))
-            steps.append(point[0])
-            values.append(point[1])
-            stamps.append(point[2])
+        table = _table_fast(conn, where, args)
+        if table is not None and len(table) == sum(n for _, n in groups):
+            start = 0
+            for raw, n in groups:
+                update.metrics.append(_series_of(_key_name(raw), table[start : start + n]))
+                start += n
+        else:
+            for raw, _n in groups:
+                series = _series_careful(conn, run_id, _key_name(raw), _key_match(raw), last_rowid, high, bad)
+                if len(series.steps):
+                    update.metrics.append(series)
         if bad:
-            update.error = "; ".join(bad)
-        for key, (steps, values, stamps) in grouped.items():
-            update.metrics.append(
-                Series(key, np.array(steps, dtype=np.int64), np.array(values), np.array(stamps))
-            )
-        update.cursor = {"rowid": last_rowid, "count": count_now}
+            update.error = "; ".join(bad[:5])
+        update.cursor = {"rowid": high, "count": count_now}
 
     def _local(
         self, ref: RunRef, uri: str | None, exp_id: str, tail_id: str | None, kind: str = ""
@@ -332,6 +381,84 @@ class MlflowSqliteReader(Reader):
             update.info["datasets"] = datasets
         if models:
             update.info["logged_models"] = models
+
+
+_POINTS = "SELECT {} FROM metrics WHERE run_uuid=? AND {} AND rowid>? AND rowid<=? ORDER BY rowid"
+#: a metric row as numpy reads it straight off the cursor: no Python list per point
+_ROW = np.dtype([("rowid", "<i8"), ("step", "<i8"), ("ts", "<f8"), ("value", "<f8"), ("is_nan", "<i8")])
+
+
+def _key_name(raw: bytes | None) -> str:
+    return bytes(raw or b"").decode("utf-8", "replace")
+
+
+def _key_match(raw: bytes | None) -> tuple[str, str | bytes | None]:
+    """A WHERE term and its parameter that match one key exactly, whatever its bytes."""
+    if raw is None:
+        return "key IS ?", None
+    try:
+        return "key=?", bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return "CAST(key AS BLOB)=?", bytes(raw)
+
+
+def _table_fast(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> np.ndarray | None:
+    """The run's new rows in series order, converted in bulk (no Python list per point), or None when a row
+    is not what MLflow writes (text or NULL where numbers belong, a step beyond int64): then the careful
+    path names the bad rows."""
+    rows = conn.execute(
+        f"SELECT rowid, step, timestamp, value, is_nan FROM metrics WHERE {where} ORDER BY key, step, rowid",
+        args,
+    )
+    try:
+        table = np.fromiter(rows, dtype=_ROW)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    # SQLite cannot store a NaN (it becomes NULL): a NaN here is a NULL, or text, that numpy let through
+    if np.isnan(table["value"]).any() or np.isnan(table["ts"]).any():
+        return None
+    return table
+
+
+def _series_of(key: str, rows: np.ndarray) -> Series:
+    """One series from its rows (index order: by step). Points are stored in the order MLflow wrote them
+    (rowid), as a cold read and later increments then agree; that is already step order unless steps
+    were logged out of order."""
+    if len(rows) > 1 and not (np.diff(rows["rowid"]) > 0).all():
+        rows = rows[np.argsort(rows["rowid"], kind="stable")]
+    values = np.where(rows["is_nan"] != 0, np.nan, rows["value"])
+    return Series(key, rows["step"].copy(), values, rows["ts"].copy())
+
+
+def _series_careful(
+    conn: sqlite3.Connection,
+    run_id: str | None,
+    key: str,
+    match: tuple[str, str | bytes | None],
+    low: int,
+    high: int,
+    bad: list[str],
+) -> Series:
+    """Row by row: SQLite columns hold whatever was written (text in a REAL column, NULL, 1e30 steps): a bad
+    row is named and skipped, the rest of the series still reads."""
+    steps: list[int] = []
+    values: list[float] = []
+    stamps: list[float] = []
+    for rowid, step, ts, value, is_nan in conn.execute(
+        _POINTS.format("rowid, step, timestamp, value, is_nan", match[0]), (run_id, match[1], low, high)
+    ):
+        try:
+            point = (int(step), math.nan if is_nan else float(value), float(ts))
+            if not INT64_MIN <= point[0] <= INT64_MAX:
+                raise OverflowError(f"step {step} does not fit in 64 bits")
+        except (TypeError, ValueError, OverflowError) as exc:
+            if len(bad) < 5:
+                bad.append(f"metrics row {rowid} ({key}): {exc}")
+            continue
+        steps.append(point[0])
+        values.append(point[1])
+        stamps.append(point[2])
+    return Series(key, np.array(steps, dtype=np.int64), np.array(values), np.array(stamps))
 
 
 READER = MlflowSqliteReader()
