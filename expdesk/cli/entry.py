@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "expdesk.cli.remote",
     "expdesk.cli.media",
     "expdesk.cli.parts",
+    "expdesk.cli.report",
 ]
 
 

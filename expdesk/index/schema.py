@@ -213,6 +213,21 @@ def m020_hidden(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m021_views(db: Database) -> None:
+    """Saved views (issue 21): the user's own data, keyed by name, kept when the runs cache is rebuilt."""
+    db.executescript(
+        """
+        CREATE TABLE views (
+            name TEXT PRIMARY KEY,
+            doc TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """
+    )
+
+
+@MIGRATIONS()
 def m023_parts(db: Database) -> None:
     # Parts and runs (issue 23). `runs` keeps one row per *part* (what one reader read in one folder); a run
     # is one training job = the parts the join rules put together. `parts` maps every part of a joined run

@@ -108,12 +108,17 @@ def readers_of(path: Path) -> list[Reader]:
 
 
 def discover(
-    root: Path, cancelled: Callable[[], bool] = lambda: False, start: Path | None = None
+    root: Path,
+    cancelled: Callable[[], bool] = lambda: False,
+    start: Path | None = None,
+    unreadable: Callable[[Path, OSError], None] | None = None,
 ) -> Iterator[RunRef]:
     """Every run below `root` (which may itself be a run folder or an `mlflow.db` file); with `start` (a
     folder inside `root`), only the runs at and below `start`, found as a walk from `root` finds them.
 
     Symlinked directories are not followed: a link to `/` or a loop cannot take the walk out of the root.
+    A folder that cannot be listed is skipped and handed to `unreadable` (the indexer reports it), never
+    dropped in silence.
     """
     root = Path(os.path.abspath(root))
     if root.is_file():
@@ -135,7 +140,9 @@ def discover(
             continue
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
-        except OSError:
+        except OSError as exc:
+            if unreadable is not None:
+                unreadable(folder, exc)
             continue
         for entry in entries:
             try:
