@@ -7,7 +7,9 @@ arrays (position, name code, value) that `json.loads` parses in C; numpy groups 
 object per row on the way, and no GROUP BY: sorting every value by name cost SQLite more than the rest.
 
 Values come back as recorded (text for params and tags, the exact last value for metrics); turning them into
-typed DataFrame columns is the API's job. Callers that combine several of these wrap them in `snapshot`, so
+typed DataFrame columns is the API's job. They are runs' values, not parts' (issue 23): `run_rows` has one row
+per run, and `run_params`/`run_tags`/`run_metrics` hold a joined run's merged values, as `expdesk runs` reads
+them; a part's key given to `find_runs` means the run it is a part of. Callers that combine several of these wrap them in `snapshot`, so
 the columns describe one state of the index even while the writer commits.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from expdesk.core.codec import unpack_exact
+from expdesk.index.finals import unpack as unpack_final
 from expdesk.index.reader import IndexReader
 from expdesk.index.stale import is_stale
 
@@ -92,9 +95,9 @@ def matching_keys(
 
 
 def run_columns(reader: IndexReader, keys: Sequence[str]) -> RunColumns:
-    """The `runs` fields of `keys`, in their order."""
+    """The run fields of `keys`, in their order (a joined run's are the job's: `run_rows`)."""
     fields = ", ".join("r." + f.strip() for f in _RUN_FIELDS.split(","))
-    sql = f"SELECT w.value, {fields} FROM json_each(?) w JOIN runs r ON r.key = w.value ORDER BY w.key"
+    sql = f"SELECT w.value, {fields} FROM json_each(?) w JOIN run_rows r ON r.key = w.value ORDER BY w.key"
     cursor = reader.conn.cursor()
     cursor.row_factory = None  # plain tuples: zip(*rows) turns them into columns in C
     try:
@@ -161,7 +164,7 @@ def _split(names: list[str], positions: np.ndarray, codes: np.ndarray) -> list[t
 def _text_columns(reader: IndexReader, table: str, keys: Sequence[str]) -> dict[str, TextColumn]:
     # One statement, no GROUP BY: sorting every value by name in SQLite cost more than the rest together.
     # The rows arrive as three JSON arrays (position, name code, text), parsed in C; numpy groups them.
-    alias = table[0]
+    alias = "v"
     sql = (
         f"WITH {_WANTED}, {_names_sql(table)}"
         " SELECT (SELECT json_group_array(key) FROM (SELECT key FROM names ORDER BY code)),"
@@ -182,12 +185,12 @@ def _text_columns(reader: IndexReader, table: str, keys: Sequence[str]) -> dict[
 
 def param_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, TextColumn]:
     """Every param of the runs of `keys`, by param name (sorted), as recorded (text)."""
-    return _text_columns(reader, "params", keys)
+    return _text_columns(reader, "run_params", keys)
 
 
 def tag_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, TextColumn]:
     """Every tool tag of the runs of `keys`, by tag name (sorted)."""
-    return _text_columns(reader, "tags", keys)
+    return _text_columns(reader, "run_tags", keys)
 
 
 def metric_last_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -197,15 +200,15 @@ def metric_last_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, t
     The last value is exact: the `exact` blob keeps NaN and -0.0, which SQLite REAL columns lose. The blobs
     arrive concatenated as one hex string (one `bytes.fromhex`, one `np.frombuffer`), not row by row."""
     sql = (
-        f"WITH {_WANTED}, {_names_sql('series')}"
+        f"WITH {_WANTED}, {_names_sql('run_metrics')}"
         " SELECT (SELECT json_group_array(key) FROM (SELECT key FROM names ORDER BY code)),"
         " json_group_array(w.pos), json_group_array(n.code), group_concat(hex(s.exact), '')"
-        " FROM w JOIN series s ON s.run_key = w.run_key JOIN names n ON n.key = s.key"
+        " FROM w JOIN run_metrics s ON s.run_key = w.run_key JOIN names n ON n.key = s.key"
         f" WHERE s.count > 0 AND length(s.exact) = {_EXACT_SIZE}"
     )
     # rows written before the exact blob existed: their REAL column (few, if any)
     legacy_sql = (
-        f"WITH {_WANTED} SELECT w.pos, s.key, s.last FROM w JOIN series s ON s.run_key = w.run_key"
+        f"WITH {_WANTED} SELECT w.pos, s.key, s.last FROM w JOIN run_metrics s ON s.run_key = w.run_key"
         f" WHERE s.count > 0 AND (s.exact IS NULL OR length(s.exact) != {_EXACT_SIZE})"
     )
     wanted = _keys_json(keys)
@@ -226,6 +229,31 @@ def metric_last_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, t
     return dict(sorted(out.items()))
 
 
+def metric_final_columns(
+    reader: IndexReader, keys: Sequence[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Metric name (sorted) -> (positions int64, final float64) for the runs of `keys` that reported a
+    result for it (issue 23's `final`: a Trainer's `*_results.json`, a DVC stage's metrics file, a W&B
+    summary), exactly as reported (NaN and -0.0 kept)."""
+    rows = reader.conn.execute(
+        f"WITH {_WANTED} SELECT w.pos, s.key, s.final_exact FROM w JOIN run_metrics s ON s.run_key = w.run_key"
+        " WHERE s.final_exact IS NOT NULL ORDER BY s.key, w.pos",
+        (_keys_json(keys),),
+    ).fetchall()
+    grouped: dict[str, tuple[list[int], list[float]]] = {}
+    for pos, name, blob in rows:
+        value = unpack_final(blob)
+        if value is None:
+            continue
+        positions, values = grouped.setdefault(name, ([], []))
+        positions.append(pos)
+        values.append(value)
+    return {
+        name: (np.array(positions, dtype=np.int64), np.array(values, dtype=np.float64))
+        for name, (positions, values) in grouped.items()
+    }
+
+
 @dataclass(frozen=True)
 class SeriesSummary:
     """Everything the index keeps about one metric of a run (no points): see `expdesk.core.summary`."""
@@ -241,19 +269,23 @@ class SeriesSummary:
     argmax_step: int | None
     nan_count: int
     last_timestamp: float | None  # ms
+    final: float | None = None  # the value the run reported as its result, when it did (issue 23)
+    final_source: str | None = None  # the file or record it came from
 
 
 def series_summaries(reader: IndexReader, run_key: str) -> list[SeriesSummary]:
     """The summaries of one run's metrics, sorted by name. Exact last/min/max (NaN, -0.0 kept); a min or
-    max of NaN (only NaN logged) and the last of an empty series are None."""
+    max of NaN (only NaN logged) and the last of an empty series are None. A reported result with no
+    series (`eval_samples`) is a summary of no points and a `final`."""
     rows = reader.conn.execute(
         "SELECT key, count, first_step, last_step, exact, last, min, max, argmin_step, argmax_step, nan_count,"
-        " last_timestamp FROM series WHERE run_key = ? ORDER BY key",
+        " last_timestamp, final_exact, final_source FROM run_metrics WHERE run_key = ? ORDER BY key",
         (run_key,),
     ).fetchall()
     out = []
     for r in rows:
         last, vmin, vmax = unpack_exact(r["exact"]) if r["exact"] else (r["last"], r["min"], r["max"])
+        final = unpack_final(r["final_exact"]) if r["final_exact"] is not None else None
         out.append(
             SeriesSummary(
                 r["key"],
@@ -267,6 +299,8 @@ def series_summaries(reader: IndexReader, run_key: str) -> list[SeriesSummary]:
                 r["argmax_step"],
                 r["nan_count"],
                 r["last_timestamp"],
+                final,
+                r["final_source"] if final is not None else None,
             )
         )
     return out
@@ -275,15 +309,17 @@ def series_summaries(reader: IndexReader, run_key: str) -> list[SeriesSummary]:
 def find_runs(reader: IndexReader, text: str, limit: int = 10) -> tuple[list[str], list[tuple[str, str]]]:
     """What `text` could mean as a run: (keys starting with it, up to `limit` + 1, an exact key first), and
     (key, why) of up to `limit` runs whose name or native id is `text` (for an error that names candidates
-    when no key matches)."""
+    when no key matches). A part's key means its run (a part is never a run of its own): the keys of parts
+    and runs are searched alike and each answers with its run's key."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     rows = reader.conn.execute(
-        "SELECT key FROM runs WHERE key LIKE ? ESCAPE '\\' ORDER BY key != ?, key LIMIT ?",
-        (escaped + "%", text, int(limit) + 1),
+        "SELECT run_key FROM part_runs WHERE part_key LIKE ? ESCAPE '\\'"
+        " ORDER BY part_key != ?, part_key LIMIT ?",
+        (escaped + "%", text, 4 * (int(limit) + 1)),  # a run's parts share its run key: room for them
     ).fetchall()
-    by_key = [r[0] for r in rows]
+    by_key = list(dict.fromkeys(r[0] for r in rows))[: int(limit) + 1]
     named = reader.conn.execute(
-        "SELECT key, CASE WHEN name = ? THEN 'name' ELSE 'native id' END FROM runs"
+        "SELECT key, CASE WHEN name = ? THEN 'name' ELSE 'native id' END FROM run_rows"
         " WHERE (name = ? OR native_id = ?) AND gone = 0 ORDER BY key LIMIT ?",
         (text, text, text, int(limit)),
     ).fetchall()
@@ -293,7 +329,7 @@ def find_runs(reader: IndexReader, text: str, limit: int = 10) -> tuple[list[str
 def run_labels(reader: IndexReader, keys: Sequence[str]) -> dict[str, tuple[str | None, str]]:
     """Key -> (name, format) of the runs of `keys` the index holds."""
     rows = reader.conn.execute(
-        "SELECT r.key, r.name, r.format FROM json_each(?) w JOIN runs r ON r.key = w.value",
+        "SELECT r.key, r.name, r.format FROM json_each(?) w JOIN run_rows r ON r.key = w.value",
         (_keys_json(keys),),
     ).fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}
@@ -305,19 +341,22 @@ def series_ids(
     """(run key, metric, series id, point count) of the series of `keys`: every metric of each run (sorted
     by name) when `metrics` is None, else the given metrics in their order, those a run lacks left out.
     Runs in the order of `keys`. The counts come from the chunks, as `IndexReader.series_concat` decodes
-    them: call both inside one `snapshot`."""
-    count = "(SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
+    them: call both inside one `snapshot`. A joined run's metrics are its own (`run_metrics`: each from the
+    part that logged it); a reported result with no points has no series."""
+    count = "(SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.series_id)"
     if metrics is None:
         sql = (
-            f"WITH {_WANTED} SELECT w.run_key, s.key, s.id, {count}"
-            " FROM w JOIN series s ON s.run_key = w.run_key ORDER BY w.pos, s.key"
+            f"WITH {_WANTED} SELECT w.run_key, s.key, s.series_id, {count}"
+            " FROM w JOIN run_metrics s ON s.run_key = w.run_key WHERE s.series_id IS NOT NULL"
+            " ORDER BY w.pos, s.key"
         )
         args: tuple[str, ...] = (_keys_json(keys),)
     else:
         sql = (
             f"WITH {_WANTED}, m(name, pos) AS MATERIALIZED (SELECT value, key FROM json_each(?))"
-            f" SELECT w.run_key, s.key, s.id, {count} FROM w CROSS JOIN m"
-            " JOIN series s ON s.run_key = w.run_key AND s.key = m.name ORDER BY w.pos, m.pos"
+            f" SELECT w.run_key, s.key, s.series_id, {count} FROM w CROSS JOIN m"
+            " JOIN run_metrics s ON s.run_key = w.run_key AND s.key = m.name WHERE s.series_id IS NOT NULL"
+            " ORDER BY w.pos, m.pos"
         )
         args = (_keys_json(keys), json.dumps(list(metrics), ensure_ascii=False))
     return [(r[0], r[1], r[2], r[3]) for r in reader.conn.execute(sql, args)]
@@ -327,7 +366,7 @@ def series_ids(
 class IndexOverview:
     """What an index holds, in a few numbers (for a notebook's summary of it)."""
 
-    runs: int  # on disk, deleted ones included
+    runs: int  # on disk, deleted ones included (a joined run once, its parts not counted)
     deleted: int
     with_errors: int
     formats: dict[str, int]
@@ -336,7 +375,7 @@ class IndexOverview:
 
 def index_overview(reader: IndexReader) -> IndexOverview:
     rows = reader.conn.execute(
-        "SELECT format, COUNT(*), SUM(deleted), SUM(error IS NOT NULL) FROM runs WHERE gone = 0"
+        "SELECT format, COUNT(*), SUM(deleted), SUM(error IS NOT NULL) FROM run_rows WHERE gone = 0"
         " GROUP BY format ORDER BY COUNT(*) DESC, format"
     ).fetchall()
     roots = [(r["path"], r["runs"], r["errors"]) for r in reader.roots()]

@@ -231,7 +231,7 @@ class WandbReader(Reader):
         if start is not None:
             update.info["start_time_from"] = "run log" if run.get("start_time") else "wandb-metadata.json"
         # the summary is what W&B shows as the run's result (the last logged value unless the run set it)
-        update.finals = finals_from(summary, summary_from, skip_private=True)
+        update.finals = finals_from(_results_only(summary), summary_from, skip_private=True)
         update.artifacts = list_artifacts(ref.path)
 
     def _read_without_log(self, ref: RunRef, log_name: str, why: str) -> RunUpdate:
@@ -442,3 +442,20 @@ def _open_regular(path: Path) -> int:
 
 
 READER = WandbReader()
+
+
+def _results_only(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary without the fields of logged objects: an image or histogram's summary entry is an object
+    W&B marks with `_type` (`sample/_type: image-file`, `sample/size: 268`), whose numbers describe the file,
+    not a result of the run."""
+    objects = {key.rpartition("/")[0] for key in summary if key.rpartition("/")[2] == "_type"}
+    objects.update(key for key, value in summary.items() if isinstance(value, dict) and "_type" in value)
+    if not objects:
+        return summary
+
+    def inside_object(key: str) -> bool:
+        # the key itself or any of its parents (`a`, `a/b` of `a/b/c`): a few lookups per key
+        parts = key.split("/")
+        return any("/".join(parts[:i]) in objects for i in range(1, len(parts) + 1))
+
+    return {key: value for key, value in summary.items() if not inside_object(key)}
