@@ -193,3 +193,27 @@ def test_dvc_experiment_params_and_metrics_show(ws: expdesk.Workspace) -> None:
         assert row[f"metrics.{name}.final"] == value, name
     for name, points in gt["dvclive_series"].items():
         assert row[f"metrics.{name}"] == last_of(points), name
+
+
+def test_report_on_joined_runs(ws: expdesk.Workspace, jobs: Path, tmp_path: Path) -> None:
+    """`expdesk report` on a job logged by four tools and a Trainer run with reported results: the job's
+    tools, its series once, the Trainer's finals next to last (ground truth: the tools' own readers)."""
+    from expdesk.cli import main
+    from tests.compare.report_html import read_page
+
+    template, trainer = truth("lightning_hydra"), truth("trainer_best")
+    keys = [job_key(ws, template["job"]), job_key(ws, trainer["output_dir"])]
+    out = tmp_path / "report.html"
+    assert main(["report", *keys, "--out", str(out), "--db", str(jobs), "--metric", "val/acc"]) == 0
+    page = read_page(out.read_text(encoding="utf-8"))
+    formats = next(t for t in page.tables if t and "format" in t[0])
+    column = formats[0].index("format")
+    assert [row[column] for row in formats[1:]] == ["hydra + wandb + lightning", "transformers"]
+    val_acc = template["csv"]["val/acc"]
+    assert page.row("val/acc · last")[0] == repr(last_of(val_acc))
+    assert page.row("val/acc · points (steps)")[0] == f"{len(val_acc)} ({val_acc[0][0]}…{val_acc[-1][0]})"
+    assert page.row("val/acc · final")[0] == repr(float(template["wandb"]["summary"]["val/acc"]))
+    results = trainer["results"]["all_results.json"]
+    assert page.row("eval_loss · final")[1] == repr(results["eval_loss"])
+    assert page.row("eval_samples · final")[1] == repr(float(results["eval_samples"]))
+    assert page.row("eval_samples · points (steps)")[1] == "0 (reported result only)"
