@@ -33,6 +33,7 @@ def main() -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from expdesk.gui.runs.query import Column
     from expdesk.gui.window.main_window import MainWindow
     from expdesk.index.service import Index
 
@@ -53,6 +54,18 @@ def main() -> int:
     window.show()
     window.add_folders([str(workspace)])
 
+    def arrange() -> None:
+        """A few columns that say what each run is, and a detail panel wide enough for the parts' folders."""
+        window.use_columns(
+            [
+                Column("attr", "name"),
+                Column("attr", "format"),
+                Column("attr", "status"),
+                Column("attr", "start"),
+            ]
+        )
+        window.ui.splitter.setSizes([230, 640, 690])
+
     def select(head: str, tab: str) -> None:
         """Select the run whose head part is `head`'s tool (the job: "hydra" with most parts)."""
         with index.reader() as reader:
@@ -69,6 +82,7 @@ def main() -> int:
                         tabs.setCurrentIndex(i)
                 return
 
+    QTimer.singleShot(4000, arrange)
     QTimer.singleShot(5000, lambda: select("hydra", "Parts"))
     QTimer.singleShot(8000, lambda: window.grab().save(str(OUT / "parts-detail.png")))
     QTimer.singleShot(8500, lambda: select("transformers", "Metrics"))

@@ -221,12 +221,15 @@ class IndexReader:
         return [dict(r) for r in rows]
 
     def format_counts(self, root: str) -> dict[str, int]:
-        return {
-            r[0]: r[1]
-            for r in self.conn.execute(
-                "SELECT format, COUNT(*) FROM runs WHERE root=? AND gone=0 GROUP BY format", (root,)
-            )
-        }
+        """Runs per tool under a root: a job logged by several tools counts once for each of them (the
+        lines then say which runs hold each tool's data, not how many folders each reader read)."""
+        out: dict[str, int] = {}
+        for formats, count in self.conn.execute(
+            "SELECT formats, COUNT(*) FROM run_rows WHERE root=? AND gone=0 GROUP BY formats", (root,)
+        ):
+            for fmt in formats.split("+"):
+                out[fmt] = out.get(fmt, 0) + count
+        return out
 
     def watched_folders(self) -> set[str]:
         """Every root the index watches or holds runs from (nothing may be written inside them)."""

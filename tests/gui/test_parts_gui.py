@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from expdesk.gui.detail.parts_view import part_rows
 from expdesk.gui.runs.query import Column, fetch_rows
 from expdesk.gui.window.main_window import MainWindow
+from expdesk.gui.window.sources_panel import load_sources
 from tests.gui.helpers import add_and_wait, wait_idle
 
 JOBS = Path(__file__).resolve().parents[1] / "data" / "jobs"
@@ -31,6 +32,10 @@ def test_a_joined_run_is_one_row_with_its_parts_in_the_detail(
         (row,) = fetch_rows(reader, reader.run_keys(), [Column("attr", "format")])
     assert row.texts[0] == "hydra +2"  # (tools; the CSV and TensorBoard loggers are both Lightning's)
     assert "hydra + wandb + lightning" in row.tooltips[0]
+    # the Sources panel counts runs per tool: the one job holds each tool's data once
+    with window.index.reader() as reader:
+        (source,) = load_sources(reader)
+    assert source.runs == 1 and source.formats == {"hydra": 1, "wandb": 1, "lightning": 1}
     window.table.selectRow(0)
     key = window.model.key_at(0)
     with qtbot.waitSignal(window.detail.loaded, timeout=10_000):

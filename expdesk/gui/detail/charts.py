@@ -67,6 +67,10 @@ class ChartStyle:
     dpi: float = 100.0
 
 
+#: characters of a small chart's title (name, last and final) that fit its width at 8 pt
+SMALL_TITLE_CHARS = 38
+
+
 def metric_figure(
     view: SeriesView, style: ChartStyle, size: tuple[float, float], small: bool = True
 ) -> Figure:
@@ -91,6 +95,8 @@ def metric_figure(
     title = view.name.replace("$", r"\$")
     if len(title) > 60:
         title = title[:59] + "…"
+    if small and len(title) + len(last) > SMALL_TITLE_CHARS:
+        last = "\n" + last.strip()  # a small chart's width: the values on a line of their own, not cut off
     ax.set_title(title + last, fontsize=8 if small else 10, color=style.foreground, loc="left")
     if not small:
         ax.set_xlabel("step", color=style.foreground)
