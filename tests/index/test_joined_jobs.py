@@ -199,6 +199,24 @@ def test_dvc_experiment_is_one_run(tmp_path: Path) -> None:
     assert run["metrics"]["val/acc"]["final"] == workspace["val.acc"]
 
 
+def test_dvclive_declared_only_at_the_top_level_of_dvc_yaml_joins(tmp_path: Path) -> None:
+    # `Live(dvcyaml=True)` in a script no stage lists outputs for (seen in a public project): DVCLive
+    # declares its files in dvc.yaml's top-level `metrics:` and `plots:` only, which `dvc metrics show` reads
+    shutil.copytree(JOBS / "dvc_exp", tmp_path / "dvc_exp", symlinks=True)
+    dvc_yaml = tmp_path / "dvc_exp" / "project" / "dvc.yaml"
+    text = dvc_yaml.read_text(encoding="utf-8")
+    stage_outputs = text[text.index("    metrics:\n") : text.index("metrics:\n- dvclive")]
+    dvc_yaml.write_text(text.replace(stage_outputs, ""), encoding="utf-8")
+    assert "    metrics:" not in dvc_yaml.read_text(encoding="utf-8")
+    (dvc_yaml.parent / "dvc.lock").unlink()  # (its stage's outs would name the folder too)
+    with Index(tmp_path / "index.sqlite") as index:
+        index.index([tmp_path / "dvc_exp"])
+    with IndexReader(tmp_path / "index.sqlite") as reader:
+        (run,) = reader.runs_json(reader.run_keys())
+    assert [(p["label"], p["rule"]) for p in run["parts"]] == [("dvc", "head"), ("dvclive", "dvc-declared")]
+    assert run["parts"][1]["evidence"] == {"declared": "dvclive/metrics.json"}
+
+
 def _flat_slash(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in tree.items():

@@ -36,6 +36,7 @@ from expdesk.sources.dvc._stages import (
     local_path,
     lookup,
     stale_reasons,
+    top_level_outputs,
 )
 
 #: never artifacts: DVC's own cache/tmp (machine-local, huge), VCS data, environments
@@ -156,7 +157,14 @@ class DvcReader(Reader):
             reasons = stale_reasons(stage, project, params_files)
             if reasons:
                 stale[stage["name"]] = reasons
-        update.files = self._file_refs(project, stages)
+        # the top level's declared outputs as one more (unnamed) stage's outs: DVCLive declares its folder there
+        # (a path a stage already lists keeps its stage's entry, with the locked md5 and size)
+        in_stages = {o["path"] for stage in stages for o in stage["outs"]}
+        declared = {
+            "deps": [],
+            "outs": [o for o in top_level_outputs(dvc_yaml) if o["path"] not in in_stages],
+        }
+        update.files = self._file_refs(project, [*stages, declared])
         update.info["stages"] = [self._stage_info(s) for s in stages]
         update.info["stale_stages"] = sorted(stale)
         update.info["stale_reasons"] = stale
