@@ -136,7 +136,7 @@ class RunsCache:
             self._kept = None
             if len(keys) < CACHE_FROM:
                 return fetch(reader, keys)
-            everything = queries.matching_keys(reader, deleted=None)
+            everything = queries.matching_keys(reader, deleted=None, hidden=None)
             if len(keys) * 2 < len(everything):
                 return fetch(reader, keys)  # a filtered pull: reading every run would cost it more
             self._kept = _kept(fetch(reader, everything))

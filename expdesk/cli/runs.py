@@ -67,6 +67,8 @@ def print_runs_table(runs: list[dict[str, Any]]) -> None:
         name = r["name"] or ""
         if r["deleted"]:
             name += " (deleted)"
+        if r.get("hidden"):
+            name += " (hidden)"
         formats = r.get("formats") or [r["format"]]
         fmt = r["format"] + (f"+{len(formats) - 1}" if len(formats) > 1 else "")
         print(
@@ -91,14 +93,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 where_sql, params = compile_filter(args.where)
             if args.sort:
                 order_sql = compile_sort(args.sort)
-        kwargs: dict[str, Any] = {
-            "include_deleted": args.all,
-            "where_sql": where_sql,
-            "params": tuple(params),
-        }
-        if order_sql:
-            kwargs["order_sql"] = order_sql
-        runs = reader.runs_json(reader.run_keys(**kwargs))
+        from expdesk.index.column_queries import matching_keys
+
+        # what the window lists (not deleted in the tool, not hidden by the user); --all: everything
+        everything = None if args.all else False
+        keys = matching_keys(reader, where_sql, params, order_sql, deleted=everything, hidden=everything)
+        runs = reader.runs_json(keys)
     if args.json:
         json.dump([public_json(r) for r in runs], sys.stdout, indent=1, ensure_ascii=False, allow_nan=False)
         print()
@@ -237,7 +237,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("runs", help="list indexed runs")
-    p.add_argument("--all", action="store_true", help="include runs deleted in their tool")
+    p.add_argument(
+        "--all", action="store_true", help="include runs deleted in their tool and runs hidden in the window"
+    )
     p.add_argument("--json", action="store_true", help="a JSON list of run objects")
     p.add_argument("--where", metavar="EXPR", help="filter, e.g. 'params.lr < 1e-3 and status != failed'")
     p.add_argument("--sort", metavar="KEY", help="sort key, e.g. metrics.val_loss.min or -start_time")

@@ -28,6 +28,7 @@ from expdesk.core.codec import unpack_exact
 from expdesk.index.finals import unpack as unpack_final
 from expdesk.index.reader import IndexReader
 from expdesk.index.stale import is_stale
+from expdesk.index.table import only_hidden, only_shown
 
 #: `expdesk.core.codec.pack_exact`'s layout: (last, min, max) as little-endian doubles, 24 bytes
 _EXACT_DTYPE = np.dtype("<f8")
@@ -83,12 +84,18 @@ def matching_keys(
     params: Sequence[object] = (),
     order_sql: str | None = None,
     deleted: bool | None = False,
+    hidden: bool | None = False,
 ) -> list[str]:
     """Keys of the runs a compiled filter matches, in a compiled sort's order (newest first without one),
     runs gone from disk left out. `deleted`: False = runs not deleted in their tool (what `expdesk runs`
-    lists), True = only the deleted ones, None = both (`expdesk runs --all`)."""
+    lists), True = only the deleted ones, None = both (`expdesk runs --all`). `hidden` likewise for runs
+    the user hid in the window (Delete): False = not hidden, as the runs table lists them."""
     if deleted is True:
         where_sql = f"r.deleted = 1 AND ({where_sql})" if where_sql else "r.deleted = 1"
+    if hidden is False:
+        where_sql, params = only_shown(where_sql, tuple(params))
+    elif hidden is True:
+        where_sql, params = only_hidden(where_sql, tuple(params))
     if order_sql:
         return reader.run_keys(deleted is not False, where_sql, tuple(params), order_sql)
     return reader.run_keys(deleted is not False, where_sql, tuple(params))

@@ -156,6 +156,8 @@ def runs_json(reader: IndexReader, keys: list[str], history: bool = False) -> li
             if r["run_key"] in out:
                 out[r["run_key"]]["starred"] = bool(r["starred"])
                 out[r["run_key"]]["note"] = r["note"]
+                if r["hidden"]:  # hidden in the window (Delete): the CLI's --all lists it, marked
+                    out[r["run_key"]]["hidden"] = True
         for r in conn.execute(f"SELECT run_key, tag FROM user_tags WHERE run_key IN ({marks})", part):
             if r[0] in out:
                 out[r[0]].setdefault("labels", []).append(r[1])

@@ -121,6 +121,11 @@ def only_shown(where_sql: str, params: tuple[Any, ...]) -> tuple[str, tuple[Any,
     return (f"({where_sql}) AND {_SHOWN}" if where_sql else _SHOWN), params
 
 
+def only_hidden(where_sql: str, params: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """A compiled filter narrowed to runs the user has hidden."""
+    return (f"({where_sql}) AND NOT {_SHOWN}" if where_sql else f"NOT {_SHOWN}"), params
+
+
 def run_counts(reader: IndexReader) -> dict[str, int]:
     """The runs of the index by what the table does with them, so every count can say why it differs:
     `runs` (listed: on disk, not deleted in their tool, not hidden), `hidden`, `deleted` (in their tool, on
