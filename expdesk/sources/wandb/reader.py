@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import stat
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from expdesk.core.lfs import LfsPointer, refuse_pointer
 from expdesk.core.safefile import read_json_file
 from expdesk.sources.base import Reader, list_artifacts
 from expdesk.sources.common.finals import finals_from
+from expdesk.sources.common.times import naive_utc
 from expdesk.sources.common.values import flatten
 from expdesk.sources.wandb import _log as _wandb_log
 from expdesk.sources.wandb import _proto as _wandb_proto
@@ -214,7 +214,7 @@ class WandbReader(Reader):
         legacy_meta = self._legacy_json(ref.path / "files" / "wandb-metadata.json", update)
         start = run.get("start_time") or state.env.get("started_at")
         if start is None and isinstance(legacy_meta.get("startedAt"), str):
-            start = _iso_utc(legacy_meta["startedAt"])
+            start = naive_utc(legacy_meta["startedAt"])
         update.start_time = start
         if state.exit is not None:
             runtime_end = start + state.exit.get("runtime", 0) if start is not None else None
@@ -404,16 +404,6 @@ def _legacy_git(meta: dict[str, Any]) -> dict[str, str]:
     if git.get("remote"):
         out["remote"] = str(git["remote"])
     return out
-
-
-def _iso_utc(text: str) -> float | None:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # wandb-metadata.json times are naive UTC
-    return moment.timestamp()
 
 
 def _is_regular(path: Path) -> bool:
