@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from expdesk.index.parts.ddl import PARTS_SQL, RUN_VIEWS_SQL
+
 MIGRATIONS = Migrations("expdesk")
 
 
@@ -223,6 +225,22 @@ def m021_views(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS()
+def m023_parts(db: Database) -> None:
+    # Parts and runs (issue 23). `runs` keeps one row per *part* (what one reader read in one folder); a run
+    # is one training job = the parts the join rules put together. `parts` maps every part of a joined run
+    # (its head included) to the run's key; a part with no row there is a run on its own. `part_choices` is
+    # the user's own split/join (user data, like annotations: no foreign keys, survives rebuilt caches).
+    # `joined_*` hold the merged values of joined runs only, recomputed after every write batch
+    # (`expdesk.index.parts`); the `run_*` views put them in place of the parts' own rows, so every query
+    # on runs sees runs. `finals` are the results a run reported (a metric's `final`).
+    db.executescript(PARTS_SQL)
+    db.executescript(RUN_VIEWS_SQL)
+    from expdesk.index.parts.build import rejoin_all  # the rules live with the build; import late
+
+    rejoin_all(db.conn)
 
 
 def migrate(db: Database) -> None:

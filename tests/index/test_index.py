@@ -209,11 +209,20 @@ def test_schema_snapshot(tmp_path: Path) -> None:
         "media_series",
         "media_items",
         "changes",
+        "finals",
+        "parts",
+        "part_choices",
+        "join_notes",
+        "joined_runs",
+        "joined_params",
+        "joined_tags",
+        "joined_metrics",
         "_sqlite_migrations",
     } <= tables
     assert "views" in tables
     assert migrations[0] == "m001_initial" and mode == "wal"
     assert {"m015_changes", "m017_unread", "m020_hidden", "m021_media", "m021_views"} <= set(migrations)
+    assert migrations[-1] == "m023_parts"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
