@@ -6,8 +6,8 @@ the thread that built it (a worker), so the GUI thread only shows its pixels. No
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from matplotlib.axis import Axis
@@ -20,9 +20,11 @@ from matplotlib.legend import Legend
 #: a worker as inches given, and the two may differ in the last bits of a float
 _SIZE_DECIMALS = 4
 
-#: worker renders take turns: matplotlib's text and mathtext caches are module state, and two renders at
-#: once would only share the same cores. The GUI thread never takes it (its draws are the user's zooms).
-RENDER_LOCK = threading.Lock()
+#: every worker render runs on this one long-lived thread: renders take turns (matplotlib's text caches are
+#: module state), and matplotlib keeps a font object per thread (font_manager.get_font, up to 64 cached):
+#: rendered on short-lived pool threads, each new thread loaded its own fonts, and the soak benchmark's RSS
+#: grew by ~90 MB before it levelled off. (Not named expdesk-*: it lives as long as the process.)
+_RENDERER = ThreadPoolExecutor(1, thread_name_prefix="matplotlib-render")
 
 
 def tick_labels(axis: Axis) -> tuple[Any, ...]:
@@ -90,17 +92,21 @@ class ZoomStableLayout(ConstrainedLayoutEngine):
 
 
 def render(fig: Figure, pixel_ratio: float = 1.0) -> FigureCanvasAgg:
-    """Lay `fig` out and render it with Agg now, on the calling thread (a worker), at the screen's pixel
-    ratio; returns the canvas holding its pixels, which a GUI canvas adopts (`gui.chart_canvas`).
+    """Lay `fig` out and render it with Agg now, at the screen's pixel ratio, on the render thread (the
+    calling worker waits); returns the canvas holding its pixels, which a GUI canvas adopts
+    (`gui.chart_canvas`). Never call it on the GUI thread.
 
-    The figure must be this thread's alone (built here, not yet shown): matplotlib is not thread-safe for
+    The figure must be the caller's alone (built there, not yet shown): matplotlib is not thread-safe for
     one figure. Drawing a 4-metric chart costs 200-400 ms of text, ticks and layout: on the GUI thread
     that was the compare window's stalls (bench_soak.py)."""
-    with RENDER_LOCK:
-        canvas = FigureCanvasAgg(fig)
-        # as the Qt canvas will set it when it shows the figure (same dpi: no second layout there)
-        canvas._set_device_pixel_ratio(pixel_ratio)  # type: ignore[attr-defined]  # (every GUI backend calls it)
-        canvas.draw()
+    return _RENDERER.submit(_render, fig, pixel_ratio).result()
+
+
+def _render(fig: Figure, pixel_ratio: float) -> FigureCanvasAgg:
+    canvas = FigureCanvasAgg(fig)
+    # as the Qt canvas will set it when it shows the figure (same dpi: no second layout there)
+    canvas._set_device_pixel_ratio(pixel_ratio)  # type: ignore[attr-defined]  # (every GUI backend calls it)
+    canvas.draw()
     return canvas
 
 

@@ -1,7 +1,7 @@
 """Metric charts for the detail panel: decimation and `Figure` builders, no pyplot and no Qt.
 
 Small charts are rendered to RGBA buffers on a worker (Agg, one Figure per chart, serialised with every
-worker render by `chart_layout.RENDER_LOCK` because matplotlib's text/font caches are shared module state);
+worker render on `chart_layout.render`'s one thread because matplotlib's text/font caches are module state);
 the GUI thread only wraps the buffer in a QImage. The large chart behind a small one is rendered on the
 worker too and shown by a `gui.chart_canvas.ChartCanvas` (see metrics_view.py).
 """
@@ -109,13 +109,8 @@ def metric_figure(
 
 def render_rgba(fig: Figure) -> tuple[bytes, int, int]:
     """Draw with Agg off the GUI thread: (RGBA bytes, width, height)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from expdesk.compare.chart_layout import render
 
-    from expdesk.compare.chart_layout import RENDER_LOCK
-
-    with RENDER_LOCK:
-        canvas = FigureCanvasAgg(fig)
-        canvas.draw()
-        buffer = canvas.buffer_rgba()
-        height, width = buffer.shape[0], buffer.shape[1]
-        return bytes(buffer), width, height
+    buffer = render(fig).buffer_rgba()
+    height, width = buffer.shape[0], buffer.shape[1]
+    return bytes(buffer), width, height
