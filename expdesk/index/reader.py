@@ -6,6 +6,8 @@ import contextlib
 import functools
 import json
 import math
+import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -57,6 +59,17 @@ class SeriesInfo:
     nan_count: int
 
 
+#: The runs table's default order: newest first, runs without a start time last (in SQLite a NULL sorts
+#: below every number, so DESC puts them last), the key breaking ties. Spelled so that no index serves it: a
+#: whole ordered list is a table scan and a sort, 2-6x faster at 100,000 runs than visiting every row
+#: through the `runs_newest_first` index (measured). `NEWEST_FIRST_INDEXED` is the same order spelled as
+#: that index is, for queries with a LIMIT, which stop after the first rows the index hands over.
+NEWEST_FIRST = "r.start_time DESC, r.key"
+NEWEST_FIRST_INDEXED = "r.start_time IS NULL, r.start_time DESC, r.key"
+#: SQLite virtual-machine steps between two looks at the clock of `run_keys_within` (~1-2 ms of work)
+_PROGRESS_STEPS = 20_000
+
+
 @functools.lru_cache(maxsize=16)
 def _mmap_allowed(db_path: Path) -> bool:
     # once per index path and process: memory-mapped reads are unsafe on a network filesystem
@@ -76,9 +89,22 @@ class IndexReader:
         self.conn = open_reader(db_path)
         install_functions(self.conn)  # regexp + chunk access used by compiled filters and sorts
         self.stale_after = stale_after
+        # `interrupt` comes from another thread: never on a closed connection (undefined in SQLite)
+        self._guard = threading.Lock()
+        self._closed = False
 
     def close(self) -> None:
-        self.conn.close()
+        with self._guard:
+            self._closed = True
+            self.conn.close()
+
+    def interrupt(self) -> None:
+        """Stop the statement this reader is running (it raises `sqlite3.OperationalError`); callable from
+        any thread, a no-op once the reader is closed. A filter typed further makes the last one's queries
+        moot: the runs table stops them rather than let them hold a core."""
+        with self._guard:
+            if not self._closed:
+                self.conn.interrupt()
 
     def __enter__(self) -> IndexReader:
         return self
@@ -104,10 +130,12 @@ class IndexReader:
         include_deleted: bool = False,
         where_sql: str = "",
         params: tuple[Any, ...] = (),
-        order_sql: str = "r.start_time IS NULL, r.start_time DESC, r.key",
+        order_sql: str = NEWEST_FIRST,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[str]:
+        """Keys of the listed runs (on disk; not deleted in their tool unless `include_deleted`) matching a
+        compiled filter, in `order_sql` over `runs r`; `limit` rows from `offset` when given."""
         clauses = ["r.gone = 0"]
         if not include_deleted:
             clauses.append("r.deleted = 0")
@@ -116,7 +144,43 @@ class IndexReader:
         sql = f"SELECT r.key FROM runs r WHERE {' AND '.join(clauses)} ORDER BY {order_sql}"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        return [row[0] for row in self.conn.execute(sql, params)]
+        cursor = self.conn.cursor()
+        cursor.row_factory = None  # plain tuples: 100,000 `sqlite3.Row`s cost more than the keys
+        try:
+            return [row[0] for row in cursor.execute(sql, params)]
+        finally:
+            cursor.close()
+
+    def run_keys_within(
+        self,
+        seconds: float,
+        limit: int,
+        include_deleted: bool = False,
+        where_sql: str = "",
+        params: tuple[Any, ...] = (),
+        order_sql: str = NEWEST_FIRST_INDEXED,
+    ) -> list[str] | None:
+        """`run_keys(..., limit=limit)`, or None when SQLite has not answered within `seconds` (the query
+        is stopped then). A first page in an indexed order is quick when the filter matches often (the scan
+        stops after `limit` matches) and slow when it rarely does (the index is walked to its end, 4x slower
+        per row than a table scan): past the budget the caller asks for the whole list instead."""
+        deadline = time.perf_counter() + seconds
+        expired = False
+
+        def over() -> bool:
+            nonlocal expired
+            expired = time.perf_counter() > deadline
+            return expired
+
+        self.conn.set_progress_handler(over, _PROGRESS_STEPS)
+        try:
+            return self.run_keys(include_deleted, where_sql, params, order_sql, limit)
+        except sqlite3.OperationalError:
+            if expired:
+                return None
+            raise  # a real error, or `interrupt()`
+        finally:
+            self.conn.set_progress_handler(None, 0)
 
     def all_keys(self) -> set[str]:
         """Every run key the index holds, deleted and gone runs included."""
@@ -253,7 +317,7 @@ class IndexReader:
 
     # -- metric history -----------------------------------------------------------------------------
     def series_by_id(self, series_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        with self._snapshot():
+        with self.snapshot():
             total = self.conn.execute(
                 "SELECT COALESCE(SUM(n), 0) FROM chunks WHERE series_id=?", (series_id,)
             ).fetchone()[0]
@@ -272,10 +336,21 @@ class IndexReader:
 
     # -- vocabulary (for completion, column choosers) ----------------------------------------------
     def param_keys(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT key FROM params ORDER BY key")]
+        return self._distinct_keys("params")
 
     def metric_keys(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT key FROM series ORDER BY key")]
+        return self._distinct_keys("series")
+
+    def _distinct_keys(self, table: str) -> list[str]:
+        """The distinct `key`s of a table whose index starts with `key` (`params_key`, `series_key`), sorted:
+        one index seek per distinct key instead of reading every row's (1M params at 100,000 runs: 0.1 s
+        for 20 keys, now well under a millisecond)."""
+        sql = (
+            f"WITH RECURSIVE k(key) AS (SELECT MIN(key) FROM {table}"
+            f" UNION ALL SELECT (SELECT MIN(t.key) FROM {table} t WHERE t.key > k.key) FROM k"
+            " WHERE k.key IS NOT NULL) SELECT key FROM k WHERE key IS NOT NULL"
+        )
+        return [r[0] for r in self.conn.execute(sql)]
 
     def tag_keys(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT key FROM tags ORDER BY key")]
@@ -342,7 +417,7 @@ class IndexReader:
             if previous_mmap is not None:
                 self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")
             out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
-            with self._snapshot():
+            with self.snapshot():
                 for run_key, metric in pairs:
                     row = self.conn.execute(
                         "SELECT s.id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
@@ -357,8 +432,9 @@ class IndexReader:
                 self.conn.execute(f"PRAGMA mmap_size={int(previous_mmap)}")
 
     @contextlib.contextmanager
-    def _snapshot(self) -> Iterator[None]:
-        """One read transaction (unless one is open): point counts read first stay true while chunks load."""
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction (unless one is open): what is read first stays true for what is read next
+        (point counts while chunks load; a first page of runs while the whole list is read)."""
         if self.conn.in_transaction:
             yield
             return
