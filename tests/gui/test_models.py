@@ -114,3 +114,45 @@ def test_hostile_strings_render_literally(window: MainWindow, qtbot: QtBot, tmp_
     with qtbot.waitSignal(window.detail.metrics.rendered, timeout=60_000):
         window.detail.tabs.setCurrentWidget(window.detail.metrics)
         window.detail.metrics.show_run(window.detail.key, ["$x$"])
+
+
+def test_a_reload_shows_its_first_rows_before_it_counts(
+    window: MainWindow, qtbot: QtBot, qtmodeltester: ModelTester, tmp_path: Path
+) -> None:
+    """The first page comes from the index before every matching key is known: rows first, `counted` after,
+    and a view asking for more rows in between gets them once the whole list is there."""
+    _make_runs(tmp_path / "many", PAGE + 50)
+    add_and_wait(qtbot, window, [tmp_path / "many"], rows=PAGE)
+    wait_idle(qtbot, window)
+    model = window.model
+    qtmodeltester.check(model)
+    events: list[tuple[str, int, int]] = []
+
+    def on_rows() -> None:
+        events.append(("rows", model.rowCount(), model.total()))
+        assert model.canFetchMore()
+        model.fetchMore()  # before the whole list: remembered, served after `counted`
+
+    model.rows_replaced.connect(on_rows)
+    model.counted.connect(lambda total, _groups: events.append(("counted", model.rowCount(), total)))
+    model.set_filter("", ())
+    qtbot.waitUntil(lambda: model.rowCount() == PAGE + 50 and not window.pool.pending())
+    assert events == [("rows", PAGE, PAGE), ("counted", PAGE, PAGE + 50)]
+    assert model.total() == PAGE + 50 and not model.canFetchMore()
+    assert [model.key_at(r) for r in range(model.rowCount())] == model.all_keys()
+
+
+def test_a_newer_filter_stops_the_last_ones_queries(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    """A query that would never end (SQL that counts forever) is interrupted by the next filter: the pool
+    empties, the table shows the new answer and no error is reported."""
+    _make_runs(tmp_path / "few", 5)
+    add_and_wait(qtbot, window, [tmp_path / "few"], rows=5)
+    wait_idle(qtbot, window)
+    errors: list[str] = []
+    window.model.failed.connect(errors.append)
+    endless = "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT MAX(x) FROM c) > 0"
+    window.model.set_filter(endless, ())
+    qtbot.waitUntil(lambda: window.model._cancel._reader is not None)  # the endless query is running
+    window.model.set_filter("r.name LIKE ?", ("run-000%",))
+    qtbot.waitUntil(lambda: not window.pool.pending(), timeout=60_000)
+    assert window.model.rowCount() == 5 and errors == []

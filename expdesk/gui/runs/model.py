@@ -2,12 +2,19 @@
 
 `data()` only reads `Row` objects prepared on a worker (texts elided, tooltips escaped). Every request
 carries the generation it was made for; a reload bumps the generation, so late pages of an old filter or
-sort are dropped instead of being inserted into the new result.
+sort are dropped instead of being inserted into the new result, and its queries still running are stopped.
+
+A reload answers twice when it can: the first rows as soon as the index has them (newest first, the
+default order: a few milliseconds at 100,000 runs), then, from the same read snapshot, every matching key
+in order (what the count, `all_keys`, grouping and scrolling need; 0.1-0.3 s at 100,000 runs). The table
+paints from the first answer; `counted` comes with the second.
 """
 
 from __future__ import annotations
 
 import html
+import sqlite3
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +30,16 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from expdesk.gui.runs.query import ATTR_COLUMNS, Column, KeyList, Row, fetch_rows, ordered_keys, sort_key
+from expdesk.gui.runs.query import (
+    ATTR_COLUMNS,
+    Column,
+    KeyList,
+    Row,
+    fetch_rows,
+    first_keys,
+    ordered_keys,
+    sort_key,
+)
 from expdesk.gui.workers.pool import PAINT_GATE, WorkerPool
 from expdesk.index.reader import IndexReader
 
@@ -52,6 +68,32 @@ _CENTER = int(Qt.AlignmentFlag.AlignCenter)
 _STAR = QColor("#e0a800")
 
 
+#: (columns, group, keys, rows) of a reload's first answer
+_Head = tuple[list[Column], str | None, KeyList, list[Row]]
+
+
+class _Cancel:
+    """Stops one reload's queries when a newer reload makes them moot (`IndexReader.interrupt`). The job
+    attaches its reader while it queries; `cancel` comes from the GUI thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reader: IndexReader | None = None
+        self.cancelled = False
+
+    def attach(self, reader: IndexReader | None) -> bool:
+        """Worker: the reader being queried (None when done); False if the reload is already moot."""
+        with self._lock:
+            self._reader = reader
+            return not self.cancelled
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            if self._reader is not None:
+                self._reader.interrupt()
+
+
 def _tooltip(text: str) -> str:
     """Tooltips treat text that looks like HTML as rich text: escape, so `<img src=…>` stays literal."""
     return "<p style='white-space:pre-wrap'>" + html.escape(text) + "</p>"
@@ -66,6 +108,8 @@ class RunsModel(QAbstractTableModel):
     #: (matching runs, groups or 0) after each reload
     counted = Signal(int, int)
     failed = Signal(str)
+    #: (generation, _Head) from a reload's worker: queued to the GUI thread, where the model lives
+    _head_ready = Signal(int, object)
 
     def __init__(
         self, pool: WorkerPool, reader_factory: Callable[[], IndexReader], parent: QObject | None = None
@@ -86,7 +130,12 @@ class RunsModel(QAbstractTableModel):
         self._rows: list[Row] = []
         self._row_of: dict[str, int] = {}
         self._fetching = False
+        # between a reload's first answer and its whole key list: `_keys` holds the loaded rows' keys only
+        self._partial = False
+        self._more_wanted = False  # the view asked for more rows while the key list was partial
+        self._cancel = _Cancel()
         self._group_band = QBrush(QColor(127, 127, 127, 28))
+        self._head_ready.connect(self._on_head)
 
     # -- configuration (each change reloads; the GUI thread only swaps prepared lists) --------------
     def columns(self) -> list[Column]:
@@ -128,9 +177,12 @@ class RunsModel(QAbstractTableModel):
         return self._row_of.get(key, -1)
 
     def total(self) -> int:
+        """Matching runs; while a reload has shown its first rows but not yet counted, those rows (at least
+        that many match: `counted` says how many)."""
         return len(self._keys.keys)
 
     def all_keys(self) -> list[str]:
+        """Every matching key in order (once `counted`; before, the loaded rows' keys)."""
         return list(self._keys.keys)
 
     # -- loading ------------------------------------------------------------------------------------
@@ -139,6 +191,9 @@ class RunsModel(QAbstractTableModel):
         self._generation += 1
         generation = self._generation
         self._fetching = False
+        self._more_wanted = False
+        self._cancel.cancel()  # the last reload's queries, if still running, answer nothing anyone wants
+        cancel = self._cancel = _Cancel()
         want = min(max(PAGE, len(self._rows)), RELOAD_MAX)
         where_sql, params = self._where
         column, descending = self._sort
@@ -146,11 +201,31 @@ class RunsModel(QAbstractTableModel):
         columns = list(self._columns)
         group = self._group_param
         factory = self._reader_factory
+        head_ready = self._head_ready
 
-        def job() -> tuple[KeyList, list[Row]]:
+        def job() -> tuple[KeyList, list[Row] | None] | None:
             with factory() as reader:
-                keys = ordered_keys(reader, where_sql, params, sort, group)
-                return keys, fetch_rows(reader, keys.keys[:want], columns, pause=PAINT_GATE.wait)
+                if not cancel.attach(reader):
+                    return None
+                try:
+                    # one snapshot: the first rows are the head of the whole list read after them
+                    with reader.snapshot():
+                        head = first_keys(reader, where_sql, params, sort, group, want)
+                        if head is not None:
+                            rows = fetch_rows(reader, head.keys, columns, pause=PAINT_GATE.wait)
+                            if len(head.keys) < want:
+                                return head, rows  # fewer than asked for: that is every match
+                            head_ready.emit(generation, (columns, group, head, rows))
+                        keys = ordered_keys(reader, where_sql, params, sort, group)
+                        if head is not None:
+                            return keys, None  # its rows are on screen already
+                        return keys, fetch_rows(reader, keys.keys[:want], columns, pause=PAINT_GATE.wait)
+                except sqlite3.Error:
+                    if cancel.cancelled:
+                        return None  # interrupted: a newer reload is on its way
+                    raise
+                finally:
+                    cancel.attach(None)
 
         self.loading.emit(True)
         self._pool.submit(
@@ -161,12 +236,37 @@ class RunsModel(QAbstractTableModel):
         self.loading.emit(False)
         self.failed.emit(message)
 
-    def _on_reloaded(
-        self, generation: int, columns: list[Column], group: str | None, result: tuple[KeyList, list[Row]]
-    ) -> None:
+    def _on_head(self, generation: int, head: _Head) -> None:
+        """A reload's first rows: shown now; the whole key list follows (`_on_reloaded`)."""
         if generation != self._generation:
-            return  # an older filter/sort answered late
+            return
+        columns, group, keys, rows = head
+        self._partial = True  # before the rows: a view reacting to them may ask for more (`fetchMore`)
+        self._show(columns, group, keys, rows)
+
+    def _on_reloaded(
+        self,
+        generation: int,
+        columns: list[Column],
+        group: str | None,
+        result: tuple[KeyList, list[Row] | None] | None,
+    ) -> None:
+        if generation != self._generation or result is None:
+            return  # an older filter/sort answered late (or was stopped)
         keys, rows = result
+        if rows is None:
+            # the rows on screen came first (`_on_head`) and are this list's head: only the keys change
+            self._keys = keys
+        else:
+            self._show(columns, group, keys, rows)
+        self._partial = False
+        self.loading.emit(False)
+        self.counted.emit(len(keys.keys), (keys.group_index[-1] + 1) if keys.group_index else 0)
+        if self._more_wanted:
+            self._more_wanted = False
+            self.fetchMore()
+
+    def _show(self, columns: list[Column], group: str | None, keys: KeyList, rows: list[Row]) -> None:
         if columns == self._shown_columns and group == self._shown_group:
             self._replace_rows(keys, rows)
         else:
@@ -177,8 +277,6 @@ class RunsModel(QAbstractTableModel):
             self._rows = rows
             self._row_of = {row.key: i for i, row in enumerate(rows)}
             self.endResetModel()
-        self.loading.emit(False)
-        self.counted.emit(len(keys.keys), (keys.group_index[-1] + 1) if keys.group_index else 0)
 
     def _replace_rows(self, keys: KeyList, rows: list[Row]) -> None:
         """Same columns: remove the old rows and insert the new ones. A reset would make the view
@@ -200,11 +298,14 @@ class RunsModel(QAbstractTableModel):
         self.rows_replaced.emit()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008 - Qt signature
-        return not parent.isValid() and len(self._rows) < len(self._keys.keys)
+        return not parent.isValid() and (self._partial or len(self._rows) < len(self._keys.keys))
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         # asynchronous: the view asks again later if it still needs rows; one page in flight at a time
         if parent.isValid() or self._fetching or not self.canFetchMore(parent):
+            return
+        if self._partial:
+            self._more_wanted = True  # served once the whole key list is here (`_on_reloaded`)
             return
         self._fetching = True
         generation = self._generation
