@@ -40,7 +40,6 @@ from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from expdesk.app import tune_process
-from expdesk.gui.runs import filter_bar
 from expdesk.gui.runs.model import RunsModel
 from expdesk.gui.window import layout as window_layout
 from expdesk.gui.window.main_window import MainWindow
@@ -348,27 +347,12 @@ def main() -> int:
             app, [lambda: hbar.setValue(hbar.value() + step) for _ in range(300)], window, meter
         )
         report(f"horizontal scroll over {window.model.columnCount():,} cols", frames, gaps, meter)
-        # filters: the language when present, else the same SQL shape by hand
-        if filter_bar.available():
-            exprs = [
-                'name ~ "run-0[0-4]"',
-                "params.p0001 < 0.05",
-                "metrics.m0002/loss.min < 0.2",
-                "starred",
-                "",
-            ]
+        exprs = ['name ~ "run-0[0-4]"', "params.p0001 < 0.05", "metrics.m0002/loss.min < 0.2", "starred", ""]
 
-            def set_filter(expr: str) -> Callable[[], None]:
-                return lambda: window.filter_bar.set_text(expr)
+        def set_filter(expr: str) -> Callable[[], None]:
+            return lambda: window.filter_bar.set_text(expr)
 
-            label = "filter (language)"
-        else:
-            exprs = ["r.name LIKE 'run-0%'", "r.status = 'failed'", ""]
-
-            def set_filter(expr: str) -> Callable[[], None]:
-                return lambda: window.model.set_filter(expr, ())
-
-            label = "filter (SQL; language not merged)"
+        label = "filter (language)"
         frames, gaps = [], []
         for expr in exprs * 3:
             f, g = drive(app, [set_filter(expr)], window, meter)
