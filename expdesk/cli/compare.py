@@ -162,9 +162,10 @@ def _print_matrix(matrix: list[list[str]], table: Any, only: bool) -> None:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from expdesk.compare.diff import legend_labels
     from expdesk.compare.figures import metric_chart, save_figure
-    from expdesk.compare.series import XMode, load_series, prepare
+    from expdesk.compare.plot import plot_series
+    from expdesk.compare.series import XMode
+    from expdesk.remote.browse import server_histories
 
     if args.out.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"--out {args.out}: use a .png or .svg file name")
@@ -174,18 +175,17 @@ def cmd_plot(args: argparse.Namespace) -> int:
         w, h = (float(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise UsageError(f"--size {args.size!r}: expected WxH in inches, e.g. 10x6") from None
+    x_mode = XMode(args.x)
     with open_reader(args) as reader:
         keys = _resolve_all(reader, args.runs)
         runs = reader.runs_json(keys)
-        x_mode = XMode(args.x)
-        # a step axis never reads the timestamps: a third less to load
-        raws = load_series(reader, keys, args.metric, with_timestamps=x_mode is not XMode.STEP)
-    raws = _with_server_histories(raws, runs, args.metric)
-    labels = dict(zip(keys, legend_labels(runs), strict=True))
-    by_metric: dict[str, list[Any]] = {m: [] for m in args.metric}
-    for raw in raws:
-        by_metric[raw.metric].append(prepare(raw, labels[raw.run_key], x_mode, args.smooth))
-    missing = [m for m, s in by_metric.items() if not s]
+        # runs browsed on a tracking server keep only their latest values in the index: plot their full
+        # history, fetched from the server (as the detail and compare charts do); a server that does not
+        # answer is said on stderr and its runs are plotted with what the index has
+        histories, problems = server_histories(runs, args.metric)
+        for problem in problems:
+            print(f"expdesk: not fetched from the server: {problem}", file=sys.stderr)
+        by_metric, missing = plot_series(reader, runs, args.metric, x_mode, args.smooth, histories)
     if len(missing) == len(by_metric):
         raise UsageError(f"none of these runs has {', '.join(repr(m) for m in missing)}")
     chart = metric_chart(by_metric, keys, x_mode, args.smooth, args.log_x, args.log, figsize=(w, h))
@@ -194,21 +194,3 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(f"expdesk: no run has {m!r}", file=sys.stderr)
     print(args.out)
     return 0
-
-
-def _with_server_histories(raws: list[Any], runs: list[dict[str, Any]], metrics: list[str]) -> list[Any]:
-    """Runs browsed on a tracking server keep only their latest values in the index: plot their full
-    history, fetched from the server (as the detail and compare charts do). A server that does not answer
-    is said on stderr and its runs are plotted with what the index has."""
-    from expdesk.compare.series import RawSeries
-    from expdesk.remote.browse import FORMAT, fetch_histories
-
-    problems: list[str] = []
-    fetched: dict[tuple[str, str], RawSeries] = {}
-    for run in runs:
-        if run.get("format") == FORMAT:
-            for metric, (steps, values, stamps) in fetch_histories(run, metrics, problems).items():
-                fetched[(run["key"], metric)] = RawSeries(run["key"], metric, steps, values, stamps)
-    for problem in problems:
-        print(f"expdesk: not fetched from the server: {problem}", file=sys.stderr)
-    return [fetched.get((r.run_key, r.metric), r) for r in raws]

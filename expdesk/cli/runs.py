@@ -174,6 +174,38 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _glue_signed_values(args: list[str], options: tuple[str, ...]) -> list[str]:
+    """`--sort -start_time` as `--sort=-start_time`: argparse takes a word starting with "-" for an option
+    (and refuses the value), yet "-" is how a sort key says descending. Only a single-dash word is glued
+    (a sort key never starts with "--", so `--sort --json` still reads as a missing value)."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            return out + args[i:]
+        following = args[i + 1] if i + 1 < len(args) else ""
+        if word in options and following[:1] == "-" and following[1:2] not in ("", "-") and following != "-h":
+            out.append(f"{word}={following}")
+            i += 2
+            continue
+        out.append(word)
+        i += 1
+    return out
+
+
+def _take_signed_values(parser: argparse.ArgumentParser, *options: str) -> None:
+    """Make `parser` (a sub-command's) accept values starting with "-" after `options` as typed."""
+    parse = parser.parse_known_args
+
+    def parse_known_args(args: Any = None, namespace: Any = None) -> Any:
+        words = list(sys.argv[1:] if args is None else args)
+        return parse(_glue_signed_values(words, options), namespace)
+
+    # the sub-command's parser is handed its words through parse_known_args (argparse's sub-parser action)
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("index", help="discover and index every run below these folders")
     p.add_argument("paths", nargs="+", metavar="PATH", help="a folder, or a server: mlflow+http://host:5000")
@@ -189,6 +221,7 @@ def register(sub: Any) -> None:
     p.add_argument("--sort", metavar="KEY", help="sort key, e.g. metrics.val_loss.min or -start_time")
     db_arg(p)
     p.set_defaults(func=cmd_runs)
+    _take_signed_values(p, "--sort")
 
     p = sub.add_parser("show", help="one run (RUN = its key or a unique prefix)")
     p.add_argument("run", metavar="RUN")

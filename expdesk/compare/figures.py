@@ -11,6 +11,7 @@ per column, and the real points as lines once the view holds at most one point p
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +39,16 @@ MAX_LEGEND = 20
 X_LABELS = {XMode.STEP: "step", XMode.WALL: "wall time (UTC)", XMode.RELATIVE: "relative time"}
 
 
+def _escaped(c: str) -> str:
+    category = unicodedata.category(c)
+    return f"\\x{ord(c):02x}" if category == "Cc" else f"\\u{ord(c):04x}" if category == "Cs" else c
+
+
 def mpl_text(text: str) -> str:
-    """A user string as literal matplotlib text: `$` would start mathtext, a leading `_` hides a legend entry."""
+    """A user string as literal matplotlib text: `$` would start mathtext, a leading `_` hides a legend entry,
+    and control characters (a NUL, a newline in a run name) have no glyph: they are shown as `\\xNN`."""
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        text = "".join(_escaped(c) for c in text)
     text = text.replace("$", r"\$")
     return " " + text if text.startswith("_") else text
 
@@ -213,6 +222,9 @@ class Hit:
     @property
     def text(self) -> str:
         s = self.series
+        describe = getattr(s, "describe", None)  # a group's mean says what it is made of (group_figures)
+        if describe is not None:
+            return str(describe(self.index))
         value = float(s.y[self.index])
         text = f"{s.label}\nstep {int(s.steps[self.index])}   {s.metric} = {value:.6g}"
         if s.smoothed is not None:
@@ -320,6 +332,8 @@ def metric_chart(
             smooth = s.smoothed is not None
             alpha = RAW_ALPHA if smooth else 1.0
             raw = Line2D([], [], color=color, alpha=alpha, linewidth=1.0)
+            if len(s.x) == 1:
+                raw.set_marker("o")  # a line through one point draws nothing
             raw.set_gid(f"raw:{s.run_key}")
             ax.add_line(raw)
             # no edge and no antialiasing: half the cost of drawing a polygon (SVG/PDF), the same look as

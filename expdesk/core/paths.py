@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -60,6 +61,18 @@ def is_within(path: Path, root: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def watched_folder_holding(target: Path, folders: Iterable[str]) -> str | None:
+    """The watched folder `target` would be written into (links resolved), or None: expdesk writes its
+    exports, reports and view files anywhere but there."""
+    resolved = target.resolve()
+    for folder in sorted(folders):
+        if is_server_url(folder, plain_http=True):
+            continue  # a tracking server listed as a root: no folder here
+        if is_within(resolved, Path(folder).resolve()):
+            return folder
+    return None
 
 
 def resolve_inside(root: Path, relative: str) -> Path:

@@ -32,7 +32,7 @@ _UPSERT_RUN = (
     " ON CONFLICT(key) DO UPDATE SET root=excluded.root, gone=0, name=excluded.name,"
     " experiment=excluded.experiment, status=excluded.status, native_status=excluded.native_status,"
     " deleted=excluded.deleted, start_time=excluded.start_time, end_time=excluded.end_time,"
-    " last_activity=excluded.last_activity, parent_native_id=excluded.parent_native_id, info=excluded.info,"
+    " last_activity=CASE WHEN excluded.last_activity IS NULL THEN runs.last_activity WHEN runs.last_activity IS NULL OR excluded.last_activity > runs.last_activity THEN excluded.last_activity ELSE runs.last_activity END, parent_native_id=excluded.parent_native_id, info=excluded.info,"
     " error=excluded.error, fingerprint=excluded.fingerprint, cursor=excluded.cursor,"
     " indexed_at=excluded.indexed_at"
 )

@@ -79,6 +79,11 @@ def read_run(ref: RunRef, cursor: dict[str, Any] | None) -> tuple[RunUpdate | No
     return read_contained(registry.reader_for(ref.format), ref, cursor)
 
 
+def _unreadable(report: IndexReport, folder: Path, exc: OSError) -> None:
+    """A folder the walk cannot list: an error of the pass (its runs, if any, stay unknown), not a silence."""
+    report.errors.append((str(folder), f"{folder}: cannot list this folder: {exc.strerror or exc}"))
+
+
 def read_batch(items: list[ReadItem]) -> list[Entry]:
     """Read a prefix of `items` (runs of one format) and prepare their series for storage; the runs not
     read (the batch reached its size budget) are left for another batch. Never raises for a bad run."""
@@ -127,7 +132,7 @@ class Indexer:
         for root in roots:
             root = Path(os.path.abspath(root))
             seen: set[str] = set()
-            refs = list(registry.discover(root, cancelled))
+            refs = list(registry.discover(root, cancelled, partial(_unreadable, report)))
             report.found += len(refs)
             self._read_all(refs, known, force, report, writes, seen, progress, cancelled)
             if cancelled():

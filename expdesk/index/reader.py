@@ -9,7 +9,7 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -431,6 +431,41 @@ class IndexReader:
             if previous_mmap is not None:
                 self.conn.execute(f"PRAGMA mmap_size={int(previous_mmap)}")
 
+    def series_concat(
+        self, series: Sequence[tuple[int, int]], with_timestamps: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Full histories of several series back to back in one set of arrays (the Python API's long
+        frame): `series` are (series id, point count) pairs, e.g. from `column_queries.series_ids`, read in
+        the same read transaction as the counts (`column_queries.snapshot`). Each chunk is decoded straight
+        into its slice."""
+        total = sum(count for _, count in series)
+        steps = np.empty(total, dtype=np.int64)
+        values = np.empty(total, dtype=np.float64)
+        stamps = np.empty(total, dtype=np.float64) if with_timestamps else None
+        pos = 0
+        with self._mmapped(), self.snapshot():
+            for series_id, count in series:
+                end = pos + count
+                self._decode_into(
+                    series_id, steps[pos:end], values[pos:end], None if stamps is None else stamps[pos:end]
+                )
+                pos = end
+        return steps, values, stamps
+
+    @contextlib.contextmanager
+    def _mmapped(self) -> Iterator[None]:
+        """Chunk blobs through the memory map for this block (as `series_many` reads them), unless the
+        reader is told not to (`mmap_reads`: an index on a network filesystem)."""
+        if not self.mmap_reads:
+            yield
+            return
+        previous_mmap = self.conn.execute("PRAGMA mmap_size").fetchone()[0]
+        try:
+            self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA mmap_size={int(previous_mmap)}")
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         """One read transaction (unless one is open): what is read first stays true for what is read next
@@ -450,9 +485,17 @@ class IndexReader:
         steps = np.empty(total, dtype=np.int64)
         values = np.empty(total, dtype=np.float64)
         stamps = np.empty(total, dtype=np.float64) if with_timestamps else None
+        self._decode_into(series_id, steps, values, stamps)
+        return steps, values, stamps
+
+    def _decode_into(
+        self, series_id: int, steps: np.ndarray, values: np.ndarray, stamps: np.ndarray | None
+    ) -> None:
+        """Decode a series' chunks into arrays sized to its point count (the one chunk-decoding path)."""
+        total = len(steps)
         pos = 0
         # each chunk is decoded straight into its slice; timestamps are not even selected unless wanted
-        columns = "n, steps, vals, ts" if with_timestamps else "n, steps, vals, NULL"
+        columns = "n, steps, vals, ts" if stamps is not None else "n, steps, vals, NULL"
         for n, step_blob, val_blob, ts_blob in self.conn.execute(
             f"SELECT {columns} FROM chunks WHERE series_id=? ORDER BY seq", (series_id,)
         ):
@@ -469,7 +512,6 @@ class IndexReader:
         if pos != total:
             decoded = f"at least {pos}" if pos > total else str(pos)
             raise ExpdeskError(f"series {series_id}: its chunks count {total} points but decode to {decoded}")
-        return steps, values, stamps
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

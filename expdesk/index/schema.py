@@ -211,6 +211,21 @@ def m020_hidden(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m021_views(db: Database) -> None:
+    """Saved views (issue 21): the user's own data, keyed by name, kept when the runs cache is rebuilt."""
+    db.executescript(
+        """
+        CREATE TABLE views (
+            name TEXT PRIMARY KEY,
+            doc TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        """
+    )
+
+
+@MIGRATIONS()
 def m019_newest_first(db: Database) -> None:
     # The runs table's default order (newest first, runs without a start time last) as an index, so that the
     # first page of a filter walks the newest runs and stops once it has enough (issue 19: 100,000 runs).

@@ -36,6 +36,19 @@ from expdesk.index.media_store import apply_media
 CHUNK_POINTS = 8192
 
 
+def previous_activity(conn: sqlite3.Connection, key: str) -> float | None:
+    row = conn.execute("SELECT last_activity FROM runs WHERE key=?", (key,)).fetchone()
+    return None if row is None else row[0]
+
+
+def newest(a: float | None, b: float | None) -> float | None:
+    """The later of two activity times, either possibly unknown. A read from a cursor sees only new
+    points, so the newest activity a run recorded is kept across reads rather than overwritten."""
+    if a is None:
+        return b
+    return a if b is None else max(a, b)
+
+
 def _real(value: float | None) -> float | None:
     """SQLite turns NaN into NULL; the exact value lives in the `exact` blob, REAL is for sorting/filters."""
     if value is None or math.isnan(value):
@@ -227,7 +240,9 @@ def apply_update(
             int(update.deleted),
             update.start_time,
             update.end_time,
-            update.last_activity,
+            update.last_activity
+            if update.metrics_reset
+            else newest(previous_activity(conn, key), update.last_activity),
             update.parent_native_id,
             json.dumps(update.info, sort_keys=True, default=str),
             update.error,

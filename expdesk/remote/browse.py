@@ -163,6 +163,21 @@ def fetch_histories(
     return out
 
 
+def server_histories(
+    runs: Sequence[Mapping[str, Any]], metrics: Sequence[str]
+) -> tuple[dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]], list[str]]:
+    """Full histories of `metrics` for the runs among `runs` (run JSON) that were browsed on a tracking
+    server, whose index rows hold only the latest values: ({(run key, metric): arrays}, problems). Local
+    runs are skipped; a server that cannot answer leaves its runs out and says why in `problems`."""
+    problems: list[str] = []
+    found: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for run in runs:
+        if run.get("format") == FORMAT:
+            for metric, arrays in fetch_histories(run, metrics, problems).items():
+                found[(run["key"], metric)] = arrays
+    return found, problems
+
+
 class ServerRefresher:
     """Re-lists a server into the index every `interval` seconds on its own thread; `stop()` returns promptly.
 

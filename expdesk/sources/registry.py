@@ -89,10 +89,16 @@ def best_reader(path: Path) -> Reader | None:
     return winner
 
 
-def discover(root: Path, cancelled: Callable[[], bool] = lambda: False) -> Iterator[RunRef]:
+def discover(
+    root: Path,
+    cancelled: Callable[[], bool] = lambda: False,
+    unreadable: Callable[[Path, OSError], None] | None = None,
+) -> Iterator[RunRef]:
     """Every run below `root` (which may itself be a run folder or an `mlflow.db` file).
 
     Symlinked directories are not followed: a link to `/` or a loop cannot take the walk out of the root.
+    A folder that cannot be listed is skipped and handed to `unreadable` (the indexer reports it), never
+    dropped in silence.
     """
     root = Path(os.path.abspath(root))
     if root.is_file():
@@ -112,7 +118,9 @@ def discover(root: Path, cancelled: Callable[[], bool] = lambda: False) -> Itera
                 continue
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
-        except OSError:
+        except OSError as exc:
+            if unreadable is not None:
+                unreadable(folder, exc)
             continue
         for entry in entries:
             try:

@@ -157,10 +157,7 @@ def test_a_server_that_does_not_answer_costs_only_its_curves() -> None:
 
 
 def test_plot_fetches_server_histories(mlflow_server: Server, pushed: dict[str, str], tmp_path: Path) -> None:
-    import numpy as np
-
-    from expdesk.cli import compare as cli_compare
-    from expdesk.compare.series import RawSeries
+    from expdesk.remote.browse import server_histories
 
     source = "mlflow+" + mlflow_server.url
     db = tmp_path / "index.sqlite"
@@ -171,9 +168,10 @@ def test_plot_fetches_server_histories(mlflow_server: Server, pushed: dict[str, 
     metric = next(iter(client.get_run(run_id).data.metrics))
     with IndexReader(db) as reader:
         (run,) = [r for r in reader.runs_json(reader.run_keys()) if r["native_id"] == run_id]
-    latest = RawSeries(run["key"], metric, np.array([0]), np.array([1.0]), None)  # what the index holds
-    (got,) = cli_compare._with_server_histories([latest], [run], [metric])
-    assert len(got.steps) == len(client.get_metric_history(run_id, metric))
+    # the index holds the latest point only; the plot gets every point, fetched from the server
+    histories, problems = server_histories([run], [metric])
+    assert problems == [] and list(histories) == [(run["key"], metric)]
+    assert len(histories[(run["key"], metric)][0]) == len(client.get_metric_history(run_id, metric))
     out = tmp_path / "plot.png"
     assert main(["plot", run["key"], "--metric", metric, "--out", str(out), "--db", str(db)]) == 0
     assert out.stat().st_size > 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +296,43 @@ def test_batched_parse_matches_the_per_file_parse_exactly() -> None:
         assert errs == [] and np.array_equal(steps, ref_steps) and np.array_equal(stamps, ref_stamps)
         assert [repr(v) for v in values.tolist()] == [repr(v) for v in ref_values.tolist()]
     assert parse_many([*chunks, b"1 2 3 dataset digest\n"]) is None  # ragged: each file on its own
+
+
+@pytest.mark.parametrize("backend", ["file", "sqlite"])
+def test_a_copied_running_run_is_stale_by_what_it_logged(tmp_path: Path, backend: str) -> None:
+    # the corpus's still-RUNNING run was left by a process that stopped logging long ago; the copy made here
+    # has fresh mtimes, which must not make it look alive
+    _fmt, source = STORES[backend]
+    store = tmp_path / "store"
+    shutil.copytree(source, store)
+    for path in store.rglob("*"):  # as a git clone or a plain `cp -r` leaves them: written just now
+        os.utime(path, follow_symlinks=False)
+    running = [r for r in GT["runs"] if r["status"] == "RUNNING" and r["backend"] == backend]
+    assert running, "the corpus holds a run MLflow left RUNNING"
+    runs = _runs_by_native_id(tmp_path, store)
+    for gt in running:
+        run = runs[gt["run_id"]]
+        assert run["status"] == "running" and run["stale"] is True, run["native_id"]
+
+
+def test_last_activity_is_the_newest_logged_time_and_never_moves_back(tmp_path: Path) -> None:
+    store = _store_with_run(tmp_path, b"1700000000000 0.5 0\n1700000005000 0.25 1\n")
+    metric = store / "1" / ("a" * 32) / "metrics" / "loss"
+
+    with Index(tmp_path / "i.db") as index:
+        index.index([store])
+        with index.reader() as reader:
+            (key,) = reader.run_keys()
+            assert reader.run_basics(key).last_activity == 1700000005.0  # the newest point, not the mtime
+            assert reader.runs_json([key])[0]["stale"] is True
+        now_ms = int(time.time() * 1000)
+        with metric.open("ab") as f:
+            f.write(f"{now_ms} 0.125 2\n".encode())
+        index.index([store])
+        with index.reader() as reader:
+            assert reader.run_basics(key).last_activity == now_ms / 1000.0
+            assert reader.runs_json([key])[0]["stale"] is False
+        (store / "1" / ("a" * 32) / "tags").mkdir()  # something changed, but no new point
+        index.index([store])
+        with index.reader() as reader:
+            assert reader.run_basics(key).last_activity == now_ms / 1000.0

@@ -26,7 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from expdesk.compare.figures import MetricChart, metric_chart
+from expdesk.compare.group_figures import group_chart, pyramids_of
+from expdesk.compare.groups import group_curves, group_runs
 from expdesk.compare.series import PlotSeries, RawSeries, XMode, load_series, needs_timestamps, prepare
+from expdesk.gui.compare.group_bar import GroupBar, Grouped
 from expdesk.gui.compare.widgets import (
     MIN_SMOOTHED_POINTS,
     default_metric,
@@ -41,8 +44,9 @@ from expdesk.index.service import Index
 #: threads loading and preparing the chart's series (one run each at a time)
 CHART_THREADS = 2
 
-#: what a chart task returns: freshly loaded series, prepared series in draw order, server problems
-ChartResult = tuple[list[RawSeries], list[PlotSeries], list[str]]
+#: what a chart task returns: freshly loaded series, prepared series in draw order (or the groups' curves),
+#: server problems
+ChartResult = tuple[list[RawSeries], list[PlotSeries] | Grouped, list[str]]
 
 
 class ChartTab(QWidget):
@@ -74,6 +78,8 @@ class ChartTab(QWidget):
         lv.addWidget(plain_label("Metrics"))
         self.metric_list = QListWidget()
         lv.addWidget(self.metric_list, 1)
+        self.grouping = GroupBar(vertical=True)  # a curve per run, or per group of runs
+        lv.addWidget(self.grouping)
         split.addWidget(left)
         right = QWidget()
         rv = QVBoxLayout(right)
@@ -117,6 +123,7 @@ class ChartTab(QWidget):
         self.smooth_spin.editingFinished.connect(self.request)
         self.log_x.toggled.connect(lambda _on: self.request())
         self.log_y.toggled.connect(lambda _on: self.request())
+        self.grouping.changed.connect(self.request)
         export_btn.clicked.connect(lambda: export_figure(self.canvas.figure, "chart"))
         mpl = self.canvas.canvas
         mpl.mpl_connect("motion_notify_event", self._on_hover)
@@ -127,6 +134,7 @@ class ChartTab(QWidget):
         """New runs (or fresh values of the same runs): refill the metric list, then reload the chart."""
         self.runs = runs
         self.labels = labels
+        self.grouping.set_runs(runs)
         metrics = sorted({m for r in runs for m in r["metrics"]})
         checked = set(self.selected_metrics())
         if first and not checked:
@@ -172,10 +180,12 @@ class ChartTab(QWidget):
         cached = {pair: r for pair, r in self._raw.items() if r.timestamps is not None or not with_ts}
         index = self._index
         on_server = {r["key"]: r for r in self.runs if r.get("format") == SERVER_FORMAT}
+        group_by, band, runs = self.grouping.group_by(), self.grouping.band(), list(self.runs)
         problems: list[str] = []
 
-        def one(key: str) -> tuple[list[RawSeries], list[PlotSeries]]:
-            """Load (unless cached) and prepare one run's series: EMA and decimation pyramid."""
+        def one(key: str) -> tuple[list[RawSeries], list[RawSeries], list[PlotSeries]]:
+            """Load (unless cached) and prepare one run's series: EMA and decimation pyramid (grouped: the
+            raw series, aggregated with the other members' in `job`)."""
             fresh: list[RawSeries] = []
             missing = [m for m in metrics if (key, m) not in cached]
             if missing and key in on_server:
@@ -185,17 +195,30 @@ class ChartTab(QWidget):
                     fresh = load_series(reader, [key], missing, with_timestamps=with_ts)
             found = {(r.run_key, r.metric): r for r in fresh}
             raws = [r for m in metrics if (r := cached.get((key, m)) or found.get((key, m))) is not None]
-            return fresh, [
-                prepare(r, labels.get(key, key), x_mode, smoothing_for(len(r.values), smoothing))
-                for r in raws
-            ]
+            if group_by is not None:
+                return fresh, raws, []
+            return (
+                fresh,
+                raws,
+                [
+                    prepare(r, labels.get(key, key), x_mode, smoothing_for(len(r.values), smoothing))
+                    for r in raws
+                ],
+            )
 
         def job(_reader: IndexReader) -> ChartResult:
             # runs in parallel: SQLite reads and numpy (EMA, pyramid) release the GIL
             with ThreadPoolExecutor(CHART_THREADS) as pool:
                 results = list(pool.map(one, keys))
-            fresh = [r for f, _ in results for r in f]
-            by_pair = {(p.run_key, p.metric): p for _, prepared in results for p in prepared}
+            fresh = [r for f, _, _ in results for r in f]
+            if group_by is not None:
+                groups = group_runs(runs, group_by)
+                raws = [r for _, loaded, _ in results for r in loaded]
+                curves = group_curves(groups, raws, metrics, band, smoothing)
+                for curve in (c for cs in curves.values() for c in cs):
+                    pyramids_of(curve)  # here, on the worker: the GUI thread only draws
+                return fresh, Grouped(groups, curves), problems
+            by_pair = {(p.run_key, p.metric): p for _, _, prepared in results for p in prepared}
             return fresh, [by_pair[(k, m)] for m in metrics for k in keys if (k, m) in by_pair], problems
 
         self._tasks.submit("chart", job)
@@ -209,25 +232,34 @@ class ChartTab(QWidget):
             self.problems.emit(problems)
 
     # -- drawing ------------------------------------------------------------------------------------
-    def _draw(self, prepared: list[PlotSeries]) -> None:
+    def _draw(self, prepared: list[PlotSeries] | Grouped) -> None:
         previous = self.chart
         zoom: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {}
         if previous is not None:
             for metric, ax in previous.axes.items():
                 if getattr(ax, "_expdesk_home", None) != ax.get_xlim():
                     zoom[metric] = (ax.get_xlim(), ax.get_ylim())
-        by_metric: dict[str, list[PlotSeries]] = {m: [] for m in self.selected_metrics()}
-        for s in prepared:
-            by_metric.setdefault(s.metric, []).append(s)
-        self.chart = metric_chart(
-            by_metric,
-            [r["key"] for r in self.runs],
-            XMode(self.x_combo.currentData()),
-            self.smooth_spin.value(),
-            self.log_x.isChecked(),
-            self.log_y.isChecked(),
-            figure=self.canvas.figure,
-        )
+        if isinstance(prepared, Grouped):
+            # over steps whatever the x choice: runs share no wall-clock axis (said in the hover line)
+            self.chart = group_chart(
+                prepared.curves, prepared.groups, self.log_x.isChecked(), self.log_y.isChecked(),
+                figure=self.canvas.figure,
+            )  # fmt: skip
+            if XMode(self.x_combo.currentData()) is not XMode.STEP:
+                self.hover.setText("Grouped curves are drawn over steps: runs share no wall-clock axis")
+        else:
+            by_metric: dict[str, list[PlotSeries]] = {m: [] for m in self.selected_metrics()}
+            for s in prepared:
+                by_metric.setdefault(s.metric, []).append(s)
+            self.chart = metric_chart(
+                by_metric,
+                [r["key"] for r in self.runs],
+                XMode(self.x_combo.currentData()),
+                self.smooth_spin.value(),
+                self.log_x.isChecked(),
+                self.log_y.isChecked(),
+                figure=self.canvas.figure,
+            )
         for metric, ax in self.chart.axes.items():
             ax._expdesk_home = ax.get_xlim()  # type: ignore[attr-defined]  # to tell "zoomed" on live reload
             if metric in zoom:

@@ -267,6 +267,8 @@ class WindowLayout:
             self.actions[name].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.actions["detail"].setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.actions["detail"].setText("Open Detail (Enter)")
+        # for parts of the window built elsewhere (window/tools.py) to add their entries
+        self.menus = {"file": file_menu, "view": view, "run": run}
 
     def _empty_page(self, window: QMainWindow) -> QWidget:
         page = QWidget(window)

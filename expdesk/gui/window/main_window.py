@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QMainWindow, QWidget
 
 from expdesk.gui.runs.columns import ColumnChooser
 from expdesk.gui.runs.default_columns import Workspace, default_columns
-from expdesk.gui.runs.query import vocabulary
+from expdesk.gui.runs.query import Column, vocabulary
 from expdesk.gui.window.counts import count_text
 from expdesk.gui.window.folders import Folders
 from expdesk.gui.window.layout import WindowLayout
@@ -34,6 +34,7 @@ from expdesk.gui.window.notices import Notices
 from expdesk.gui.window.run_actions import RunActions
 from expdesk.gui.window.sources_panel import SourceInfo, load_sources
 from expdesk.gui.window.state import WindowState
+from expdesk.gui.window.tools import WorkspaceTools
 from expdesk.gui.window.views import WindowViews
 from expdesk.gui.workers.pool import IndexBridge, WorkerPool
 from expdesk.index.table import key_stats, only_shown, only_starred, run_counts
@@ -97,6 +98,10 @@ class MainWindow(QMainWindow):
         self._wire()
         self.run_actions = RunActions(self)
         self.views = WindowViews(self, index, self.index_pool, self.detail, self.reload_all)
+        # workspace charts, Views menu, File > Export Report
+        self.tools = WorkspaceTools(
+            self, index, self.pool, self.ui, self.selected_keys, lambda: self._known_keys, self.use_columns
+        )
         self.state.restore_window()
         self.ui.widths.update(self.state.widths)
         # coalesce bursts of "runs changed" into one reload + one toast
@@ -301,6 +306,11 @@ class MainWindow(QMainWindow):
             self.state.save(self.custom_columns)
         dialog.deleteLater()
 
+    def use_columns(self, columns: list[Column]) -> None:
+        """Columns chosen elsewhere (a saved view): the user's own from now on, as if chosen in the dialog."""
+        self.custom_columns = list(columns)
+        self._apply_columns()
+
     def _apply_pending_sort(self) -> None:
         """A sort restored from the last session, once its column is on screen (forgotten if it vanished)."""
         if self.state.pending_sort is None or not self.workspace.runs:
@@ -453,6 +463,7 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.views.close_all()
+        self.tools.shutdown()
         self.state.save(self.custom_columns)
         self.folders.cancel.set()
         self._change_timer.stop()

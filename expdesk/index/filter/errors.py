@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from expdesk.core.errors import UsageError
 
 
-class FilterError(UsageError):
-    """A filter or sort spec that cannot be compiled; `position` is the 0-based column, `length` the span."""
+class FilterError(UsageError, ValueError):
+    """A filter or sort spec that cannot be compiled; `position` is the 0-based column, `length` the span.
+    A ValueError too: to Python code (`expdesk.FilterError` in the API) a bad expression is a bad value."""
 
     def __init__(self, message: str, position: int, length: int = 1) -> None:
         super().__init__(message)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from expdesk.core.entities import Status
+from expdesk.core.entities import RunUpdate, Status
 from expdesk.sources.common.values import exact_float_options
 
 #: RunStatus ints of the file store (mlflow/protos/service.proto)
@@ -29,6 +30,16 @@ PANDAS_MIN_BYTES = 64 * 1024
 #: steps are parsed as float64 on the fast path: exact only up to 2**53
 EXACT_FLOAT_INT = 2.0**53
 INT64_MAX = 2**63 - 1
+
+
+def recorded_activity(update: RunUpdate) -> float | None:
+    """The newest time the run itself recorded in this read: its start, end, and every metric point's
+    timestamp (ms). Never a file's mtime: a copied or cloned store has fresh mtimes, and a RUNNING run
+    MLflow left behind when its process died must still turn stale by what it logged."""
+    stamps = [t for t in (update.start_time, update.end_time) if t is not None]
+    stamps += [float(s.timestamps.max()) / 1000.0 for s in update.metrics if len(s.timestamps)]
+    finite = [t for t in stamps if math.isfinite(t)]
+    return max(finite) if finite else None
 
 
 def status_of(word: str | None) -> Status:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from expdesk.core.artifact_uri import Located, locate
-from expdesk.core.entities import FileRef, RunRef, RunUpdate, Status
+from expdesk.core.entities import FileRef, RunRef, RunUpdate
 from expdesk.core.errors import SourceError
 from expdesk.core.paths import is_within
 from expdesk.core.safefile import MAX_YAML_BYTES, read_bytes_capped, read_yaml_file, walk_stats
@@ -33,6 +33,7 @@ from expdesk.sources.mlflow._common import (
     STATUS_INTS,
     count_lines,
     info_from_tags,
+    recorded_activity,
     status_of,
 )
 from expdesk.sources.mlflow._media import media_items
@@ -145,6 +146,7 @@ class MlflowFileReader(Reader):
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
         job = self._read_parts(ref, cursor, list(walk_stats(ref.path)), _Shared())
         parse_metrics([job])
+        job.update.last_activity = recorded_activity(job.update)
         return job.update
 
     def read_batch(self, items: Sequence[ReadItem], budget_bytes: int) -> list[ReadOutcome]:
@@ -171,6 +173,7 @@ class MlflowFileReader(Reader):
                 break
         parse_metrics(jobs)
         for ref, cursor, update in finishing:
+            update.last_activity = recorded_activity(update)  # the points are parsed now
             finish_read(ref, cursor, update)  # after the parse: its errors are the run's too
         return outcomes
 
@@ -226,14 +229,10 @@ class MlflowFileReader(Reader):
             update.artifacts = list_artifacts(located.path)
         if located.path is not None:
             update.media, update.media_complete = media_items(located.path, update.artifacts), True
-            update.media, update.media_complete = media_items(located.path, update.artifacts), True
         elif meta.get("artifact_uri"):
             update.info["artifacts_elsewhere"] = True  # remote store, or a link we refuse to follow
         if top.has("inputs") or top.has("outputs"):
             self._read_inputs_outputs(run_dir, exp_dir, ref, update, errors)
-        if update.status == Status.RUNNING:
-            stamps = [st.st_mtime for rel, st in entries if "artifacts" not in rel.split("/")[:-1]]
-            update.last_activity = max(stamps) if stamps else None
         return job
 
     def _artifact_dir(self, run_dir: Path, meta: dict[str, Any], ref: RunRef) -> Located:
@@ -416,11 +415,6 @@ def _seconds(ms: Any) -> float | None:
         return None if ms is None else float(ms) / 1000.0
     except (TypeError, ValueError):
         return None
-
-
-def _newest_mtime(run_dir: Path) -> float | None:
-    stamps = [st.st_mtime for _, st in walk_stats(run_dir, prune=frozenset({"artifacts"}))]
-    return max(stamps) if stamps else None
 
 
 READER = MlflowFileReader()

@@ -17,12 +17,12 @@ from urllib.parse import quote
 import numpy as np
 
 from expdesk.core.artifact_uri import Located, locate
-from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series, Status
+from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import open_regular
 from expdesk.sources.base import Reader, ReadItem, ReadOutcome, contain, finish_read, list_artifacts
-from expdesk.sources.mlflow._common import info_from_tags, status_of
+from expdesk.sources.mlflow._common import info_from_tags, recorded_activity, status_of
 from expdesk.sources.mlflow._media import media_items
 
 REQUIRED_TABLES = {"runs", "experiments", "metrics", "params", "tags"}
@@ -220,15 +220,7 @@ class MlflowSqliteReader(Reader):
             update.artifacts = list_artifacts(artifacts.path)
             update.media, update.media_complete = media_items(artifacts.path, update.artifacts), True
         self._inputs_outputs(conn, ref, run_id, update)
-        if update.status == Status.RUNNING:
-            update.last_activity = max(
-                (
-                    os.stat(f"{ref.path}{s}").st_mtime
-                    for s in ("", "-wal")
-                    if os.path.exists(f"{ref.path}{s}")
-                ),
-                default=None,
-            )
+        update.last_activity = recorded_activity(update)
         return update
 
     def _metrics(

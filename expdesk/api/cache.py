@@ -1,0 +1,136 @@
+"""What `Workspace.runs` keeps between calls: every run's columns, as long as the index has not changed.
+
+A notebook asks for runs again and again with other filters and sorts, and the index changes only when
+something is indexed. The columns of every run are fetched once (the bulk of the cost: SQLite reads every
+param, tag and metric row); later calls run only their filter (SQL) and pick their runs' rows from these
+columns, until `column_queries.data_version` says another connection committed. Only a pull of most runs
+fills it: fetching a few runs, or a filtered share, directly is cheaper than fetching all of them first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from expdesk.index import column_queries as queries
+from expdesk.index.reader import IndexReader
+from expdesk.index.stale import is_stale
+
+#: pulls of at least this many runs, and of at least half of the index's runs, fetch (and keep) every run's
+#: columns
+CACHE_FROM = 500
+
+
+@dataclass(frozen=True)
+class RunsColumns:
+    """The columns of some runs, every position an index into `runs.keys`."""
+
+    runs: queries.RunColumns
+    params: dict[str, queries.TextColumn]
+    tags: dict[str, queries.TextColumn]
+    metrics: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def fetch(reader: IndexReader, keys: Sequence[str]) -> RunsColumns:
+    """The columns of `keys` (call inside `queries.snapshot`)."""
+    return RunsColumns(
+        queries.run_columns(reader, keys),
+        queries.param_columns(reader, keys),
+        queries.tag_columns(reader, keys),
+        queries.metric_last_columns(reader, keys),
+    )
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """Every run's columns as the cache holds them: lists as object arrays, so `select` picks rows in C."""
+
+    keys: list[str]
+    fields: dict[str, np.ndarray]  # each `queries.RunColumns` field but keys and stale: object arrays
+    params: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (positions, texts as an object array)
+    tags: dict[str, tuple[np.ndarray, np.ndarray]]
+    metrics: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+_FIELDS = [name for name in queries.RunColumns.__dataclass_fields__ if name not in ("keys", "stale")]
+
+
+def _kept(columns: RunsColumns) -> _Kept:
+    def texts(table: dict[str, queries.TextColumn]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {name: (c.positions, np.array(c.texts, dtype=object)) for name, c in table.items()}
+
+    runs = columns.runs
+    return _Kept(
+        keys=list(runs.keys),
+        fields={name: np.array(getattr(runs, name), dtype=object) for name in _FIELDS},
+        params=texts(columns.params),
+        tags=texts(columns.tags),
+        metrics=columns.metrics,
+    )
+
+
+def _select(kept: _Kept, keys: Sequence[str], stale_after: float) -> RunsColumns:
+    """The columns of `keys` (each one the cache holds), in their order, with `stale` as of now."""
+    where = {key: i for i, key in enumerate(kept.keys)}
+    rows = np.fromiter((where[k] for k in keys), dtype=np.int64, count=len(keys))
+    # the new position of each kept run (-1: not asked for)
+    new = np.full(len(kept.keys), -1, dtype=np.int64)
+    new[rows] = np.arange(len(rows), dtype=np.int64)
+    fields = {name: kept.fields[name][rows].tolist() for name in _FIELDS}
+    now = time.time()
+    stale = [
+        is_stale(status, activity, now, stale_after)
+        for status, activity in zip(fields["status"], fields["last_activity"], strict=True)
+    ]
+    runs = queries.RunColumns(keys=list(keys), stale=stale, **fields)
+
+    def moved(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows of a column that stay, their new positions), in the order of the new positions."""
+        target = new[positions]
+        stay = np.flatnonzero(target >= 0)
+        order = stay[np.argsort(target[stay], kind="stable")]
+        return order, target[order]
+
+    def texts(table: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, queries.TextColumn]:
+        out = {}
+        for name, (positions, values) in table.items():
+            order, target = moved(positions)
+            if len(order):
+                out[name] = queries.TextColumn(target, values[order].tolist())
+        return out
+
+    metrics = {}
+    for name, (positions, lasts) in kept.metrics.items():
+        order, target = moved(positions)
+        if len(order):
+            metrics[name] = (target, lasts[order])
+    return RunsColumns(runs, texts(kept.params), texts(kept.tags), metrics)
+
+
+class RunsCache:
+    """Every run's columns at one `data_version` of the index (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._kept: _Kept | None = None
+
+    def columns(self, reader: IndexReader, keys: Sequence[str], stale_after: float) -> RunsColumns:
+        """The columns of `keys`; call inside `queries.snapshot`, after the query that found `keys`."""
+        version = queries.data_version(reader)
+        if self._kept is None or self._version != version:
+            self._kept = None
+            if len(keys) < CACHE_FROM:
+                return fetch(reader, keys)
+            everything = queries.matching_keys(reader, deleted=None)
+            if len(keys) * 2 < len(everything):
+                return fetch(reader, keys)  # a filtered pull: reading every run would cost it more
+            self._kept = _kept(fetch(reader, everything))
+            self._version = version
+        return _select(self._kept, keys, stale_after)
+
+    def clear(self) -> None:
+        self._version = None
+        self._kept = None

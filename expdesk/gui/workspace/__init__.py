@@ -1,0 +1,1 @@
+"""The workspace charts: charts that follow the runs table."""

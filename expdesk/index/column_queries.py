@@ -1,0 +1,349 @@
+"""Many runs at once, as columns: the named queries behind the Python API's DataFrames (`expdesk.api`).
+
+The runs table pages through a few hundred runs at a time (`table`); a notebook asks for every matching run
+in one go, as columns. So these queries take the run keys as one JSON array (`json_each`: one bound
+parameter whatever their number, no 999-parameter chunks) and hand back each table's rows as a few JSON
+arrays (position, name code, value) that `json.loads` parses in C; numpy groups them by name. No Python
+object per row on the way, and no GROUP BY: sorting every value by name cost SQLite more than the rest.
+
+Values come back as recorded (text for params and tags, the exact last value for metrics); turning them into
+typed DataFrame columns is the API's job. Callers that combine several of these wrap them in `snapshot`, so
+the columns describe one state of the index even while the writer commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from expdesk.core.codec import unpack_exact
+from expdesk.index.reader import IndexReader
+from expdesk.index.stale import is_stale
+
+#: `expdesk.core.codec.pack_exact`'s layout: (last, min, max) as little-endian doubles, 24 bytes
+_EXACT_DTYPE = np.dtype("<f8")
+_EXACT_SIZE = 24
+_RUN_FIELDS = (
+    "name, experiment, format, status, native_status, native_id, deleted, start_time, end_time, last_activity,"
+    " path, parent_key, error"
+)
+
+
+@dataclass(frozen=True)
+class RunColumns:
+    """The `runs` fields of some runs, one list per field, in the order of the keys asked for (keys the
+    index does not hold are left out)."""
+
+    keys: list[str]
+    name: list[str | None]
+    experiment: list[str | None]
+    format: list[str]
+    status: list[str]
+    native_status: list[str | None]
+    native_id: list[str | None]
+    deleted: list[int]
+    start_time: list[float | None]  # epoch seconds, as recorded
+    end_time: list[float | None]
+    last_activity: list[float | None]
+    path: list[str]
+    parent: list[str | None]  # the parent run's key, when the index resolved it
+    error: list[str | None]
+    stale: list[bool]  # says running, but no sign of life for the reader's `stale_after`
+
+
+def _keys_json(keys: Sequence[str]) -> str:
+    return json.dumps(list(keys), ensure_ascii=False)
+
+
+@contextlib.contextmanager
+def snapshot(reader: IndexReader) -> Iterator[None]:
+    """One read transaction around several queries (re-entrant): what they return fits together."""
+    with reader.snapshot():
+        yield
+
+
+def data_version(reader: IndexReader) -> int:
+    """A number that changes whenever another connection (the writer, another process) commits to the
+    index: equal numbers mean the reader's view has not changed in between (SQLite's `data_version`)."""
+    return int(reader.conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def matching_keys(
+    reader: IndexReader,
+    where_sql: str = "",
+    params: Sequence[object] = (),
+    order_sql: str | None = None,
+    deleted: bool | None = False,
+) -> list[str]:
+    """Keys of the runs a compiled filter matches, in a compiled sort's order (newest first without one),
+    runs gone from disk left out. `deleted`: False = runs not deleted in their tool (what `expdesk runs`
+    lists), True = only the deleted ones, None = both (`expdesk runs --all`)."""
+    if deleted is True:
+        where_sql = f"r.deleted = 1 AND ({where_sql})" if where_sql else "r.deleted = 1"
+    if order_sql:
+        return reader.run_keys(deleted is not False, where_sql, tuple(params), order_sql)
+    return reader.run_keys(deleted is not False, where_sql, tuple(params))
+
+
+def run_columns(reader: IndexReader, keys: Sequence[str]) -> RunColumns:
+    """The `runs` fields of `keys`, in their order."""
+    fields = ", ".join("r." + f.strip() for f in _RUN_FIELDS.split(","))
+    sql = f"SELECT w.value, {fields} FROM json_each(?) w JOIN runs r ON r.key = w.value ORDER BY w.key"
+    cursor = reader.conn.cursor()
+    cursor.row_factory = None  # plain tuples: zip(*rows) turns them into columns in C
+    try:
+        rows = cursor.execute(sql, (_keys_json(keys),)).fetchall()
+    finally:
+        cursor.close()
+    cols: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(14)]
+    (keys_, name, experiment, fmt, status, native_status, native_id, deleted) = cols[:8]
+    (start_time, end_time, last_activity, path, parent, error) = cols[8:]
+    now = time.time()
+    stale = [
+        is_stale(s, activity, now, reader.stale_after)
+        for s, activity in zip(status, last_activity, strict=True)
+    ]
+    return RunColumns(
+        keys_,
+        name,
+        experiment,
+        fmt,
+        status,
+        native_status,
+        native_id,
+        deleted,
+        start_time,
+        end_time,
+        last_activity,
+        path,
+        parent,
+        error,
+        stale,
+    )
+
+
+@dataclass(frozen=True)
+class TextColumn:
+    """One param or tag across runs: `positions` index the keys asked for, `texts` are the values as
+    recorded (the tool's own text), in the same order."""
+
+    positions: np.ndarray  # int64
+    texts: list[str]
+
+
+#: the keys asked for, with their positions (`json_each` numbers array elements from 0)
+_WANTED = "w(run_key, pos) AS MATERIALIZED (SELECT value, key FROM json_each(?))"
+
+
+def _names_sql(table: str) -> str:
+    """Every distinct key of `table`, numbered in sort order (a key's code is its index in that order)."""
+    return (
+        f"names(key, code) AS MATERIALIZED (SELECT key, row_number() OVER (ORDER BY key) - 1"
+        f" FROM (SELECT DISTINCT key FROM {table}))"
+    )
+
+
+def _split(names: list[str], positions: np.ndarray, codes: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """(name, row indices of that name, in row order) for every name that has rows."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    return [
+        (name, order[bounds[i] : bounds[i + 1]]) for i, name in enumerate(names) if bounds[i + 1] > bounds[i]
+    ]
+
+
+def _text_columns(reader: IndexReader, table: str, keys: Sequence[str]) -> dict[str, TextColumn]:
+    # One statement, no GROUP BY: sorting every value by name in SQLite cost more than the rest together.
+    # The rows arrive as three JSON arrays (position, name code, text), parsed in C; numpy groups them.
+    alias = table[0]
+    sql = (
+        f"WITH {_WANTED}, {_names_sql(table)}"
+        " SELECT (SELECT json_group_array(key) FROM (SELECT key FROM names ORDER BY code)),"
+        f" json_group_array(w.pos), json_group_array(n.code), json_group_array({alias}.value)"
+        f" FROM w JOIN {table} {alias} ON {alias}.run_key = w.run_key JOIN names n ON n.key = {alias}.key"
+    )
+    with reader.snapshot():
+        row = reader.conn.execute(sql, (_keys_json(keys),)).fetchone()
+    names = json.loads(row[0])
+    positions = np.array(json.loads(row[1]), dtype=np.int64)
+    codes = np.array(json.loads(row[2]), dtype=np.int64)
+    texts = np.array(json.loads(row[3]), dtype=object)  # an object array: fancy indexing picks in C
+    out: dict[str, TextColumn] = {}
+    for name, rows in _split(names, positions, codes):
+        out[name] = TextColumn(positions[rows], texts[rows].tolist())
+    return out
+
+
+def param_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, TextColumn]:
+    """Every param of the runs of `keys`, by param name (sorted), as recorded (text)."""
+    return _text_columns(reader, "params", keys)
+
+
+def tag_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, TextColumn]:
+    """Every tool tag of the runs of `keys`, by tag name (sorted)."""
+    return _text_columns(reader, "tags", keys)
+
+
+def metric_last_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Metric name (sorted) -> (positions int64, last value float64) for the runs of `keys` that logged
+    at least one point of it.
+
+    The last value is exact: the `exact` blob keeps NaN and -0.0, which SQLite REAL columns lose. The blobs
+    arrive concatenated as one hex string (one `bytes.fromhex`, one `np.frombuffer`), not row by row."""
+    sql = (
+        f"WITH {_WANTED}, {_names_sql('series')}"
+        " SELECT (SELECT json_group_array(key) FROM (SELECT key FROM names ORDER BY code)),"
+        " json_group_array(w.pos), json_group_array(n.code), group_concat(hex(s.exact), '')"
+        " FROM w JOIN series s ON s.run_key = w.run_key JOIN names n ON n.key = s.key"
+        f" WHERE s.count > 0 AND length(s.exact) = {_EXACT_SIZE}"
+    )
+    # rows written before the exact blob existed: their REAL column (few, if any)
+    legacy_sql = (
+        f"WITH {_WANTED} SELECT w.pos, s.key, s.last FROM w JOIN series s ON s.run_key = w.run_key"
+        f" WHERE s.count > 0 AND (s.exact IS NULL OR length(s.exact) != {_EXACT_SIZE})"
+    )
+    wanted = _keys_json(keys)
+    with reader.snapshot():
+        row = reader.conn.execute(sql, (wanted,)).fetchone()
+        legacy = reader.conn.execute(legacy_sql, (wanted,)).fetchall()
+    names = json.loads(row[0])
+    positions = np.array(json.loads(row[1]), dtype=np.int64)
+    codes = np.array(json.loads(row[2]), dtype=np.int64)
+    exact = np.frombuffer(bytes.fromhex(row[3] or ""), dtype=_EXACT_DTYPE).reshape(-1, 3)
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        name: (positions[rows], exact[rows, 0].astype(np.float64))
+        for name, rows in _split(names, positions, codes)
+    }
+    for pos, name, last in legacy:
+        old_pos, old_last = out.get(name, (np.empty(0, np.int64), np.empty(0)))
+        out[name] = (np.append(old_pos, pos), np.append(old_last, np.nan if last is None else last))
+    return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """Everything the index keeps about one metric of a run (no points): see `expdesk.core.summary`."""
+
+    key: str
+    count: int
+    first_step: int | None
+    last_step: int | None
+    last: float | None
+    min: float | None
+    max: float | None
+    argmin_step: int | None
+    argmax_step: int | None
+    nan_count: int
+    last_timestamp: float | None  # ms
+
+
+def series_summaries(reader: IndexReader, run_key: str) -> list[SeriesSummary]:
+    """The summaries of one run's metrics, sorted by name. Exact last/min/max (NaN, -0.0 kept); a min or
+    max of NaN (only NaN logged) and the last of an empty series are None."""
+    rows = reader.conn.execute(
+        "SELECT key, count, first_step, last_step, exact, last, min, max, argmin_step, argmax_step, nan_count,"
+        " last_timestamp FROM series WHERE run_key = ? ORDER BY key",
+        (run_key,),
+    ).fetchall()
+    out = []
+    for r in rows:
+        last, vmin, vmax = unpack_exact(r["exact"]) if r["exact"] else (r["last"], r["min"], r["max"])
+        out.append(
+            SeriesSummary(
+                r["key"],
+                r["count"],
+                r["first_step"],
+                r["last_step"],
+                last if r["count"] else None,
+                None if vmin is None or vmin != vmin else vmin,
+                None if vmax is None or vmax != vmax else vmax,
+                r["argmin_step"],
+                r["argmax_step"],
+                r["nan_count"],
+                r["last_timestamp"],
+            )
+        )
+    return out
+
+
+def find_runs(reader: IndexReader, text: str, limit: int = 10) -> tuple[list[str], list[tuple[str, str]]]:
+    """What `text` could mean as a run: (keys starting with it, up to `limit` + 1, an exact key first), and
+    (key, why) of up to `limit` runs whose name or native id is `text` (for an error that names candidates
+    when no key matches)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = reader.conn.execute(
+        "SELECT key FROM runs WHERE key LIKE ? ESCAPE '\\' ORDER BY key != ?, key LIMIT ?",
+        (escaped + "%", text, int(limit) + 1),
+    ).fetchall()
+    by_key = [r[0] for r in rows]
+    named = reader.conn.execute(
+        "SELECT key, CASE WHEN name = ? THEN 'name' ELSE 'native id' END FROM runs"
+        " WHERE (name = ? OR native_id = ?) AND gone = 0 ORDER BY key LIMIT ?",
+        (text, text, text, int(limit)),
+    ).fetchall()
+    return by_key, [(r[0], r[1]) for r in named]
+
+
+def run_labels(reader: IndexReader, keys: Sequence[str]) -> dict[str, tuple[str | None, str]]:
+    """Key -> (name, format) of the runs of `keys` the index holds."""
+    rows = reader.conn.execute(
+        "SELECT r.key, r.name, r.format FROM json_each(?) w JOIN runs r ON r.key = w.value",
+        (_keys_json(keys),),
+    ).fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def series_ids(
+    reader: IndexReader, keys: Sequence[str], metrics: Sequence[str] | None = None
+) -> list[tuple[str, str, int, int]]:
+    """(run key, metric, series id, point count) of the series of `keys`: every metric of each run (sorted
+    by name) when `metrics` is None, else the given metrics in their order, those a run lacks left out.
+    Runs in the order of `keys`. The counts come from the chunks, as `IndexReader.series_concat` decodes
+    them: call both inside one `snapshot`."""
+    count = "(SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
+    if metrics is None:
+        sql = (
+            f"WITH {_WANTED} SELECT w.run_key, s.key, s.id, {count}"
+            " FROM w JOIN series s ON s.run_key = w.run_key ORDER BY w.pos, s.key"
+        )
+        args: tuple[str, ...] = (_keys_json(keys),)
+    else:
+        sql = (
+            f"WITH {_WANTED}, m(name, pos) AS MATERIALIZED (SELECT value, key FROM json_each(?))"
+            f" SELECT w.run_key, s.key, s.id, {count} FROM w CROSS JOIN m"
+            " JOIN series s ON s.run_key = w.run_key AND s.key = m.name ORDER BY w.pos, m.pos"
+        )
+        args = (_keys_json(keys), json.dumps(list(metrics), ensure_ascii=False))
+    return [(r[0], r[1], r[2], r[3]) for r in reader.conn.execute(sql, args)]
+
+
+@dataclass(frozen=True)
+class IndexOverview:
+    """What an index holds, in a few numbers (for a notebook's summary of it)."""
+
+    runs: int  # on disk, deleted ones included
+    deleted: int
+    with_errors: int
+    formats: dict[str, int]
+    roots: list[tuple[str, int, int]]  # (root, runs, runs with errors)
+
+
+def index_overview(reader: IndexReader) -> IndexOverview:
+    rows = reader.conn.execute(
+        "SELECT format, COUNT(*), SUM(deleted), SUM(error IS NOT NULL) FROM runs WHERE gone = 0"
+        " GROUP BY format ORDER BY COUNT(*) DESC, format"
+    ).fetchall()
+    roots = [(r["path"], r["runs"], r["errors"]) for r in reader.roots()]
+    return IndexOverview(
+        runs=sum(r[1] for r in rows),
+        deleted=sum(r[2] for r in rows),
+        with_errors=sum(r[3] for r in rows),
+        formats={r[0]: r[1] for r in rows},
+        roots=roots,
+    )
