@@ -6,7 +6,6 @@ import contextlib
 import functools
 import json
 import math
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -66,8 +65,6 @@ class SeriesInfo:
 #: that index is, for queries with a LIMIT, which stop after the first rows the index hands over.
 NEWEST_FIRST = "r.start_time DESC, r.key"
 NEWEST_FIRST_INDEXED = "r.start_time IS NULL, r.start_time DESC, r.key"
-#: SQLite virtual-machine steps between two looks at the clock of `run_keys_within` (~1-2 ms of work)
-_PROGRESS_STEPS = 20_000
 
 
 @functools.lru_cache(maxsize=16)
@@ -150,37 +147,6 @@ class IndexReader:
             return [row[0] for row in cursor.execute(sql, params)]
         finally:
             cursor.close()
-
-    def run_keys_within(
-        self,
-        seconds: float,
-        limit: int,
-        include_deleted: bool = False,
-        where_sql: str = "",
-        params: tuple[Any, ...] = (),
-        order_sql: str = NEWEST_FIRST_INDEXED,
-    ) -> list[str] | None:
-        """`run_keys(..., limit=limit)`, or None when SQLite has not answered within `seconds` (the query
-        is stopped then). A first page in an indexed order is quick when the filter matches often (the scan
-        stops after `limit` matches) and slow when it rarely does (the index is walked to its end, 4x slower
-        per row than a table scan): past the budget the caller asks for the whole list instead."""
-        deadline = time.perf_counter() + seconds
-        expired = False
-
-        def over() -> bool:
-            nonlocal expired
-            expired = time.perf_counter() > deadline
-            return expired
-
-        self.conn.set_progress_handler(over, _PROGRESS_STEPS)
-        try:
-            return self.run_keys(include_deleted, where_sql, params, order_sql, limit)
-        except sqlite3.OperationalError:
-            if expired:
-                return None
-            raise  # a real error, or `interrupt()`
-        finally:
-            self.conn.set_progress_handler(None, 0)
 
     def all_keys(self) -> set[str]:
         """Every run key the index holds, deleted and gone runs included."""

@@ -12,6 +12,8 @@ them, so the caller can let the GUI paint between queries (its `pause()`).
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +43,8 @@ MetricFields = tuple[str, str, bytes | None, float | None, float | None, float |
 #: for instead (`first_keys`): a filter matching 2% of 100,000 runs answers in ~60-90 ms, one matching
 #: nothing would walk the whole index (~0.4 s, where a table scan and sort take ~0.1 s)
 FIRST_PAGE_BUDGET_S = 0.06
+#: SQLite virtual-machine steps between two looks at the clock of `run_keys_within` (~1-2 ms of work)
+_PROGRESS_STEPS = 20_000
 # the runs table's attribute columns, as sort keys over `runs r`; an unknown one sorts by start time
 _ATTRIBUTE_ORDER = {
     "star": "COALESCE((SELECT a.starred FROM annotations a WHERE a.run_key = r.key), 0)",
@@ -241,16 +245,47 @@ def first_keys(
     sort: SortKey | None,
     group_param: str | None,
     limit: int,
-    budget_s: float = FIRST_PAGE_BUDGET_S,
+    budget_s: float | None = None,
 ) -> list[str] | None:
     """The first `limit` keys of `ordered_keys`, when an index serves the order and SQLite finds them within
-    `budget_s`; None otherwise (the caller computes the whole list). Only the default order (newest first,
-    not grouped) has an index: any other sort has to see every matching run before its first row anyway."""
+    `budget_s` (default `FIRST_PAGE_BUDGET_S`); None otherwise (the caller computes the whole list). Only the
+    default order (newest first, not grouped) has an index: any other sort has to see every matching run
+    before its first row anyway."""
     if sort is not None or group_param:
         return None
-    return reader.run_keys_within(
-        budget_s, limit, where_sql=where_sql, params=params, order_sql=NEWEST_FIRST_INDEXED
-    )
+    budget = FIRST_PAGE_BUDGET_S if budget_s is None else budget_s
+    return run_keys_within(reader, budget, limit, where_sql=where_sql, params=params)
+
+
+def run_keys_within(
+    reader: IndexReader,
+    seconds: float,
+    limit: int,
+    where_sql: str = "",
+    params: tuple[Any, ...] = (),
+    order_sql: str = NEWEST_FIRST_INDEXED,
+) -> list[str] | None:
+    """`reader.run_keys(..., limit=limit)`, or None when SQLite has not answered within `seconds` (the query
+    is stopped then). A first page in an indexed order is quick when the filter matches often (the scan
+    stops after `limit` matches) and slow when it rarely does (the index is walked to its end, 4x slower
+    per row than a table scan): past the budget the caller asks for the whole list instead."""
+    deadline = time.perf_counter() + seconds
+    expired = False
+
+    def over() -> bool:
+        nonlocal expired
+        expired = time.perf_counter() > deadline
+        return expired
+
+    reader.conn.set_progress_handler(over, _PROGRESS_STEPS)
+    try:
+        return reader.run_keys(False, where_sql, params, order_sql, limit)
+    except sqlite3.OperationalError:
+        if expired:
+            return None
+        raise  # a real error, or `IndexReader.interrupt()`
+    finally:
+        reader.conn.set_progress_handler(None, 0)
 
 
 def param_values(reader: IndexReader, param: str, keys: list[str]) -> dict[str, str]:

@@ -141,10 +141,10 @@ def test_a_page_walks_the_index_and_a_whole_list_does_not(reader: IndexReader) -
 
 def test_a_first_page_over_its_budget_is_given_up(reader: IndexReader) -> None:
     # nothing matches: the index is walked to its end (tens of thousands of SQLite steps), past a 0 s budget
-    assert reader.run_keys_within(0.0, 10, where_sql="r.name = 'no such run'") is None
+    assert table.run_keys_within(reader, 0.0, 10, where_sql="r.name = 'no such run'") is None
     # the connection is left as it was: the next query runs to its end
     assert len(reader.run_keys(where_sql="r.name LIKE 'run-%'")) > 100
-    assert reader.run_keys_within(600, 10, where_sql="r.name = 'no such run'") == []
+    assert table.run_keys_within(reader, 600, 10, where_sql="r.name = 'no such run'") == []
 
 
 ENDLESS = "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT MAX(x) FROM c) > 0"
