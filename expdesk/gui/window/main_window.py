@@ -32,6 +32,7 @@ from expdesk.gui.window.folders import Folders
 from expdesk.gui.window.layout import WindowLayout
 from expdesk.gui.window.notices import Notices
 from expdesk.gui.window.run_actions import RunActions
+from expdesk.gui.window.selection import SelectionKeeper
 from expdesk.gui.window.sources_panel import SourceInfo, load_sources
 from expdesk.gui.window.state import WindowState
 from expdesk.gui.window.tools import WorkspaceTools
@@ -83,11 +84,10 @@ class MainWindow(QMainWindow):
         self._workspace_waiting = 0  # answers of the current generation still to come
         self.counts: dict[str, int] = {}
         self._user_filter: tuple[str, tuple[Any, ...]] = ("", ())
-        self._saved_selection: tuple[list[str], str | None, int] = ([], None, 0)
-        self._replacing_rows = False
         self.ui = WindowLayout(self, self.pool, index.reader, self.open_folder_dialog)
         self.model = self.ui.model
         self.table = self.ui.table
+        self.selection = SelectionKeeper(self.ui, self)
         self.detail = self.ui.detail
         self.filter_bar = self.ui.filter_bar
         self.sources = self.ui.sources
@@ -127,12 +127,9 @@ class MainWindow(QMainWindow):
         self.model.counted.connect(self._on_counted)
         self.model.loading.connect(lambda busy: ui.busy.setVisible(busy))
         self.model.failed.connect(self.show_error)
-        self.model.modelAboutToBeReset.connect(self._save_selection)
-        self.model.modelReset.connect(self._restore_selection)
         self.model.modelReset.connect(self._apply_pending_sort)
         self.model.modelReset.connect(self._on_rows_shown)
-        self.model.rows_replacing.connect(self._on_rows_replacing)
-        self.model.rows_replaced.connect(self._on_rows_replaced)
+        self.model.rows_replaced.connect(self._on_rows_shown)
         self.filter_bar.applied.connect(self._on_filter)
         self.filter_bar.state_changed.connect(lambda _s: self._on_counted(self.model.total(), 0))
         ui.starred_only.toggled.connect(lambda _on: self._apply_filter())
@@ -342,34 +339,12 @@ class MainWindow(QMainWindow):
         if known is not None:
             known |= keys
         if new:
-            # a reload keeps the selection and scroll position (see _save/_restore_selection)
+            # a reload keeps the selection and scroll position (SelectionKeeper)
             self.model.reload()
             if not self.folders.indexing:
                 self.ui.toast.show_message(f"{len(new)} new run{'s' if len(new) > 1 else ''}")
         # new runs may bring keys (they join their group of columns); more points of known runs do not
         self._load_workspace(keys_too=bool(new))
-
-    def _save_selection(self) -> None:
-        keys = self.selected_keys()
-        current = self.model.key_at(self.table.currentIndex().row())
-        self._saved_selection = (keys, current, self.table.verticalScrollBar().value())
-
-    def _restore_selection(self) -> None:
-        keys, current, scroll = self._saved_selection
-        self.ui.restore_selection(keys, current, scroll)
-
-    def _on_rows_replacing(self) -> None:
-        # a filter/sort swaps the rows (remove + insert, no reset): the current row passes through
-        # "none" on the way, which must not blank the detail panel as a reset would not have
-        self._replacing_rows = True
-        self._save_selection()
-
-    def _on_rows_replaced(self) -> None:
-        try:
-            self._restore_selection()
-        finally:
-            self._replacing_rows = False
-        self._on_rows_shown()
 
     def _on_rows_shown(self) -> None:
         # a reload's first rows arrive before its count (RunsModel): the table replaces the empty page now
@@ -378,11 +353,10 @@ class MainWindow(QMainWindow):
 
     # -- runs: detail, stars, compare ---------------------------------------------------------------
     def selected_keys(self) -> list[str]:
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        return [k for k in (self.model.key_at(r) for r in rows) if k]
+        return self.selection.selected_keys()
 
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self.detail.isVisible() and not self._replacing_rows:
+        if self.detail.isVisible() and not self.selection.replacing:
             self.detail.show_run(self.model.key_at(current.row()))
 
     def open_detail(self) -> None:
