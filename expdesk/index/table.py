@@ -39,10 +39,12 @@ ParamFields = tuple[str, str, str]
 # (run_key, key, exact, last, min, max, count): decode with `metric_summary`
 MetricFields = tuple[str, str, bytes | None, float | None, float | None, float | None, int]
 
-#: how long the first page of a filter may take in the index's order before the whole list is asked
-#: for instead (`first_keys`): a filter matching 2% of 100,000 runs answers in ~60-90 ms, one matching
-#: nothing would walk the whole index (~0.4 s, where a table scan and sort take ~0.1 s)
-FIRST_PAGE_BUDGET_S = 0.06
+#: CPU seconds the first page of a filter may take in the index's order before the whole list is asked for
+#: instead (`first_keys`). At 100,000 runs a first page of 64 rows takes 0.1-5 ms of CPU (5 ms: a filter
+#: matching 2%); a filter matching nothing walks the whole index (0.2 s of CPU, where a table scan and sort
+#: take 0.1 s), so the budget is what a rare filter loses. CPU time of the querying thread, not wall time:
+#: a loaded machine stretches both paths alike and must not change which one is taken.
+FIRST_PAGE_BUDGET_S = 0.015
 #: SQLite virtual-machine steps between two looks at the clock of `run_keys_within` (~1-2 ms of work)
 _PROGRESS_STEPS = 20_000
 # the runs table's attribute columns, as sort keys over `runs r`; an unknown one sorts by start time
@@ -265,16 +267,16 @@ def run_keys_within(
     params: tuple[Any, ...] = (),
     order_sql: str = NEWEST_FIRST_INDEXED,
 ) -> list[str] | None:
-    """`reader.run_keys(..., limit=limit)`, or None when SQLite has not answered within `seconds` (the query
-    is stopped then). A first page in an indexed order is quick when the filter matches often (the scan
-    stops after `limit` matches) and slow when it rarely does (the index is walked to its end, 4x slower
-    per row than a table scan): past the budget the caller asks for the whole list instead."""
-    deadline = time.perf_counter() + seconds
+    """`reader.run_keys(..., limit=limit)`, or None when SQLite has not answered within `seconds` of this
+    thread's CPU time (the query is stopped then). A first page in an indexed order is quick when the filter
+    matches often (the walk stops after `limit` matches) and slow when it rarely does (the index is walked to
+    its end, about 2x the CPU of a table scan and sort): past the budget the caller asks for the whole list."""
+    deadline = time.thread_time() + seconds
     expired = False
 
     def over() -> bool:
         nonlocal expired
-        expired = time.perf_counter() > deadline
+        expired = time.thread_time() > deadline
         return expired
 
     reader.conn.set_progress_handler(over, _PROGRESS_STEPS)
