@@ -136,10 +136,16 @@ def test_a_reload_shows_its_first_rows_before_it_counts(
     qtmodeltester.check(model)
     events: list[tuple[str, int, int]] = []
 
+    label = window.ui.count_label
+    counted_text = label.text()
+
     def on_rows() -> None:
         events.append(("rows", model.rowCount(), model.total()))
         assert model.completing() and model.canFetchMore()
         model.fetchMore()  # before the whole list: remembered, served after `counted`
+        # the status bar keeps the last count until this one's (not the first rows' number)
+        window.filter_bar.state_changed.emit("")
+        assert label.text() == counted_text
 
     model.rows_replaced.connect(on_rows)
     model.rows_completed.connect(lambda: events.append(("completed", model.rowCount(), model.total())))

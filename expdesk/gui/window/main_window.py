@@ -287,6 +287,8 @@ class MainWindow(QMainWindow):
         self.model.set_group(self.ui.group_by.itemData(index))
 
     def _on_counted(self, total: int, groups: int) -> None:
+        if self.model.completing():
+            return  # a reload showed its first rows and has not counted yet: its `counted` says how many
         groups = groups or self.model.groups()
         self.ui.count_label.setText(
             count_text(

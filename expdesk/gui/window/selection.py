@@ -25,14 +25,16 @@ class SelectionKeeper(QObject):
         self.replacing = False
         self._saved: tuple[list[str], str | None, int] = ([], None, 0)
         self._pending = False  # restore again when the reload's rest of rows arrives
+        self._scrolled = False  # the user moved the scroll bar since the last restore
         self._restoring = False
-        self._restored_scroll = 0
         self.model.modelAboutToBeReset.connect(self.save)
         self.model.modelReset.connect(self.restore)
         self.model.rows_replacing.connect(self._on_rows_replacing)
         self.model.rows_replaced.connect(self._on_rows_replaced)
         self.model.rows_completed.connect(self._on_rows_completed)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        # (user actions only: wheel, drag, page keys; not the view's own setValue)
+        self.table.verticalScrollBar().actionTriggered.connect(self._on_scrolled)
 
     def selected_keys(self) -> list[str]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
@@ -48,12 +50,15 @@ class SelectionKeeper(QObject):
         self._pending = self.model.completing() and bool(keys or current or scroll)
 
     def _restore(self, keys: list[str], current: str | None, scroll: int) -> None:
+        # the view lays changed rows out later: until then the scroll bar's range is the old rows' and the
+        # position would be cut to it (or cut later, to the new rows' range)
+        self.table.doItemsLayout()
         self._restoring = True
         try:
             self.ui.restore_selection(keys, current, scroll)
         finally:
             self._restoring = False
-        self._restored_scroll = self.table.verticalScrollBar().value()
+        self._scrolled = False
 
     def _on_rows_replacing(self) -> None:
         # a filter/sort swaps the rows (remove + insert, no reset): the current row passes through
@@ -71,14 +76,16 @@ class SelectionKeeper(QObject):
         if not self._restoring and not self.replacing:
             self._pending = False  # the user chose: what was selected before the reload no longer matters
 
+    def _on_scrolled(self, _action: int) -> None:
+        self._scrolled = True
+
     def _on_rows_completed(self) -> None:
         if not self._pending:
             return
         self._pending = False
         keys, current, scroll = self._saved
-        bar = self.table.verticalScrollBar()
-        if bar.value() != self._restored_scroll:
-            scroll = bar.value()  # the user scrolled meanwhile
+        if self._scrolled:
+            scroll = self.table.verticalScrollBar().value()  # the user scrolled meanwhile: stay there
         self.replacing = True  # the current run is the one it was: the detail panel keeps showing it
         try:
             self._restore(keys, current, scroll)
