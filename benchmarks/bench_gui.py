@@ -41,6 +41,7 @@ from PySide6.QtWidgets import QApplication
 
 from expdesk.app import tune_process
 from expdesk.gui.runs.model import RunsModel
+from expdesk.gui.runs.query import ATTR_COLUMNS, Column
 from expdesk.gui.window import layout as window_layout
 from expdesk.gui.window.main_window import MainWindow
 from expdesk.gui.window.theme import apply_theme
@@ -318,7 +319,16 @@ def main() -> int:
     window.resize(1600, 1000)
     window.show()
     try:
-        wait(app, lambda: len(window.model.columns()) >= 8 + 2 * args.keys and window.model.rowCount() > 0)
+        # every value column, as a user who chose them all (the automatic columns are a few dozen)
+        wait(app, lambda: window.workspace.runs > 0 and window.model.rowCount() > 0)
+        stats = window.workspace.stats
+        window.use_columns(
+            list(ATTR_COLUMNS)
+            + [Column("param", k) for k in sorted(stats["params"])]
+            + [Column("metric", k, "last") for k in sorted(stats["metrics"])]
+        )
+        wanted = len(ATTR_COLUMNS) + len(stats["params"]) + len(stats["metrics"])
+        wait(app, lambda: len(window.model.columns()) == wanted and window.model.columnCount() >= wanted)
         wait(app, lambda: window.pool.pending() == 0)
         print(f"window ready with {window.model.columnCount():,} columns, {window.model.total():,} runs")
         print(
