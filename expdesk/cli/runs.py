@@ -159,10 +159,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if run["artifacts"] or run["info"].get("artifact_uri"):
         # the same resolver as export and the GUI: where the files are on this machine, or why not
         dirs = artifact_dirs(run["path"], run["info"])
-        where = (
-            dirs[0] if dirs else f"not on this machine ({run['info'].get('artifact_dir_rule', 'unknown')})"
-        )
-        print(f"\nartifacts ({len(run['artifacts'])}) in {where}:")
+        rule = run["info"].get("artifact_dir_rule", "unknown")
+        where = f" in {dirs[0]}" if dirs else f": the folder is not on this machine ({rule})"
+        print(f"\nartifacts ({len(run['artifacts'])}){where}" + (":" if run["artifacts"] else ""))
         for a in run["artifacts"][:200]:
             print(f"  {a['size']:>12,}  {a['path']}")
     return 0

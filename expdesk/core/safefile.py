@@ -27,7 +27,7 @@ MAX_YAML_ALIASES = 100
 MAX_YAML_EXPANDED = 200_000
 
 
-class _LimitedLoader(yaml.SafeLoader):
+class LimitedLoader(yaml.SafeLoader):
     """SafeLoader (no Python tags, ever) that also caps alias expansion against billion-laughs."""
 
     def __init__(self, stream: Any) -> None:
@@ -51,12 +51,12 @@ def _construct_str_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict
     return out
 
 
-_LimitedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_str_keys)
+LimitedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_str_keys)
 
 _FastLoader: type | None = None
 if hasattr(yaml, "CSafeLoader"):
     # libyaml's safe loader is ~10x faster; used only for documents without anchors, where the alias
-    # counting of _LimitedLoader has nothing to count
+    # counting of LimitedLoader has nothing to count
     class _CSafeStrKeys(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
         pass
 
@@ -73,7 +73,7 @@ def safe_yaml(text: str | bytes, source: Path | str = "<yaml>") -> Any:
         raise SourceError(source, f"YAML larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB, not parsed")
     try:
         anchors = b"&" in text if isinstance(text, bytes) else "&" in text
-        loader = _FastLoader if _FastLoader is not None and not anchors else _LimitedLoader
+        loader = _FastLoader if _FastLoader is not None and not anchors else LimitedLoader
         data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

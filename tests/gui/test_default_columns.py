@@ -109,3 +109,22 @@ def test_a_new_column_joins_its_group() -> None:
         "metric:m:last",
         "tag:t",
     ]
+
+
+def test_a_param_column_is_wide_enough_for_its_values(
+    window: MainWindow, qtbot: QtBot, index: Index, tmp_path: Path
+) -> None:
+    # a seed sweep: nine-digit seeds show whole, not "2334068…" (the header "seed" alone is narrow)
+    seeds = ["233406812", "432485077", "946215233"]
+    for i, seed in enumerate(seeds):
+        add_run(
+            index, tmp_path, f"run-{i}", {"seed": seed}, {"loss": np.linspace(1.0, 0.5, 5)}, t0_ms=1.7e12 + i
+        )
+    with qtbot.waitSignal(window.workspace_loaded, timeout=20_000):
+        window.reload_all()
+    qtbot.waitUntil(lambda: "seed" in [c.key for c in window.model.columns()], timeout=20_000)
+    wait_idle(qtbot, window)
+    section = [c.key for c in window.model.columns()].index("seed")
+    header = window.table.horizontalHeader()
+    needed = max(header.fontMetrics().horizontalAdvance(s) for s in seeds)
+    assert header.sectionSize(section) >= needed + 8

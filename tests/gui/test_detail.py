@@ -122,3 +122,42 @@ def test_detail_lists_the_files_that_were_not_read(window: MainWindow, qtbot: Qt
     assert rows["metrics.json"].startswith("not read: unknown JSON shape")
     assert "invalid YAML" in rows["config.yaml"]
     assert "2 files of this run could not be read" in detail.errors.summary.text()
+
+
+def test_metric_charts_flow_to_the_pane_width(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    # a narrow detail pane shows one chart per row (no sideways scrolling); a wide one shows several
+    run = tmp_path / "root" / "run-c"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": s, "a": s, "b": -s, "c": s * s, "d": 1.0}) + "\n" for s in range(20))
+    )
+    add_and_wait(qtbot, window, [tmp_path / "root"], rows=1)
+    window.table.selectRow(0)
+    metrics = window.detail.metrics
+    with qtbot.waitSignal(metrics.rendered, timeout=60_000) as rendered:
+        window.open_detail()
+    assert rendered.args == [4]
+    chart_w = metrics.grid.itemAt(0).widget().pixmap().width()
+    viewport = metrics._scroll.viewport()
+
+    def columns() -> int:
+        return max(metrics.grid.getItemPosition(i)[1] for i in range(metrics.grid.count())) + 1
+
+    window.detail.tabs.setCurrentWidget(metrics)  # a tab widget resizes only the page it shows
+    window.resize(1500, 800)
+    splitter = window.ui.splitter
+    total = sum(splitter.sizes())
+
+    def detail_width(width: int) -> None:  # the pane on the right of the splitter gets `width`
+        sizes = splitter.sizes()
+        sizes[-1] = width
+        sizes[-2] = max(1, total - width - sum(sizes[:-2]))
+        splitter.setSizes(sizes)
+
+    detail_width(chart_w + 80)
+    qtbot.waitUntil(lambda: viewport.width() < 2 * chart_w)
+    qtbot.waitUntil(lambda: columns() == 1)
+    detail_width(3 * chart_w + 120)
+    qtbot.waitUntil(lambda: viewport.width() > 3 * chart_w + 20)
+    qtbot.waitUntil(lambda: columns() == 3)
+    assert metrics.grid.count() == 4

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QImage, QMouseEvent, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
@@ -125,6 +125,10 @@ class MetricsView(QWidget):
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.grid_host)
+        self._scroll = scroll
+        self._labels: list[_ChartLabel] = []
+        self._columns = 2
+        scroll.viewport().installEventFilter(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.search)
@@ -199,17 +203,45 @@ class MetricsView(QWidget):
 
     def _show_charts(self, charts: list[SmallChart], matching: int) -> None:
         self._clear()
-        for i, chart in enumerate(charts):
+        for chart in charts:
             label = _ChartLabel(chart.name, self.grid_host)
             image = QImage(chart.rgba, chart.width, chart.height, QImage.Format.Format_RGBA8888).copy()
             label.setPixmap(QPixmap.fromImage(image))
             label.setToolTip("Click for the full series")
             label.clicked.connect(self.open_large)
-            self.grid.addWidget(label, i // 2, i % 2)
+            self._labels.append(label)
+        self._columns = self._fitting_columns()
+        self._place()
         self.info.setText(f"{matching} of {len(self._names)} metrics")
         self.rendered.emit(len(charts))
 
+    def _fitting_columns(self) -> int:
+        """As many charts side by side as the pane shows without scrolling sideways (at least one)."""
+        if not self._labels:
+            return self._columns
+        chart_w = self._labels[0].pixmap().width()
+        spacing = self.grid.horizontalSpacing()
+        margins = self.grid.contentsMargins()
+        room = self._scroll.viewport().width() - margins.left() - margins.right()
+        return max(1, (room + spacing) // (chart_w + spacing))
+
+    def _place(self) -> None:
+        for label in self._labels:
+            self.grid.removeWidget(label)
+        for i, label in enumerate(self._labels):
+            self.grid.addWidget(label, i // self._columns, i % self._columns)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # the pane was resized (splitter, window): re-flow the charts, without drawing them again
+        if watched is self._scroll.viewport() and event.type() == QEvent.Type.Resize:
+            columns = self._fitting_columns()
+            if columns != self._columns:
+                self._columns = columns
+                self._place()
+        return False
+
     def _clear(self) -> None:
+        self._labels.clear()
         while self.grid.count():
             item = self.grid.takeAt(0)
             widget = item.widget() if item is not None else None

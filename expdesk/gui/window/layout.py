@@ -357,6 +357,8 @@ class WindowLayout:
                     low, high = VALUE_WIDTH
                     if column.kind == "metric":  # room for a number as shown: 6 digits and an exponent
                         low = max(low, metrics.horizontalAdvance("-0.000123456") + 16)
+                    else:  # a param's values as loaded (a 9-digit seed whole, not "2334068…")
+                        low = max(low, self._widest_value(i + offset, metrics, rows=50) + 16)
                     default = min(max(metrics.horizontalAdvance(column.title) + 26, low), high)
                 width = self.widths.get(column.id, default)
                 if header.sectionSize(i + offset) != width:
@@ -366,13 +368,19 @@ class WindowLayout:
         if self.table.frozen is not None:
             self.table.frozen.refresh()
 
-    def _name_width(self, section: int, metrics: QFontMetrics) -> int:
-        """As wide as the loaded names need (short sweep job names leave room for values), within bounds."""
-        rows = min(self.model.rowCount(), 200)
-        widest = max(
-            (metrics.horizontalAdvance(str(self.model.index(r, section).data() or "")) for r in range(rows)),
+    def _widest_value(self, section: int, metrics: QFontMetrics, rows: int) -> int:
+        """The width of the widest text among the first `rows` loaded rows of a column."""
+        return max(
+            (
+                metrics.horizontalAdvance(str(self.model.index(r, section).data() or ""))
+                for r in range(min(self.model.rowCount(), rows))
+            ),
             default=0,
         )
+
+    def _name_width(self, section: int, metrics: QFontMetrics) -> int:
+        """As wide as the loaded names need (short sweep job names leave room for values), within bounds."""
+        widest = self._widest_value(section, metrics, rows=200)
         low, high = NAME_WIDTH
         return min(max(widest + 24, low), high)
 

@@ -16,9 +16,9 @@ import yaml
 from expdesk.core.codec import param_str
 from expdesk.core.errors import SourceError
 from expdesk.core.safefile import (
-    MAX_YAML_ALIASES,
     MAX_YAML_BYTES,
     MAX_YAML_EXPANDED,
+    LimitedLoader,
     read_bytes_capped,
     read_yaml_file,
 )
@@ -98,19 +98,8 @@ def _construct_str_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict
     return out
 
 
-class _TaggedLoader(yaml.SafeLoader):
+class _TaggedLoader(LimitedLoader):
     """SafeLoader + alias cap + Python (and any unknown) tags read as plain data."""
-
-    def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
-        self._alias_count = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            self._alias_count += 1
-            if self._alias_count > MAX_YAML_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases (alias bomb?)")
-        return super().compose_node(parent, index)
 
 
 def _register(loader: type) -> None:

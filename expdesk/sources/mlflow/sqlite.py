@@ -1,91 +1,41 @@
 """MLflow SQLite tracking store (`mlflow.db` + artifact folder), opened read-only, never locked.
 
-`mode=ro` (never `immutable=1`: MLflow may be writing, and immutable would let SQLite read torn pages).
+Opened through `sources.common.sqlite_ro`: `mode=ro` while MLflow has the file open, `immutable=1` only on an
+idle WAL file (nothing beside it to read through, and `mode=ro` would create `-wal`/`-shm` in the folder).
 Incremental: metric rows are read by `rowid > cursor` through MLflow's own `(run_uuid)` index.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 
 from expdesk.core.artifact_uri import Located, locate
 from expdesk.core.entities import FileRef, RunRef, RunUpdate, Series
 from expdesk.core.errors import IncompleteRead, SourceError
-from expdesk.core.paths import is_regular_file
-from expdesk.core.safefile import open_regular
 from expdesk.sources.base import Reader, ReadItem, ReadOutcome, contain, finish_read, list_artifacts
+from expdesk.sources.common import sqlite_ro
+from expdesk.sources.common.sqlite_ro import DB_ERRORS, idle_wal, looks_like_sqlite, snapshot
 from expdesk.sources.mlflow._common import info_from_tags, recorded_activity, status_of
 from expdesk.sources.mlflow._media import media_items
 
 REQUIRED_TABLES = {"runs", "experiments", "metrics", "params", "tags"}
-SQLITE_MAGIC = b"SQLite format 3\x00"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-#: a damaged schema makes column *names* invalid UTF-8, which sqlite3 decodes strictly (no text_factory)
-_DB_ERRORS = (sqlite3.Error, UnicodeDecodeError)
-
-
-def _idle_wal(path: Path) -> bool:
-    """A WAL-mode database that no process has open: no `-wal` next to it.
-
-    `mode=ro` on such a file would *create* `-wal` and `-shm` beside it (and cannot remove them again),
-    which writes into a watched folder. With no writer, `immutable=1` reads the same bytes and creates
-    nothing; a writer that starts meanwhile writes into a new `-wal`, not the main file, and `read`
-    double-checks that nothing moved while it read.
-    """
-    try:
-        fd, _st = open_regular(path)
-    except SourceError:
-        return False
-    try:
-        header = os.read(fd, 20)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    # bytes 18/19 are the file-format write/read versions: 2 means WAL
-    return len(header) == 20 and header[18] == 2 and not os.path.exists(f"{path}-wal")
-
-
-def _state(path: Path) -> tuple[object, ...]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return ("missing",)
-    return (st.st_ino, st.st_size, st.st_mtime_ns, os.path.exists(f"{path}-wal"))
+#: how long a read waits for a lock MLflow's writer holds (its commits are short)
+BUSY_TIMEOUT_S = 5.0
 
 
 def connect_ro(path: Path) -> sqlite3.Connection:
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    if is_regular_file(path) and _idle_wal(path):
-        uri += "&immutable=1"
-    try:
-        conn = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
-        conn.execute("PRAGMA query_only=1")
-    except sqlite3.Error as exc:
-        raise SourceError(path, f"cannot open read-only: {exc}") from None
-    # TEXT columns hold whatever bytes the writer stored: invalid UTF-8 is shown replaced, not a crash
-    conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
-    return conn
+    return sqlite_ro.connect_ro(path, BUSY_TIMEOUT_S)
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-
-
-def _looks_like_sqlite(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(16) == SQLITE_MAGIC
-    except OSError:
-        return False
 
 
 class MlflowSqliteReader(Reader):
@@ -97,7 +47,7 @@ class MlflowSqliteReader(Reader):
         if (
             not path.is_file()
             or path.suffix not in (".db", ".sqlite", ".sqlite3")
-            or not _looks_like_sqlite(path)
+            or not looks_like_sqlite(path)
         ):
             return 0.0
         try:
@@ -106,7 +56,7 @@ class MlflowSqliteReader(Reader):
             return 0.0
         try:
             tables = _tables(conn)
-        except _DB_ERRORS:
+        except DB_ERRORS:
             return 0.0
         finally:
             conn.close()
@@ -119,28 +69,21 @@ class MlflowSqliteReader(Reader):
                 ids = [r[0] for r in conn.execute("SELECT run_uuid FROM runs ORDER BY start_time, run_uuid")]
             finally:
                 conn.close()
-        except _DB_ERRORS:
+        except DB_ERRORS:
             return []
         return [RunRef(self.format, path, root, native_id=i, store=path) for i in ids]
 
     def fingerprint(self, ref: RunRef) -> str:
-        parts = []
-        for suffix in ("", "-wal"):
-            try:
-                st = os.stat(f"{ref.path}{suffix}")
-                parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
-            except OSError:
-                parts.append("-")
-        return "|".join(parts)
+        return sqlite_ro.fingerprint(ref.path)
 
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
-        before = _state(ref.path) if _idle_wal(ref.path) else None
+        before = snapshot(ref.path) if idle_wal(ref.path) else None
         conn = connect_ro(ref.path)
         try:
             update = self._read_one(conn, ref, cursor)
         finally:
             conn.close()
-        if before is not None and before != _state(ref.path):
+        if before is not None and before != snapshot(ref.path):
             # a writer started (or checkpointed) while we read, possibly through an immutable connection
             raise IncompleteRead(ref.path, "the database changed while it was read; read again")
         return update
@@ -148,7 +91,7 @@ class MlflowSqliteReader(Reader):
     def _read_one(self, conn: sqlite3.Connection, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
         try:
             return self._read(conn, ref, cursor or {})
-        except _DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             raise SourceError(ref.path, f"run {ref.native_id}: {exc}") from None
 
     def read_batch(self, items: Sequence[ReadItem], budget_bytes: int) -> list[ReadOutcome]:
@@ -160,7 +103,7 @@ class MlflowSqliteReader(Reader):
             path = items[len(out)][0].path
             group: list[ReadOutcome] = []
             fingerprint = self.fingerprint(items[len(out)][0])
-            before = _state(path) if _idle_wal(path) else None
+            before = snapshot(path) if idle_wal(path) else None
             try:
                 conn = connect_ro(path)
             except SourceError as exc:
@@ -180,7 +123,7 @@ class MlflowSqliteReader(Reader):
             finally:
                 if conn is not None:
                     conn.close()
-            if before is not None and before != _state(path):
+            if before is not None and before != snapshot(path):
                 changed = str(IncompleteRead(path, "the database changed while it was read; read again"))
                 group = [(None, fingerprint, changed) for _ in group]
             out += group

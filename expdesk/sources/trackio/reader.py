@@ -29,6 +29,7 @@ from expdesk.core.entities import RunRef, RunUpdate, Status
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.safefile import loads
 from expdesk.sources.base import Reader
+from expdesk.sources.common import sqlite_ro
 from expdesk.sources.common.values import flatten
 from expdesk.sources.trackio import _sqlite, identity, schema
 from expdesk.sources.trackio.artifacts import read_artifacts
@@ -88,14 +89,7 @@ class TrackioReader(Reader):
         return [RunRef(self.format, path, root, native_id=i, store=path) for i in ids]
 
     def fingerprint(self, ref: RunRef) -> str:
-        parts = []
-        for suffix in ("", "-wal"):
-            try:
-                st = os.stat(f"{ref.path}{suffix}")
-                parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
-            except OSError:
-                parts.append("-")
-        return "|".join(parts)
+        return sqlite_ro.fingerprint(ref.path)
 
     def read(self, ref: RunRef, cursor: dict[str, Any] | None) -> RunUpdate:
         for _attempt in range(READ_ATTEMPTS):
