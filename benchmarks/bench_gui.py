@@ -357,6 +357,7 @@ def main() -> int:
             app, [lambda: hbar.setValue(hbar.value() + step) for _ in range(300)], window, meter
         )
         report(f"horizontal scroll over {window.model.columnCount():,} cols", frames, gaps, meter)
+        # filters in the language, typed into the filter bar as a user does (applied on its own signal)
         exprs = ['name ~ "run-0[0-4]"', "params.p0001 < 0.05", "metrics.m0002/loss.min < 0.2", "starred", ""]
 
         def set_filter(expr: str) -> Callable[[], None]:

@@ -1,6 +1,10 @@
 """Filter + sort over a synthetic index: 10,000 runs x 50 params x 20 metrics (default). Prints median ms.
 
-    python -m benchmarks.bench_query [--runs 10000] [--points 16] [--repeat 9] [--db PATH]
+    python -m benchmarks.bench_query [--runs 10000] [--points 16] [--repeat 9] [--db PATH] [--joined 0.05]
+
+`--joined F`: a fraction F of the runs are training jobs of three parts, as the lightning-hydra-template
+writes them (a Hydra job folder with the config, a Lightning CSV and a TensorBoard version folder inside it
+with the metrics, the same series in both), so filters and sorts go through joined runs' merged rows.
 
 The DB is built once per --db path (reused when it exists with the same shape) through the writer, exactly
 as the indexer writes it. Timed: compile + `IndexReader.run_keys(where, params, order)` end to end.
@@ -44,7 +48,7 @@ QUERIES: list[tuple[str, str, str]] = [
 ]
 
 
-def build(path: Path, runs: int, n_params: int, n_metrics: int, points: int) -> None:
+def build(path: Path, runs: int, n_params: int, n_metrics: int, points: int, joined: float = 0.0) -> None:
     rng = np.random.default_rng(0)
     statuses = [Status.FINISHED, Status.FAILED, Status.RUNNING, Status.KILLED]
     with Index(path) as index:
@@ -66,10 +70,38 @@ def build(path: Path, runs: int, n_params: int, n_metrics: int, points: int) -> 
                 tags={"stage": str(rng.choice(["prod", "dev"]))},
                 metrics=metrics,
             )
-            ref = RunRef("synthetic", Path(f"/bench/run-{i:05d}"), Path("/bench"), native_id=str(i))
-            pending.append(
-                index.writer.submit(lambda c, ref=ref, u=update: store.apply_update(c, ref, u, None))
-            )
+            every = round(1 / joined) if joined else 0
+            if every and i % every == 0:
+                # one job, three parts: the config in the Hydra folder, the metrics from both loggers
+                job = Path(f"/bench/job-{i:05d}")
+                head = RunUpdate(
+                    name=update.name,
+                    status=update.status,
+                    start_time=update.start_time,
+                    end_time=update.end_time,
+                    params=params,
+                    tags=update.tags,
+                )
+                parts = [
+                    (RunRef("hydra", job, Path("/bench")), head),
+                    (RunRef("lightning", job / "csv" / "version_0", Path("/bench")),
+                     RunUpdate(metrics=metrics, params={"opt": params["opt"]})),
+                    (RunRef("tensorboard", job / "tensorboard" / "version_0", Path("/bench")),
+                     RunUpdate(metrics=[Series(m.key, m.steps, m.values, m.timestamps) for m in metrics])),
+                ]  # fmt: skip
+            else:
+                parts = [
+                    (
+                        RunRef("synthetic", Path(f"/bench/run-{i:05d}"), Path("/bench"), native_id=str(i)),
+                        update,
+                    )
+                ]
+            for ref, part in parts:
+                pending.append(
+                    index.writer.submit(
+                        lambda c, ref=ref, u=part: store.apply_update(c, ref, u, None), {ref.key}
+                    )
+                )
         for fut in pending:
             fut.result()
 
@@ -93,13 +125,14 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=16, help="points per metric")
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--db", type=Path, default=None, help="keep the built DB here (default: a temp dir)")
+    ap.add_argument("--joined", type=float, default=0.0, help="fraction of runs that are 3-part jobs")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         shape = f"{args.runs}x{args.params}x{args.metrics}x{args.points}"
         path = args.db or Path(tmp) / f"bench-{shape}.sqlite"
         if not path.exists():
             start = time.perf_counter()
-            build(path, args.runs, args.params, args.metrics, args.points)
+            build(path, args.runs, args.params, args.metrics, args.points, args.joined)
             print(f"built {shape} (runs x params x metrics x points) in {time.perf_counter() - start:.1f} s")
         with IndexReader(path) as reader:
             print(f"{'query':<28} {'matches':>8} {'median ms':>10}")

@@ -13,7 +13,16 @@ Importing it loads no Qt; pandas is imported when a frame is first asked for. do
 """
 
 from expdesk.api.errors import LookupKeyError
-from expdesk.api.records import Artifact, IndexSummary, Lineage, LineageLink, MediaSeries, MetricSummary, Run
+from expdesk.api.records import (
+    Artifact,
+    IndexSummary,
+    Lineage,
+    LineageLink,
+    MediaSeries,
+    MetricSummary,
+    Part,
+    Run,
+)
 from expdesk.api.values import ParamValue
 from expdesk.api.workspace import Workspace, open
 from expdesk.core.errors import ExpdeskError
@@ -33,6 +42,7 @@ __all__ = [
     "MetricSummary",
     "NotAnIndex",
     "ParamValue",
+    "Part",
     "Run",
     "Workspace",
     "open",

@@ -40,8 +40,20 @@ def fetch(reader: IndexReader, keys: Sequence[str]) -> RunsColumns:
         queries.run_columns(reader, keys),
         queries.param_columns(reader, keys),
         queries.tag_columns(reader, keys),
-        queries.metric_last_columns(reader, keys),
+        with_finals(queries.metric_last_columns(reader, keys), queries.metric_final_columns(reader, keys)),
     )
+
+
+def with_finals(
+    lasts: dict[str, tuple[np.ndarray, np.ndarray]], finals: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The metric columns: `<name>` is the last value, `<name>.final` the value the run reported as its
+    result (issue 23), named like the filter's `metrics.<name>.final`. A logged metric whose name is
+    `<name>.final` keeps its column; that run's reported final stays on `Workspace.run(key).metrics`."""
+    out = dict(lasts)
+    for name, column in finals.items():
+        out.setdefault(f"{name}.final", column)
+    return dict(sorted(out.items()))
 
 
 @dataclass(frozen=True)
@@ -124,7 +136,7 @@ class RunsCache:
             self._kept = None
             if len(keys) < CACHE_FROM:
                 return fetch(reader, keys)
-            everything = queries.matching_keys(reader, deleted=None)
+            everything = queries.matching_keys(reader, deleted=None, hidden=None)
             if len(keys) * 2 < len(everything):
                 return fetch(reader, keys)  # a filtered pull: reading every run would cost it more
             self._kept = _kept(fetch(reader, everything))

@@ -53,6 +53,27 @@ class MetricSummary:
     argmax_step: int | None
     nan_count: int
     last_time: datetime | None
+    #: the value the run reported as its result (a Trainer's `*_results.json`, a DVC stage's metrics file, a
+    #: W&B summary), which can differ from `last` (e.g. the reloaded best model's evaluation); None when the
+    #: run reported none. A reported key with no series has `count` 0 and only a `final`.
+    final: float | None = None
+    final_source: str | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a run (issue 23): what one tool logged of the training job, in one folder. A job logged
+    by several tools at once (Hydra's config, Lightning's CSV and TensorBoard loggers, W&B) is one run of
+    several parts; a run read by one tool is its own only part (`rule` "alone"). `rule` and `evidence` say
+    why the part was joined (docs/joins.md); `label` tags the part's values where parts disagree."""
+
+    key: str
+    format: str
+    path: str
+    native_id: str | None
+    label: str
+    rule: str
+    evidence: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -131,6 +152,8 @@ class Run:
     note: str = ""
     labels: tuple[str, ...] = ()
     info: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: the parts the run was joined from, head first (its key is the head's); one part for a run of one tool
+    parts: tuple[Part, ...] = ()
     _workspace: HistorySource | None = field(default=None, repr=False, compare=False)
 
     def history(
@@ -219,6 +242,12 @@ def _run_html(run: Run) -> str:
         if label == "status" or value is not None
     )
     parts = [f"<div><strong>{title}</strong>", f"{TABLE}{rows}</table>"]
+    if len(run.parts) > 1:
+        part_rows = ((p.label, p.path, p.rule) for p in run.parts)
+        parts.append(
+            f"<details><summary>parts ({len(run.parts)}: one training job)</summary>"
+            f"{table(part_rows, ('part', 'folder', 'joined by'), len(run.parts))}</details>"
+        )
     if run.error:
         parts.append(f'<div style="color:#b00">could not be read fully: {esc(run.error)}</div>')
     if run.unread:
@@ -229,10 +258,11 @@ def _run_html(run: Run) -> str:
     parts.append(mapping_table("params", run.params))
     parts.append(mapping_table("tags", run.tags))
     if run.metrics:
-        metric_rows = ((k, m.count, m.last, m.min, m.max) for k, m in run.metrics.items())
+        metric_rows = ((k, m.count, m.last, m.min, m.max, m.final) for k, m in run.metrics.items())
         parts.append(
             f"<details open><summary>metrics ({len(run.metrics)})</summary>"
-            f"{table(metric_rows, ('metric', 'points', 'last', 'min', 'max'), len(run.metrics))}</details>"
+            f"{table(metric_rows, ('metric', 'points', 'last', 'min', 'max', 'final'), len(run.metrics))}"
+            "</details>"
         )
     if run.artifacts:
         artifact_rows = ((a.path, f"{a.size:,} B") for a in run.artifacts)

@@ -12,6 +12,7 @@ from expdesk.api.records import (
     LineageLink,
     MediaSeries,
     MetricSummary,
+    Part,
     Run,
 )
 from expdesk.api.values import typed_value, utc_datetime
@@ -31,6 +32,8 @@ def _summary(s: queries.SeriesSummary) -> MetricSummary:
         argmax_step=s.argmax_step,
         nan_count=s.nan_count,
         last_time=None if s.last_timestamp is None else utc_datetime(s.last_timestamp / 1000.0),
+        final=s.final,
+        final_source=s.final_source,
     )
 
 
@@ -88,5 +91,17 @@ def build_run(workspace: HistorySource, reader: IndexReader, key: str) -> Run:
         note=doc.get("note") or "",
         labels=tuple(doc.get("labels", ())),
         info=MappingProxyType(dict(doc.get("info") or {})),
+        parts=tuple(
+            Part(
+                p["key"],
+                p["format"],
+                p["path"],
+                p["native_id"],
+                p["label"],
+                p["rule"],
+                MappingProxyType(dict(p["evidence"])),
+            )
+            for p in doc.get("parts", ())
+        ),
         _workspace=workspace,
     )

@@ -161,6 +161,7 @@ class Workspace:
         where: str | None = None,
         sort: str | Sequence[str] | None = None,
         deleted: bool | None = False,
+        hidden: bool | None = False,
     ) -> pd.DataFrame:
         """One row per run, indexed by run key: `name experiment format status stale deleted start_time
         end_time path native_id parent error`, then `params.<name>`, `tags.<name>` and `metrics.<name>` (the
@@ -170,7 +171,8 @@ class Workspace:
         `where` and `sort` are the filter and sort language of `expdesk runs --where/--sort` (e.g.
         `where="params.lr < 1e-3 and status != failed"`, `sort="-metrics.val_loss.min"`); a bad one raises
         `expdesk.FilterError` with the CLI's message. Newest first without `sort`. `deleted`: False = runs
-        not deleted in their tool, True = only deleted runs, None = both. Every run's columns are kept
+        not deleted in their tool, True = only deleted runs, None = both; `hidden` the same for runs hidden
+        in the window (Delete), which the runs table and `expdesk runs` leave out too. Every run's columns are kept
         while the index is unchanged, so later calls cost their filter and little else."""
         from expdesk.api import frames
         from expdesk.index.filter import compile_filter, compile_sort
@@ -183,7 +185,7 @@ class Workspace:
 
         def work(reader: IndexReader) -> pd.DataFrame:
             with queries.snapshot(reader):
-                keys = queries.matching_keys(reader, where_sql, params, order_sql, deleted)
+                keys = queries.matching_keys(reader, where_sql, params, order_sql, deleted, hidden)
                 found = self._runs_cache.columns(reader, keys, self.stale_after)
             return frames.runs_frame(found.runs, found.params, found.tags, found.metrics)
 

@@ -22,8 +22,9 @@ from expdesk.bundle import bagit
 from expdesk.bundle.bagit import Digest, digest_bytes
 from expdesk.bundle.card import render_card
 from expdesk.bundle.crate import build_crate
-from expdesk.bundle.model import UNSAFE_FORMATS, choose_model, flavor_unsafe, mlflow_model_meta, sniff
+from expdesk.bundle.model import UNSAFE_FORMATS, flavor_unsafe, mlflow_model_meta, sniff
 from expdesk.bundle.names import canonical_json, is_safe_relpath, safe_relpath, slug
+from expdesk.bundle.parts_model import choose_run_model
 from expdesk.bundle.prov import lineage_document, prov_document
 from expdesk.bundle.runfiles import build_run_folder, folder_name
 from expdesk.bundle.zipdet import ZipEntry, bytes_chunks, write_zip
@@ -158,7 +159,8 @@ def plan_bundle(
     if focus is None:
         raise UsageError(f"no run {key} in the index")
     report(0, 5, "choosing the model files")
-    choice = choose_model(catalog, focus, options.artifact, options.with_training_state)
+    # a joined run's model comes from the part whose tool knows it (see parts_model)
+    choice = choose_run_model(catalog, focus, options.artifact, options.with_training_state)
     report(1, 5, "tracing the ancestry")
     graph = LineageBuilder(catalog, hashes, options.lineage).build(key, up=True, down=False)
     order = graph.ancestors()

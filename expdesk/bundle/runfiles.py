@@ -86,6 +86,9 @@ def metrics_csv(reader: IndexReader, key: str) -> tuple[bytes, dict[str, Any]]:
         elif steps.size:
             entry["all_nan"] = True  # every point is NaN: no min or max exists (left out, not null)
         summary[name] = entry
+    # what the run reported as its results (a metric's `final`), next to the summaries of its points
+    for name, final in reader.metric_finals(key).items():
+        summary.setdefault(name, {"count": 0, "nan_count": 0})["final"] = repr(final)
     return "".join(lines).encode("utf-8"), {
         "final_rule": FINAL_RULE,
         "values_as": "Python repr strings ('nan', 'inf', '-inf', '-0.0' literal)",

@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "expdesk.cli.watch",
     "expdesk.cli.remote",
     "expdesk.cli.media",
+    "expdesk.cli.parts",
     "expdesk.cli.report",
 ]
 

@@ -29,6 +29,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     with open_index(args) as index:
         report = index.index(args.paths, progress=progress, force=args.force)
+        with index.reader() as reader:
+            runs = len(reader.runs_of(report.keys))
         if servers:
             from expdesk.remote.browse import index_servers
 
@@ -40,6 +42,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             f"{report.found} runs found, {report.read} read, {report.unchanged} unchanged, "
             f"{len(report.errors)} with errors, {len(report.unread)} with files not read, "
             f"{len(report.gone)} gone ({report.seconds:.2f} s)"
+            # one training job read from several tools' folders is one run (docs/joins.md)
+            + (f"; the {report.found} found make {runs} runs" if runs < report.found else "")
         )
         for path, message in report.errors:
             print(f"  error: {message}" if path in message else f"  error: {path}: {message}")
@@ -63,13 +67,17 @@ def print_runs_table(runs: list[dict[str, Any]]) -> None:
         name = r["name"] or ""
         if r["deleted"]:
             name += " (deleted)"
+        if r.get("hidden"):
+            name += " (hidden)"
+        formats = r.get("formats") or [r["format"]]
+        fmt = r["format"] + (f"+{len(formats) - 1}" if len(formats) > 1 else "")
         print(
-            f"{r['key']:<16}  {r['format']:<13} {status:<11} {start:<19}  {_short(r['experiment'], 22):<22} "
+            f"{r['key']:<16}  {_short(fmt, 13):<13} {status:<11} {start:<19}  {_short(r['experiment'], 22):<22} "
             f"{_short(name, 60)}"
         )
     print(
         f"\n{len(runs)} runs   (* stale: says running but no sign of life; ! could not be read fully: "
-        f"see `expdesk show KEY`)"
+        f"see `expdesk show KEY`; +N: N more tools joined into the run)"
     )
 
 
@@ -85,14 +93,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 where_sql, params = compile_filter(args.where)
             if args.sort:
                 order_sql = compile_sort(args.sort)
-        kwargs: dict[str, Any] = {
-            "include_deleted": args.all,
-            "where_sql": where_sql,
-            "params": tuple(params),
-        }
-        if order_sql:
-            kwargs["order_sql"] = order_sql
-        runs = reader.runs_json(reader.run_keys(**kwargs))
+        from expdesk.index.column_queries import matching_keys
+
+        # what the window lists (not deleted in the tool, not hidden by the user); --all: everything
+        everything = None if args.all else False
+        keys = matching_keys(reader, where_sql, params, order_sql, deleted=everything, hidden=everything)
+        runs = reader.runs_json(keys)
     if args.json:
         json.dump([public_json(r) for r in runs], sys.stdout, indent=1, ensure_ascii=False, allow_nan=False)
         print()
@@ -103,6 +109,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     with open_reader(args) as reader:
+        if args.part:
+            part = reader.resolve_part(args.run)
+            out = public_json(reader.parts_json([part])[0])
+            json.dump(out, sys.stdout, indent=1, ensure_ascii=False, allow_nan=False)
+            print()
+            return 0
         key = reader.resolve(args.run)
         run = reader.run_json(key, history=args.history)
     if args.json:
@@ -141,6 +153,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"\nnot read ({len(run['unread'])}):")
         for item in run["unread"]:
             print(f"  {item['path']}: {item['reason']}")
+    if len(run["parts"]) > 1 or run.get("join_notes"):
+        print("\nparts:")
+        for part in run["parts"]:
+            how = "" if part["rule"] in ("head", "alone") else f"  ({part['rule']})"
+            print(f"  {part['key']}  {part['label']:<22} {part['path']}{how}")
+        for note in run.get("join_notes", []):
+            print(f"  note: {note}")
     for title, mapping in (("params", run["params"]), ("tags", run["tags"])):
         if mapping:
             print(f"\n{title}:")
@@ -148,10 +167,14 @@ def cmd_show(args: argparse.Namespace) -> int:
             for k, v in mapping.items():
                 print(f"  {_short(k, 40):<{width}}  {_short(v, 100)}")
     if run["metrics"]:
-        print("\nmetrics:                                   count   last          min           max")
+        print(
+            "\nmetrics:                                   count   last          min           max"
+            "           final"
+        )
         for k, m in run["metrics"].items():
             print(
-                f"  {_short(k, 40):<40} {m['count']:>6}   {_fmt(m['last']):<13} {_fmt(m['min']):<13} {_fmt(m['max'])}"
+                f"  {_short(k, 40):<40} {m['count']:>6}   {_fmt(m['last']):<13} {_fmt(m['min']):<13}"
+                f" {_fmt(m['max']):<13} {_fmt(m.get('final'))}"
             )
             if args.history:
                 for p in m["history"]:
@@ -214,7 +237,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("runs", help="list indexed runs")
-    p.add_argument("--all", action="store_true", help="include runs deleted in their tool")
+    p.add_argument(
+        "--all", action="store_true", help="include runs deleted in their tool and runs hidden in the window"
+    )
     p.add_argument("--json", action="store_true", help="a JSON list of run objects")
     p.add_argument("--where", metavar="EXPR", help="filter, e.g. 'params.lr < 1e-3 and status != failed'")
     p.add_argument("--sort", metavar="KEY", help="sort key, e.g. metrics.val_loss.min or -start_time")
@@ -227,5 +252,6 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--history", action="store_true", help="include every metric point")
     p.add_argument("--info", action="store_true", help="with --json: include tool-specific details")
+    p.add_argument("--part", action="store_true", help="RUN is a part's key: show it as its reader read it")
     db_arg(p)
     p.set_defaults(func=cmd_show)

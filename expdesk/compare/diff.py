@@ -70,7 +70,7 @@ def _same(a: Cell, b: Cell) -> bool:
 class DiffRow:
     section: str  # "attr" | "param" | "tag" | "metric"
     key: str
-    stat: str | None  # metric rows: "last", "min", "max" or "@step N"
+    stat: str | None  # metric rows: "last", "min", "max", "final" or "@step N"
     cells: tuple[Cell, ...]
     same: bool
     direction: Direction = Direction.NONE
@@ -156,11 +156,14 @@ def build_diff(
             rows.append(_row(section, key, None, cells))
     for metric in _union(r.get("metrics") or {} for r in runs):
         direction = overrides.get(metric) or infer_direction(metric)
-        for stat in stats:
-            cells = []
-            for r in runs:
-                summary = (r.get("metrics") or {}).get(metric)
-                cells.append(MISSING if summary is None else _number_cell(summary.get(stat)))
+        summaries = [(r.get("metrics") or {}).get(metric) for r in runs]
+        # a reported result is a row next to last/min/max, for the metrics some run reported one for (a
+        # result with no series, e.g. `eval_samples`, is that row alone)
+        reported = any(s is not None and "final" in s for s in summaries)
+        for stat in (*stats, "final") if reported and "final" not in stats else stats:
+            cells = [MISSING if s is None else _number_cell(s.get(stat)) for s in summaries]
+            if reported and stat != "final" and not any(c.present for c in cells):
+                continue
             rows.append(_row("metric", metric, stat, cells, direction))
         if at_step is not None and values_at_step is not None:
             per_run = values_at_step.get(metric, {})

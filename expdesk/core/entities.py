@@ -132,6 +132,15 @@ class Link:
     evidence: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class Final:
+    """A value the run reported as its result (HF `*_results.json`, a DVC metrics file, a W&B summary): the
+    metric's `final`, next to the last logged point. `source` is the file or record it was read from."""
+
+    value: float
+    source: str
+
+
 @dataclass
 class RunUpdate:
     """Everything a reader learnt about a run in one read.
@@ -165,6 +174,8 @@ class RunUpdate:
     #: files of the run that look like metrics or params but could not be read: (path relative to the run
     #: folder, POSIX separators; reason). Nothing is dropped in silence: what is not read is said here.
     unread: list[tuple[str, str]] = field(default_factory=list)
+    #: reported results by metric key (complete on every read, like params); a key may have no series
+    finals: dict[str, Final] = field(default_factory=dict)
     error: str | None = None
     cursor: dict[str, Any] = field(default_factory=dict)  # JSON-able; handed back on the next read
 

@@ -18,6 +18,7 @@ import yaml
 
 from expdesk.core.codec import param_str
 from expdesk.core.errors import IncompleteRead, SourceError, UnsafePath
+from expdesk.core.lfs import LfsPointer, refuse_pointer
 
 #: refuse YAML documents bigger than this (a 50 MB config is an attack or a mistake, not a config)
 MAX_YAML_BYTES = 8 * 1024 * 1024
@@ -131,6 +132,12 @@ def open_regular(path: Path | str, lstat: os.stat_result | None = None) -> tuple
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise UnsafePath(path, "not a regular file")
+    try:
+        # a clone without its LFS objects: the file is a pointer, and saying so beats "invalid JSON"
+        refuse_pointer(fd, st.st_size, path)
+    except LfsPointer:
+        os.close(fd)
+        raise
     return fd, st
 
 

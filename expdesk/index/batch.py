@@ -19,11 +19,12 @@ from typing import Any
 
 from expdesk.core.entities import RunRef, RunUpdate, Series
 from expdesk.index import bulk, store
+from expdesk.index.finals import FINALS_INSERT, final_rows
 from expdesk.index.media_store import apply_media, delete_media
 from expdesk.index.store import PreparedSeries
 
 #: each run's rows are removed before its new rows go in (the run's whole small state is replaced)
-_OWNED_TABLES = ("params", "tags", "artifacts", "files", "links")
+_OWNED_TABLES = ("params", "tags", "artifacts", "files", "links", "finals")
 
 _UPSERT_RUN = (
     "INSERT INTO runs (key, format, path, root, store, native_id, first_seen, name, experiment, status,"
@@ -185,11 +186,12 @@ def _apply_all(conn: sqlite3.Connection, entries: Sequence[Entry]) -> None:
         conn.executemany(f"DELETE FROM {table} WHERE run_key=?", keys)
     # an unreadable run's reason replaces what an earlier read listed as not read (store.record_error)
     conn.executemany("DELETE FROM unread WHERE run_key=?", [(e.key,) for e in entries])
-    params, tags, artifacts, files, links, unread = [], [], [], [], [], []
+    params, tags, artifacts, files, links, unread, finals = [], [], [], [], [], [], []
     for e in read:
         u, k = e.update, e.key
         assert u is not None
         params += [(k, name, v, store._num(v)) for name, v in u.params.items()]
+        finals += final_rows(k, u.finals)
         unread += [(k, path, reason) for path, reason in store.unread_rows(u.unread)]
         tags += [(k, name, v) for name, v in u.tags.items()]
         artifacts += [(k, a.path, a.size, a.mtime_ns) for a in u.artifacts]
@@ -214,6 +216,7 @@ def _apply_all(conn: sqlite3.Connection, entries: Sequence[Entry]) -> None:
         "INSERT INTO links (run_key, rule, target_native_id, target_path, evidence) VALUES (?,?,?,?,?)", links
     )
     conn.executemany("INSERT INTO unread (run_key, path, reason) VALUES (?,?,?)", unread)
+    conn.executemany(FINALS_INSERT, finals)
     _apply_series(conn, read)
     _apply_media(conn, read)
 

@@ -7,7 +7,9 @@ arrays (position, name code, value) that `json.loads` parses in C; numpy groups 
 object per row on the way, and no GROUP BY: sorting every value by name cost SQLite more than the rest.
 
 Values come back as recorded (text for params and tags, the exact last value for metrics); turning them into
-typed DataFrame columns is the API's job. Callers that combine several of these wrap them in `snapshot`, so
+typed DataFrame columns is the API's job. They are runs' values, not parts' (issue 23): `run_rows` has one row
+per run, and `run_params`/`run_tags`/`run_metrics` hold a joined run's merged values, as `expdesk runs` reads
+them; a part's key given to `find_runs` means the run it is a part of. Callers that combine several of these wrap them in `snapshot`, so
 the columns describe one state of the index even while the writer commits.
 """
 
@@ -23,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from expdesk.core.codec import unpack_exact
+from expdesk.index.finals import unpack as unpack_final
 from expdesk.index.reader import IndexReader
 from expdesk.index.stale import is_stale
+from expdesk.index.table import only_hidden, only_shown
 
 #: `expdesk.core.codec.pack_exact`'s layout: (last, min, max) as little-endian doubles, 24 bytes
 _EXACT_DTYPE = np.dtype("<f8")
@@ -80,21 +84,27 @@ def matching_keys(
     params: Sequence[object] = (),
     order_sql: str | None = None,
     deleted: bool | None = False,
+    hidden: bool | None = False,
 ) -> list[str]:
     """Keys of the runs a compiled filter matches, in a compiled sort's order (newest first without one),
     runs gone from disk left out. `deleted`: False = runs not deleted in their tool (what `expdesk runs`
-    lists), True = only the deleted ones, None = both (`expdesk runs --all`)."""
+    lists), True = only the deleted ones, None = both (`expdesk runs --all`). `hidden` likewise for runs
+    the user hid in the window (Delete): False = not hidden, as the runs table lists them."""
     if deleted is True:
         where_sql = f"r.deleted = 1 AND ({where_sql})" if where_sql else "r.deleted = 1"
+    if hidden is False:
+        where_sql, params = only_shown(where_sql, tuple(params))
+    elif hidden is True:
+        where_sql, params = only_hidden(where_sql, tuple(params))
     if order_sql:
         return reader.run_keys(deleted is not False, where_sql, tuple(params), order_sql)
     return reader.run_keys(deleted is not False, where_sql, tuple(params))
 
 
 def run_columns(reader: IndexReader, keys: Sequence[str]) -> RunColumns:
-    """The `runs` fields of `keys`, in their order."""
+    """The run fields of `keys`, in their order (a joined run's are the job's: `run_rows`)."""
     fields = ", ".join("r." + f.strip() for f in _RUN_FIELDS.split(","))
-    sql = f"SELECT w.value, {fields} FROM json_each(?) w JOIN runs r ON r.key = w.value ORDER BY w.key"
+    sql = f"SELECT w.value, {fields} FROM json_each(?) w JOIN run_rows r ON r.key = w.value ORDER BY w.key"
     cursor = reader.conn.cursor()
     cursor.row_factory = None  # plain tuples: zip(*rows) turns them into columns in C
     try:
@@ -137,15 +147,32 @@ class TextColumn:
     texts: list[str]
 
 
-#: the keys asked for, with their positions (`json_each` numbers array elements from 0)
-_WANTED = "w(run_key, pos) AS MATERIALIZED (SELECT value, key FROM json_each(?))"
+#: the keys asked for, with their positions (`json_each` numbers array elements from 0), and whether each is
+#: a joined run (whose values are in the `joined_*` tables, not in its head part's rows). Bulk reads pick the
+#: table per run here rather than through the `run_*` views: a view's UNION ALL cannot use the per-part
+#: tables' indexes for DISTINCT keys, which made a cold `runs()` several times slower at 10k runs.
+_WANTED = (
+    "w(run_key, pos, joined) AS MATERIALIZED (SELECT value, key,"
+    " EXISTS (SELECT 1 FROM joined_runs j WHERE j.key = value) FROM json_each(?))"
+)
 
 
-def _names_sql(table: str) -> str:
-    """Every distinct key of `table`, numbered in sort order (a key's code is its index in that order)."""
+def _names_sql(table: str, joined_table: str) -> str:
+    """Every distinct key of a per-part table and its joined table, numbered in sort order (a key's code
+    is its index in that order; a key no wanted run has is numbered and never used)."""
     return (
         f"names(key, code) AS MATERIALIZED (SELECT key, row_number() OVER (ORDER BY key) - 1"
-        f" FROM (SELECT DISTINCT key FROM {table}))"
+        f" FROM (SELECT key FROM {table} UNION SELECT key FROM {joined_table}))"
+    )
+
+
+def _rows_sql(table: str, joined_table: str, columns: str, where: str = "1") -> str:
+    """`rows(pos, key, ...)`: the wanted runs' rows of a per-part table (runs of one part) and of its joined
+    table (joined runs), `columns` taken from either as `v`."""
+    return (
+        f"rows AS (SELECT w.pos AS pos, v.key AS key, {columns} FROM w JOIN {table} v ON v.run_key = w.run_key"
+        f" WHERE NOT w.joined AND {where} UNION ALL SELECT w.pos, v.key, {columns} FROM w"
+        f" JOIN {joined_table} v ON v.run_key = w.run_key WHERE w.joined AND {where})"
     )
 
 
@@ -161,12 +188,12 @@ def _split(names: list[str], positions: np.ndarray, codes: np.ndarray) -> list[t
 def _text_columns(reader: IndexReader, table: str, keys: Sequence[str]) -> dict[str, TextColumn]:
     # One statement, no GROUP BY: sorting every value by name in SQLite cost more than the rest together.
     # The rows arrive as three JSON arrays (position, name code, text), parsed in C; numpy groups them.
-    alias = table[0]
     sql = (
-        f"WITH {_WANTED}, {_names_sql(table)}"
+        f"WITH {_WANTED}, {_names_sql(table, 'joined_' + table)},"
+        f" {_rows_sql(table, 'joined_' + table, 'v.value AS value')}"
         " SELECT (SELECT json_group_array(key) FROM (SELECT key FROM names ORDER BY code)),"
-        f" json_group_array(w.pos), json_group_array(n.code), json_group_array({alias}.value)"
-        f" FROM w JOIN {table} {alias} ON {alias}.run_key = w.run_key JOIN names n ON n.key = {alias}.key"
+        " json_group_array(r.pos), json_group_array(n.code), json_group_array(r.value)"
+        " FROM rows r JOIN names n ON n.key = r.key"
     )
     with reader.snapshot():
         row = reader.conn.execute(sql, (_keys_json(keys),)).fetchone()
@@ -197,16 +224,17 @@ def metric_last_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, t
     The last value is exact: the `exact` blob keeps NaN and -0.0, which SQLite REAL columns lose. The blobs
     arrive concatenated as one hex string (one `bytes.fromhex`, one `np.frombuffer`), not row by row."""
     sql = (
-        f"WITH {_WANTED}, {_names_sql('series')}"
+        f"WITH {_WANTED}, {_names_sql('series', 'joined_metrics')},"
+        f" {_rows_sql('series', 'joined_metrics', 'v.exact AS exact', f'v.count > 0 AND length(v.exact) = {_EXACT_SIZE}')}"
         " SELECT (SELECT json_group_array(key) FROM (SELECT key FROM names ORDER BY code)),"
-        " json_group_array(w.pos), json_group_array(n.code), group_concat(hex(s.exact), '')"
-        " FROM w JOIN series s ON s.run_key = w.run_key JOIN names n ON n.key = s.key"
-        f" WHERE s.count > 0 AND length(s.exact) = {_EXACT_SIZE}"
+        " json_group_array(r.pos), json_group_array(n.code), group_concat(hex(r.exact), '')"
+        " FROM rows r JOIN names n ON n.key = r.key"
     )
     # rows written before the exact blob existed: their REAL column (few, if any)
+    legacy_where = f"v.count > 0 AND (v.exact IS NULL OR length(v.exact) != {_EXACT_SIZE})"
     legacy_sql = (
-        f"WITH {_WANTED} SELECT w.pos, s.key, s.last FROM w JOIN series s ON s.run_key = w.run_key"
-        f" WHERE s.count > 0 AND (s.exact IS NULL OR length(s.exact) != {_EXACT_SIZE})"
+        f"WITH {_WANTED}, {_rows_sql('series', 'joined_metrics', 'v.last AS last', legacy_where)}"
+        " SELECT pos, key, last FROM rows"
     )
     wanted = _keys_json(keys)
     with reader.snapshot():
@@ -226,6 +254,33 @@ def metric_last_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, t
     return dict(sorted(out.items()))
 
 
+def metric_final_columns(
+    reader: IndexReader, keys: Sequence[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Metric name (sorted) -> (positions int64, final float64) for the runs of `keys` that reported a
+    result for it (issue 23's `final`: a Trainer's `*_results.json`, a DVC stage's metrics file, a W&B
+    summary), exactly as reported (NaN and -0.0 kept)."""
+    rows = reader.conn.execute(
+        f"WITH {_WANTED}, rows AS (SELECT w.pos AS pos, v.key AS key, v.exact AS exact FROM w"
+        " JOIN finals v ON v.run_key = w.run_key WHERE NOT w.joined UNION ALL SELECT w.pos, v.key, v.final_exact"
+        " FROM w JOIN joined_metrics v ON v.run_key = w.run_key WHERE w.joined AND v.final_exact IS NOT NULL)"
+        " SELECT pos, key, exact FROM rows ORDER BY key, pos",
+        (_keys_json(keys),),
+    ).fetchall()
+    grouped: dict[str, tuple[list[int], list[float]]] = {}
+    for pos, name, blob in rows:
+        value = unpack_final(blob)
+        if value is None:
+            continue
+        positions, values = grouped.setdefault(name, ([], []))
+        positions.append(pos)
+        values.append(value)
+    return {
+        name: (np.array(positions, dtype=np.int64), np.array(values, dtype=np.float64))
+        for name, (positions, values) in grouped.items()
+    }
+
+
 @dataclass(frozen=True)
 class SeriesSummary:
     """Everything the index keeps about one metric of a run (no points): see `expdesk.core.summary`."""
@@ -241,19 +296,23 @@ class SeriesSummary:
     argmax_step: int | None
     nan_count: int
     last_timestamp: float | None  # ms
+    final: float | None = None  # the value the run reported as its result, when it did (issue 23)
+    final_source: str | None = None  # the file or record it came from
 
 
 def series_summaries(reader: IndexReader, run_key: str) -> list[SeriesSummary]:
     """The summaries of one run's metrics, sorted by name. Exact last/min/max (NaN, -0.0 kept); a min or
-    max of NaN (only NaN logged) and the last of an empty series are None."""
+    max of NaN (only NaN logged) and the last of an empty series are None. A reported result with no
+    series (`eval_samples`) is a summary of no points and a `final`."""
     rows = reader.conn.execute(
         "SELECT key, count, first_step, last_step, exact, last, min, max, argmin_step, argmax_step, nan_count,"
-        " last_timestamp FROM series WHERE run_key = ? ORDER BY key",
+        " last_timestamp, final_exact, final_source FROM run_metrics WHERE run_key = ? ORDER BY key",
         (run_key,),
     ).fetchall()
     out = []
     for r in rows:
         last, vmin, vmax = unpack_exact(r["exact"]) if r["exact"] else (r["last"], r["min"], r["max"])
+        final = unpack_final(r["final_exact"]) if r["final_exact"] is not None else None
         out.append(
             SeriesSummary(
                 r["key"],
@@ -267,6 +326,8 @@ def series_summaries(reader: IndexReader, run_key: str) -> list[SeriesSummary]:
                 r["argmax_step"],
                 r["nan_count"],
                 r["last_timestamp"],
+                final,
+                r["final_source"] if final is not None else None,
             )
         )
     return out
@@ -275,15 +336,17 @@ def series_summaries(reader: IndexReader, run_key: str) -> list[SeriesSummary]:
 def find_runs(reader: IndexReader, text: str, limit: int = 10) -> tuple[list[str], list[tuple[str, str]]]:
     """What `text` could mean as a run: (keys starting with it, up to `limit` + 1, an exact key first), and
     (key, why) of up to `limit` runs whose name or native id is `text` (for an error that names candidates
-    when no key matches)."""
+    when no key matches). A part's key means its run (a part is never a run of its own): the keys of parts
+    and runs are searched alike and each answers with its run's key."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     rows = reader.conn.execute(
-        "SELECT key FROM runs WHERE key LIKE ? ESCAPE '\\' ORDER BY key != ?, key LIMIT ?",
-        (escaped + "%", text, int(limit) + 1),
+        "SELECT run_key FROM part_runs WHERE part_key LIKE ? ESCAPE '\\'"
+        " ORDER BY part_key != ?, part_key LIMIT ?",
+        (escaped + "%", text, 4 * (int(limit) + 1)),  # a run's parts share its run key: room for them
     ).fetchall()
-    by_key = [r[0] for r in rows]
+    by_key = list(dict.fromkeys(r[0] for r in rows))[: int(limit) + 1]
     named = reader.conn.execute(
-        "SELECT key, CASE WHEN name = ? THEN 'name' ELSE 'native id' END FROM runs"
+        "SELECT key, CASE WHEN name = ? THEN 'name' ELSE 'native id' END FROM run_rows"
         " WHERE (name = ? OR native_id = ?) AND gone = 0 ORDER BY key LIMIT ?",
         (text, text, text, int(limit)),
     ).fetchall()
@@ -293,7 +356,7 @@ def find_runs(reader: IndexReader, text: str, limit: int = 10) -> tuple[list[str
 def run_labels(reader: IndexReader, keys: Sequence[str]) -> dict[str, tuple[str | None, str]]:
     """Key -> (name, format) of the runs of `keys` the index holds."""
     rows = reader.conn.execute(
-        "SELECT r.key, r.name, r.format FROM json_each(?) w JOIN runs r ON r.key = w.value",
+        "SELECT r.key, r.name, r.format FROM json_each(?) w JOIN run_rows r ON r.key = w.value",
         (_keys_json(keys),),
     ).fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}
@@ -305,19 +368,22 @@ def series_ids(
     """(run key, metric, series id, point count) of the series of `keys`: every metric of each run (sorted
     by name) when `metrics` is None, else the given metrics in their order, those a run lacks left out.
     Runs in the order of `keys`. The counts come from the chunks, as `IndexReader.series_concat` decodes
-    them: call both inside one `snapshot`."""
-    count = "(SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
+    them: call both inside one `snapshot`. A joined run's metrics are its own (`run_metrics`: each from the
+    part that logged it); a reported result with no points has no series."""
+    count = "(SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.series_id)"
     if metrics is None:
         sql = (
-            f"WITH {_WANTED} SELECT w.run_key, s.key, s.id, {count}"
-            " FROM w JOIN series s ON s.run_key = w.run_key ORDER BY w.pos, s.key"
+            f"WITH {_WANTED} SELECT w.run_key, s.key, s.series_id, {count}"
+            " FROM w JOIN run_metrics s ON s.run_key = w.run_key WHERE s.series_id IS NOT NULL"
+            " ORDER BY w.pos, s.key"
         )
         args: tuple[str, ...] = (_keys_json(keys),)
     else:
         sql = (
             f"WITH {_WANTED}, m(name, pos) AS MATERIALIZED (SELECT value, key FROM json_each(?))"
-            f" SELECT w.run_key, s.key, s.id, {count} FROM w CROSS JOIN m"
-            " JOIN series s ON s.run_key = w.run_key AND s.key = m.name ORDER BY w.pos, m.pos"
+            f" SELECT w.run_key, s.key, s.series_id, {count} FROM w CROSS JOIN m"
+            " JOIN run_metrics s ON s.run_key = w.run_key AND s.key = m.name WHERE s.series_id IS NOT NULL"
+            " ORDER BY w.pos, m.pos"
         )
         args = (_keys_json(keys), json.dumps(list(metrics), ensure_ascii=False))
     return [(r[0], r[1], r[2], r[3]) for r in reader.conn.execute(sql, args)]
@@ -327,7 +393,7 @@ def series_ids(
 class IndexOverview:
     """What an index holds, in a few numbers (for a notebook's summary of it)."""
 
-    runs: int  # on disk, deleted ones included
+    runs: int  # on disk, deleted ones included (a joined run once, its parts not counted)
     deleted: int
     with_errors: int
     formats: dict[str, int]
@@ -336,7 +402,7 @@ class IndexOverview:
 
 def index_overview(reader: IndexReader) -> IndexOverview:
     rows = reader.conn.execute(
-        "SELECT format, COUNT(*), SUM(deleted), SUM(error IS NOT NULL) FROM runs WHERE gone = 0"
+        "SELECT format, COUNT(*), SUM(deleted), SUM(error IS NOT NULL) FROM run_rows WHERE gone = 0"
         " GROUP BY format ORDER BY COUNT(*) DESC, format"
     ).fetchall()
     roots = [(r["path"], r["runs"], r["errors"]) for r in reader.roots()]

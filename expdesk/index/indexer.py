@@ -132,7 +132,7 @@ class Indexer:
         for root in roots:
             root = Path(os.path.abspath(root))
             seen: set[str] = set()
-            refs = list(registry.discover(root, cancelled, partial(_unreadable, report)))
+            refs = list(registry.discover(root, cancelled, unreadable=partial(_unreadable, report)))
             report.found += len(refs)
             self._read_all(refs, known, force, report, writes, seen, progress, cancelled)
             if cancelled():

@@ -63,9 +63,19 @@ def _row(r: Sequence[Any]) -> MediaRow:
     return MediaRow(*r)
 
 
+def _parts_of(reader: IndexReader, run_keys: Sequence[str]) -> dict[str, str]:
+    """part key -> run key for every part of these runs (a run of one part is its own part)."""
+    marks = ",".join("?" * len(run_keys))
+    rows = reader.conn.execute(
+        f"SELECT part_key, run_key FROM part_runs WHERE run_key IN ({marks})", tuple(run_keys)
+    ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
 def run_media(reader: IndexReader, run_key: str) -> list[dict[str, Any]]:
-    """One run's `media` entries of the run JSON (`[{"key", "kind", "steps"}]`)."""
-    return media_json(reader.conn, [run_key])[run_key]
+    """One run's `media` entries of the run JSON (`[{"key", "kind", "steps"}]`), every part's."""
+    parts = sorted(_parts_of(reader, [run_key])) or [run_key]
+    return [m for part in parts for m in media_json(reader.conn, [part])[part]]
 
 
 def media_series(reader: IndexReader, run_keys: Sequence[str]) -> list[MediaSeries]:
@@ -73,13 +83,14 @@ def media_series(reader: IndexReader, run_keys: Sequence[str]) -> list[MediaSeri
     order = {k: i for i, k in enumerate(run_keys)}
     if not run_keys:
         return []
-    marks = ",".join("?" * len(run_keys))
+    owners = _parts_of(reader, run_keys)  # a joined run's media are its parts'
+    marks = ",".join("?" * len(owners))
     cursor = reader.conn.cursor()
     cursor.row_factory = None  # tuples: a run may have 10,000 series
     cursor.execute(
-        f"SELECT id, run_key, key, kind, count FROM media_series WHERE run_key IN ({marks})", tuple(run_keys)
+        f"SELECT id, run_key, key, kind, count FROM media_series WHERE run_key IN ({marks})", tuple(owners)
     )
-    found = [MediaSeries(*r) for r in cursor]
+    found = [MediaSeries(r[0], owners[r[1]], *r[2:]) for r in cursor]
     return sorted(found, key=lambda s: (order[s.run_key], s.key, s.kind))
 
 
@@ -90,14 +101,15 @@ def runs_item_marks(reader: IndexReader, run_keys: Sequence[str]) -> tuple[np.nd
     `items_by_id` fetches the few it draws."""
     if not run_keys:
         return np.empty((0, 3), dtype=np.int64), {}
-    marks = ",".join("?" * len(run_keys))
+    parts = tuple(_parts_of(reader, run_keys))
+    marks = ",".join("?" * len(parts))
     cursor = reader.conn.cursor()
     cursor.row_factory = None  # plain tuples: a sqlite3.Row per item costs more than the query
     cursor.execute(
         "SELECT i.series_id, i.id, COALESCE(i.step, -9223372036854775808), i.error IS NOT NULL"
         " FROM media_items i JOIN media_series s ON s.id = i.series_id"
         f" WHERE s.run_key IN ({marks}) ORDER BY i.series_id, i.step, i.id",
-        tuple(run_keys),
+        parts,
     )
     table = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 4)
     errors = _errors(reader, table[table[:, 3] == 1, 1].tolist())

@@ -5,35 +5,24 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import math
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from expdesk.core.codec import unpack_exact
 from expdesk.core.errors import ExpdeskError, UsageError
-from expdesk.core.summary import json_number
+from expdesk.index import runjson
 from expdesk.index.db import open_reader
-from expdesk.index.media_store import media_json
+from expdesk.index.finals import unpack as unpack_final
+from expdesk.index.runjson import iso as iso  # re-exported: lineage records print times the same way
 from expdesk.index.sql_functions import install_functions
-from expdesk.index.stale import DEFAULT_STALE_AFTER, is_stale
+from expdesk.index.stale import DEFAULT_STALE_AFTER
+from expdesk.index.stale import is_stale as is_stale  # re-exported: tests and callers import it from here
 from expdesk.index.storage import describe
 from expdesk.index.store import decode_steps, decode_ts
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    try:
-        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 class RunBasics(NamedTuple):
@@ -61,7 +50,7 @@ class SeriesInfo:
 #: The runs table's default order: newest first, runs without a start time last (in SQLite a NULL sorts
 #: below every number, so DESC puts them last), the key breaking ties. Spelled so that no index serves it: a
 #: whole ordered list is a table scan and a sort, 2-6x faster at 100,000 runs than visiting every row
-#: through the `runs_newest_first` index (measured). `NEWEST_FIRST_INDEXED` is the same order spelled as
+#: through the `run_rows_newest_first` index (measured). `NEWEST_FIRST_INDEXED` is the same order spelled as
 #: that index is, for queries with a LIMIT, which stop after the first rows the index hands over.
 NEWEST_FIRST = "r.start_time DESC, r.key"
 NEWEST_FIRST_INDEXED = "r.start_time IS NULL, r.start_time DESC, r.key"
@@ -111,7 +100,14 @@ class IndexReader:
 
     # -- run lookup ---------------------------------------------------------------------------------
     def resolve(self, key_or_prefix: str) -> str:
-        """A run key, or a unique prefix of one."""
+        """A run key, or a unique prefix of one. A part's key (or prefix) gives the key of the run it is a
+        part of: a part is never a row of its own."""
+        part = self.resolve_part(key_or_prefix)
+        row = self.conn.execute("SELECT run_key FROM parts WHERE part_key = ?", (part,)).fetchone()
+        return row[0] if row is not None else part
+
+    def resolve_part(self, key_or_prefix: str) -> str:
+        """The key of the part (a run's own folder as one reader read it) a key or unique prefix names."""
         rows = self.conn.execute(
             "SELECT key FROM runs WHERE key LIKE ? ESCAPE '\\' LIMIT 3",
             (key_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
@@ -138,7 +134,7 @@ class IndexReader:
             clauses.append("r.deleted = 0")
         if where_sql:
             clauses.append(f"({where_sql})")
-        sql = f"SELECT r.key FROM runs r WHERE {' AND '.join(clauses)} ORDER BY {order_sql}"
+        sql = f"SELECT r.key FROM run_rows r WHERE {' AND '.join(clauses)} ORDER BY {order_sql}"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         cursor = self.conn.cursor()
@@ -149,13 +145,14 @@ class IndexReader:
             cursor.close()
 
     def all_keys(self) -> set[str]:
-        """Every run key the index holds, deleted and gone runs included."""
-        return {r[0] for r in self.conn.execute("SELECT key FROM runs")}
+        """Every run key the index holds, deleted and gone runs included (parts joined into a run are not
+        runs: their run's key stands for them)."""
+        return {r[0] for r in self.conn.execute("SELECT key FROM run_rows")}
 
     def running_activity(self) -> list[tuple[str, float]]:
         """(key, last sign of life) of every running run still on disk that has shown one."""
         rows = self.conn.execute(
-            "SELECT key, last_activity FROM runs WHERE status='running' AND gone=0"
+            "SELECT key, last_activity FROM run_rows WHERE status='running' AND gone=0"
             " AND last_activity IS NOT NULL"
         )
         return [(r[0], r[1]) for r in rows]
@@ -163,31 +160,44 @@ class IndexReader:
     # -- one run ------------------------------------------------------------------------------------
     def run_basics(self, key: str) -> RunBasics | None:
         row = self.conn.execute(
-            "SELECT format, path, root, native_id, start_time, end_time, last_activity FROM runs WHERE key = ?",
+            "SELECT format, path, root, native_id, start_time, end_time, last_activity FROM run_rows WHERE key = ?",
             (key,),
         ).fetchone()
         return None if row is None else RunBasics(*row)
 
     def series_infos(self, run_key: str) -> list[SeriesInfo]:
-        """A run's metrics, by key."""
+        """A run's metrics that have points (a reported final alone has no series), by key."""
         rows = self.conn.execute(
-            "SELECT id, key, count, nan_count FROM series WHERE run_key = ? ORDER BY key", (run_key,)
+            "SELECT series_id, key, count, nan_count FROM run_metrics WHERE run_key = ? AND series_id IS NOT NULL"
+            " ORDER BY key",
+            (run_key,),
         )
         return [SeriesInfo(*r) for r in rows]
 
     def metric_names(self, run_key: str) -> list[str]:
-        """A run's metric keys, sorted."""
-        rows = self.conn.execute("SELECT key FROM series WHERE run_key=? ORDER BY key", (run_key,))
+        """A run's metric keys that have points, sorted."""
+        rows = self.conn.execute(
+            "SELECT key FROM run_metrics WHERE run_key=? AND series_id IS NOT NULL ORDER BY key", (run_key,)
+        )
         return [r[0] for r in rows]
+
+    def metric_finals(self, run_key: str) -> dict[str, float]:
+        """The results a run reported (a metric's `final`), by metric key, exactly (NaN and -0.0 kept)."""
+        rows = self.conn.execute(
+            "SELECT key, final_exact FROM run_metrics WHERE run_key=? AND final_exact IS NOT NULL ORDER BY key",
+            (run_key,),
+        )
+        out = {r[0]: unpack_final(r[1]) for r in rows}
+        return {k: v for k, v in out.items() if v is not None}
 
     def params_of(self, run_key: str) -> dict[str, str]:
         """A run's params as recorded (text), by key."""
-        rows = self.conn.execute("SELECT key, value FROM params WHERE run_key=? ORDER BY key", (run_key,))
+        rows = self.conn.execute("SELECT key, value FROM run_params WHERE run_key=? ORDER BY key", (run_key,))
         return {r[0]: r[1] for r in rows}
 
     def tags_of(self, run_key: str) -> dict[str, str]:
         """A run's tool tags, by key."""
-        rows = self.conn.execute("SELECT key, value FROM tags WHERE run_key=? ORDER BY key", (run_key,))
+        rows = self.conn.execute("SELECT key, value FROM run_tags WHERE run_key=? ORDER BY key", (run_key,))
         return {r[0]: r[1] for r in rows}
 
     # -- run JSON -----------------------------------------------------------------------------------
@@ -195,91 +205,12 @@ class IndexReader:
         return self.runs_json([key], history)[0]
 
     def runs_json(self, keys: list[str], history: bool = False) -> list[dict[str, Any]]:
-        """Run JSON (the CLI's `--json` shape) for many runs with a handful of queries."""
-        if not keys:
-            return []
-        now = time.time()
-        out: dict[str, dict[str, Any]] = {}
-        for part in _chunks(keys, 500):
-            marks = ",".join("?" * len(part))
-            for r in self.conn.execute(f"SELECT * FROM runs WHERE key IN ({marks})", part):
-                info = json.loads(r["info"] or "{}")
-                out[r["key"]] = {
-                    "key": r["key"],
-                    "format": r["format"],
-                    "path": r["path"],
-                    "native_id": r["native_id"],
-                    "name": r["name"],
-                    "experiment": r["experiment"],
-                    "status": r["status"],
-                    "native_status": r["native_status"],
-                    "stale": is_stale(r["status"], r["last_activity"], now, self.stale_after),
-                    "deleted": bool(r["deleted"]),
-                    "start_time": iso(r["start_time"]),
-                    # where the start time came from, when the reader said (a file mtime is a last resort)
-                    "start_time_from": info.get("start_time_from"),
-                    "end_time": iso(r["end_time"]),
-                    "parent": r["parent_key"],
-                    "params": {},
-                    "tags": {},
-                    "metrics": {},
-                    "artifacts": [],
-                    "unread": [],
-                    "error": r["error"],
-                    "info": info,
-                    "gone": bool(r["gone"]),
-                }
-            for table, target in (("params", "params"), ("tags", "tags")):
-                for r in self.conn.execute(
-                    f"SELECT run_key, key, value FROM {table} WHERE run_key IN ({marks}) ORDER BY key", part
-                ):
-                    out[r[0]][target][r[1]] = r[2]
-            for r in self.conn.execute(
-                f"SELECT run_key, key, count, first_step, last_step, nan_count, exact, id FROM series"
-                f" WHERE run_key IN ({marks}) ORDER BY key",
-                part,
-            ):
-                last, vmin, vmax = unpack_exact(r["exact"])
-                entry = {
-                    "count": r["count"],
-                    "first_step": r["first_step"],
-                    "last_step": r["last_step"],
-                    "last": json_number(last) if r["count"] else None,
-                    "min": None if math.isnan(vmin) else json_number(vmin),
-                    "max": None if math.isnan(vmax) else json_number(vmax),
-                    "nan_count": r["nan_count"],
-                }
-                if history:
-                    steps, values, stamps = self.series_by_id(r["id"])
-                    entry["history"] = [
-                        {
-                            "step": int(s),
-                            "value": json_number(float(v)),
-                            "timestamp": None if math.isnan(t) else int(t),
-                        }
-                        for s, v, t in zip(steps, values, stamps, strict=True)
-                    ]
-                out[r[0]]["metrics"][r[1]] = entry
-            for r in self.conn.execute(
-                f"SELECT run_key, path, size FROM artifacts WHERE run_key IN ({marks}) ORDER BY path", part
-            ):
-                out[r[0]]["artifacts"].append({"path": r[1], "size": r[2]})
-            for r in self.conn.execute(
-                f"SELECT run_key, path, reason FROM unread WHERE run_key IN ({marks}) ORDER BY path", part
-            ):
-                out[r[0]]["unread"].append({"path": r[1], "reason": r[2]})
-            for run_key, media in media_json(self.conn, [k for k in part if k in out]).items():
-                out[run_key]["media"] = media
-            for r in self.conn.execute(f"SELECT * FROM annotations WHERE run_key IN ({marks})", part):
-                if r["run_key"] in out:
-                    out[r["run_key"]]["starred"] = bool(r["starred"])
-                    out[r["run_key"]]["note"] = r["note"]
-            for r in self.conn.execute(
-                f"SELECT run_key, tag FROM user_tags WHERE run_key IN ({marks})", part
-            ):
-                if r[0] in out:
-                    out[r[0]].setdefault("labels", []).append(r[1])
-        return [out[k] for k in keys if k in out]
+        """Run JSON (the CLI's `--json` shape) for many runs with a handful of queries (`runjson`)."""
+        return runjson.runs_json(self, keys, history)
+
+    def parts_json(self, keys: list[str]) -> list[dict[str, Any]]:
+        """Parts as their readers read them, each with the key of its run (`runjson.parts_json`)."""
+        return runjson.parts_json(self, keys)
 
     # -- metric history -----------------------------------------------------------------------------
     def series_by_id(self, series_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -294,7 +225,8 @@ class IndexReader:
     def series(self, run_key: str, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Full history of one metric: (steps int64, values float64, timestamps float64 ms), in write order."""
         row = self.conn.execute(
-            "SELECT id FROM series WHERE run_key=? AND key=?", (run_key, metric)
+            "SELECT series_id FROM run_metrics WHERE run_key=? AND key=? AND series_id IS NOT NULL",
+            (run_key, metric),
         ).fetchone()
         if row is None:
             raise UsageError(f"run {run_key} has no metric {metric!r}")
@@ -302,40 +234,55 @@ class IndexReader:
 
     # -- vocabulary (for completion, column choosers) ----------------------------------------------
     def param_keys(self) -> list[str]:
-        return self._distinct_keys("params")
+        return self._distinct_keys("params", "joined_params")
 
     def metric_keys(self) -> list[str]:
-        return self._distinct_keys("series")
+        return self._distinct_keys("series", "joined_metrics", "finals")
 
-    def _distinct_keys(self, table: str) -> list[str]:
-        """The distinct `key`s of a table whose index starts with `key` (`params_key`, `series_key`), sorted:
-        one index seek per distinct key instead of reading every row's (1M params at 100,000 runs: 0.1 s
-        for 20 keys, now well under a millisecond)."""
-        sql = (
-            f"WITH RECURSIVE k(key) AS (SELECT MIN(key) FROM {table}"
-            f" UNION ALL SELECT (SELECT MIN(t.key) FROM {table} t WHERE t.key > k.key) FROM k"
-            " WHERE k.key IS NOT NULL) SELECT key FROM k WHERE key IS NOT NULL"
-        )
-        return [r[0] for r in self.conn.execute(sql)]
+    def _distinct_keys(self, *tables: str) -> list[str]:
+        """The distinct `key`s of the runs' rows in per-part `tables[0]` (of parts that are runs on their
+        own, as the `run_*` views take them) and whole tables `tables[1:]`, sorted. Keys are listed by
+        index seeks (`params_key`, `series_key`, `joined_*_key`: one per distinct key, instead of reading
+        every row's: 1M params at 100,000 runs took 0.1 s for 20 keys, now well under a millisecond);
+        `finals` (few rows, no key index) is read whole."""
+        out: set[str] = set()
+        for i, table in enumerate(tables):
+            seek = (
+                f"WITH RECURSIVE k(key) AS (SELECT MIN(key) FROM {table}"
+                f" UNION ALL SELECT (SELECT MIN(t.key) FROM {table} t WHERE t.key > k.key) FROM k"
+                " WHERE k.key IS NOT NULL) SELECT key FROM k WHERE key IS NOT NULL"
+            )
+            if i == 0:  # a part of a joined run holds keys its run may not show: one row of a run on its own
+                seek += (
+                    f" AND EXISTS (SELECT 1 FROM {table} p WHERE p.key = k.key"
+                    " AND NOT EXISTS (SELECT 1 FROM joined_runs j WHERE j.key = p.run_key))"
+                )
+            elif table == "finals":
+                seek = "SELECT DISTINCT f.key FROM finals f WHERE NOT EXISTS (SELECT 1 FROM joined_runs j WHERE j.key = f.run_key)"
+            out.update(r[0] for r in self.conn.execute(seek))
+        return sorted(out)
 
     def tag_keys(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT key FROM tags ORDER BY key")]
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT key FROM run_tags ORDER BY key")]
 
     def roots(self) -> list[dict[str, Any]]:
         rows = self.conn.execute(
-            "SELECT r.path, r.network, r.added_at, (SELECT COUNT(*) FROM runs x WHERE x.root = r.path AND x.gone = 0)"
+            "SELECT r.path, r.network, r.added_at, (SELECT COUNT(*) FROM run_rows x WHERE x.root = r.path AND x.gone = 0)"
             " AS runs, (SELECT COUNT(*) FROM runs x WHERE x.root = r.path AND x.error IS NOT NULL AND x.gone = 0)"
             " AS errors FROM roots r ORDER BY r.path"
         ).fetchall()
         return [dict(r) for r in rows]
 
     def format_counts(self, root: str) -> dict[str, int]:
-        return {
-            r[0]: r[1]
-            for r in self.conn.execute(
-                "SELECT format, COUNT(*) FROM runs WHERE root=? AND gone=0 GROUP BY format", (root,)
-            )
-        }
+        """Runs per tool under a root: a job logged by several tools counts once for each of them (the
+        lines then say which runs hold each tool's data, not how many folders each reader read)."""
+        out: dict[str, int] = {}
+        for formats, count in self.conn.execute(
+            "SELECT formats, COUNT(*) FROM run_rows WHERE root=? AND gone=0 GROUP BY formats", (root,)
+        ):
+            for fmt in formats.split("+"):
+                out[fmt] = out.get(fmt, 0) + count
+        return out
 
     def watched_folders(self) -> set[str]:
         """Every root the index watches or holds runs from (nothing may be written inside them)."""
@@ -351,13 +298,40 @@ class IndexReader:
         )
         return [(r[0], r[1]) for r in rows]
 
+    def runs_of(self, part_keys: Iterable[str]) -> set[str]:
+        """The runs these parts belong to (a part on its own is its own run)."""
+        keys, out = list(part_keys), set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            sql = f"SELECT run_key FROM part_runs WHERE part_key IN ({','.join('?' * len(chunk))})"
+            out |= {r[0] for r in self.conn.execute(sql, chunk)}
+        return out
+
+    def part_keys(self, run_key: str) -> list[str]:
+        """The parts of a run, head first (a run of one part is its own part)."""
+        rows = self.conn.execute("SELECT part_key FROM parts WHERE run_key = ? ORDER BY rank", (run_key,))
+        return [r[0] for r in rows] or [run_key]
+
     def files(self, run_key: str) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT * FROM files WHERE run_key=?", (run_key,)).fetchall()
-        return [{**dict(r), "digests": json.loads(r["digests"])} for r in rows]
+        """Files a run read or produced, from every part (`run_key` is the run's, whichever part said it)."""
+        parts = self.part_keys(run_key)
+        rows = self.conn.execute(
+            f"SELECT * FROM files WHERE run_key IN ({','.join('?' * len(parts))})", parts
+        ).fetchall()
+        return [{**dict(r), "run_key": run_key, "digests": json.loads(r["digests"])} for r in rows]
 
     def links(self, run_key: str) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT * FROM links WHERE run_key=?", (run_key,)).fetchall()
-        return [{**dict(r), "evidence": json.loads(r["evidence"])} for r in rows]
+        """Tool-native links of a run's parts to other runs (target keys are runs', not parts'); the records
+        that made parts one run (`names.*`) are join evidence, not links."""
+        parts = self.part_keys(run_key)
+        rows = self.conn.execute(
+            "SELECT l.rule, l.target_native_id, l.target_path, COALESCE(m.run_key, l.target_key) AS target_key,"
+            f" l.evidence FROM links l LEFT JOIN parts m ON m.part_key = l.target_key"
+            f" WHERE l.run_key IN ({','.join('?' * len(parts))}) AND l.rule NOT LIKE 'names.%'",
+            parts,
+        ).fetchall()
+        out = [{**dict(r), "run_key": run_key, "evidence": json.loads(r["evidence"])} for r in rows]
+        return [link for link in out if link["target_key"] != run_key]
 
     # -- several histories at once (compare charts) -------------------------------------------------
     #: how much of the DB file `series_many` reads through a memory map (SQLite caps it at its build's limit)
@@ -386,8 +360,9 @@ class IndexReader:
             with self.snapshot():
                 for run_key, metric in pairs:
                     row = self.conn.execute(
-                        "SELECT s.id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c WHERE c.series_id = s.id)"
-                        " FROM series s WHERE s.run_key=? AND s.key=?",
+                        "SELECT s.series_id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c"
+                        " WHERE c.series_id = s.series_id) FROM run_metrics s"
+                        " WHERE s.run_key=? AND s.key=? AND s.series_id IS NOT NULL",
                         (run_key, metric),
                     ).fetchone()
                     if row is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from expdesk.index.parts.ddl import PARTS_SQL, RUN_VIEWS_SQL
+
 MIGRATIONS = Migrations("expdesk")
 
 
@@ -226,13 +228,34 @@ def m021_views(db: Database) -> None:
 
 
 @MIGRATIONS()
-def m019_newest_first(db: Database) -> None:
-    # The runs table's default order (newest first, runs without a start time last) as an index, so that the
-    # first page of a filter walks the newest runs and stops once it has enough (issue 19: 100,000 runs).
-    # An expression index on purpose: only a query spelled `start_time IS NULL, start_time DESC, key` walks
-    # it (`table.NEWEST_FIRST_INDEXED`, always with a LIMIT); a whole ordered list scans the table and sorts,
-    # which is 2-6x faster than visiting every row through an index (measured, bench_gui_open.py).
-    db.executescript("CREATE INDEX runs_newest_first ON runs(start_time IS NULL, start_time DESC, key);")
+def m023_parts(db: Database) -> None:
+    # Parts and runs (issue 23). `runs` keeps one row per *part* (what one reader read in one folder); a run
+    # is one training job = the parts the join rules put together. `parts` maps every part of a joined run
+    # (its head included) to the run's key; a part with no row there is a run on its own. `part_choices` is
+    # the user's own split/join (user data, like annotations: no foreign keys, survives rebuilt caches).
+    # `joined_*` hold the merged values of joined runs only, recomputed after every write batch
+    # (`expdesk.index.parts`); the `run_*` views put them in place of the parts' own rows, so every query
+    # on runs sees runs. `finals` are the results a run reported (a metric's `final`).
+    db.executescript(PARTS_SQL)
+    db.executescript(RUN_VIEWS_SQL)
+    from expdesk.index.parts.build import rejoin_all  # the rules live with the build; import late
+
+    rejoin_all(db.conn)
+
+
+@MIGRATIONS()
+def m019_list_order(db: Database) -> None:
+    # The runs table's default order (newest first, runs without a start time last) as an index on the rows
+    # it lists (`run_rows`, issue 23), so that the first page of a filter walks the newest runs and stops once
+    # it has enough (issue 19: 100,000 runs). An expression index on purpose: only a query spelled
+    # `start_time IS NULL, start_time DESC, key` walks it (`table.NEWEST_FIRST_INDEXED`, always with a LIMIT);
+    # a whole ordered list scans the table and sorts, which is 2-6x faster than visiting every row through an
+    # index (measured, bench_gui_open.py).
+    # (an index of the same order on `runs`, from this branch before issue 23, serves no query now)
+    db.executescript(
+        "DROP INDEX IF EXISTS runs_newest_first;"
+        " CREATE INDEX run_rows_newest_first ON run_rows(start_time IS NULL, start_time DESC, key);"
+    )
 
 
 def migrate(db: Database) -> None:

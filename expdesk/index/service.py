@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from expdesk.core.entities import RunRef
-from expdesk.core.errors import ExpdeskError
+from expdesk.core.errors import ExpdeskError, UsageError
 from expdesk.core.paths import default_db_path, is_server_url
 from expdesk.index import storage
 from expdesk.index.indexer import Indexer, IndexReport, Progress
 from expdesk.index.media_store import delete_media
+from expdesk.index.parts.build import run_members, set_choices
 from expdesk.index.reader import IndexReader
 from expdesk.index.storage import FsProbe, describe
 from expdesk.index.writer import Notice, Writer
@@ -96,6 +97,7 @@ class Index:
                 ("files", "run_key"),
                 ("links", "run_key"),
                 ("unread", "run_key"),
+                ("finals", "run_key"),
             ):
                 conn.executemany(f"DELETE FROM {table} WHERE {col}=?", [(k,) for k in keys])
             conn.executemany(
@@ -176,3 +178,35 @@ class Index:
             c.executemany("INSERT INTO user_tags (run_key, tag) VALUES (?,?)", [(key, t) for t in wanted])
 
         self.writer.call(task, {key})
+
+    # -- parts and runs: the user's word on joins (kept in the index, never in a folder) -----------------
+    def split(self, key: str) -> list[str]:
+        """Undo a join. `key` a joined run's key: every part becomes a run of its own; a part's key: that
+        part alone leaves its run. Kept across re-indexing (`part_choices`). Returns the parts set apart."""
+
+        def task(conn: sqlite3.Connection) -> list[str]:
+            run_key, parts = run_members(conn, key)
+            chosen = parts if key == run_key else [key]
+            set_choices(conn, [(p, "alone", None) for p in chosen])
+            return chosen
+
+        return list(self.writer.call(task, {key}))
+
+    def join(self, keys: Sequence[str]) -> str:
+        """Make the runs or parts named one run, keyed by the first one's run. Undoes earlier splits of
+        those parts and survives re-indexing. Returns the run's key."""
+        if len(keys) < 2:
+            raise UsageError("join needs at least two runs")
+
+        def task(conn: sqlite3.Connection) -> str:
+            anchor, _ = run_members(conn, keys[0])
+            rows: list[tuple[str, str, str | None]] = []
+            for key in keys:
+                run_key, parts = run_members(conn, key)
+                named = parts if key == run_key else [key]
+                rows += [(p, "with", anchor) for p in named if p != anchor]
+            rows.append((anchor, "auto", None))  # the anchor itself may have been split off before
+            set_choices(conn, rows)
+            return anchor
+
+        return str(self.writer.call(task, set(keys)))

@@ -31,6 +31,7 @@ from expdesk.index.chunks import decode_steps as decode_steps
 from expdesk.index.chunks import decode_ts as decode_ts
 from expdesk.index.chunks import stride_of as stride_of
 from expdesk.index.chunks import unpack as unpack
+from expdesk.index.finals import write_finals
 from expdesk.index.media_store import apply_media
 
 CHUNK_POINTS = 8192
@@ -288,6 +289,7 @@ def apply_update(
             for ln in update.links
         ],
     )
+    write_finals(conn, key, update.finals)  # type: ignore[arg-type]
     if update.metrics_reset:
         conn.execute("DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_key=?)", (key,))
         conn.execute("DELETE FROM series WHERE run_key=?", (key,))

@@ -14,6 +14,7 @@ thread only follows.
 
 from __future__ import annotations
 
+import logging
 import queue
 import sqlite3
 import threading
@@ -25,7 +26,10 @@ from typing import Any
 from expdesk.core.errors import ExpdeskError
 from expdesk.index.db import journal_mode, open_reader, open_writer
 from expdesk.index.lock import Holder, LockUnavailable, WriterLock
+from expdesk.index.parts.build import hidden_among, rejoin
 from expdesk.index.storage import Storage, describe
+
+_log = logging.getLogger(__name__)
 
 Task = Callable[[sqlite3.Connection], Any]
 Notice = Callable[[str], None]
@@ -234,6 +238,29 @@ class Writer:
         for listener in tuple(self._listeners):
             listener(changed)
 
+    @staticmethod
+    def _rejoin(conn: sqlite3.Connection, changed: set[str]) -> set[str]:
+        """Parts into runs, in the batch's own transaction: a reader never sees a part that joins a run
+        listed as a run of its own first. Returns the keys to announce (runs, not hidden parts). A failure
+        here keeps the batch (the parts are written, their runs are re-planned with the next batch that
+        touches them) and is logged."""
+        conn.execute("SAVEPOINT joins")
+        try:
+            runs = rejoin(conn, changed)
+            # listeners hear runs: a part joined into another run is announced as that run
+            hidden = hidden_among(conn, changed - {"*"})
+        except sqlite3.OperationalError:
+            conn.execute("ROLLBACK TO joins")
+            conn.execute("RELEASE joins")
+            raise
+        except Exception:
+            conn.execute("ROLLBACK TO joins")
+            conn.execute("RELEASE joins")
+            _log.exception("re-planning the runs of %d changed parts failed", len(changed))
+            return changed
+        conn.execute("RELEASE joins")
+        return (changed - hidden) | runs
+
     def _commit(self, batch: list[tuple[Task, Future[Any], set[str]]]) -> None:
         assert self._lock is not None
         if not self._lock.acquire(self._stopping, self._waiting):
@@ -270,6 +297,8 @@ class Writer:
                 conn.execute(f"RELEASE t{i}")
                 results.append((fut, result, None))
                 changed |= keys
+            if changed:
+                changed = self._rejoin(conn, changed)
             last_seq = self._record_changes(conn, changed)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:

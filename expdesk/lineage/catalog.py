@@ -73,6 +73,11 @@ class Catalog:
             self._runs[key] = portable(row) if row is not None and self.portable else row
         return self._runs[key]
 
+    def part(self, key: str) -> RunRow | None:
+        """One part of a joined run as its reader read it (not cached: asked once per export)."""
+        row = lineage_queries.part_row(self.reader, key)
+        return portable(row) if row is not None and self.portable else row
+
     def children(self, key: str) -> list[str]:
         return lineage_queries.child_keys(self.reader, key)
 

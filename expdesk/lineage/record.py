@@ -68,6 +68,12 @@ def identity_of(run: RunRow, gaps: list[str]) -> dict[str, Any]:
         "folder": Path(run.path).name,
         "path_relative_to": "store" if run.base != Path(run.path) else "run folder",
     }
+    if run.parts:
+        # one training job read from several tools' folders: every part, with what joined it
+        out["parts"] = [
+            {"key": key, "tool": fmt, "path": run.relative(path), "native_id": native_id, "joined_by": rule}
+            for key, fmt, path, native_id, rule in run.parts
+        ]
     for label, value in (("start", run.start_time), ("end", run.end_time)):
         if value is None:
             out[label] = None

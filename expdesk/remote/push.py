@@ -286,6 +286,13 @@ class Pusher:
         )
         if run.get("native_id"):
             tags["expdesk.source_id"] = run["native_id"]
+        if len(run.get("parts", [])) > 1:
+            # one training job read from several tools' folders: which, so the server's run says so
+            tags["expdesk.parts"] = ", ".join(p["label"] for p in run["parts"])
+        for metric, summary in run["metrics"].items():
+            # a reported result is no logged point: MLflow has no place for it but a tag (repr: exact)
+            if "final" in summary:
+                tags[f"expdesk.final.{metric}"] = repr(summary["final"])
         if parent_id:
             tags["mlflow.parentRunId"] = parent_id
         out = []
@@ -303,7 +310,9 @@ class Pusher:
     ) -> Iterator[dict[str, Any]]:
         # metric timestamps are ms; unknown ones (NaN) fall back to the run's start, MLflow requires one
         fallback = _ms(run["start_time"]) or _ms(run["end_time"]) or 0
-        for name in run["metrics"]:
+        for name, summary in run["metrics"].items():
+            if not summary["count"]:
+                continue  # a reported result with no points: sent as its `expdesk.final.` tag
             problem = batching.name_problem(name)
             if problem:
                 result.warnings.append(f"metric {name!r} not pushed: {problem}")

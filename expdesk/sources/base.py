@@ -33,6 +33,11 @@ class Reader(ABC):
     priority: int = 0
     #: when True, nothing below a detected directory is offered to other readers
     claims_subtree: bool = True
+    #: a fallback reads a folder only when no other reader recognises it (the generic reader)
+    fallback: bool = False
+    #: formats this reader already reads in full wherever it detects a folder (e.g. a reader that reads the
+    #: event files of its folder covers "tensorboard" there): those readers do not read the folder again
+    covers: frozenset[str] = frozenset()
 
     @abstractmethod
     def detect(self, path: Path) -> float:

@@ -1,8 +1,11 @@
-"""The ordered list of readers and the directory walk that asks them who owns what.
+"""The ordered list of readers and the directory walk that asks them what they recognise.
 
-The walk is top-down: at each directory every reader is asked `detect`; the most confident (ties: higher
-priority) wins. A reader with `claims_subtree` stops the walk below its directory (an `mlruns/` store owns
-its artifacts); others let it continue (a DVC project can hold a DVCLive folder, which is a run too).
+The walk is top-down: at each directory every reader is asked `detect`, and every reader that recognises the
+directory reads it (a folder that is a Hydra job and a DVC project yields a part of each; the index joins
+parts into runs). A fallback reader (generic) reads only what no other reader recognises, and a reader that
+`covers` another format's files there keeps that reader out. The most confident reader (ties: higher
+priority) decides the walk: with `claims_subtree` nothing below its directory is offered again (an `mlruns/`
+store owns its artifacts); otherwise the walk goes on (a job folder holds its loggers' folders).
 """
 
 from __future__ import annotations
@@ -76,25 +79,42 @@ def reader_for(fmt: str) -> Reader:
 
 
 def best_reader(path: Path) -> Reader | None:
-    """The reader that owns `path`, or None."""
-    best: tuple[float, int] = (0.0, 0)
-    winner = None
+    """The most confident reader of `path` (ties: higher priority), or None."""
+    found = readers_of(path)
+    return found[0] if found else None
+
+
+def readers_of(path: Path) -> list[Reader]:
+    """Every reader that reads `path`, most confident first (ties: higher priority): all that recognise it,
+    less the fallbacks when another does, less the formats a recognising reader covers."""
+    scored: list[tuple[float, int, Reader]] = []
     for reader in readers():
         try:
             confidence = reader.detect(path)
         except OSError:
             confidence = 0.0
-        if confidence > 0 and (confidence, reader.priority) > best:
-            best, winner = (confidence, reader.priority), reader
-    return winner
+        if confidence > 0:
+            scored.append((confidence, reader.priority, reader))
+    if not scored:
+        return []
+    scored.sort(key=lambda s: (-s[0], -s[1]))
+    found = [s[2] for s in scored]
+    if len(found) > 1:
+        specific = [r for r in found if not r.fallback]
+        found = specific or found[:1]
+        covered = {fmt for r in found for fmt in r.covers}
+        found = [r for r in found if r.format not in covered]
+    return found
 
 
 def discover(
     root: Path,
     cancelled: Callable[[], bool] = lambda: False,
+    start: Path | None = None,
     unreadable: Callable[[Path, OSError], None] | None = None,
 ) -> Iterator[RunRef]:
-    """Every run below `root` (which may itself be a run folder or an `mlflow.db` file).
+    """Every run below `root` (which may itself be a run folder or an `mlflow.db` file); with `start` (a
+    folder inside `root`), only the runs at and below `start`, found as a walk from `root` finds them.
 
     Symlinked directories are not followed: a link to `/` or a loop cannot take the walk out of the root.
     A folder that cannot be listed is skipped and handed to `unreadable` (the indexer reports it), never
@@ -102,20 +122,22 @@ def discover(
     """
     root = Path(os.path.abspath(root))
     if root.is_file():
-        reader = best_reader(root)
-        if reader is not None:
+        for reader in readers_of(root):
             yield from reader.runs(root, root)
         return
-    stack = [root]
+    first = Path(os.path.abspath(start)) if start is not None else root
+    if first != root and root not in first.parents:
+        return
+    stack = [first]
     while stack:
         if cancelled():
             return
         folder = stack.pop()
-        reader = best_reader(folder)
-        if reader is not None:
+        found = readers_of(folder)
+        for reader in found:
             yield from reader.runs(folder, root)
-            if reader.claims_subtree:
-                continue
+        if found and found[0].claims_subtree:
+            continue
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
         except OSError as exc:
@@ -128,8 +150,7 @@ def discover(
                     if entry.name not in SKIP_DIRS:
                         stack.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=False) and entry.name.endswith(".db"):
-                    file_reader = best_reader(Path(entry.path))
-                    if file_reader is not None:
+                    for file_reader in readers_of(Path(entry.path)):
                         yield from file_reader.runs(Path(entry.path), root)
             except OSError:
                 continue

@@ -27,6 +27,7 @@ from expdesk.index.service import Index
 from expdesk.index.stale import DEFAULT_STALE_AFTER
 from expdesk.watch.observers import Mode, ObserverFactory, Observers, PathHandler, Scheduled, probe
 from expdesk.watch.routes import RouteTable
+from expdesk.watch.subtree import open_formats, started_below
 
 log = logging.getLogger("expdesk.watch")
 
@@ -49,6 +50,9 @@ MISSED_MAX = 10_000
 
 # kinds of dirty keys
 _RUN, _ROOT, _CHECK, _ADD, _REMOVE, _STALE = "run", "root", "check", "add", "remove", "stale"
+#: a folder appeared or went inside a run that does not own its subtree (a Hydra job dir, a DVC project):
+#: a logger's folder may have started there, a part of the same job, so that run's folder is walked again
+_SUBTREE = "subtree"
 _Key = tuple[str, str]
 
 
@@ -109,6 +113,8 @@ class Watcher:
         self._next_stale = float("inf")
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        # formats whose runs hold other runs' folders (computed once: observer threads only look it up)
+        self._open_formats = open_formats()
         self.initial_report = IndexReport()
 
     # -- public API (any thread) --------------------------------------------------------------------
@@ -189,6 +195,10 @@ class Watcher:
         with self._cond:
             for key in route.keys:
                 self._mark((_RUN, key), now)
+                if structural:
+                    ref = self._routes.by_key.get(key)
+                    if ref is not None and ref.format in self._open_formats:
+                        self._mark((_SUBTREE, key), now)
             if not route.keys and self._passing and len(self._missed) < MISSED_MAX:
                 self._missed.add(path)
             if route.root is not None:
@@ -284,6 +294,7 @@ class Watcher:
         now = time.monotonic()
         rediscover: set[str] = set()
         runs: list[str] = []
+        subtrees: list[str] = []
         for kind, value in batch:
             if kind == _ADD:
                 with self._cond:
@@ -302,6 +313,8 @@ class Watcher:
                 rediscover.add(value)
             elif kind == _RUN:
                 runs.append(value)
+            elif kind == _SUBTREE:
+                subtrees.append(value)
         table = self._routes
         refs: list[RunRef] = []
         for key in dict.fromkeys(runs):
@@ -317,9 +330,20 @@ class Watcher:
             refs.append(ref)
         if rediscover:
             self._index_roots(sorted(rediscover))
+        refs += self._new_below(subtrees, rediscover)
         if refs:
             self._refresh(refs)
         self._check_stale(reader)
+
+    def _new_below(self, keys: list[str], rediscovered: set[str]) -> list[RunRef]:
+        """Runs that started inside these runs' folders: routed from now on and read now (their first write
+        joins them to their job's run in the same transaction: no listener sees them as runs of their own)."""
+        found = started_below(self._routes, keys, rediscovered, lambda: self._stopping)
+        for ref in found:
+            self._refs.setdefault(str(ref.root), []).append(ref)
+        if found:
+            self._publish_routes()
+        return found
 
     def _schedule(self, observers: Observers, root: str, network: bool) -> None:
         self._roots[root] = network

@@ -15,6 +15,7 @@ import pytest
 import expdesk
 from expdesk.api.values import typed_value
 from expdesk.cli import main
+from tests.groundtruth import RUNS
 
 QUERIES = [
     ("", ""),
@@ -89,10 +90,13 @@ def test_runs_equal_cli_json(
         metrics = {
             k.removeprefix("metrics."): json_value(v) for k, v in row.items() if k.startswith("metrics.")
         }
-        assert {k: m["last"] for k, m in run["metrics"].items()} == {
-            k: v for k, v in metrics.items() if k in run["metrics"]
-        }
-        assert all(v == "NaN" for k, v in metrics.items() if k not in run["metrics"])
+        # `metrics.<name>` is the last logged value; a reported result alone (no points) has none
+        logged = {k: m["last"] for k, m in run["metrics"].items() if m["count"]}
+        assert logged == {k: v for k, v in metrics.items() if k in logged}
+        # `metrics.<name>.final` is the value the run reported as its result, where it reported one
+        finals = {f"{k}.final": m["final"] for k, m in run["metrics"].items() if "final" in m}
+        assert finals == {k: v for k, v in metrics.items() if k in finals}
+        assert all(v == "NaN" for k, v in metrics.items() if k not in logged and k not in finals)
 
 
 def test_default_runs_are_the_cli_default(
@@ -114,8 +118,10 @@ def test_history_equals_cli_show_history(
     for key in keys:
         shown = cli_json(sample_db, capsys, "show", key, "--json", "--history")
         mine = h[h["run"] == key]
-        assert list(dict.fromkeys(mine["metric"])) == list(shown["metrics"])
-        for metric, m in shown["metrics"].items():
+        # a reported result with no series (a joined run's `eval_samples`, a DVC stage's `step`) has no points
+        with_points = {k: m for k, m in shown["metrics"].items() if m["count"]}
+        assert list(dict.fromkeys(mine["metric"])) == list(with_points)
+        for metric, m in with_points.items():
             points = mine[mine["metric"] == metric]
             assert points["step"].tolist() == [p["step"] for p in m["history"]]
             assert [json_value(v) for v in points["value"]] == [p["value"] for p in m["history"]]
@@ -163,7 +169,6 @@ def test_cached_columns_give_the_same_frames(ws: expdesk.Workspace, monkeypatch:
 
 def test_the_cache_follows_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from expdesk.api import cache
-    from tests.groundtruth import RUNS
 
     monkeypatch.setattr(cache, "CACHE_FROM", 1)
     with expdesk.open(tmp_path / "i.sqlite") as ws:
@@ -177,3 +182,31 @@ def test_the_cache_follows_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyP
         for column in before.columns:
             old = [None if pd.isna(v) else v for v in before[column]]
             assert [None if pd.isna(v) else v for v in after.loc[before.index, column]] == old, column
+
+
+def test_runs_hidden_in_the_window_are_left_out_as_the_table_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # one definition of "the runs": a run hidden with Delete in the window is not in `expdesk runs` or
+    # `ws.runs()` either, unless asked for (`--all`, hidden=None); the folder is never touched
+    from expdesk.index.service import Index
+
+    db = tmp_path / "index.sqlite"
+    with expdesk.open(db) as ws:
+        ws.index(RUNS / "mlflow")
+        everyone = list(ws.runs().index)
+    assert len(everyone) >= 3
+    gone = everyone[1]
+    with Index(db) as index:
+        index.set_hidden([gone], True)
+    listed = [r["key"] for r in cli_json(db, capsys, "runs", "--json")]
+    assert listed == [k for k in everyone if k != gone]
+    with_all = cli_json(db, capsys, "runs", "--json", "--all")
+    assert [r["key"] for r in with_all if r.get("hidden")] == [gone]
+    capsys.readouterr()
+    assert main(["runs", "--all", "--db", str(db)]) == 0
+    assert "(hidden)" in capsys.readouterr().out
+    with expdesk.open(db) as ws:
+        assert list(ws.runs().index) == listed
+        assert list(ws.runs(hidden=True).index) == [gone]
+        assert set(ws.runs(hidden=None).index) == set(everyone)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -70,32 +71,97 @@ def gt_runs(tool: str) -> list[dict[str, Any]]:
     return load_gt(tool)["runs"]
 
 
-def row_of(df: pd.DataFrame, gt: dict[str, Any]) -> pd.Series:
-    """The one row of `df` for a ground-truth run: same folder (and run id, where a store holds many)."""
+def row_of(ws: expdesk.Workspace, df: pd.DataFrame, gt: dict[str, Any]) -> tuple[pd.Series, expdesk.Part]:
+    """The one row of `df` for a ground-truth run, and the part of it the ground-truth run is: a run of one
+    tool is its own only part; a run that became a part of a job (issue 23) is found through its run's
+    `parts` (same folder, and run id where a store holds many)."""
     path = str(gt_path(gt["path"]).resolve())
-    rows = df[df["path"] == path]
-    if len(rows) > 1 and gt.get("run_id"):
-        rows = rows[rows["native_id"] == gt["run_id"]]
-    assert len(rows) == 1, f"{gt['path']}: {len(rows)} rows"
-    return rows.iloc[0]
+    found = []
+    for key in df.index:
+        if df.at[key, "path"] != path and not _joined(ws, key):
+            continue  # a run of one part: its path is its part's
+        for part in ws.run(key).parts:
+            if part.path == path and (not gt.get("run_id") or part.native_id in (None, str(gt["run_id"]))):
+                found.append((key, part))
+    if len(found) > 1:
+        found = [(k, p) for k, p in found if str(gt.get("tool", "")).startswith(p.format)]
+    assert len(found) == 1, f"{gt['path']}: {len(found)} parts"
+    key, part = found[0]
+    return df.loc[key], part
+
+
+@functools.cache
+def _joined_keys(ws: expdesk.Workspace) -> frozenset[str]:
+    # the runs of several parts (few), found once per workspace
+    return frozenset(k for k in ws.runs(deleted=None).index if len(ws.run(k).parts) > 1)
+
+
+def _joined(ws: expdesk.Workspace, key: str) -> bool:
+    return key in _joined_keys(ws)
 
 
 def present(row: pd.Series, prefix: str) -> dict[str, Any]:
-    """The `prefix.*` cells of a row that hold a value (a run's own params, tags or metrics)."""
+    """The `prefix.*` cells of a row that hold a value (a run's own params, tags or metrics); the
+    `metrics.<name>.final` columns are results, not series."""
     return {
         name.removeprefix(prefix): value
         for name, value in row.items()
         if str(name).startswith(prefix)
+        and not (prefix == "metrics." and str(name).endswith(".final"))
         and not (value is None or (isinstance(value, float) and math.isnan(value)))
     }
+
+
+def expected_finals(tool: str, gt: dict[str, Any]) -> dict[str, float] | None:
+    """What the tool reported as the run's result, by the tool's own record: W&B's run summary (its own
+    `_runtime`-style keys and the fields of logged objects, marked `<key>/_type`, are not results), DVCLive's
+    `metrics.json` and `dvc metrics show` (nested keys joined with `/`). None: not checked here."""
+    if tool == "wandb":
+        summary = gt["summary"]
+        objects = {k.rpartition("/")[0] for k in summary if k.endswith("/_type")}
+        return {
+            k: float(v)
+            for k, v in summary.items()
+            if not k.startswith("_")
+            and isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and not any(k == o or k.startswith(o + "/") for o in objects)
+        }
+    if tool == "dvc":
+        reported = gt.get("metrics_json_latest") or gt.get("metrics_show") or {}
+
+        def flat(values: dict[str, Any], prefix: str = "") -> dict[str, float]:
+            out: dict[str, float] = {}
+            for k, v in values.items():
+                out |= flat(v, f"{prefix}{k}/") if isinstance(v, dict) else {f"{prefix}{k}": float(v)}
+            return out
+
+        return flat(reported)
+    return None
+
+
+def cell(row: pd.Series, column: str, label: str) -> Any:
+    """A joined run's value of a part: under its plain name, or labelled with the part where parts
+    disagree (`params.lr@lightning`, `metrics.loss@tensorboard`)."""
+    name, _, suffix = column.partition("|")
+    for candidate in (f"{name}@{label}{suffix}", f"{name}{suffix}"):
+        if candidate in row.index:
+            value = row[candidate]
+            if not (value is None or (isinstance(value, float) and math.isnan(value))):
+                return value
+    return None
 
 
 @pytest.mark.parametrize("tool", TOOLS)
 def test_runs_frame_matches_ground_truth(ws: expdesk.Workspace, tool: str) -> None:
     df = ws.runs(deleted=None)
     for gt in gt_runs(tool):
-        row = row_of(df, gt)
+        row, part = row_of(ws, df, gt)
         where = f"{tool} {gt['path']}"
+        finals = expected_finals(tool, gt)
+        if part.rule != "alone":
+            check_joined_row(row, part.label, gt, finals, where)
+            continue
         # params: the run's own, typed by the documented rule from the text the tool recorded
         got = {k: v.item() if isinstance(v, np.generic) else v for k, v in present(row, "params.").items()}
         expected = expected_params(gt)
@@ -120,13 +186,43 @@ def test_runs_frame_matches_ground_truth(ws: expdesk.Workspace, tool: str) -> No
         assert sorted(set(metrics) | nan_last) == sorted(summaries), where
         for key, m in summaries.items():
             assert same(float(row[f"metrics.{key}"]), number(m["last_value"])), f"{where} metrics.{key}"
+        if finals is not None:
+            got_finals = {
+                k.removeprefix("metrics.").removesuffix(".final"): float(v)
+                for k, v in row.items()
+                if str(k).startswith("metrics.") and str(k).endswith(".final") and v == v
+            }
+            assert got_finals.keys() == finals.keys(), where
+            assert all(same(got_finals[k], v) for k, v in finals.items()), where
         assert isinstance(row["start_time"], pd.Timestamp) or row["start_time"] is pd.NaT
+
+
+def check_joined_row(
+    row: pd.Series, label: str, gt: dict[str, Any], finals: dict[str, float] | None, where: str
+) -> None:
+    """A ground-truth run that became a part of a job: its run holds every param, series and result the
+    tool recorded (the part's own value under its plain name or labelled with the part)."""
+    for key, value in expected_params(gt).items():
+        got = cell(row, f"params.{key}", label)
+        got = got.item() if isinstance(got, np.generic) else got
+        if isinstance(value, bool | str | list | dict):
+            assert got == value, f"{where} params.{key}"
+        else:
+            assert same(float(got), float(value)), f"{where} params.{key}"
+    for key, m in expected_metrics(gt).items():
+        got = cell(row, f"metrics.{key}", label)
+        assert got is not None or m["last_value"] == "NaN", f"{where} metrics.{key}"
+        if got is not None:
+            assert same(float(got), number(m["last_value"])), f"{where} metrics.{key}"
+    for key, value in (finals or {}).items():
+        got = cell(row, f"metrics.{key}|.final", label)
+        assert got is not None and same(float(got), value), f"{where} metrics.{key}.final"
 
 
 def test_mlflow_attributes_match_ground_truth(ws: expdesk.Workspace) -> None:
     df = ws.runs(deleted=None)
     for gt in gt_runs("mlflow"):
-        row = row_of(df, gt)
+        row, _ = row_of(ws, df, gt)
         assert row["name"] == gt["run_name"] and row["experiment"] == gt["experiment_name"]
         assert row["status"] == gt["status"].lower().replace("scheduled", "queued")
         assert bool(row["deleted"]) == (gt["lifecycle_stage"] == "deleted")
@@ -149,20 +245,25 @@ def test_recorded_start_times_are_utc(ws: expdesk.Workspace, tool: str) -> None:
     for gt in gt_runs(tool):
         text = gt["start_time"].removesuffix("Z")
         expected = datetime.fromisoformat(text).replace(tzinfo=UTC)  # both tools record UTC
-        assert row_of(df, gt)["start_time"] == pd.Timestamp(expected)
+        assert row_of(ws, df, gt)[0]["start_time"] == pd.Timestamp(expected)
 
 
 @pytest.mark.parametrize("tool", TOOLS)
 def test_history_matches_ground_truth_summaries(ws: expdesk.Workspace, tool: str) -> None:
     df = ws.runs(deleted=None)
     for gt in gt_runs(tool):
-        key = row_of(df, gt).name
-        h = ws.history(key)
+        row, part = row_of(ws, df, gt)
+        h = ws.history(row.name)
         assert list(h.columns) == ["run", "metric", "step", "value", "time"]
         summaries = expected_metrics(gt)
-        assert sorted(h["metric"].unique()) == sorted(summaries)
+        names = set(h["metric"].unique())
+        if part.rule == "alone":
+            assert sorted(names) == sorted(summaries)
+        else:  # a part of a job: the joined run reads every series of it, its own or labelled with it
+            assert all({m, f"{m}@{part.label}"} & names for m in summaries), gt["path"]
         for metric, m in summaries.items():
-            points = h[h["metric"] == metric]
+            labelled = f"{metric}@{part.label}"
+            points = h[h["metric"] == (labelled if labelled in names else metric)]
             steps, values = points["step"].to_numpy(), points["value"].to_numpy()
             where = f"{tool} {gt['path']} {metric}"
             assert len(points) == m["count"], where
@@ -219,7 +320,7 @@ def test_tensorboard_media_match_ground_truth(ws: expdesk.Workspace) -> None:
     item's bytes, a PNG of the recorded size."""
     df = ws.runs(where="format = tensorboard")
     for gt in gt_runs("tensorboard"):
-        run = ws.run(row_of(df, gt).name)
+        run = ws.run(row_of(ws, df, gt)[0].name)
         root = next(t for t in gt["tb_runs"] if t["path"] == gt["path"])
         images = {m.key: m for m in run.media if m.kind == "image"}
         assert sorted(images) == sorted(root["images"]), gt["path"]

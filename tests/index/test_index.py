@@ -209,11 +209,21 @@ def test_schema_snapshot(tmp_path: Path) -> None:
         "media_series",
         "media_items",
         "changes",
+        "finals",
+        "parts",
+        "part_choices",
+        "join_notes",
+        "joined_runs",
+        "joined_params",
+        "joined_tags",
+        "joined_metrics",
         "_sqlite_migrations",
     } <= tables
     assert "views" in tables
     assert migrations[0] == "m001_initial" and mode == "wal"
     assert {"m015_changes", "m017_unread", "m020_hidden", "m021_media", "m021_views"} <= set(migrations)
+    # issue 19's list order indexes m023's run_rows: after it (the last, until the lead renumbers)
+    assert migrations.index("m023_parts") < migrations.index("m019_list_order") == len(migrations) - 1
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")

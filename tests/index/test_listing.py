@@ -133,10 +133,10 @@ def _plan(reader: IndexReader, sql: str) -> str:
 def test_a_page_walks_the_index_and_a_whole_list_does_not(reader: IndexReader) -> None:
     """The speed of both depends on the plan: a LIMIT in the indexed spelling stops after its rows; a whole
     list scans the table and sorts (through the index it would look every run up by key, 2-6x slower)."""
-    base = "SELECT r.key FROM runs r WHERE r.gone = 0 AND r.deleted = 0 AND r.status = 'failed'"
+    base = "SELECT r.key FROM run_rows r WHERE r.gone = 0 AND r.deleted = 0 AND r.status = 'failed'"
     page = _plan(reader, f"{base} ORDER BY {NEWEST_FIRST_INDEXED} LIMIT 400")
-    assert "runs_newest_first" in page and "TEMP B-TREE" not in page
-    assert "runs_newest_first" not in _plan(reader, f"{base} ORDER BY {NEWEST_FIRST}")
+    assert "run_rows_newest_first" in page and "TEMP B-TREE" not in page
+    assert "run_rows_newest_first" not in _plan(reader, f"{base} ORDER BY {NEWEST_FIRST}")
 
 
 def test_a_first_page_over_its_budget_is_given_up(reader: IndexReader) -> None:
@@ -220,3 +220,65 @@ def test_vocabulary_is_every_key_once_in_order(reader: IndexReader, tmp_path: Pa
     assert reader.metric_keys() == ["loss"]
     with Index(tmp_path / "empty.sqlite"), IndexReader(tmp_path / "empty.sqlite") as empty:
         assert empty.param_keys() == empty.metric_keys() == empty.tag_keys() == []
+
+
+def test_a_joined_run_is_listed_once(tmp_path: Path) -> None:
+    """Issue 23: a job joined from parts is one row of `run_rows`; the first page, the whole list, the counts
+    and the vocabulary see the run, not its parts (a part's own row is not listed)."""
+    path = tmp_path / "joined.sqlite"
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.executemany(
+            "INSERT INTO runs (key, format, path, root, name, status, start_time) VALUES (?,?,?,?,?,?,?)",
+            [
+                ("head", "generic", "/r/job", "/r", "job", "finished", 100.0),
+                ("part", "mlflow", "/r/job/mlruns/1", "/r", "job (mlflow)", "finished", 101.0),
+                ("alone", "generic", "/r/other", "/r", "other", "finished", 50.0),
+            ],
+        )
+        conn.execute(
+            "INSERT INTO joined_runs (key, path, name, status, start_time, formats) VALUES (?,?,?,?,?,?)",
+            ("head", "/r/job", "job", "finished", 200.0, "generic+mlflow"),
+        )
+        conn.executemany(
+            "INSERT INTO parts (part_key, run_key, rule, label, rank) VALUES (?,?,?,?,?)",
+            [("head", "head", "test", "generic", 0), ("part", "head", "test", "mlflow", 1)],
+        )
+        conn.execute(
+            "INSERT INTO joined_params (run_key, key, value, num, part_key) VALUES ('head', 'lr', '0.1', 0.1, 'part')"
+        )
+
+    with Index(path) as index:
+        index.writer.call(write)
+    with IndexReader(path) as r:
+        whole = table.ordered_keys(r, "", (), None)
+        assert whole == ["head", "alone"]  # the joined run's own start time (200) puts it first
+        assert table.first_keys(r, "", (), None, None, 1, budget_s=600) == ["head"]
+        assert table.first_keys(r, "", (), None, None, 5, budget_s=600) == whole
+        assert table.run_counts(r)["runs"] == 2
+        counts = table.root_counts(r)["/r"]
+        assert (counts.runs, counts.formats) == (2, {"generic": 2, "mlflow": 1})
+        assert "lr" in r.param_keys()
+        assert table.key_stats(r) == _key_stats_through_views(r)
+
+
+def _key_stats_through_views(reader: IndexReader) -> tuple[int, dict[str, dict[str, table.KeyStats]]]:
+    """`table.key_stats` the slow, obvious way: grouped over the `run_*` views (issue 23's definition)."""
+    listed = (
+        "SELECT r.key FROM run_rows r WHERE r.gone = 0 AND r.deleted = 0 AND NOT EXISTS (SELECT 1 FROM"
+        f" annotations a WHERE a.run_key = r.key AND a.hidden = 1) ORDER BY {NEWEST_FIRST} LIMIT"
+        f" {table.KEY_STATS_SAMPLE}"
+    )
+    total = _rows(reader, f"SELECT COUNT(*) FROM ({listed})")[0][0]
+    out: dict[str, dict[str, table.KeyStats]] = {}
+    for kind in ("params", "tags"):
+        sql = f"SELECT key, COUNT(*), COUNT(DISTINCT value) FROM run_{kind} WHERE run_key IN ({listed}) GROUP BY key"
+        out[kind] = {k: table.KeyStats(n, v) for k, n, v in _rows(reader, sql)}
+    sql = f"SELECT key, COUNT(*) FROM run_metrics WHERE run_key IN ({listed}) GROUP BY key"
+    out["metrics"] = {k: table.KeyStats(n, 0) for k, n in _rows(reader, sql)}
+    return total, out
+
+
+def test_key_stats_are_the_run_views_counts(reader: IndexReader) -> None:
+    assert table.key_stats(reader) == _key_stats_through_views(reader)
+    assert table.key_stats(reader, sample=100) != _key_stats_through_views(reader)  # (the sample is used)

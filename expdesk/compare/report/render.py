@@ -121,7 +121,7 @@ def _runs(data: ReportData) -> str:
         rows.append(
             "<tr>"
             f"<td>{text(label, LABEL_CHARS)}</td><td>{folded(r.get('name') or MISSING)}</td>"
-            f"<td><code>{text(r['key'])}</code></td><td>{text(r.get('format'))}</td>"
+            f"<td><code>{text(r['key'])}</code></td><td>{text(_tools(r))}</td>"
             f"<td>{folded(r.get('experiment') or MISSING)}</td><td>{text(r.get('status'))}</td>"
             f"<td>{_when(start)}</td><td>{_when(end)}</td><td>{folded(r.get('path'))}</td>"
             "</tr>"
@@ -131,6 +131,11 @@ def _runs(data: ReportData) -> str:
         for h in ("label", "name", "key", "format", "experiment", "status", "start", "end", "path")
     )
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _tools(run: dict[str, Any]) -> str:
+    """The run's format, or every tool of a job logged by several (`hydra + wandb + lightning`)."""
+    return " + ".join(str(f) for f in run.get("formats") or [run.get("format") or ""])
 
 
 def _diff_rows(data: ReportData, rows: list[DiffRow], number: bool) -> str:
@@ -205,7 +210,11 @@ def _points_row(data: ReportData, metric: str) -> str:
         if summary is None:
             cells.append(f'<td class="missing">{MISSING}</td>')
             continue
-        span = f"{summary.get('first_step')}…{summary.get('last_step')}" if summary.get("count") else ""
+        if not summary.get("count"):
+            # a result the run reported with no series (a Trainer's `eval_samples`): its `final` row says it
+            cells.append(f'<td class="num">0{" (reported result only)" if "final" in summary else ""}</td>')
+            continue
+        span = f"{summary.get('first_step')}…{summary.get('last_step')}"
         nan = f", {summary['nan_count']} NaN" if summary.get("nan_count") else ""
         cells.append(f'<td class="num">{summary.get("count", 0)} ({text(span)}{nan})</td>')
     return f"<tr><th>{text(metric, LABEL_CHARS)} · points (steps)</th>{''.join(cells)}</tr>"

@@ -29,6 +29,8 @@ class SeriesView:
     count: int
     nan_count: int
     last: float | None
+    #: what the run reported as this metric's result (HF *_results.json, a W&B summary...), if anything
+    final: float | None = None
 
 
 def decimate(steps: np.ndarray, values: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +67,10 @@ class ChartStyle:
     dpi: float = 100.0
 
 
+#: characters of a small chart's title (name, last and final) that fit its width at 8 pt
+SMALL_TITLE_CHARS = 38
+
+
 def metric_figure(
     view: SeriesView, style: ChartStyle, size: tuple[float, float], small: bool = True
 ) -> Figure:
@@ -83,10 +89,14 @@ def metric_figure(
     ax.tick_params(colors=style.foreground, labelsize=7 if small else 9, length=2)
     ax.grid(True, color=style.grid, linewidth=0.5)
     last = "" if view.last is None else f"   last {view.last:.4g}"
+    if view.final is not None:
+        last += f"   final {view.final:.4g}"
     # the metric name is user data: matplotlib would parse $...$ as mathtext, so escape dollars
     title = view.name.replace("$", r"\$")
     if len(title) > 60:
         title = title[:59] + "…"
+    if small and len(title) + len(last) > SMALL_TITLE_CHARS:
+        last = "\n" + last.strip()  # a small chart's width: the values on a line of their own, not cut off
     ax.set_title(title + last, fontsize=8 if small else 10, color=style.foreground, loc="left")
     if not small:
         ax.set_xlabel("step", color=style.foreground)

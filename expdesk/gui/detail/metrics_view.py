@@ -51,6 +51,7 @@ def load_series_views(reader: IndexReader, key: str, names: list[str], columns: 
     """Series of a run, decimated for a chart (worker thread). Runs browsed on an MLflow tracking server keep
     only their latest values in the index: their full history is fetched from the server here, lazily."""
     views = []
+    finals = reader.metric_finals(key)
     run = reader.run_basics(key)
     remote = run if run is not None and run.format == "mlflow-remote" else None
     for info in reader.series_infos(key):
@@ -64,7 +65,7 @@ def load_series_views(reader: IndexReader, key: str, names: list[str], columns: 
             steps, values, _ = reader.series_by_id(info.id)
         x, y = decimate(steps, values, columns)
         last = float(values[-1]) if len(values) else None
-        views.append(SeriesView(info.key, x, y, info.count, info.nan_count, last))
+        views.append(SeriesView(info.key, x, y, info.count, info.nan_count, last, finals.get(info.key)))
     return views
 
 
@@ -115,6 +116,10 @@ class MetricsView(QWidget):
         self.info = QLabel(self)
         self.info.setTextFormat(Qt.TextFormat.PlainText)
         self.info.setObjectName("mutedLabel")
+        self.results = QLabel(self)
+        self.results.setTextFormat(Qt.TextFormat.PlainText)  # metric keys are user strings
+        self.results.setWordWrap(True)
+        self.results.hide()
         self.more = QPushButton("Show all", self)
         self.more.clicked.connect(self._show_all)
         self.more.hide()
@@ -133,12 +138,19 @@ class MetricsView(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.search)
         layout.addWidget(self.info)
+        layout.addWidget(self.results)
         layout.addWidget(scroll, 1)
         layout.addWidget(self.more)
         #: open pop-outs (the window closes them on shutdown); at most one per metric
         self.dialogs: list[QDialog] = []
         self._popouts: dict[str, ChartPopOut] = {}
         self._loading: set[str] = set()
+
+    def set_results(self, results: dict[str, float]) -> None:
+        """Results the run reported for keys it logged no points of (shown as text, not charts)."""
+        text = ", ".join(f"{k} = {v:.6g}" for k, v in sorted(results.items()))
+        self.results.setText(f"Reported results with no logged points: {text}" if text else "")
+        self.results.setVisible(bool(text))
 
     def show_run(self, key: str | None, metric_names: list[str]) -> None:
         if key != self._key:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from expdesk.gui.detail.artifacts_view import ArtifactsView
 from expdesk.gui.detail.kv_model import TextTableModel
 from expdesk.gui.detail.metrics_view import MetricsView
+from expdesk.gui.detail.parts_view import PartsView
 from expdesk.gui.detail.unread_view import UnreadView, tab_title
 from expdesk.gui.runs.query import elide, fmt_duration, fmt_time
 from expdesk.gui.workers.pool import WorkerPool
@@ -89,7 +90,7 @@ def overview_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [
         ("Name", run.get("name") or ""),
         ("Status", status),
-        ("Format", run["format"]),
+        ("Format", " + ".join(run.get("formats") or [run["format"]])),
         ("Experiment", run.get("experiment") or ""),
         ("Start", _with_source(fmt_time(shown_start), info.get("start_time_from"))),
         ("End", fmt_time(run.get("_end"))),
@@ -194,6 +195,8 @@ class DetailPanel(QWidget):
         self.tabs.addTab(self.artifacts, "Artifacts")
         self.errors = UnreadView(self)
         self.tabs.addTab(self.errors, "Errors")
+        self.parts = PartsView(self)
+        self.tabs.addTab(self.parts, "Parts")
         self._extra: list[tuple[str, QWidget, Callable[[str], None] | None]] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 4)
@@ -277,13 +280,19 @@ class DetailPanel(QWidget):
         names = list(run["metrics"])
         # live runs: charts are re-rendered only when the series actually changed
         if previous is None or previous["key"] != key or previous["metrics"] != run["metrics"]:
-            self.metrics.show_run(key, names)
+            # a reported result with no points (eval_samples) has no chart: it is listed above them
+            self.metrics.set_results(
+                {k: m["final"] for k, m in run["metrics"].items() if not m["count"] and "final" in m}
+            )
+            self.metrics.show_run(key, [k for k, m in run["metrics"].items() if m["count"]])
         self.tabs.setTabText(2, f"Metrics ({len(names)})")
         if previous is None or previous["key"] != key or previous["artifacts"] != run["artifacts"]:
             self.artifacts.show_run(run)
         self.tabs.setTabText(3, f"Artifacts ({len(run['artifacts'])})")
         self.errors.show_run(run)
         self.tabs.setTabText(4, tab_title(run))
+        self.parts.set_run(run)
+        self.tabs.setTabText(5, f"Parts ({len(run.get('parts', []))})")
         for _title, _widget, hook in self._extra:
             if hook is not None:
                 hook(key)

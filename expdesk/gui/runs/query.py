@@ -30,7 +30,7 @@ TOOLTIP_CHARS = 2000
 class Column:
     kind: ColumnKind
     key: str
-    summary: str = ""  # metrics only: last / min / max
+    summary: str = ""  # metrics only: last / min / max / final
 
     @property
     def id(self) -> str:
@@ -248,7 +248,8 @@ def fetch_rows(
                 "name": (name or "")
                 + (" (deleted)" if deleted else "")
                 + (" (hidden)" if key in chunk.hidden else ""),
-                "format": fmt,
+                # a joined run: its head's tool and how many more ("hydra +2"); the tooltip names them
+                "format": fmt if "+" not in fmt else f"{fmt.split('+')[0]} +{fmt.count('+')}",
                 "status": status + (" (stale)" if stale else "") + (" ⚠" if error else ""),
                 "experiment": experiment or "",
                 "start": fmt_time(start),
@@ -257,6 +258,8 @@ def fetch_rows(
             }
             for i, attr in attr_cols:
                 _put(texts, tooltips, i, attrs.get(attr, ""))
+                if attr == "format" and "+" in fmt:
+                    tooltips[i] = "One training job: " + " + ".join(fmt.split("+"))
             rows[key] = Row(key, texts, tooltips, status, stale, bool(stars.get(key)), error)
         if param_cols:
             pause()
@@ -281,13 +284,13 @@ def fetch_rows(
                     pause()
                 wanted = metric_cols.get(s[1])
                 row = rows.get(s[0])
-                if wanted is None or row is None or not s[6]:
+                if wanted is None or row is None or not (s[6] or s[7]):
                     continue
                 values = table.metric_summary(s)  # exact: NaN and -0.0 survive
                 for i, which in wanted:
                     number = values[which]
                     # min/max are NaN only when every point was NaN: show nothing rather than "NaN"
-                    empty = which and number is not None and math.isnan(number)
+                    empty = which in (1, 2) and number is not None and math.isnan(number)
                     row.texts[i] = "" if empty else fmt_number(number)
     return [rows[k] for k in keys if k in rows]
 

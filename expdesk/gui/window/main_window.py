@@ -31,6 +31,7 @@ from expdesk.gui.window.counts import count_text
 from expdesk.gui.window.folders import Folders
 from expdesk.gui.window.layout import WindowLayout
 from expdesk.gui.window.notices import Notices
+from expdesk.gui.window.parts_actions import PartsActions
 from expdesk.gui.window.run_actions import RunActions
 from expdesk.gui.window.selection import SelectionKeeper
 from expdesk.gui.window.sources_panel import SourceInfo, load_sources
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self.run_actions = RunActions(self)
         self.views = WindowViews(self, index, self.index_pool, self.detail, self.reload_all)
+        self.parts_actions = PartsActions(self)  # split / join, in the runs table's context menu
         # workspace charts, Views menu, File > Export Report
         self.tools = WorkspaceTools(
             self, index, self.pool, self.ui, self.selected_keys, lambda: self._known_keys, self.use_columns

@@ -82,6 +82,8 @@ class RunActions:
         hide.setShortcut(actions["hide"].shortcut())
         hide.setToolTip(actions["hide"].toolTip())
         hide.triggered.connect(lambda: self.set_hidden(keys, not window.showing_hidden()))
+        menu.addSeparator()
+        window.parts_actions.add_to(menu, keys)  # split a joined run / join runs into one
         menu.setToolTipsVisible(True)
         return menu
 

@@ -1,4 +1,4 @@
-"""Compiling a parsed filter or sort to SQL over `runs r`: the only SQL text the language can produce.
+"""Compiling a parsed filter or sort to SQL over `run_rows r` (runs, whose parts are joined): the only SQL text the language can produce.
 
 Safety: user text never reaches SQL text. Keys and values are bound parameters; the SQL text holds only
 identifiers from the whitelists here and in `vocabulary`. `compile_sort` has no parameters to bind (the
@@ -34,7 +34,11 @@ ATTRIBUTE_SQL: dict[str, tuple[str, str]] = {
     "native_id": ("text", "r.native_id"),
     "key": ("text", "r.key"),
     "native_status": ("text", "r.native_status"),
-    "parent": ("text", "r.parent_key"),
+    # a parent that is a part of a joined run is that run
+    "parent": (
+        "text",
+        "COALESCE((SELECT m.run_key FROM parts m WHERE m.part_key = r.parent_key), r.parent_key)",
+    ),
     "error": ("text", "r.error"),
     # an empty note is no note: `note is null` finds runs without one
     "note": ("text", f"NULLIF({_ANNOTATION.format('note')}, '')"),
@@ -89,19 +93,27 @@ class _Source:
     kind: str  # "text" | "number" | "time" | "bool" | "mixed" | "labels"
     text: Frag | None
     num: Frag | None
-    table: str | None = None  # e.g. "params p"
+    table: str | None = None  # a part's own rows, e.g. "params p"
     key: Frag | None = None
+    #: a joined run's merged rows, with the same column names (e.g. "joined_params p")
+    joined_table: str | None = None
 
 
 def _at_sql(key: Frag, step: Frag) -> Frag:
     """Value of the last point written with `step`: chunks newest first, the first one holding the step.
-    Two functions, because a NaN value is NULL to SQLite and must not be mistaken for 'not in this chunk'."""
-    return _cat(
-        "(SELECT chunk_value_at(c.steps, c.n, c.vals, ", step, ") FROM series s JOIN chunks c"
-        " ON c.series_id = s.id WHERE s.run_key = r.key AND s.key = ", key, " AND ", step,
-        " BETWEEN s.first_step AND s.last_step AND chunk_step_index(c.steps, c.n, ", step, ") IS NOT NULL"
-        " ORDER BY c.seq DESC LIMIT 1)",
-    )  # fmt: skip
+    Two functions, because a NaN value is NULL to SQLite and must not be mistaken for 'not in this chunk'.
+    A joined run's series is the part's series its merged metric points to."""
+
+    def one(table: str, series_id: str) -> Frag:
+        return _cat(
+            "(SELECT chunk_value_at(c.steps, c.n, c.vals, ", step, f") FROM {table} JOIN chunks c"
+            f" ON c.series_id = {series_id} WHERE s.run_key = r.key AND s.key = ", key, " AND ", step,
+            " BETWEEN s.first_step AND s.last_step AND chunk_step_index(c.steps, c.n, ", step, ") IS NOT NULL"
+            " ORDER BY c.seq DESC LIMIT 1)",
+        )  # fmt: skip
+
+    return _cat("CASE WHEN r.joined THEN ", one("joined_metrics s", "s.series_id"), " ELSE ",
+                one("series s", "s.id"), " END")  # fmt: skip
 
 
 def _source(operand: Operand, bind: Callable[[Any], Frag], stale: str) -> _Source:
@@ -113,13 +125,17 @@ def _source(operand: Operand, bind: Callable[[Any], Frag], stale: str) -> _Sourc
         return _Source(kind, None, expr)
     key = bind(operand.name)
     if operand.kind == "params":
-        return _Source("mixed", Frag("p.value"), Frag("p.num"), "params p", key)
+        return _Source("mixed", Frag("p.value"), Frag("p.num"), "params p", key, "joined_params p")
     if operand.kind == "tags":
-        return _Source("mixed", Frag("t.value"), Frag("expdesk_num(t.value)"), "tags t", key)
+        return _Source("mixed", Frag("t.value"), Frag("expdesk_num(t.value)"), "tags t", key, "joined_tags t")
     if operand.agg == "at":
         return _Source("number", None, _at_sql(key, bind(operand.step)))
     assert operand.agg in AGGREGATES  # whitelisted by the parser: the only way a name reaches SQL text
-    return _Source("number", None, Frag(f"s.{operand.agg}"), "series s", key)
+    if operand.agg == "final":
+        # a part's reported results are their own table; SQLite flattens this into an indexed look-up
+        part = "(SELECT run_key, key, value AS final FROM finals) s"
+        return _Source("number", None, Frag("s.final"), part, key, "joined_metrics s")
+    return _Source("number", None, Frag(f"s.{operand.agg}"), "series s", key, "joined_metrics s")
 
 
 def _parse_time(value: Value) -> float:
@@ -212,7 +228,7 @@ def _compare(node: Compare, stale: str, negated: bool) -> Frag:
         wants_null = (node.op == "is null") != negated
         if src.table is None:
             return _cat("(", column, " IS NULL)" if wants_null else " IS NOT NULL)")
-        has_row = _cat("EXISTS ", _key_row(src, Frag("1"), _cat(" AND ", column, " IS NOT NULL")))
+        has_row = _key_row(src, Frag("1"), _cat(" AND ", column, " IS NOT NULL"), wrap="EXISTS ")
         return _cat("NOT ", has_row) if wants_null else has_row
     op = "=" if node.op in ("in", "not in") else node.op
     pred = _cat(*_join([_predicate(src, operand, op, v) for v in node.values]))
@@ -225,16 +241,22 @@ def _compare(node: Compare, stale: str, negated: bool) -> Frag:
     return _key_row(src, pred)
 
 
-def _key_row(src: _Source, select: Frag, extra: Frag | str = "") -> Frag:
-    """`select` evaluated on this run's row for the key. Correlated on purpose: measured against
-    `r.key IN (SELECT run_key ... WHERE key = ?)`, it loses 2x on a lone comparison but wins on the
-    usual conjunctions, because AND stops early instead of materialising every key's rows."""
-    assert src.table is not None and src.key is not None
-    alias = src.table[-1]
-    return _cat(
-        "(SELECT ", select, f" FROM {src.table} WHERE {alias}.run_key = r.key AND {alias}.key = ", src.key,
-        extra, ")",
-    )  # fmt: skip
+def _key_row(src: _Source, select: Frag, extra: Frag | str = "", wrap: str = "") -> Frag:
+    """`select` evaluated on this run's row for the key (`wrap`: e.g. "EXISTS " before the subquery).
+    Correlated on purpose: measured against `r.key IN (SELECT run_key ... WHERE key = ?)`, it loses 2x on
+    a lone comparison but wins on the usual conjunctions, because AND stops early instead of materialising
+    every key's rows. A joined run's row comes from the merged table: one of the two subqueries runs per
+    run, picked by `r.joined` (measured: a view over both tables doubled the time at 100k runs)."""
+    assert src.table is not None and src.key is not None and src.joined_table is not None
+    alias, key = src.table[-1], src.key
+
+    def one(table: str) -> Frag:
+        return _cat(
+            f"{wrap}(SELECT ", select, f" FROM {table} WHERE {alias}.run_key = r.key AND {alias}.key = ",
+            key, extra, ")",
+        )  # fmt: skip
+
+    return _cat("(CASE WHEN r.joined THEN ", one(src.joined_table), " ELSE ", one(src.table), " END)")
 
 
 def _join(preds: list[Frag]) -> list[Frag | str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from expdesk.core.entities import Status
 
-AGGREGATES = ("last", "min", "max", "count", "first_step", "last_step", "nan_count")
+AGGREGATES = ("last", "min", "max", "final", "count", "first_step", "last_step", "nan_count")
 NAMESPACES = ("params", "tags", "metrics")
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "~", "!~")
 KEYWORDS = ("and", "or", "not", "in", "is", "null")

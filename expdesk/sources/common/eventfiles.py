@@ -28,6 +28,7 @@ import numpy as np
 
 from expdesk.core.entities import MediaItem, Series
 from expdesk.core.errors import SourceError
+from expdesk.core.lfs import LfsPointer, refuse_pointer
 from expdesk.core.safefile import walk_stats
 from expdesk.sources.common import tfevent, tfrecord
 from expdesk.sources.common.tbmedia import RawMedia, media_items
@@ -165,6 +166,10 @@ def _read_file(
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return entry or {}, {}, str(SourceError(path, "not a regular file")), 0.0
+        try:
+            refuse_pointer(fd, st.st_size, path)  # a clone without its LFS objects: said, not "bad CRC"
+        except LfsPointer as exc:
+            return entry or {}, {}, str(exc), st.st_mtime
         offset = 0
         state = tfevent.new_state()
         if entry and entry.get("head") == _head(fd, int(entry.get("offset", 0))):

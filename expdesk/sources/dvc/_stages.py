@@ -180,6 +180,34 @@ def build_stages(dvc_yaml: Any, lock: Any) -> list[dict[str, Any]]:
     return result
 
 
+def top_level_outputs(dvc_yaml: Any) -> list[dict[str, Any]]:
+    """Paths dvc.yaml declares outside any stage: the top-level `metrics:` and `plots:` lists and the paths
+    of `artifacts:` (what DVCLive writes with `dvcyaml=True`, and what `dvc metrics/plots show` read).
+
+    A top-level plot is a path (`dvclive/plots/metrics: {x: step}`) or a named definition whose files are
+    the keys of its `y` (and `x`) mapping."""
+    spec = as_dict(dvc_yaml)
+    out: dict[str, dict[str, Any]] = {}
+    for raw in as_list(spec.get("metrics")):
+        if isinstance(raw, str):
+            out.setdefault(raw, {"path": raw, "cache": False, "metric": True, "plot": False})
+    for raw in as_list(spec.get("plots")):
+        parsed = _entry(raw)
+        if parsed is None:
+            continue
+        name, props = parsed
+        files = [f for axis in ("y", "x") if isinstance(props.get(axis), dict) for f in props[axis]]
+        for path in [str(f) for f in files] or [name]:
+            out.setdefault(path, {"path": path, "cache": False, "metric": False, "plot": True})
+    for artifact in as_dict(spec.get("artifacts")).values():
+        artifact_path = as_dict(artifact).get("path")
+        if isinstance(artifact_path, str):
+            out.setdefault(
+                artifact_path, {"path": artifact_path, "cache": True, "metric": False, "plot": False}
+            )
+    return list(out.values())
+
+
 def dvc_file_stage(rel: str, data: Any) -> dict[str, Any]:
     """A `dvc add` file (`data/raw.csv.dvc`): outs (and import deps) relative to the file's folder."""
     data = as_dict(data)

@@ -24,6 +24,7 @@ from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import is_regular_file, is_within
 from expdesk.core.safefile import read_json_file, walk_stats
 from expdesk.sources.base import Reader, list_artifacts, require_folder
+from expdesk.sources.common.finals import finals_from
 from expdesk.sources.common.folders import run_name
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_yaml_checked
@@ -82,6 +83,8 @@ class DvcLiveReader(Reader):
                 update.info["latest"] = metric_values(
                     read_json_file(folder / "metrics.json", partial_ok=True)
                 )
+                # DVCLive's summary: what `dvc exp show` reports as the experiment's metrics
+                update.finals = finals_from(update.info["latest"], "metrics.json")
             except IncompleteRead:
                 pass  # DVCLive rewrites it at every step; the next read gets it
             except SourceError as exc:

@@ -21,6 +21,7 @@ from expdesk.core.paths import is_regular_file
 from expdesk.core.safefile import MAX_YAML_BYTES, read_bytes_capped, read_json_file, walk_stats
 from expdesk.core.summary import json_number
 from expdesk.sources.base import Reader
+from expdesk.sources.common.finals import finals_from
 from expdesk.sources.common.folders import run_name
 from expdesk.sources.common.tables import flatten_record, number
 from expdesk.sources.common.values import flatten
@@ -35,6 +36,7 @@ from expdesk.sources.dvc._stages import (
     local_path,
     lookup,
     stale_reasons,
+    top_level_outputs,
 )
 
 #: never artifacts: DVC's own cache/tmp (machine-local, huge), VCS data, environments
@@ -155,14 +157,21 @@ class DvcReader(Reader):
             reasons = stale_reasons(stage, project, params_files)
             if reasons:
                 stale[stage["name"]] = reasons
-        update.files = self._file_refs(project, stages)
+        # the top level's declared outputs as one more (unnamed) stage's outs: DVCLive declares its folder there
+        # (a path a stage already lists keeps its stage's entry, with the locked md5 and size)
+        in_stages = {o["path"] for stage in stages for o in stage["outs"]}
+        declared = {
+            "deps": [],
+            "outs": [o for o in top_level_outputs(dvc_yaml) if o["path"] not in in_stages],
+        }
+        update.files = self._file_refs(project, [*stages, declared])
         update.info["stages"] = [self._stage_info(s) for s in stages]
         update.info["stale_stages"] = sorted(stale)
         update.info["stale_reasons"] = stale
         update.info["config_files"] = [
             n for n in ("dvc.yaml", "dvc.lock", DEFAULT_PARAMS) if is_regular_file(project / n)
         ]
-        update.info["latest"] = self._latest_metrics(project, dvc_yaml, stages, errors)
+        update.info["latest"] = self._latest_metrics(project, dvc_yaml, stages, errors, update)
         update.info["no_scm"] = self._no_scm(project)
         update.status, update.native_status = self._status(project)
         mtimes = [a.mtime_ns for a in update.artifacts]
@@ -251,16 +260,20 @@ class DvcReader(Reader):
         }
 
     def _latest_metrics(
-        self, project: Path, dvc_yaml: Any, stages: list[dict[str, Any]], errors: list[str]
+        self, project: Path, dvc_yaml: Any, stages: list[dict[str, Any]], errors: list[str], update: RunUpdate
     ) -> dict[str, Any]:
-        """What `dvc metrics show` prints: the values in dvc.yaml's metrics files (top level and stages)."""
+        """What `dvc metrics show` prints: the values in dvc.yaml's metrics files (top level and stages).
+        They are the stages' reported results: the run's finals, each from its file."""
         names = [p for p in as_list(as_dict(dvc_yaml).get("metrics")) if isinstance(p, str)]
         names += [o["path"] for s in stages for o in s["outs"] if o.get("metric")]
         latest: dict[str, Any] = {}
         for rel in dict.fromkeys(names):
             local = local_path(project, rel)
             if local is not None and is_regular_file(local):
-                latest.update(metric_values(self._load(project, rel, errors)))
+                values = metric_values(self._load(project, rel, errors))
+                latest.update(values)
+                for key, final in finals_from(values, rel).items():
+                    update.finals.setdefault(key, final)
         return latest
 
     def _no_scm(self, project: Path) -> bool:

@@ -27,6 +27,7 @@ from expdesk.core.paths import is_regular_file
 from expdesk.sources.base import Reader, list_artifacts, unread_entry
 from expdesk.sources.common.folders import run_name
 from expdesk.sources.common.jobmetrics import read_job_metrics
+from expdesk.sources.common.named_runs import named_runs
 from expdesk.sources.common.values import flatten
 from expdesk.sources.common.yamlconfig import read_yaml_checked
 from expdesk.sources.hydra._sweep import (
@@ -108,6 +109,7 @@ class HydraReader(Reader):
         config = docs.get("config.yaml")
         if isinstance(config, dict):
             update.params = flatten(config)
+            update.links += named_runs(update.params, "hydra config")  # join evidence (a W&B id...)
         elif config is not None:
             errors.append(f"{dot_hydra / 'config.yaml'}: expected a mapping, found {type(config).__name__}")
             update.unread.append(

@@ -27,6 +27,7 @@ from typing import Any
 
 from expdesk.core.entities import Artifact, RunRef, RunUpdate, Status
 from expdesk.core.errors import SourceError
+from expdesk.core.lfs import is_pointer
 from expdesk.core.paths import is_regular_file
 from expdesk.sources.base import Reader, list_artifacts, require_folder, unread_entry
 from expdesk.sources.common.eventfiles import (
@@ -78,6 +79,9 @@ class LightningReader(Reader):
     format = "lightning"
     priority = 60
     claims_subtree = True  # checkpoints/ below a version folder are this run's files, not runs
+    # a TensorBoardLogger's version folder: the event files are read here (with the hparams.yaml beside them),
+    # so the TensorBoard reader does not read that folder a second time
+    covers = frozenset({"tensorboard"})
 
     def detect(self, path: Path) -> float:
         try:
@@ -88,6 +92,8 @@ class LightningReader(Reader):
         if has_hparams and has_event_files(path):
             return 0.92  # TensorBoardLogger's version folder: beats a plain TensorBoard run (0.9)
         columns = _header_columns(path / "metrics.csv") if "metrics.csv" in names else []
+        if columns[:1] and is_pointer(columns[0].encode()) and "hparams.yaml" in names:
+            return 0.6  # a clone without its LFS objects: read, so the run says the metrics are not here
         if "step" in columns:
             # generic claims metrics.csv at 0.4; a `step` column next to hparams.yaml is CSVLogger's
             if has_hparams:

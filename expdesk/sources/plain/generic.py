@@ -89,6 +89,7 @@ class GenericReader(Reader):
     format = "generic"
     priority = 0
     claims_subtree = False
+    fallback = True  # hand-written files: only where no tool's reader recognises the folder
     metric_files: tuple[str, ...] = METRIC_FILES
     #: the whole-document metrics file this reader also reads (None: none)
     json_file: str | None = JSON_FILE

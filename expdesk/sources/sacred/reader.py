@@ -15,7 +15,6 @@ import math
 import os
 import re
 import warnings
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from expdesk.core.errors import IncompleteRead, SourceError, UnsafePath
 from expdesk.core.paths import is_within, resolve_inside
 from expdesk.core.safefile import MAX_JSON_BYTES, parse_json_text, read_bytes_capped
 from expdesk.sources.base import Reader, list_artifacts
+from expdesk.sources.common.times import naive_utc
 from expdesk.sources.common.values import flatten, to_float
 
 CURSOR_VERSION = 1
@@ -144,9 +144,9 @@ class SacredReader(Reader):
         native = run.get("status")
         update.native_status = str(native) if native is not None else None
         update.status = STATUSES.get(str(native), Status.UNKNOWN)
-        update.start_time = _iso(run.get("start_time")) or _iso(run.get("queue_time"))
-        update.end_time = _iso(run.get("stop_time"))
-        beat = _iso(run.get("heartbeat"))
+        update.start_time = naive_utc(run.get("start_time")) or naive_utc(run.get("queue_time"))
+        update.end_time = naive_utc(run.get("stop_time"))
+        beat = naive_utc(run.get("heartbeat"))
         try:
             mtime = os.stat(ref.path / "run.json").st_mtime
         except OSError:
@@ -355,7 +355,7 @@ def _series_arrays(
             continue  # a None value or a non-integer step is not a plottable point
         steps.append(step)
         values.append(value)
-        stamp = _iso(stamps_in[i]) if i < len(stamps_in) else None
+        stamp = naive_utc(stamps_in[i]) if i < len(stamps_in) else None
         stamps.append(stamp * 1000.0 if stamp is not None else math.nan)
     return (
         np.array(steps, dtype=np.int64),
@@ -403,19 +403,6 @@ def _digest(steps: np.ndarray, values: np.ndarray, stamps: np.ndarray, n: int) -
     h.update(values[:n].tobytes())
     h.update(stamps[:n].tobytes())
     return h.hexdigest()
-
-
-def _iso(text: Any) -> float | None:
-    """Sacred's times are ISO 8601 *naive UTC* (datetime.utcnow().isoformat())."""
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def _no_credentials(url: Any) -> Any:

@@ -29,6 +29,7 @@ from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.paths import local_path_for_uri
 from expdesk.core.safefile import read_json_file
 from expdesk.sources.base import Reader, list_artifacts
+from expdesk.sources.common.finals import finals_from
 from expdesk.sources.common.values import to_float
 from expdesk.sources.transformers._trainer_args import read_training_args
 
@@ -90,6 +91,7 @@ class TrainerReader(Reader):
         else:
             _metrics(update, history, cursor)
         params_error = _params(update, ref.path)
+        results_errors = _results(update, ref.path)
         _status_and_info(update, ref.path, state, source)
         update.links = _links(ref, history, state, update.params.get("output_dir"))
         update.artifacts = list_artifacts(ref.path)
@@ -102,10 +104,46 @@ class TrainerReader(Reader):
         ]
         # a file caught mid-rewrite is not an error (the next read sees it whole)
         errors = [
-            str(e) for e in (problem, params_error) if e is not None and not isinstance(e, IncompleteRead)
+            str(e)
+            for e in (problem, params_error, *results_errors)
+            if e is not None and not isinstance(e, IncompleteRead)
         ]
         update.error = "; ".join(errors) or None
         return update
+
+
+#: what `Trainer.save_metrics(split, metrics)` writes (and `all_results.json`, the union of the others)
+RESULT_FILES = ("train_results.json", "eval_results.json", "test_results.json", "predict_results.json")
+ALL_RESULTS = "all_results.json"
+
+
+def _results(update: RunUpdate, path: Path) -> list[SourceError]:
+    """`*_results.json` as the run's finals: what the script saved as its outcome. With
+    `load_best_model_at_end` the final evaluation (of the reloaded best model) is only here, and keys like
+    `eval_samples` are only here. A split's own file names the source of its keys; `all_results.json` the
+    rest."""
+    errors: list[SourceError] = []
+    found = []
+    for name in (*RESULT_FILES, ALL_RESULTS):
+        file = path / name
+        if not _is_file(file):
+            continue
+        try:
+            data = read_json_file(file, partial_ok=True)
+        except IncompleteRead:
+            continue  # being rewritten by save_metrics: the next read has it
+        except SourceError as exc:
+            errors.append(exc)
+            continue
+        if not isinstance(data, dict):
+            errors.append(SourceError(file, "not a JSON object of metrics"))
+            continue
+        found.append(name)
+        for key, final in finals_from(data, name).items():
+            update.finals.setdefault(key, final)
+    if found:
+        update.info["results_files"] = found
+    return errors
 
 
 def _authoritative_state(path: Path) -> tuple[dict[str, Any] | None, str | None, SourceError | None]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import stat
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from expdesk.core.entities import Series
 from expdesk.core.errors import IncompleteRead, SourceError
 from expdesk.core.numbers import as_float
 from expdesk.core.safefile import read_json_file
+from expdesk.sources.common.times import naive_utc
 from expdesk.sources.common.yamlconfig import read_yaml_checked
 
 CONFIG = "files/config.yaml"
@@ -96,13 +96,4 @@ def summary_series(summary: dict[str, Any]) -> list[Series]:
 
 def started_at(meta: dict[str, Any]) -> float | None:
     """`startedAt` of wandb-metadata.json (naive UTC) as epoch seconds."""
-    text = meta.get("startedAt")
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return naive_utc(meta.get("startedAt"))

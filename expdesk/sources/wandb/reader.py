@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import stat
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,11 @@ import numpy as np
 
 from expdesk.core.entities import RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError
+from expdesk.core.lfs import LfsPointer, refuse_pointer
 from expdesk.core.safefile import read_json_file
 from expdesk.sources.base import Reader, list_artifacts
+from expdesk.sources.common.finals import finals_from
+from expdesk.sources.common.times import naive_utc
 from expdesk.sources.common.values import flatten
 from expdesk.sources.wandb import _log as _wandb_log
 from expdesk.sources.wandb import _proto as _wandb_proto
@@ -212,20 +214,24 @@ class WandbReader(Reader):
         legacy_meta = self._legacy_json(ref.path / "files" / "wandb-metadata.json", update)
         start = run.get("start_time") or state.env.get("started_at")
         if start is None and isinstance(legacy_meta.get("startedAt"), str):
-            start = _iso_utc(legacy_meta["startedAt"])
+            start = naive_utc(legacy_meta["startedAt"])
         update.start_time = start
         if state.exit is not None:
             runtime_end = start + state.exit.get("runtime", 0) if start is not None else None
             ends = [t for t in (runtime_end, state.last_ts) if t is not None]
             update.end_time = max(ends) if ends else None
         summary = {key: parse_json(text) for key, text in state.summary.items()}
+        summary_from = "summary record"
         if not summary:
             legacy_summary = self._legacy_json(ref.path / "files" / "wandb-summary.json", update)
             summary = _flat_values(legacy_summary)
+            summary_from = "files/wandb-summary.json"
         times = {k: v for k, v in update.info.items() if k.endswith("_from")}
         update.info = _info(state, legacy_meta, summary, ref) | times
         if start is not None:
             update.info["start_time_from"] = "run log" if run.get("start_time") else "wandb-metadata.json"
+        # the summary is what W&B shows as the run's result (the last logged value unless the run set it)
+        update.finals = finals_from(_results_only(summary), summary_from, skip_private=True)
         update.artifacts = list_artifacts(ref.path)
 
     def _read_without_log(self, ref: RunRef, log_name: str, why: str) -> RunUpdate:
@@ -400,16 +406,6 @@ def _legacy_git(meta: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _iso_utc(text: str) -> float | None:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # wandb-metadata.json times are naive UTC
-    return moment.timestamp()
-
-
 def _is_regular(path: Path) -> bool:
     try:
         return stat.S_ISREG(os.lstat(path).st_mode)
@@ -423,10 +419,33 @@ def _open_regular(path: Path) -> int:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
         raise SourceError(path, f"cannot open: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise SourceError(path, "not a regular file")
+    try:
+        refuse_pointer(fd, st.st_size, path)
+    except LfsPointer:
+        os.close(fd)
+        raise
     return fd
 
 
 READER = WandbReader()
+
+
+def _results_only(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary without the fields of logged objects: an image or histogram's summary entry is an object
+    W&B marks with `_type` (`sample/_type: image-file`, `sample/size: 268`), whose numbers describe the file,
+    not a result of the run."""
+    objects = {key.rpartition("/")[0] for key in summary if key.rpartition("/")[2] == "_type"}
+    objects.update(key for key, value in summary.items() if isinstance(value, dict) and "_type" in value)
+    if not objects:
+        return summary
+
+    def inside_object(key: str) -> bool:
+        # the key itself or any of its parents (`a`, `a/b` of `a/b/c`): a few lookups per key
+        parts = key.split("/")
+        return any("/".join(parts[:i]) in objects for i in range(1, len(parts) + 1))
+
+    return {key: value for key, value in summary.items() if not inside_object(key)}
