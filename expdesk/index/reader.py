@@ -128,7 +128,7 @@ class IndexReader:
         offset: int = 0,
     ) -> list[str]:
         """Keys of the listed runs (on disk; not deleted in their tool unless `include_deleted`) matching a
-        compiled filter, in `order_sql` over `runs r`; `limit` rows from `offset` when given."""
+        compiled filter, in `order_sql` over `run_rows r` (a joined run once); `limit` rows from `offset`."""
         clauses = ["r.gone = 0"]
         if not include_deleted:
             clauses.append("r.deleted = 0")
