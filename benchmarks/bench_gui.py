@@ -41,6 +41,7 @@ from PySide6.QtWidgets import QApplication
 
 from expdesk.app import tune_process
 from expdesk.gui.runs.model import RunsModel
+from expdesk.gui.runs.query import ATTR_COLUMNS, Column
 from expdesk.gui.window import layout as window_layout
 from expdesk.gui.window.main_window import MainWindow
 from expdesk.gui.window.theme import apply_theme
@@ -50,10 +51,8 @@ from expdesk.index.service import Index
 EXACT = struct.Struct("<3d")
 
 
-def build_index(index: Index, runs: int, keys: int, per_run: int, seed: int = 1, joined: float = 0.0) -> None:
-    """Rows straight into the tables through the index's writer (the readers' code path is what we time).
-    `joined`: that fraction of the runs are Hydra jobs holding two logger parts (a CSV and a TensorBoard
-    version folder with the job's metrics), joined into one run each by the index's rules."""
+def build_index(index: Index, runs: int, keys: int, per_run: int, seed: int = 1) -> None:
+    """Rows straight into the tables through the index's writer (the readers' code path is what we time)."""
     rng = random.Random(seed)
     param_keys = [f"p{i:04d}" if i % 7 else f"model.layer{i}.dropout" for i in range(keys)]
     metric_keys = [f"m{i:04d}/loss" for i in range(keys)]
@@ -78,16 +77,6 @@ def build_index(index: Index, runs: int, keys: int, per_run: int, seed: int = 1,
                 series_rows.append((key, k, 100, 0, 99, last, lo, hi, EXACT.pack(last, lo, hi)))
             if i % 50 == 0:
                 ann_rows.append((key, 1, ""))
-            if joined and i % round(1 / joined) == 0:
-                run_rows[-1] = (key, "hydra", *run_rows[-1][2:])  # the job: its config part heads the run
-                for logger in ("csv", "tensorboard"):
-                    part = f"{key}-{logger}"
-                    run_rows.append(
-                        (part, "lightning", f"/bench/run-{i}/{logger}/version_0", "/bench", f"{logger}/version_0",
-                         None, "unknown", start, None, start + 100)
-                    )  # fmt: skip
-                    for s_row in series_rows[-per_run:]:
-                        series_rows.append((part, *s_row[1:]))
         c.executemany(
             "INSERT INTO runs (key, format, path, root, name, experiment, status, start_time, end_time,"
             " last_activity) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -103,10 +92,6 @@ def build_index(index: Index, runs: int, keys: int, per_run: int, seed: int = 1,
         c.execute("INSERT INTO roots (path, added_at, network) VALUES ('/bench', ?, 0)", (now,))
 
     index.writer.call(task)
-    if joined:
-        from expdesk.index.parts.build import rejoin_all
-
-        index.writer.call(rejoin_all)
 
 
 class Tracer:
@@ -301,7 +286,6 @@ def main() -> int:
     parser.add_argument("--per-run", type=int, default=40, help="params and metrics each run has")
     parser.add_argument("--db", type=Path, default=None, help="reused when it exists (same arguments)")
     parser.add_argument("--attribute", action="store_true", help="list what ran during long frames")
-    parser.add_argument("--joined", type=float, default=0.0, help="fraction of runs that are 3-part jobs")
     parser.add_argument(
         "--untuned", action="store_true", help="skip expdesk.app.tune_process (to re-measure what it buys)"
     )
@@ -324,7 +308,7 @@ def main() -> int:
     index = Index(db)
     t0 = time.perf_counter()
     if not reuse:
-        build_index(index, args.runs, args.keys, args.per_run, joined=args.joined)
+        build_index(index, args.runs, args.keys, args.per_run)
     print(
         f"index: {args.runs:,} runs, {2 * args.keys:,} value columns,"
         + (f" reused {db}" if reuse else f" built in {time.perf_counter() - t0:.1f} s")
@@ -335,7 +319,16 @@ def main() -> int:
     window.resize(1600, 1000)
     window.show()
     try:
-        wait(app, lambda: len(window.model.columns()) >= 8 + 2 * args.keys and window.model.rowCount() > 0)
+        # every value column, as a user who chose them all (the automatic columns are a few dozen)
+        wait(app, lambda: window.workspace.runs > 0 and window.model.rowCount() > 0)
+        stats = window.workspace.stats
+        window.use_columns(
+            list(ATTR_COLUMNS)
+            + [Column("param", k) for k in sorted(stats["params"])]
+            + [Column("metric", k, "last") for k in sorted(stats["metrics"])]
+        )
+        wanted = len(ATTR_COLUMNS) + len(stats["params"]) + len(stats["metrics"])
+        wait(app, lambda: len(window.model.columns()) == wanted and window.model.columnCount() >= wanted)
         wait(app, lambda: window.pool.pending() == 0)
         print(f"window ready with {window.model.columnCount():,} columns, {window.model.total():,} runs")
         print(

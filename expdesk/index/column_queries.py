@@ -68,7 +68,7 @@ def _keys_json(keys: Sequence[str]) -> str:
 @contextlib.contextmanager
 def snapshot(reader: IndexReader) -> Iterator[None]:
     """One read transaction around several queries (re-entrant): what they return fits together."""
-    with reader._snapshot():
+    with reader.snapshot():
         yield
 
 
@@ -195,7 +195,7 @@ def _text_columns(reader: IndexReader, table: str, keys: Sequence[str]) -> dict[
         " json_group_array(r.pos), json_group_array(n.code), json_group_array(r.value)"
         " FROM rows r JOIN names n ON n.key = r.key"
     )
-    with reader._snapshot():
+    with reader.snapshot():
         row = reader.conn.execute(sql, (_keys_json(keys),)).fetchone()
     names = json.loads(row[0])
     positions = np.array(json.loads(row[1]), dtype=np.int64)
@@ -237,7 +237,7 @@ def metric_last_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, t
         " SELECT pos, key, last FROM rows"
     )
     wanted = _keys_json(keys)
-    with reader._snapshot():
+    with reader.snapshot():
         row = reader.conn.execute(sql, (wanted,)).fetchone()
         legacy = reader.conn.execute(legacy_sql, (wanted,)).fetchall()
     names = json.loads(row[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,15 @@ class SeriesInfo:
     nan_count: int
 
 
+#: The runs table's default order: newest first, runs without a start time last (in SQLite a NULL sorts
+#: below every number, so DESC puts them last), the key breaking ties. Spelled so that no index serves it: a
+#: whole ordered list is a table scan and a sort, 2-6x faster at 100,000 runs than visiting every row
+#: through the `run_rows_newest_first` index (measured). `NEWEST_FIRST_INDEXED` is the same order spelled as
+#: that index is, for queries with a LIMIT, which stop after the first rows the index hands over.
+NEWEST_FIRST = "r.start_time DESC, r.key"
+NEWEST_FIRST_INDEXED = "r.start_time IS NULL, r.start_time DESC, r.key"
+
+
 @functools.lru_cache(maxsize=16)
 def _mmap_allowed(db_path: Path) -> bool:
     # once per index path and process: memory-mapped reads are unsafe on a network filesystem
@@ -65,9 +75,22 @@ class IndexReader:
         self.conn = open_reader(db_path)
         install_functions(self.conn)  # regexp + chunk access used by compiled filters and sorts
         self.stale_after = stale_after
+        # `interrupt` comes from another thread: never on a closed connection (undefined in SQLite)
+        self._guard = threading.Lock()
+        self._closed = False
 
     def close(self) -> None:
-        self.conn.close()
+        with self._guard:
+            self._closed = True
+            self.conn.close()
+
+    def interrupt(self) -> None:
+        """Stop the statement this reader is running (it raises `sqlite3.OperationalError`); callable from
+        any thread, a no-op once the reader is closed. A filter typed further makes the last one's queries
+        moot: the runs table stops them rather than let them hold a core."""
+        with self._guard:
+            if not self._closed:
+                self.conn.interrupt()
 
     def __enter__(self) -> IndexReader:
         return self
@@ -100,10 +123,12 @@ class IndexReader:
         include_deleted: bool = False,
         where_sql: str = "",
         params: tuple[Any, ...] = (),
-        order_sql: str = "r.start_time IS NULL, r.start_time DESC, r.key",
+        order_sql: str = NEWEST_FIRST,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[str]:
+        """Keys of the listed runs (on disk; not deleted in their tool unless `include_deleted`) matching a
+        compiled filter, in `order_sql` over `run_rows r` (a joined run once); `limit` rows from `offset`."""
         clauses = ["r.gone = 0"]
         if not include_deleted:
             clauses.append("r.deleted = 0")
@@ -112,7 +137,12 @@ class IndexReader:
         sql = f"SELECT r.key FROM run_rows r WHERE {' AND '.join(clauses)} ORDER BY {order_sql}"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        return [row[0] for row in self.conn.execute(sql, params)]
+        cursor = self.conn.cursor()
+        cursor.row_factory = None  # plain tuples: 100,000 `sqlite3.Row`s cost more than the keys
+        try:
+            return [row[0] for row in cursor.execute(sql, params)]
+        finally:
+            cursor.close()
 
     def all_keys(self) -> set[str]:
         """Every run key the index holds, deleted and gone runs included (parts joined into a run are not
@@ -184,7 +214,7 @@ class IndexReader:
 
     # -- metric history -----------------------------------------------------------------------------
     def series_by_id(self, series_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        with self._snapshot():
+        with self.snapshot():
             total = self.conn.execute(
                 "SELECT COALESCE(SUM(n), 0) FROM chunks WHERE series_id=?", (series_id,)
             ).fetchone()[0]
@@ -204,10 +234,33 @@ class IndexReader:
 
     # -- vocabulary (for completion, column choosers) ----------------------------------------------
     def param_keys(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT key FROM run_params ORDER BY key")]
+        return self._distinct_keys("params", "joined_params")
 
     def metric_keys(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT key FROM run_metrics ORDER BY key")]
+        return self._distinct_keys("series", "joined_metrics", "finals")
+
+    def _distinct_keys(self, *tables: str) -> list[str]:
+        """The distinct `key`s of the runs' rows in per-part `tables[0]` (of parts that are runs on their
+        own, as the `run_*` views take them) and whole tables `tables[1:]`, sorted. Keys are listed by
+        index seeks (`params_key`, `series_key`, `joined_*_key`: one per distinct key, instead of reading
+        every row's: 1M params at 100,000 runs took 0.1 s for 20 keys, now well under a millisecond);
+        `finals` (few rows, no key index) is read whole."""
+        out: set[str] = set()
+        for i, table in enumerate(tables):
+            seek = (
+                f"WITH RECURSIVE k(key) AS (SELECT MIN(key) FROM {table}"
+                f" UNION ALL SELECT (SELECT MIN(t.key) FROM {table} t WHERE t.key > k.key) FROM k"
+                " WHERE k.key IS NOT NULL) SELECT key FROM k WHERE key IS NOT NULL"
+            )
+            if i == 0:  # a part of a joined run holds keys its run may not show: one row of a run on its own
+                seek += (
+                    f" AND EXISTS (SELECT 1 FROM {table} p WHERE p.key = k.key"
+                    " AND NOT EXISTS (SELECT 1 FROM joined_runs j WHERE j.key = p.run_key))"
+                )
+            elif table == "finals":
+                seek = "SELECT DISTINCT f.key FROM finals f WHERE NOT EXISTS (SELECT 1 FROM joined_runs j WHERE j.key = f.run_key)"
+            out.update(r[0] for r in self.conn.execute(seek))
+        return sorted(out)
 
     def tag_keys(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT key FROM run_tags ORDER BY key")]
@@ -304,7 +357,7 @@ class IndexReader:
             if previous_mmap is not None:
                 self.conn.execute(f"PRAGMA mmap_size={self.SERIES_MMAP_BYTES}")
             out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
-            with self._snapshot():
+            with self.snapshot():
                 for run_key, metric in pairs:
                     row = self.conn.execute(
                         "SELECT s.series_id, (SELECT COALESCE(SUM(c.n), 0) FROM chunks c"
@@ -331,7 +384,7 @@ class IndexReader:
         values = np.empty(total, dtype=np.float64)
         stamps = np.empty(total, dtype=np.float64) if with_timestamps else None
         pos = 0
-        with self._mmapped(), self._snapshot():
+        with self._mmapped(), self.snapshot():
             for series_id, count in series:
                 end = pos + count
                 self._decode_into(
@@ -355,8 +408,9 @@ class IndexReader:
             self.conn.execute(f"PRAGMA mmap_size={int(previous_mmap)}")
 
     @contextlib.contextmanager
-    def _snapshot(self) -> Iterator[None]:
-        """One read transaction (unless one is open): point counts read first stay true while chunks load."""
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction (unless one is open): what is read first stays true for what is read next
+        (point counts while chunks load; a first page of runs while the whole list is read)."""
         if self.conn.in_transaction:
             yield
             return

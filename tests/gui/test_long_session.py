@@ -80,3 +80,22 @@ def test_closed_compare_windows_leave_no_listener(window: MainWindow, qtbot: QtB
     window.index.set_note(keys[0], "a commit every listener hears")
     assert heard.wait(60)
     assert len(writer._listeners) == before + 1  # the dead one removed itself; ours remains
+
+
+def test_jobs_still_queued_when_a_pool_stops_are_released(qtbot: QtBot) -> None:
+    """A window closed while its pool still has queued jobs (a reload, its pages, the workspace counts) must
+    not keep them: each holds its closure (readers' factories, the model) for the rest of the session."""
+    before = _alive(pool._Job)
+    workers = pool.WorkerPool(1)
+    started = threading.Event()
+
+    def first() -> None:
+        started.set()
+        workers.closing.wait(60)  # runs until the pool stops: the jobs below stay queued until then
+
+    workers.submit(first)
+    assert started.wait(60)
+    for _ in range(10):
+        workers.submit(lambda: None)
+    workers.stop()
+    assert _alive(pool._Job) == before

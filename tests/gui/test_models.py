@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+import pytest
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from expdesk.gui.detail.kv_model import TextTableModel
-from expdesk.gui.runs.model import PAGE
+from expdesk.gui.runs.model import FIRST_ROWS, PAGE
 from expdesk.gui.runs.query import CELL_CHARS
 from expdesk.gui.window.main_window import MainWindow
+from expdesk.index import table
 from tests.gui.helpers import add_and_wait, names, wait_idle
 
 
@@ -114,3 +116,94 @@ def test_hostile_strings_render_literally(window: MainWindow, qtbot: QtBot, tmp_
     with qtbot.waitSignal(window.detail.metrics.rendered, timeout=60_000):
         window.detail.tabs.setCurrentWidget(window.detail.metrics)
         window.detail.metrics.show_run(window.detail.key, ["$x$"])
+
+
+def test_a_reload_shows_its_first_rows_before_it_counts(
+    window: MainWindow,
+    qtbot: QtBot,
+    qtmodeltester: ModelTester,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A screenful of first rows comes from the index before every matching key is known: those rows first,
+    then the rest of the page below them and `counted`; a view asking for more rows in between gets them once
+    the whole list is there."""
+    monkeypatch.setattr(table, "FIRST_PAGE_BUDGET_S", 600.0)  # a loaded machine must not take the slow path
+    _make_runs(tmp_path / "many", PAGE + 50)
+    add_and_wait(qtbot, window, [tmp_path / "many"], rows=PAGE)
+    wait_idle(qtbot, window)
+    model = window.model
+    qtmodeltester.check(model)
+    events: list[tuple[str, int, int]] = []
+
+    label = window.ui.count_label
+    counted_text = label.text()
+
+    def on_rows() -> None:
+        events.append(("rows", model.rowCount(), model.total()))
+        assert model.completing() and model.canFetchMore()
+        model.fetchMore()  # before the whole list: remembered, served after `counted`
+        # the status bar keeps the last count until this one's (not the first rows' number)
+        window.filter_bar.state_changed.emit("")
+        assert label.text() == counted_text
+
+    model.rows_replaced.connect(on_rows)
+    model.rows_completed.connect(lambda: events.append(("completed", model.rowCount(), model.total())))
+    model.counted.connect(lambda total, _groups: events.append(("counted", model.rowCount(), total)))
+    model.set_filter("", ())
+    qtbot.waitUntil(lambda: model.rowCount() == PAGE + 50 and not window.pool.pending())
+    # (a late "runs changed" from the indexing may reload once more: each reload answers the same way)
+    assert events[:3] == [
+        ("rows", FIRST_ROWS, FIRST_ROWS),
+        ("completed", PAGE, PAGE + 50),
+        ("counted", PAGE, PAGE + 50),
+    ]
+    assert model.total() == PAGE + 50 and not model.canFetchMore() and not model.completing()
+    assert [model.key_at(r) for r in range(model.rowCount())] == model.all_keys()
+
+
+def test_a_selection_below_the_first_rows_is_kept_across_a_reload(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs selected below the first screenful are selected again once the rest of the rows arrive, with the
+    same current run and scroll position."""
+    monkeypatch.setattr(table, "FIRST_PAGE_BUDGET_S", 600.0)
+    _make_runs(tmp_path / "many", PAGE + 50)
+    add_and_wait(qtbot, window, [tmp_path / "many"], rows=PAGE)
+    wait_idle(qtbot, window)
+    model, view = window.model, window.table
+    chosen = [model.key_at(3), model.key_at(FIRST_ROWS + 40), model.key_at(PAGE - 1)]
+    selection = QItemSelection()
+    for key in chosen:
+        row = model.row_of(key)
+        selection.select(model.index(row, 0), model.index(row, model.columnCount() - 1))
+    view.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    current = model.index(model.row_of(chosen[1]), 0)
+    view.selectionModel().setCurrentIndex(current, QItemSelectionModel.SelectionFlag.NoUpdate)
+    view.scrollTo(current)
+    scroll = view.verticalScrollBar().value()
+    assert scroll > 0
+    completed: list[int] = []
+    model.rows_completed.connect(lambda: completed.append(model.rowCount()))
+    model.reload()
+    qtbot.waitUntil(lambda: bool(completed) and not window.pool.pending())
+    assert completed[0] == PAGE
+    assert sorted(window.selected_keys()) == sorted(chosen)
+    assert model.key_at(view.currentIndex().row()) == chosen[1]
+    assert view.verticalScrollBar().value() == scroll
+
+
+def test_a_newer_filter_stops_the_last_ones_queries(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    """A query that would never end (SQL that counts forever) is interrupted by the next filter: the pool
+    empties, the table shows the new answer and no error is reported."""
+    _make_runs(tmp_path / "few", 5)
+    add_and_wait(qtbot, window, [tmp_path / "few"], rows=5)
+    wait_idle(qtbot, window)
+    errors: list[str] = []
+    window.model.failed.connect(errors.append)
+    endless = "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT MAX(x) FROM c) > 0"
+    window.model.set_filter(endless, ())
+    qtbot.waitUntil(lambda: window.model._cancel._reader is not None)  # the endless query is running
+    window.model.set_filter("r.name LIKE ?", ("run-000%",))
+    qtbot.waitUntil(lambda: not window.pool.pending(), timeout=60_000)
+    assert window.model.rowCount() == 5 and errors == []

@@ -94,6 +94,20 @@ class KeyList:
     group_index: list[int] = field(default_factory=list)  # per row: 0, 1, 2... changes at each new group
 
 
+def first_keys(
+    reader: IndexReader,
+    where_sql: str,
+    params: tuple[Any, ...],
+    sort: SortKey | None,
+    group_param: str | None,
+    limit: int,
+) -> KeyList | None:
+    """The first `limit` keys of `ordered_keys` when the index finds them quickly (see `table.first_keys`),
+    else None; never grouped (a grouped order has no index)."""
+    keys = table.first_keys(reader, where_sql, params, sort, group_param, limit)
+    return None if keys is None else KeyList(keys)
+
+
 def ordered_keys(
     reader: IndexReader,
     where_sql: str,

@@ -48,11 +48,11 @@ def load_sources(reader: IndexReader) -> list[SourceInfo]:
     out = []
     counts = table.root_counts(reader)
     for root in reader.roots():
-        mine = counts.get(root["path"], {})
-        info = SourceInfo(root["path"], bool(root["network"]), mine.get("runs", 0), mine.get("errors", 0))
-        info.hidden, info.deleted = mine.get("hidden", 0), mine.get("deleted", 0)
+        mine = counts.get(root["path"], table.RootCounts())
+        info = SourceInfo(root["path"], bool(root["network"]), mine.runs, mine.errors)
+        info.hidden, info.deleted = mine.hidden, mine.deleted
         # formats of every run on disk under the root (hidden and deleted included: the lines below say so)
-        info.formats = reader.format_counts(root["path"])
+        info.formats = dict(mine.formats)
         if root["errors"]:
             samples = reader.error_samples(root["path"], limit=20)
             info.error_samples = [(elide(name, 80), elide(error, 300)) for name, error in samples]

@@ -60,14 +60,21 @@ class _Job:
     """One call on a pool thread. Handed to the pool as a bound method, not as a QRunnable: PySide keeps
     a reference to every runnable given to `QThreadPool.start` on the pool's wrapper and never drops it,
     so each job (a query, a page, a refresh: several a second with live runs) stayed alive with its
-    closure for the whole session (bench_soak.py; +1 job per filter edit). A callable is released once run."""
+    closure for the whole session (bench_soak.py; +1 job per filter edit). A callable is released once run,
+    and only then: one dropped from the queue (`QThreadPool.clear`) stays referenced for good, so a stopping
+    pool runs its queued jobs as no-ops instead (`closing`)."""
 
-    def __init__(self, job_id: int, fn: Callable[[], Any], dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, job_id: int, fn: Callable[[], Any], dispatcher: Dispatcher, closing: threading.Event
+    ) -> None:
         self.job_id = job_id
         self.fn = fn
         self.dispatcher = dispatcher
+        self.closing = closing
 
     def run(self) -> None:
+        if self.closing.is_set():
+            return  # the pool is stopping: nobody wants the answer
         try:
             result = self.fn()
         except Exception as exc:  # any failure is reported to the GUI, never lost on a pool thread
@@ -102,7 +109,7 @@ class WorkerPool(QObject):
             return 0
         job_id = next(self._ids)
         self._callbacks[job_id] = (on_done, on_error)
-        self._pool.start(_Job(job_id, fn, self._dispatcher).run)
+        self._pool.start(_Job(job_id, fn, self._dispatcher, self.closing).run)
         return job_id
 
     def pending(self) -> int:
@@ -112,9 +119,9 @@ class WorkerPool(QObject):
         return self._pool.waitForDone(msecs)
 
     def stop(self) -> None:
-        """Drop queued jobs, wait for running ones (they check `closing` when long), forget callbacks."""
+        """Drop queued jobs (each returns at once: run, not cleared, so that it is released), wait for running
+        ones (they check `closing` when long), forget callbacks."""
         self.closing.set()
-        self._pool.clear()
         self._pool.waitForDone()
         self._callbacks.clear()
 
