@@ -6,13 +6,14 @@ the thread that built it (a worker), so the GUI thread only shows its pixels. No
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.legend import Legend
 
@@ -146,3 +147,18 @@ class BlitLegend(Legend):
         inset = math.ceil(renderer.points_to_pixels(self.legendPatch.get_linewidth())) + 1
         inside = self.legendPatch.get_window_extent(renderer).padded(-inset)
         self._blit = (key, renderer.copy_from_bbox(inside))
+
+
+def legend_columns(fig: Figure, labels: Sequence[str], most: int, fontsize: str = "small") -> int:
+    """How many columns a legend under the axes can have and still fit the figure's width (at most `most`):
+    long labels (a run's differing params) in four columns ran past the right edge."""
+    if not labels:
+        return 1
+    size = FontProperties(size=fontsize).get_size_in_points()
+    # estimated, not measured: measuring text loads fonts on the building thread, and matplotlib keeps fonts
+    # per thread (the charts render on one thread for that reason); DejaVu Sans averages ~0.6 em a character
+    widest = max(len(t) for t in labels) * 0.62 * size
+    # each entry: its handle (2 em), the pad to its text (0.8 em) and the space to the next column (2 em)
+    entry = widest + 4.8 * size
+    room = fig.get_figwidth() * 72 - 2 * size
+    return max(1, min(most, len(labels), int(room // entry)))

@@ -25,7 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from expdesk.compare.bands import BandImage, BandPatch
-from expdesk.compare.chart_layout import BlitLegend, ZoomStableLayout
+from expdesk.compare.chart_layout import BlitLegend, ZoomStableLayout, legend_columns
 from expdesk.compare.decimate import MinMaxPyramid, column_edges, search_sorted
 from expdesk.compare.series import PlotSeries, XMode
 
@@ -345,7 +345,7 @@ def metric_chart(
         ax.set_axis_off()
     handles = [legend_handles[k] for k in run_keys if k in legend_handles]
     if 0 < len(handles) <= MAX_LEGEND:
-        labels = [h.get_label() for h in handles]
+        labels = [str(h.get_label()) for h in handles]
         if len(metrics) == 1:
             ax = next(iter(chart.axes.values()))
             ax.legend_ = BlitLegend(ax, handles, labels, loc="upper right", fontsize="small")
@@ -357,7 +357,7 @@ def metric_chart(
                 handles,
                 labels,
                 loc="outside lower center",
-                ncols=min(4, len(handles)),
+                ncols=legend_columns(fig, labels, most=4),
                 fontsize="small",
                 bbox_transform=fig.transSubfigure,
             )

@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
 from expdesk.compare.bands import BandImage, BandPatch
-from expdesk.compare.chart_layout import BlitLegend, ZoomStableLayout
+from expdesk.compare.chart_layout import BlitLegend, ZoomStableLayout, legend_columns
 from expdesk.compare.decimate import MinMaxPyramid, column_edges, search_sorted
 from expdesk.compare.figures import (
     MAX_LEGEND,
@@ -222,7 +222,7 @@ def _legend(
         k = len(members.get(g.id, ()))
         labels.append(mpl_text(f"{g.label} ({k} run{'s' if k != 1 else ''})"))
     legend = BlitLegend(
-        fig, [handles[id(g)] for g in order], labels, loc="outside lower center", ncols=min(3, len(order)),
+        fig, [handles[id(g)] for g in order], labels, loc="outside lower center", ncols=legend_columns(fig, labels, most=3),
         fontsize="small", title=BAND_TITLES[band], title_fontsize="small", bbox_transform=fig.transSubfigure,
     )  # fmt: skip
     fig.legends.append(legend)

@@ -355,3 +355,26 @@ def test_band_image_composites_more_bands_than_one_mask_holds() -> None:
         row = int(ax.transData.transform((n / 2, i))[1])
         want = np.round(np.array(artist(ax, f"band:{key}").get_facecolor()[:3]) * 255)
         assert np.abs(rgba[row, x, :3].astype(int) - want).max() <= 1, key
+
+
+def test_a_legend_of_long_labels_under_small_multiples_fits_the_figure() -> None:
+    # five runs labelled by their differing params, three metrics: the legend under the axes stays inside
+    # the figure (four columns of such labels ran past its right edge)
+    keys = [f"r{i}" for i in range(5)]
+    labels = {
+        k: f"batch_size={64 * (1 + i % 2)}, lr={10.0 ** -(i + 1)}, optimizer=adam" for i, k in enumerate(keys)
+    }
+    by_metric = {
+        m: [
+            prepare(RawSeries(k, m, np.arange(50), np.arange(50.0), np.full(50, math.nan)), labels[k])
+            for k in keys
+        ]
+        for m in ("epoch_time", "val_accuracy", "val_loss")
+    }
+    chart = metric_chart(by_metric, keys, figsize=(12.2, 6.4), dpi=100)  # the Charts tab at 1600x900
+    canvas = FigureCanvasAgg(chart.figure)
+    canvas.draw()
+    (legend,) = chart.figure.legends
+    box = legend.get_window_extent(canvas.get_renderer())
+    assert box.x0 >= 0 and box.x1 <= chart.figure.bbox.width
+    assert len(legend.get_texts()) == 5
