@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from expdesk.core.codec import unpack_exact
+from expdesk.index import column_scans as scans
 from expdesk.index.finals import unpack as unpack_final
 from expdesk.index.reader import IndexReader
 from expdesk.index.stale import is_stale
@@ -32,7 +33,7 @@ from expdesk.index.table import only_hidden, only_shown
 
 #: `expdesk.core.codec.pack_exact`'s layout: (last, min, max) as little-endian doubles, 24 bytes
 _EXACT_DTYPE = np.dtype("<f8")
-_EXACT_SIZE = 24
+_EXACT_SIZE = scans.EXACT_SIZE
 _RUN_FIELDS = (
     "name, experiment, format, status, native_status, native_id, deleted, start_time, end_time, last_activity,"
     " path, parent_key, error"
@@ -177,15 +178,32 @@ def _rows_sql(table: str, joined_table: str, columns: str, where: str = "1") -> 
 
 
 def _split(names: list[str], positions: np.ndarray, codes: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """(name, row indices of that name, in row order) for every name that has rows."""
-    order = np.argsort(codes, kind="stable")
+    """(name, row indices of that name, by position) for every name that has rows."""
+    order = np.argsort(codes * (int(positions.max()) + 1) + positions) if len(positions) else codes
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
     return [
         (name, order[bounds[i] : bounds[i + 1]]) for i, name in enumerate(names) if bounds[i + 1] > bounds[i]
     ]
 
 
-def _text_columns(reader: IndexReader, table: str, keys: Sequence[str]) -> dict[str, TextColumn]:
+def _text_columns(
+    reader: IndexReader, table: str, keys: Sequence[str], whole: bool | None
+) -> dict[str, TextColumn]:
+    with reader.snapshot():
+        where = scans.places(reader.conn, keys, whole)
+        if where is not None:
+            positions, names, codes, texts = scans.text_rows(reader.conn, where, table)
+        else:
+            positions, names, codes, texts = _joined_text_rows(reader, table, keys)
+    out: dict[str, TextColumn] = {}
+    for name, rows in _split(names, positions, codes):
+        out[name] = TextColumn(positions[rows], texts[rows].tolist())
+    return out
+
+
+def _joined_text_rows(
+    reader: IndexReader, table: str, keys: Sequence[str]
+) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
     # One statement, no GROUP BY: sorting every value by name in SQLite cost more than the rest together.
     # The rows arrive as three JSON arrays (position, name code, text), parsed in C; numpy groups them.
     sql = (
@@ -195,34 +213,55 @@ def _text_columns(reader: IndexReader, table: str, keys: Sequence[str]) -> dict[
         " json_group_array(r.pos), json_group_array(n.code), json_group_array(r.value)"
         " FROM rows r JOIN names n ON n.key = r.key"
     )
-    with reader.snapshot():
-        row = reader.conn.execute(sql, (_keys_json(keys),)).fetchone()
+    row = reader.conn.execute(sql, (_keys_json(keys),)).fetchone()
     names = json.loads(row[0])
     positions = np.array(json.loads(row[1]), dtype=np.int64)
     codes = np.array(json.loads(row[2]), dtype=np.int64)
     texts = np.array(json.loads(row[3]), dtype=object)  # an object array: fancy indexing picks in C
-    out: dict[str, TextColumn] = {}
-    for name, rows in _split(names, positions, codes):
-        out[name] = TextColumn(positions[rows], texts[rows].tolist())
-    return out
+    return positions, names, codes, texts
 
 
-def param_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, TextColumn]:
-    """Every param of the runs of `keys`, by param name (sorted), as recorded (text)."""
-    return _text_columns(reader, "params", keys)
+def param_columns(
+    reader: IndexReader, keys: Sequence[str], whole: bool | None = None
+) -> dict[str, TextColumn]:
+    """Every param of the runs of `keys`, by param name (sorted), as recorded (text). `whole`: read the
+    tables whole (True), join them to the keys (False), or whichever is cheaper for this many keys (None);
+    both give the same columns (`column_scans`)."""
+    return _text_columns(reader, "params", keys, whole)
 
 
-def tag_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, TextColumn]:
-    """Every tool tag of the runs of `keys`, by tag name (sorted)."""
-    return _text_columns(reader, "tags", keys)
+def tag_columns(reader: IndexReader, keys: Sequence[str], whole: bool | None = None) -> dict[str, TextColumn]:
+    """Every tool tag of the runs of `keys`, by tag name (sorted); `whole` as for `param_columns`."""
+    return _text_columns(reader, "tags", keys, whole)
 
 
-def metric_last_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def metric_last_columns(
+    reader: IndexReader, keys: Sequence[str], whole: bool | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Metric name (sorted) -> (positions int64, last value float64) for the runs of `keys` that logged
-    at least one point of it.
+    at least one point of it; `whole` as for `param_columns`.
 
     The last value is exact: the `exact` blob keeps NaN and -0.0, which SQLite REAL columns lose. The blobs
     arrive concatenated as one hex string (one `bytes.fromhex`, one `np.frombuffer`), not row by row."""
+    with reader.snapshot():
+        where = scans.places(reader.conn, keys, whole)
+        if where is not None:
+            positions, names, codes, exact, legacy = scans.metric_rows(reader.conn, where)
+        else:
+            positions, names, codes, exact, legacy = _joined_metric_rows(reader, keys)
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        name: (positions[rows], exact[rows, 0].astype(np.float64))
+        for name, rows in _split(names, positions, codes)
+    }
+    for pos, name, last in legacy:
+        old_pos, old_last = out.get(name, (np.empty(0, np.int64), np.empty(0)))
+        out[name] = (np.append(old_pos, pos), np.append(old_last, np.nan if last is None else last))
+    return dict(sorted(out.items()))
+
+
+def _joined_metric_rows(
+    reader: IndexReader, keys: Sequence[str]
+) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, list[tuple[int, str, float | None]]]:
     sql = (
         f"WITH {_WANTED}, {_names_sql('series', 'joined_metrics')},"
         f" {_rows_sql('series', 'joined_metrics', 'v.exact AS exact', f'v.count > 0 AND length(v.exact) = {_EXACT_SIZE}')}"
@@ -237,36 +276,33 @@ def metric_last_columns(reader: IndexReader, keys: Sequence[str]) -> dict[str, t
         " SELECT pos, key, last FROM rows"
     )
     wanted = _keys_json(keys)
-    with reader.snapshot():
-        row = reader.conn.execute(sql, (wanted,)).fetchone()
-        legacy = reader.conn.execute(legacy_sql, (wanted,)).fetchall()
+    row = reader.conn.execute(sql, (wanted,)).fetchone()
+    legacy = [(r[0], r[1], r[2]) for r in reader.conn.execute(legacy_sql, (wanted,)).fetchall()]
     names = json.loads(row[0])
     positions = np.array(json.loads(row[1]), dtype=np.int64)
     codes = np.array(json.loads(row[2]), dtype=np.int64)
     exact = np.frombuffer(bytes.fromhex(row[3] or ""), dtype=_EXACT_DTYPE).reshape(-1, 3)
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {
-        name: (positions[rows], exact[rows, 0].astype(np.float64))
-        for name, rows in _split(names, positions, codes)
-    }
-    for pos, name, last in legacy:
-        old_pos, old_last = out.get(name, (np.empty(0, np.int64), np.empty(0)))
-        out[name] = (np.append(old_pos, pos), np.append(old_last, np.nan if last is None else last))
-    return dict(sorted(out.items()))
+    return positions, names, codes, exact, legacy
 
 
 def metric_final_columns(
-    reader: IndexReader, keys: Sequence[str]
+    reader: IndexReader, keys: Sequence[str], whole: bool | None = None
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Metric name (sorted) -> (positions int64, final float64) for the runs of `keys` that reported a
     result for it (issue 23's `final`: a Trainer's `*_results.json`, a DVC stage's metrics file, a W&B
-    summary), exactly as reported (NaN and -0.0 kept)."""
-    rows = reader.conn.execute(
-        f"WITH {_WANTED}, rows AS (SELECT w.pos AS pos, v.key AS key, v.exact AS exact FROM w"
-        " JOIN finals v ON v.run_key = w.run_key WHERE NOT w.joined UNION ALL SELECT w.pos, v.key, v.final_exact"
-        " FROM w JOIN joined_metrics v ON v.run_key = w.run_key WHERE w.joined AND v.final_exact IS NOT NULL)"
-        " SELECT pos, key, exact FROM rows ORDER BY key, pos",
-        (_keys_json(keys),),
-    ).fetchall()
+    summary), exactly as reported (NaN and -0.0 kept); `whole` as for `param_columns`."""
+    with reader.snapshot():
+        where = scans.places(reader.conn, keys, whole)
+        if where is not None:
+            rows = sorted(scans.final_rows(reader.conn, where), key=lambda r: (r[1], r[0]))
+        else:
+            rows = reader.conn.execute(
+                f"WITH {_WANTED}, rows AS (SELECT w.pos AS pos, v.key AS key, v.exact AS exact FROM w"
+                " JOIN finals v ON v.run_key = w.run_key WHERE NOT w.joined UNION ALL SELECT w.pos, v.key,"
+                " v.final_exact FROM w JOIN joined_metrics v ON v.run_key = w.run_key WHERE w.joined"
+                " AND v.final_exact IS NOT NULL) SELECT pos, key, exact FROM rows ORDER BY key, pos",
+                (_keys_json(keys),),
+            ).fetchall()
     grouped: dict[str, tuple[list[int], list[float]]] = {}
     for pos, name, blob in rows:
         value = unpack_final(blob)
