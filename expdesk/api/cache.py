@@ -122,27 +122,65 @@ def _select(kept: _Kept, keys: Sequence[str], stale_after: float) -> RunsColumns
     return RunsColumns(runs, texts(kept.params), texts(kept.tags), metrics)
 
 
+def _first(columns: RunsColumns, n: int) -> RunsColumns:
+    """The columns of the first `n` runs of `columns` (whose positions ascend within each column)."""
+    if n == len(columns.runs.keys):
+        return columns
+    runs = columns.runs
+    fields = {name: getattr(runs, name)[:n] for name in (*_FIELDS, "keys", "stale")}
+
+    def texts(table: dict[str, queries.TextColumn]) -> dict[str, queries.TextColumn]:
+        out = {}
+        for name, c in table.items():
+            stay = int(np.searchsorted(c.positions, n))
+            if stay:
+                out[name] = queries.TextColumn(c.positions[:stay], c.texts[:stay])
+        return out
+
+    metrics = {}
+    for name, (positions, lasts) in columns.metrics.items():
+        stay = int(np.searchsorted(positions, n))
+        if stay:
+            metrics[name] = (positions[:stay], lasts[:stay])
+    return RunsColumns(queries.RunColumns(**fields), texts(columns.params), texts(columns.tags), metrics)
+
+
 class RunsCache:
     """Every run's columns at one `data_version` of the index (see the module docstring)."""
 
     def __init__(self) -> None:
         self._version: int | None = None
         self._kept: _Kept | None = None
+        # as fetched, until a later call needs them as `_Kept` (the first call returns them as they are)
+        self._fetched: RunsColumns | None = None
 
     def columns(self, reader: IndexReader, keys: Sequence[str], stale_after: float) -> RunsColumns:
         """The columns of `keys`; call inside `queries.snapshot`, after the query that found `keys`."""
         version = queries.data_version(reader)
-        if self._kept is None or self._version != version:
-            self._kept = None
+        if (self._kept is None and self._fetched is None) or self._version != version:
+            self.clear()
             if len(keys) < CACHE_FROM:
                 return fetch(reader, keys)
             everything = queries.matching_keys(reader, deleted=None, hidden=None)
             if len(keys) * 2 < len(everything):
                 return fetch(reader, keys)  # a filtered pull: reading every run would cost it more
-            self._kept = _kept(fetch(reader, everything))
-            self._version = version
+            # every run, those asked for first and in their order: this call's columns are the first ones
+            asked = set(keys)
+            fetched = fetch(reader, [*keys, *(key for key in everything if key not in asked)])
+            self._fetched, self._version = fetched, version
+            return _first(fetched, len(keys))
+        if self._kept is None:
+            assert self._fetched is not None
+            self._kept, self._fetched = _kept(self._fetched), None
         return _select(self._kept, keys, stale_after)
+
+    @property
+    def holds(self) -> bool:
+        """Whether every run's columns are kept (a pull of most runs filled it; the index unchanged yet is
+        checked by the next call)."""
+        return self._kept is not None or self._fetched is not None
 
     def clear(self) -> None:
         self._version = None
         self._kept = None
+        self._fetched = None

@@ -141,8 +141,8 @@ def run_columns(reader: IndexReader, keys: Sequence[str]) -> RunColumns:
 
 @dataclass(frozen=True)
 class TextColumn:
-    """One param or tag across runs: `positions` index the keys asked for, `texts` are the values as
-    recorded (the tool's own text), in the same order."""
+    """One param or tag across runs: `positions` index the keys asked for (ascending; so do the positions
+    of the metric columns), `texts` are the values as recorded (the tool's own text), in the same order."""
 
     positions: np.ndarray  # int64
     texts: list[str]
@@ -189,7 +189,7 @@ def _split(names: list[str], positions: np.ndarray, codes: np.ndarray) -> list[t
 def _text_columns(
     reader: IndexReader, table: str, keys: Sequence[str], whole: bool | None
 ) -> dict[str, TextColumn]:
-    with reader.snapshot():
+    with reader.mmapped(), reader.snapshot():  # whole tables: through the memory map where it is safe
         where = scans.places(reader.conn, keys, whole)
         if where is not None:
             positions, names, codes, texts = scans.text_rows(reader.conn, where, table)
@@ -243,7 +243,7 @@ def metric_last_columns(
 
     The last value is exact: the `exact` blob keeps NaN and -0.0, which SQLite REAL columns lose. The blobs
     arrive concatenated as one hex string (one `bytes.fromhex`, one `np.frombuffer`), not row by row."""
-    with reader.snapshot():
+    with reader.mmapped(), reader.snapshot():  # whole tables: through the memory map where it is safe
         where = scans.places(reader.conn, keys, whole)
         if where is not None:
             positions, names, codes, exact, legacy = scans.metric_rows(reader.conn, where)
@@ -255,7 +255,9 @@ def metric_last_columns(
     }
     for pos, name, last in legacy:
         old_pos, old_last = out.get(name, (np.empty(0, np.int64), np.empty(0)))
-        out[name] = (np.append(old_pos, pos), np.append(old_last, np.nan if last is None else last))
+        at = np.append(old_pos, pos)
+        order = np.argsort(at, kind="stable")  # positions ascend within a column, as `_split` gives them
+        out[name] = (at[order], np.append(old_last, np.nan if last is None else last)[order])
     return dict(sorted(out.items()))
 
 
@@ -291,7 +293,7 @@ def metric_final_columns(
     """Metric name (sorted) -> (positions int64, final float64) for the runs of `keys` that reported a
     result for it (issue 23's `final`: a Trainer's `*_results.json`, a DVC stage's metrics file, a W&B
     summary), exactly as reported (NaN and -0.0 kept); `whole` as for `param_columns`."""
-    with reader.snapshot():
+    with reader.mmapped(), reader.snapshot():  # whole tables: through the memory map where it is safe
         where = scans.places(reader.conn, keys, whole)
         if where is not None:
             rows = sorted(scans.final_rows(reader.conn, where), key=lambda r: (r[1], r[0]))

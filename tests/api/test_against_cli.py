@@ -160,11 +160,11 @@ def test_cached_columns_give_the_same_frames(ws: expdesk.Workspace, monkeypatch:
         *({"where": w or None, "sort": s or None} for w, s in QUERIES[1:]),
     ]
     fetched = [ws.runs(**q) for q in queries]
-    assert ws._runs_cache._kept is None  # 40-odd runs: below the threshold, fetched directly
+    assert not ws._runs_cache.holds  # 40-odd runs: below the threshold, fetched directly
     monkeypatch.setattr(cache, "CACHE_FROM", 1)
     for query, expected in zip(queries, fetched, strict=True):
         pd.testing.assert_frame_equal(ws.runs(**query), expected)
-        assert ws._runs_cache._kept is not None
+        assert ws._runs_cache.holds
 
 
 def test_the_cache_follows_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,7 +174,7 @@ def test_the_cache_follows_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with expdesk.open(tmp_path / "i.sqlite") as ws:
         ws.index(RUNS / "plain")
         before = ws.runs()
-        assert len(before) == 3 and ws._runs_cache._kept is not None
+        assert len(before) == 3 and ws._runs_cache.holds
         ws.index(RUNS / "lightning")  # another connection commits: the kept columns are out of date
         after = ws.runs()
         assert len(after) == 5 and "params.hidden" in after.columns
