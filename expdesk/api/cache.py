@@ -123,7 +123,7 @@ def _select(kept: _Kept, keys: Sequence[str], stale_after: float) -> RunsColumns
 
 
 def _first(columns: RunsColumns, n: int) -> RunsColumns:
-    """The columns of the first `n` runs of `columns` (whose positions ascend within each column)."""
+    """The columns of the first `n` runs of `columns`."""
     if n == len(columns.runs.keys):
         return columns
     runs = columns.runs
@@ -132,16 +132,18 @@ def _first(columns: RunsColumns, n: int) -> RunsColumns:
     def texts(table: dict[str, queries.TextColumn]) -> dict[str, queries.TextColumn]:
         out = {}
         for name, c in table.items():
-            stay = int(np.searchsorted(c.positions, n))
-            if stay:
-                out[name] = queries.TextColumn(c.positions[:stay], c.texts[:stay])
+            stay = np.flatnonzero(c.positions < n)
+            if len(stay) == len(c.positions):
+                out[name] = c
+            elif len(stay):
+                out[name] = queries.TextColumn(c.positions[stay], [c.texts[i] for i in stay.tolist()])
         return out
 
     metrics = {}
     for name, (positions, lasts) in columns.metrics.items():
-        stay = int(np.searchsorted(positions, n))
-        if stay:
-            metrics[name] = (positions[:stay], lasts[:stay])
+        stay = positions < n
+        if stay.any():
+            metrics[name] = (positions[stay], lasts[stay])
     return RunsColumns(queries.RunColumns(**fields), texts(columns.params), texts(columns.tags), metrics)
 
 

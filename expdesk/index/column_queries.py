@@ -141,8 +141,8 @@ def run_columns(reader: IndexReader, keys: Sequence[str]) -> RunColumns:
 
 @dataclass(frozen=True)
 class TextColumn:
-    """One param or tag across runs: `positions` index the keys asked for (ascending; so do the positions
-    of the metric columns), `texts` are the values as recorded (the tool's own text), in the same order."""
+    """One param or tag across runs: `positions` index the keys asked for (in no particular order), `texts`
+    are the values as recorded (the tool's own text), in the same order."""
 
     positions: np.ndarray  # int64
     texts: list[str]
@@ -178,8 +178,10 @@ def _rows_sql(table: str, joined_table: str, columns: str, where: str = "1") -> 
 
 
 def _split(names: list[str], positions: np.ndarray, codes: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """(name, row indices of that name, by position) for every name that has rows."""
-    order = np.argsort(codes * (int(positions.max()) + 1) + positions) if len(positions) else codes
+    """(name, row indices of that name, in row order) for every name that has rows."""
+    # a stable sort of narrow integers is a radix sort in numpy: a few ms for 200,000 rows
+    narrow = codes.astype(np.int16) if len(names) <= np.iinfo(np.int16).max else codes
+    order = np.argsort(narrow, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
     return [
         (name, order[bounds[i] : bounds[i + 1]]) for i, name in enumerate(names) if bounds[i + 1] > bounds[i]
@@ -255,9 +257,7 @@ def metric_last_columns(
     }
     for pos, name, last in legacy:
         old_pos, old_last = out.get(name, (np.empty(0, np.int64), np.empty(0)))
-        at = np.append(old_pos, pos)
-        order = np.argsort(at, kind="stable")  # positions ascend within a column, as `_split` gives them
-        out[name] = (at[order], np.append(old_last, np.nan if last is None else last)[order])
+        out[name] = (np.append(old_pos, pos), np.append(old_last, np.nan if last is None else last))
     return dict(sorted(out.items()))
 
 
