@@ -248,11 +248,11 @@ def metric_last_columns(
     with reader.mmapped(), reader.snapshot():  # whole tables: through the memory map where it is safe
         where = scans.places(reader.conn, keys, whole)
         if where is not None:
-            positions, names, codes, exact, legacy = scans.metric_rows(reader.conn, where)
+            positions, names, codes, lasts, legacy = scans.metric_rows(reader.conn, where)
         else:
-            positions, names, codes, exact, legacy = _joined_metric_rows(reader, keys)
+            positions, names, codes, lasts, legacy = _joined_metric_rows(reader, keys)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {
-        name: (positions[rows], exact[rows, 0].astype(np.float64))
+        name: (positions[rows], lasts[rows].astype(np.float64))
         for name, rows in _split(names, positions, codes)
     }
     for pos, name, last in legacy:
@@ -284,7 +284,7 @@ def _joined_metric_rows(
     positions = np.array(json.loads(row[1]), dtype=np.int64)
     codes = np.array(json.loads(row[2]), dtype=np.int64)
     exact = np.frombuffer(bytes.fromhex(row[3] or ""), dtype=_EXACT_DTYPE).reshape(-1, 3)
-    return positions, names, codes, exact, legacy
+    return positions, names, codes, exact[:, 0], legacy
 
 
 def metric_final_columns(

@@ -95,9 +95,9 @@ def text_rows(
 def metric_rows(
     conn: sqlite3.Connection, where: Places
 ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, list[tuple[int, str, float | None]]]:
-    """(positions, names, name codes, exact (last, min, max) rows as an (n, 3) float64 array) of the wanted
-    runs' series with points, and (position, name, last) of those written before the exact blob existed
-    (their REAL column, read as stored; few, if any)."""
+    """(positions, names, name codes, exact last values as float64) of the wanted runs' series with points,
+    and (position, name, last) of those written before the exact blob existed (their REAL column, read as
+    stored; few, if any). The last value is the blob's first 8 bytes: only those are sent (as hex)."""
     ok = f"length(exact) = {EXACT_SIZE}"
     legacy = f"count > 0 AND (exact IS NULL OR length(exact) != {EXACT_SIZE})"
     positions, names, blobs = [], [], []
@@ -106,7 +106,7 @@ def metric_rows(
         # one pass: the blobs' rows and their names from the same aggregate scan, in the same order
         row = conn.execute(
             f"SELECT json_group_array(run_key) FILTER (WHERE {ok}), json_group_array(key) FILTER (WHERE {ok}),"
-            f" group_concat(hex(exact), '') FILTER (WHERE {ok}), COUNT(*) FILTER (WHERE NOT COALESCE({ok}, 0))"
+            f" group_concat(hex(substr(exact, 1, 8)), '') FILTER (WHERE {ok}), COUNT(*) FILTER (WHERE NOT COALESCE({ok}, 0))"
             f" FROM {source} WHERE count > 0"
         ).fetchone()
         positions.append(_positions(json.loads(row[0]), place))
@@ -119,10 +119,10 @@ def metric_rows(
                 if (pos := place.get(run_key, -1)) >= 0:
                     old.append((pos, name, last))
     at = np.concatenate(positions)
-    exact = np.frombuffer(b"".join(blobs), dtype="<f8").reshape(-1, 3)
+    lasts = np.frombuffer(b"".join(blobs), dtype="<f8")
     sorted_names, name_codes = codes(names)
     kept = np.flatnonzero(at >= 0)
-    return at[kept], sorted_names, name_codes[kept], exact[kept], old
+    return at[kept], sorted_names, name_codes[kept], lasts[kept], old
 
 
 def final_rows(conn: sqlite3.Connection, where: Places) -> list[tuple[int, str, bytes]]:
