@@ -11,6 +11,9 @@ typed DataFrame columns is the API's job. They are runs' values, not parts' (iss
 per run, and `run_params`/`run_tags`/`run_metrics` hold a joined run's merged values, as `expdesk runs` reads
 them; a part's key given to `find_runs` means the run it is a part of. Callers that combine several of these wrap them in `snapshot`, so
 the columns describe one state of the index even while the writer commits.
+
+When most of the index's runs are wanted (a notebook's first `runs()` reads every run), the tables are read
+whole instead (`column_scans`): one pass each, no join to the keys, the same columns.
 """
 
 from __future__ import annotations
