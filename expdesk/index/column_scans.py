@@ -32,7 +32,7 @@ EXACT_SIZE = 24
 class Places:
     """Where each table row goes: run key -> position in the keys asked for."""
 
-    joined: dict[str, int]  # every wanted run (for the `joined_*` tables, which hold joined runs only)
+    joined: dict[str, int]  # the wanted runs that are joined runs (for the `joined_*` tables)
     parts: dict[str, int]  # the wanted runs that are lone parts (for the per-part tables)
 
 
@@ -42,19 +42,19 @@ def places(conn: sqlite3.Connection, keys: Sequence[str], whole: bool | None) ->
     each, which only the join gives: None then too. Call inside the read transaction of the reads."""
     if whole is False:
         return None
-    joined = dict(zip(keys, range(len(keys)), strict=True))
-    if len(joined) != len(keys):
+    parts = dict(zip(keys, range(len(keys)), strict=True))
+    if len(parts) != len(keys):
         return None
     if whole is None:
         total = conn.execute("SELECT COUNT(*) FROM run_rows").fetchone()[0]
         if len(keys) * 2 < total:
             return None
-    parts = joined
-    joined_keys = json.loads(conn.execute("SELECT json_group_array(key) FROM joined_runs").fetchone()[0])
-    if joined_keys:
-        parts = dict(joined)
-        for key in joined_keys:
-            parts.pop(key, None)
+    # as the join does (`column_queries._WANTED`): a run is joined when `joined_runs` says so, whatever
+    # rows the tables hold
+    joined = {}
+    for key in json.loads(conn.execute("SELECT json_group_array(key) FROM joined_runs").fetchone()[0]):
+        if key in parts:
+            joined[key] = parts.pop(key)
     return Places(joined, parts)
 
 
