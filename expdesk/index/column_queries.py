@@ -194,7 +194,7 @@ def _split(names: list[str], positions: np.ndarray, codes: np.ndarray) -> list[t
 def _text_columns(
     reader: IndexReader, table: str, keys: Sequence[str], whole: bool | None
 ) -> dict[str, TextColumn]:
-    with reader.mmapped(), reader.snapshot():  # whole tables: through the memory map where it is safe
+    with reader.snapshot():
         where = scans.places(reader.conn, keys, whole)
         if where is not None:
             positions, names, codes, texts = scans.text_rows(reader.conn, where, table)
@@ -248,7 +248,7 @@ def metric_last_columns(
 
     The last value is exact: the `exact` blob keeps NaN and -0.0, which SQLite REAL columns lose. The blobs
     arrive concatenated as one hex string (one `bytes.fromhex`, one `np.frombuffer`), not row by row."""
-    with reader.mmapped(), reader.snapshot():  # whole tables: through the memory map where it is safe
+    with reader.snapshot():
         where = scans.places(reader.conn, keys, whole)
         if where is not None:
             positions, names, codes, lasts, legacy = scans.metric_rows(reader.conn, where)
@@ -296,7 +296,7 @@ def metric_final_columns(
     """Metric name (sorted) -> (positions int64, final float64) for the runs of `keys` that reported a
     result for it (issue 23's `final`: a Trainer's `*_results.json`, a DVC stage's metrics file, a W&B
     summary), exactly as reported (NaN and -0.0 kept); `whole` as for `param_columns`."""
-    with reader.mmapped(), reader.snapshot():  # whole tables: through the memory map where it is safe
+    with reader.snapshot():
         where = scans.places(reader.conn, keys, whole)
         if where is not None:
             rows = sorted(scans.final_rows(reader.conn, where), key=lambda r: (r[1], r[0]))

@@ -384,7 +384,7 @@ class IndexReader:
         values = np.empty(total, dtype=np.float64)
         stamps = np.empty(total, dtype=np.float64) if with_timestamps else None
         pos = 0
-        with self.mmapped(), self.snapshot():
+        with self._mmapped(), self.snapshot():
             for series_id, count in series:
                 end = pos + count
                 self._decode_into(
@@ -394,10 +394,9 @@ class IndexReader:
         return steps, values, stamps
 
     @contextlib.contextmanager
-    def mmapped(self) -> Iterator[None]:
-        """Chunk blobs (and whole tables: `column_queries`) through the memory map for this block (as
-        `series_many` reads them), unless the reader is told not to (`mmap_reads`: an index on a network
-        filesystem). Re-entrant: an inner block leaves the outer one's setting in place."""
+    def _mmapped(self) -> Iterator[None]:
+        """Chunk blobs through the memory map for this block (as `series_many` reads them), unless the
+        reader is told not to (`mmap_reads`: an index on a network filesystem)."""
         if not self.mmap_reads:
             yield
             return
