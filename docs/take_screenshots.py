@@ -10,7 +10,7 @@ Uses a throw-away data/config dir and index. Saves, for each size:
   to a temp dir (never read in place), with a run's detail open; `filter-hint-<size>.png`: a misspelt metric;
 - `wide-<size>.png`: a Hydra sweep of ~330 columns (`docs/make_wide_workspace.py`), default columns, scrolled
   sideways with the Name column frozen; `columns-<size>.png`: its column chooser, "only differing".
-At 1600x900 also `main.png` and `detail.png` (the README's first row). Look at them.
+At 1600x900 also `main.png`, `detail.png` and `filter-error.png` (the README's first rows). Look at them.
 """
 
 from __future__ import annotations
@@ -133,6 +133,10 @@ def main() -> int:
             window.filter_bar.set_text("metrics.val_acuracy.max > 0.8")
             settle(app, 2)
             grab(window, f"filter-hint-{size}.png")
+            if size == "1600x900":
+                window.filter_bar.set_text("params.lr < and status = finished")
+                settle(app, 2)
+                grab(window, "filter-error.png")
             window.shutdown()
             window.deleteLater()
 
