@@ -371,8 +371,8 @@ class MainWindow(QMainWindow):
             self.detail.refresh()
         self._pending_changes |= keys
         self._change_timer.start()  # (restarted by each change: waits for a quiet moment...)
-        if not self._change_deadline.isActive():
-            self._change_deadline.start()  # (...but not for ever)
+        if not self._change_deadline.isActive() and not self.folders.indexing:
+            self._change_deadline.start()  # (...but not for ever; a pass of ours reloads when it ends)
 
     def _apply_changes(self) -> None:
         self._change_timer.stop()
