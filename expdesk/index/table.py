@@ -12,6 +12,8 @@ them, so the caller can let the GUI paint between queries (its `pause()`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import time
 from collections.abc import Collection, Iterator
@@ -254,6 +256,48 @@ def key_stats(
     )
     out["metrics"] = {key: KeyStats(runs, 0) for key, runs in _tuples(reader, sql, ())}
     return int(total), out
+
+
+def key_prints(reader: IndexReader, run_keys: Collection[str]) -> dict[str, str]:
+    """{run key: digest of what `key_stats` counts of it}: its params' and tags' keys and values and its
+    metrics' keys, not their points (plus whether it is listed). Equal digests before and after a live update
+    mean the run changed nothing the key spread depends on, so the window need not measure it again. Read by
+    the runs' primary keys: a few milliseconds for a sweep's runs on any index. A run not in the index gets
+    the digest of nothing."""
+    out: dict[str, str] = {}
+    for chunk in _chunks(list(run_keys), PAGE_CHUNK):
+        marks = ",".join("?" * len(chunk))
+        # the same rows as `key_stats` reads per run (a joined run's merged rows, a run on its own its part's)
+        sql = (
+            f"WITH listed(key, joined, shown) AS (SELECT r.key, r.joined, r.gone = 0 AND r.deleted = 0 AND"
+            f" {_SHOWN} FROM run_rows r WHERE r.key IN ({marks}))"
+            " SELECT l.key, 'listed', '', l.shown FROM listed l"
+            " UNION ALL SELECT l.key, 'p', p.key, p.value FROM listed l JOIN params p ON p.run_key = l.key"
+            " WHERE NOT l.joined"
+            " UNION ALL SELECT l.key, 'p', p.key, p.value FROM listed l JOIN joined_params p ON p.run_key = l.key"
+            " WHERE l.joined"
+            " UNION ALL SELECT l.key, 't', t.key, t.value FROM listed l JOIN tags t ON t.run_key = l.key"
+            " WHERE NOT l.joined"
+            " UNION ALL SELECT l.key, 't', t.key, t.value FROM listed l JOIN joined_tags t ON t.run_key = l.key"
+            " WHERE l.joined"
+            " UNION ALL SELECT l.key, 'm', s.key, NULL FROM listed l JOIN series s ON s.run_key = l.key"
+            " WHERE NOT l.joined"
+            " UNION ALL SELECT l.key, 'm', f.key, NULL FROM listed l JOIN finals f ON f.run_key = l.key"
+            " WHERE NOT l.joined"
+            " UNION ALL SELECT l.key, 'm', m.key, NULL FROM listed l JOIN joined_metrics m ON m.run_key = l.key"
+            " WHERE l.joined"
+        )
+        digests = {key: hashlib.blake2b(digest_size=16) for key in chunk}
+        # sorted here, not in SQL: the rows of one run are few, and a metric both in series and in finals
+        # counts once in `key_stats` (as a set of keys does here)
+        found = {
+            (k, kind, key, "" if v is None else str(v))
+            for k, kind, key, v in _tuples(reader, sql, tuple(chunk))
+        }
+        for run_key, kind, key, value in sorted(found):
+            digests[run_key].update(json.dumps([kind, key, value]).encode())
+        out.update({key: digest.hexdigest() for key, digest in digests.items()})
+    return out
 
 
 def ordered_keys(

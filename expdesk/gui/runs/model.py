@@ -179,6 +179,15 @@ class RunsModel(QAbstractTableModel):
         self._sort = (col, order == Qt.SortOrder.DescendingOrder)
         self.reload()
 
+    def sort_section(self) -> int | None:
+        """The section of the column the rows are sorted by: None when sorted by none (the default order or
+        the group), -1 when that column is not on screen."""
+        column, _ = self._sort
+        if column is None:
+            return None
+        shown = self._shown_columns
+        return shown.index(column) + (1 if self._shown_group else 0) if column in shown else -1
+
     def key_at(self, row: int) -> str | None:
         return self._rows[row].key if 0 <= row < len(self._rows) else None
 

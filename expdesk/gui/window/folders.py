@@ -129,7 +129,7 @@ class Folders:
 
     def live_word(self, network: bool) -> str:
         if self.window.watcher is None:
-            return "indexed, not watched"
+            return "not watched"  # (short: the Sources panel is narrow; the folder is indexed)
         return "polling (network)" if network else "watching"
 
     def cancel_indexing(self) -> None:

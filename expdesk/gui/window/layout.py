@@ -367,6 +367,24 @@ class WindowLayout:
             self._sizing = False
         if self.table.frozen is not None:
             self.table.frozen.refresh()
+        self._point_sort()
+
+    def _point_sort(self) -> None:
+        """A reset leaves the header's sort arrow at its section's number: a column added before the sorted
+        one (a key a live run logged first) would move the arrow onto its neighbour. The rows are in this
+        order already, so the header says so without asking the model to sort again (signals blocked)."""
+        section = self.model.sort_section()
+        header = self.table.horizontalHeader()
+        if section is None or header.sortIndicatorSection() == section:
+            return
+        order = header.sortIndicatorOrder()
+        header.blockSignals(True)
+        try:
+            header.setSortIndicator(section, order)
+        finally:
+            header.blockSignals(False)
+        if self.table.frozen is not None:  # (it follows the table's header through the blocked signal)
+            self.table.frozen.horizontalHeader().setSortIndicator(section, order)
 
     def _widest_value(self, section: int, metrics: QFontMetrics, rows: int) -> int:
         """The width of the widest text among the first `rows` loaded rows of a column."""

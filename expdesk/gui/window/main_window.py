@@ -26,9 +26,10 @@ from PySide6.QtWidgets import QMainWindow, QWidget
 
 from expdesk.gui.runs.columns import ColumnChooser
 from expdesk.gui.runs.default_columns import Workspace, default_columns
-from expdesk.gui.runs.query import Column, vocabulary
+from expdesk.gui.runs.query import Column
 from expdesk.gui.window.counts import count_text
 from expdesk.gui.window.folders import Folders
+from expdesk.gui.window.key_watch import KeysAnswer, KeysRequest, KeyWatch, measure
 from expdesk.gui.window.layout import WindowLayout
 from expdesk.gui.window.notices import Notices
 from expdesk.gui.window.parts_actions import PartsActions
@@ -42,11 +43,15 @@ from expdesk.gui.workers.pool import IndexBridge, WorkerPool
 from expdesk.index.table import key_stats, only_shown, only_starred, run_counts
 from expdesk.watch.watcher import Watcher
 
-#: sources, vocabulary, key spread and counts of the listed runs; two worker jobs answer them, each with
-#: its parts and None for the other's (`_load_workspace`)
+#: sources, vocabulary, key spread and counts of the listed runs; a sources job answers the first and
+#: last (None for the others), a keys job the middle two (`_load_workspace`)
 WorkspaceAnswer = tuple[
     list[SourceInfo] | None, dict[str, list[str]] | None, Workspace | None, dict[str, int] | None
 ]
+#: a live burst waits for a quiet moment this long, but never longer than `CHANGES_AT_MOST_MS` (a sweep
+#: logging every few hundred ms is never quiet, and its new runs and keys must still show)
+CHANGES_QUIET_MS = 400
+CHANGES_AT_MOST_MS = 2000
 
 
 class MainWindow(QMainWindow):
@@ -82,7 +87,8 @@ class MainWindow(QMainWindow):
         self._vocab: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
         self.workspace = Workspace(0, {})
         self._workspace_generation = 0
-        self._workspace_waiting = 0  # answers of the current generation still to come
+        self._sources_waiting = False  # the current generation's sources answer is still to come
+        self.keys = KeyWatch()  # when the key spread is measured again (one keys job at a time)
         self.counts: dict[str, int] = {}
         self._user_filter: tuple[str, tuple[Any, ...]] = ("", ())
         self.ui = WindowLayout(self, self.pool, index.reader, self.open_folder_dialog)
@@ -109,8 +115,12 @@ class MainWindow(QMainWindow):
         # coalesce bursts of "runs changed" into one reload + one toast
         self._change_timer = QTimer(self)
         self._change_timer.setSingleShot(True)
-        self._change_timer.setInterval(400)
+        self._change_timer.setInterval(CHANGES_QUIET_MS)
         self._change_timer.timeout.connect(self._apply_changes)
+        self._change_deadline = QTimer(self)
+        self._change_deadline.setSingleShot(True)
+        self._change_deadline.setInterval(CHANGES_AT_MOST_MS)
+        self._change_deadline.timeout.connect(self._apply_changes)
         self.status_timer = QTimer(self)
         self.status_timer.setInterval(1000)
         self.status_timer.timeout.connect(self.folders.update_watch_status)
@@ -203,28 +213,51 @@ class MainWindow(QMainWindow):
         self.model.reload()
         self._load_workspace()
 
-    def _load_workspace(self, keys_too: bool = True) -> None:
-        """Vocabulary and key spread (what the automatic columns are chosen by), and sources and counts of
-        the listed runs: two worker jobs, so that the columns do not wait for the counts (at 100,000 runs the
-        first take ~0.1 s, the second ~0.2 s, both longer while the table loads). Jobs run in parallel, so
-        each answer carries its request's generation and a late, older one is dropped (it would put back the
-        columns of an index without the runs just added). `workspace_loaded` once both have answered."""
+    def _load_workspace(self, keys_too: bool = True, changed: set[str] | None = None) -> None:
+        """Sources and counts of the listed runs, and their vocabulary and key spread (what the automatic
+        columns are chosen by): separate worker jobs, so that the columns do not wait for the counts (at
+        100,000 runs the first take ~0.2 s, the second ~0.1 s, both longer while the table loads). The key
+        spread is measured again when runs came or went (`keys_too`) or when one of the `changed` runs logged
+        a key or a param value it had not (`KeyWatch`); one keys job at a time, so its answers come in order.
+        Sources jobs run in parallel: each answer carries its request's generation and a late, older one is
+        dropped. `workspace_loaded` once the sources have answered and no keys job runs or waits."""
         self._workspace_generation += 1
         generation = self._workspace_generation
-        self._workspace_waiting = 2 if keys_too else 1
-
-        def keys_job() -> WorkspaceAnswer:
-            with self.index.reader() as reader:
-                total, stats = key_stats(reader)
-                return None, vocabulary(reader), Workspace(total, stats), None
+        self._sources_waiting = True
+        if keys_too:
+            self.keys.stale()
+        self.keys.changed(changed or ())
 
         def sources_job() -> WorkspaceAnswer:
             with self.index.reader() as reader:
                 return load_sources(reader), None, None, run_counts(reader)
 
-        if keys_too:  # (the costly part: skipped when a live run only logged more points)
-            self.pool.submit(keys_job, lambda answer: self._on_workspace(generation, answer))
         self.pool.submit(sources_job, lambda answer: self._on_workspace(generation, answer))
+        self._request_keys()
+
+    def _request_keys(self) -> None:
+        request = self.keys.request()
+        if request is None:
+            return
+
+        def keys_job() -> KeysAnswer:
+            with self.index.reader() as reader:
+                return measure(reader, request, key_stats)
+
+        def failed(message: str) -> None:
+            self.keys.answered(request, None)  # (tried again with the next change, not in a loop now)
+            self.show_error(message)
+            self._loaded_when_done()
+
+        self.pool.submit(keys_job, lambda answer: self._on_keys(request, answer), failed)
+
+    def _on_keys(self, request: KeysRequest, answer: KeysAnswer) -> None:
+        self.keys.answered(request, answer)
+        self._request_keys()  # what changed while this job ran
+        if answer.workspace is None:
+            self._loaded_when_done()
+        else:  # (keys answers come in order: the newest measured, whatever the sources' generation)
+            self._on_workspace(self._workspace_generation, (None, answer.vocab, answer.workspace, None))
 
     def _on_workspace(self, generation: int, answer: WorkspaceAnswer) -> None:
         if generation != self._workspace_generation:
@@ -232,6 +265,7 @@ class MainWindow(QMainWindow):
         sources, vocab, workspace, counts = answer
         if sources is not None:
             self.sources.show_sources(sources)
+            self._sources_waiting = False
         if counts is not None:
             self.counts = counts
         if vocab is not None and workspace is not None:
@@ -243,8 +277,10 @@ class MainWindow(QMainWindow):
                 self._apply_columns()
             self._apply_pending_sort()
         self._on_counted(self.model.total(), 0)
-        self._workspace_waiting -= 1
-        if self._workspace_waiting <= 0:
+        self._loaded_when_done()
+
+    def _loaded_when_done(self) -> None:
+        if not self._sources_waiting and self.keys.in_flight is None:
             self.workspace_loaded.emit()
 
     def _apply_columns(self) -> None:
@@ -334,9 +370,13 @@ class MainWindow(QMainWindow):
         if self.detail.key in keys:
             self.detail.refresh()
         self._pending_changes |= keys
-        self._change_timer.start()
+        self._change_timer.start()  # (restarted by each change: waits for a quiet moment...)
+        if not self._change_deadline.isActive() and not self.folders.indexing:
+            self._change_deadline.start()  # (...but not for ever; a pass of ours reloads when it ends)
 
     def _apply_changes(self) -> None:
+        self._change_timer.stop()
+        self._change_deadline.stop()
         keys, self._pending_changes = self._pending_changes, set()
         known = self._known_keys
         new = set() if known is None else keys - known
@@ -347,8 +387,9 @@ class MainWindow(QMainWindow):
             self.model.reload()
             if not self.folders.indexing:
                 self.ui.toast.show_message(f"{len(new)} new run{'s' if len(new) > 1 else ''}")
-        # new runs may bring keys (they join their group of columns); more points of known runs do not
-        self._load_workspace(keys_too=bool(new))
+        # new runs may bring keys (they join their group of columns), and so may known runs: a metric
+        # logged for the first time, a param's new value (measured again only then: `KeyWatch`)
+        self._load_workspace(keys_too=bool(new), changed=keys - new)
 
     def _on_rows_shown(self) -> None:
         # a reload's first rows arrive before its count (RunsModel): the table replaces the empty page now
@@ -445,6 +486,7 @@ class MainWindow(QMainWindow):
         self.state.save(self.custom_columns)
         self.folders.cancel.set()
         self._change_timer.stop()
+        self._change_deadline.stop()
         self.status_timer.stop()
         self.ui.toast.stop()
         self.bridge.close()

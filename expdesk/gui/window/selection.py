@@ -24,6 +24,7 @@ class SelectionKeeper(QObject):
         #: the rows are being swapped: the current row passes through "none", which is no user's choice
         self.replacing = False
         self._saved: tuple[list[str], str | None, int] = ([], None, 0)
+        self._saved_x = 0  # the sideways scroll position: a reset for new columns puts it back to 0
         self._pending = False  # restore again when the reload's rest of rows arrives
         self._scrolled = False  # the user moved the scroll bar since the last restore
         self._restoring = False
@@ -43,10 +44,13 @@ class SelectionKeeper(QObject):
     def save(self) -> None:
         current = self.model.key_at(self.table.currentIndex().row())
         self._saved = (self.selected_keys(), current, self.table.verticalScrollBar().value())
+        self._saved_x = self.table.horizontalScrollBar().value()
 
     def restore(self) -> None:
         keys, current, scroll = self._saved
         self._restore(keys, current, scroll)
+        # (after `_restore`'s layout pass, which gives the scroll bar the new columns' range)
+        self.table.horizontalScrollBar().setValue(self._saved_x)
         self._pending = self.model.completing() and bool(keys or current or scroll)
 
     def _restore(self, keys: list[str], current: str | None, scroll: int) -> None:
