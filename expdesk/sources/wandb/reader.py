@@ -19,8 +19,7 @@ import numpy as np
 
 from expdesk.core.entities import RunRef, RunUpdate, Series, Status
 from expdesk.core.errors import IncompleteRead, SourceError
-from expdesk.core.lfs import LfsPointer, refuse_pointer
-from expdesk.core.safefile import read_json_file
+from expdesk.core.safefile import open_regular, read_json_file
 from expdesk.sources.base import Reader, list_artifacts
 from expdesk.sources.common.finals import finals_from
 from expdesk.sources.common.times import naive_utc
@@ -33,6 +32,7 @@ from expdesk.sources.wandb._files import (
     SUMMARY,
     config_values,
     has_side_files,
+    is_regular,
     read_json_side,
     started_at,
     summary_series,
@@ -127,7 +127,7 @@ class WandbReader(Reader):
         name = preferred if preferred in logs else logs[0]
         log_path = ref.path / name
         update = RunUpdate()
-        fd = _open_regular(log_path)
+        fd, _ = open_regular(log_path)
         try:
             st = os.fstat(fd)
             valid = self._cursor_matches(fd, st, name, cursor)
@@ -277,7 +277,7 @@ class WandbReader(Reader):
         if not os.path.lexists(path):
             return {}
         try:
-            data = read_json_file(path, partial_ok=True) if _is_regular(path) else {}
+            data = read_json_file(path, partial_ok=True) if is_regular(path) else {}
         except IncompleteRead:
             return {}  # being rewritten: the next read picks it up
         except SourceError as exc:
@@ -404,31 +404,6 @@ def _legacy_git(meta: dict[str, Any]) -> dict[str, str]:
     if git.get("remote"):
         out["remote"] = str(git["remote"])
     return out
-
-
-def _is_regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
-def _open_regular(path: Path) -> int:
-    """Open without following a final symlink and without blocking on a FIFO; refuse non-regular files."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as exc:
-        raise SourceError(path, f"cannot open: {exc.strerror}") from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise SourceError(path, "not a regular file")
-    try:
-        refuse_pointer(fd, st.st_size, path)
-    except LfsPointer:
-        os.close(fd)
-        raise
-    return fd
 
 
 READER = WandbReader()
