@@ -136,12 +136,12 @@ def test_run_lookup_errors_name_the_candidates(ws: expdesk.Workspace) -> None:
         ws.run(prefix)
     clashing = sorted(k for k in keys if k.startswith(prefix))
     assert str(ambiguous.value).startswith(f"'{prefix}' is ambiguous")
-    # candidates are runs: the runs whose keys start with the prefix, and the runs of parts whose keys do (a
-    # part's key means its run; which parts' keys clash depends on where the runs lie, so on the checkout)
-    candidates = list(ambiguous.value.candidates)  # type: ignore[attr-defined]
-    assert len(candidates) == len(set(candidates)) and set(candidates) <= set(keys)
-    if len(candidates) < 10:  # (all of them named: the error names ten at most)
-        assert set(clashing) <= set(candidates)
+    # candidates are runs, found by the keys of their parts (a run's head part has the run's key; a part's key
+    # means its run), in part key order: which parts' keys clash depends on where the runs lie
+    by_part = sorted((p.key, k) for k in keys for p in ws.run(k).parts if p.key.startswith(prefix))
+    expected = list(dict.fromkeys(run for _, run in by_part))
+    assert set(clashing) <= set(expected)
+    assert list(ambiguous.value.candidates) == expected[: len(ambiguous.value.candidates)]  # type: ignore[attr-defined]
     assert all(k in str(ambiguous.value) for k in ambiguous.value.candidates)  # type: ignore[attr-defined]
     with pytest.raises(KeyError, match="no run key starts with 'zz'"):
         ws.run("zz")
