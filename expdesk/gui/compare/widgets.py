@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from expdesk.gui.chart_canvas import ChartCanvas
+from expdesk.gui.chart_toolbar import ChartToolbar
 
 
 def plain_label(text: str = "") -> QLabel:
@@ -21,7 +22,7 @@ def plain_label(text: str = "") -> QLabel:
     return label
 
 
-class Toolbar(NavigationToolbar2QT):
+class Toolbar(ChartToolbar):
     """matplotlib's toolbar, whose Home fits the chart to all of its data now (a live run has grown since
     the view was first recorded), when the owner says how (`home_view`)."""
 
@@ -94,6 +95,50 @@ class Canvas(QWidget):
         ratio = float(self.canvas.devicePixelRatioF() or 1.0)
         dpi = float(self.figure.dpi) / self.canvas.device_pixel_ratio
         return self.canvas.width() / dpi, self.canvas.height() / dpi, dpi, ratio
+
+
+_Page = TypeVar("_Page", bound=QWidget)
+
+
+class LazyTab(Generic[_Page]):
+    """A tab of `tabs` whose page is made the first time it is asked for (its tab shown, or code using it),
+    in place of an empty placeholder: a compare window opens on one tab, and building the others' canvases,
+    toolbars and media grid was ~20 ms of the GUI thread's work at each opening (bench_soak.py)."""
+
+    def __init__(self, tabs: QTabWidget, title: str, make: Callable[[], _Page]) -> None:
+        self._tabs, self._title = tabs, title
+        self._placeholder: QWidget | None = QWidget()
+        self._make: Callable[[], _Page] | None = make
+        self._page: _Page | None = None
+        tabs.addTab(self._placeholder, title)
+
+    def made(self) -> _Page | None:
+        """The page if it was made (None: nothing to update or shut down)."""
+        return self._page
+
+    def holds(self, widget: QWidget | None) -> bool:
+        """`widget` is this tab's placeholder (a tab not made yet)."""
+        return widget is not None and widget is self._placeholder
+
+    def page(self) -> _Page:
+        if self._page is None:
+            assert self._make is not None and self._placeholder is not None
+            page = self._make()
+            tabs, index, current = (
+                self._tabs,
+                self._tabs.indexOf(self._placeholder),
+                self._tabs.currentIndex(),
+            )
+            blocked = tabs.blockSignals(True)  # the same tab stays current: no "changed" for it
+            try:
+                tabs.removeTab(index)
+                tabs.insertTab(index, page, self._title)
+                tabs.setCurrentIndex(current)
+            finally:
+                tabs.blockSignals(blocked)
+            self._placeholder.deleteLater()
+            self._page, self._make, self._placeholder = page, None, None
+        return self._page
 
 
 def new_canvas() -> Canvas:

@@ -344,9 +344,8 @@ class ChartPopOut(QDialog):
         """Replace the chart (a new run or fresh points) in place, keeping the window where the user put it;
         `rendered` holds the figure's pixels, drawn on a worker for the current canvas' size."""
         # imported on first use: the Qt backend costs ~0.5 s of start-up otherwise
-        from matplotlib.backends.backend_qtagg import NavigationToolbar2QT
-
         from expdesk.gui.chart_canvas import ChartCanvas
+        from expdesk.gui.chart_toolbar import ChartToolbar
 
         self.setWindowTitle(f"{self.name[:80]} — {view.count:,} points")
         canvas = ChartCanvas(figure, rendered)
@@ -358,7 +357,7 @@ class ChartPopOut(QDialog):
                 self._box.removeWidget(old)
                 old.hide()
                 old.deleteLater()
-        self._toolbar = NavigationToolbar2QT(canvas, self)
+        self._toolbar = ChartToolbar(canvas, self)
         self.canvas = canvas
         self._box.addWidget(self._toolbar)
         self._box.addWidget(canvas, 1)
