@@ -17,6 +17,8 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.legend import Legend
 
+from expdesk.core.threads import background
+
 #: figure sizes (inches) are compared to this many decimals: the Qt canvas derives its size as pixels / dpi,
 #: a worker as inches given, and the two may differ in the last bits of a float
 _SIZE_DECIMALS = 4
@@ -25,7 +27,7 @@ _SIZE_DECIMALS = 4
 #: module state), and matplotlib keeps a font object per thread (font_manager.get_font, up to 64 cached):
 #: rendered on short-lived pool threads, each new thread loaded its own fonts, and the soak benchmark's RSS
 #: grew by ~90 MB before it levelled off. (Not named expdesk-*: it lives as long as the process.)
-_RENDERER = ThreadPoolExecutor(1, thread_name_prefix="matplotlib-render")
+_RENDERER = ThreadPoolExecutor(1, thread_name_prefix="matplotlib-render", initializer=background)
 
 
 def tick_labels(axis: Axis) -> tuple[Any, ...]:
@@ -101,6 +103,23 @@ def render(fig: Figure, pixel_ratio: float = 1.0) -> FigureCanvasAgg:
     one figure. Drawing a 4-metric chart costs 200-400 ms of text, ticks and layout: on the GUI thread
     that was the compare window's stalls (bench_soak.py)."""
     return _RENDERER.submit(_render, fig, pixel_ratio).result()
+
+
+def dispose(fig: Figure) -> None:
+    """Clear `fig` (its artists, and the series they hold) on the render thread, later: clearing resets
+    every axis' ticks, ~14 ms of the GUI thread for a 4-metric chart as a compare window closed. The figure
+    must be drawn by nobody any more (its window closed: a hidden canvas does not draw)."""
+    _RENDERER.submit(_dispose, fig)
+
+
+def render_idle() -> None:
+    """Wait until the render thread has done what was given to it so far (tests, the soak's snapshots)."""
+    _RENDERER.submit(lambda: None).result()
+
+
+def _dispose(fig: Figure) -> None:
+    fig.clear()
+    fig.set_layout_engine("none")
 
 
 def _render(fig: Figure, pixel_ratio: float) -> FigureCanvasAgg:

@@ -17,6 +17,7 @@ from expdesk.compare.chart_layout import ZoomStableLayout
 from expdesk.core.entities import RunRef, Series
 from expdesk.gui.compare import chart_tab
 from expdesk.gui.compare.view import CompareView
+from expdesk.gui.compare.workers import wait_retired
 from expdesk.index import store
 from expdesk.index.service import Index
 from tests.compare.conftest import add_run
@@ -251,3 +252,38 @@ def test_a_resized_chart_is_rendered_again_on_the_worker(
     qtbot.waitUntil(fits, timeout=60_000)
     view.charts.canvas.canvas.grab()
     assert not gui_draws, "a resize is not laid out and drawn on the GUI thread"
+
+
+def test_a_window_closed_while_its_chart_loads_draws_nothing_for_nobody(
+    qtbot: QtBot, index: Index, keys: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing a comparison while its chart's series load stops the job before it builds and renders a
+    figure: that work only made the windows still open wait (bench_soak.py's stalls after a close)."""
+    view = charts_view(qtbot, index, keys)
+    loading, release = threading.Event(), threading.Event()
+    real_load = chart_tab.load_series
+    built: list[int] = []
+    real_chart = chart_tab.metric_chart
+
+    def slow_load(*args: Any, **kwargs: Any) -> Any:
+        loading.set()
+        release.wait(30)
+        return real_load(*args, **kwargs)
+
+    def spy_chart(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return real_chart(*args, **kwargs)
+
+    monkeypatch.setattr(chart_tab, "load_series", slow_load)
+    monkeypatch.setattr(chart_tab, "metric_chart", spy_chart)
+    failures: list[str] = []
+    view.failed.connect(failures.append)
+    view.charts.forget(set(keys))
+    view.charts.request()
+    assert loading.wait(30)
+    view.close()
+    release.set()
+    wait_retired()
+    qtbot.wait(50)
+    assert not built, "no chart built once its window closed"
+    assert not failures, "and the stop is not reported as a failure"

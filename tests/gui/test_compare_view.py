@@ -14,6 +14,7 @@ from PySide6.QtGui import QGuiApplication
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+from expdesk.compare.chart_layout import render_idle
 from expdesk.compare.diff import Direction
 from expdesk.compare.series import XMode
 from expdesk.core.entities import RunRef, Series
@@ -196,7 +197,9 @@ def test_closing_lets_go_of_the_series(qtbot: QtBot, index: Index, keys: list[st
     assert view.charts.chart is not None and view.charts._raw
     chart = weakref.ref(view.charts.chart)
     view.close()
-    assert view.charts.chart is None and not view.charts._raw and not view.charts.canvas.figure.axes
+    assert view.charts.chart is None and not view.charts._raw
+    render_idle()  # the figure is cleared on the render thread, not the GUI's
+    assert not view.charts.canvas.figure.axes
     gc.collect()
     assert chart() is None, "nothing holds on to the chart (and its series) once the view is closed"
 
@@ -217,3 +220,26 @@ def test_shutdown_is_prompt_and_listener_goes_quiet(
     # a commit after the view is gone must not reach it (nor crash the writer thread)
     add_run(index, tmp_path, "run-0", {"lr": "0.5"})
     assert index.writer._thread.is_alive()
+
+
+def test_tabs_not_shown_are_made_when_first_shown(qtbot: QtBot, index: Index, keys: list[str]) -> None:
+    """Opening a comparison builds the Table and Charts tabs only: Parallel coordinates, Scatter and Media
+    are made when first shown, from the runs loaded by then, in their places."""
+    view = open_view(qtbot, index, keys)
+    with qtbot.waitSignal(view.table_ready, timeout=60_000):
+        view.show()
+    titles = [view.tabs.tabText(i) for i in range(view.tabs.count())]
+    assert titles == ["Table", "Charts", "Parallel coordinates", "Scatter", "Media"]
+    assert view._parallel.made() is None and view._scatter.made() is None and view._media.made() is None
+    changes: list[int] = []
+    view.tabs.currentChanged.connect(changes.append)
+    view.tabs.setCurrentIndex(3)
+    scatter = view._scatter.made()
+    assert scatter is not None and view.tabs.widget(3) is scatter and view.tabs.currentIndex() == 3
+    assert changes == [3], "made in place: one change of tab, the user's"
+    assert scatter.param_combo.count() > 0, "filled from the runs loaded before it was made"
+    assert view._parallel.made() is None and view._media.made() is None
+    view.tabs.setCurrentIndex(4)
+    media = view._media.made()
+    assert media is not None and [key for key, _label in media.runs] == keys
+    assert [view.tabs.tabText(i) for i in range(view.tabs.count())] == titles

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from expdesk.compare.chart_layout import ZoomStableLayout, render
+from expdesk.compare.chart_layout import ZoomStableLayout, dispose, render
 from expdesk.compare.figures import MetricChart, View, metric_chart
 from expdesk.compare.group_figures import group_chart
 from expdesk.compare.groups import group_curves, group_runs
@@ -225,10 +225,12 @@ class ChartTab(QWidget):
             m: v for m, v in views.items() if same_axes and shown is not None and shown.zoomed(shown.axes[m])
         }
         note = STEPS_ONLY if group_by is not None and x_mode is not XMode.STEP else " "
+        tasks = self._tasks
 
         def one(key: str) -> tuple[list[RawSeries], list[RawSeries], list[PlotSeries]]:
             """Load (unless cached) and prepare one run's series: EMA and decimation pyramid (grouped: the
             raw series, aggregated with the other members' in `job`)."""
+            tasks.check()
             fresh: list[RawSeries] = []
             missing = [m for m in metrics if (key, m) not in cached]
             if missing and key in on_server:
@@ -253,6 +255,9 @@ class ChartTab(QWidget):
             # runs in parallel: SQLite reads and numpy (EMA, pyramid) release the GIL
             with ThreadPoolExecutor(CHART_THREADS) as pool:
                 results = list(pool.map(one, keys))
+            # the window closed meanwhile: building and drawing a chart for nobody would only make the
+            # windows still open wait for the GIL (the soak's stalls after closing a comparison)
+            tasks.check()
             fresh = [r for f, _, _ in results for r in f]
             if group_by is not None:
                 groups = group_runs(runs, group_by)
@@ -267,6 +272,7 @@ class ChartTab(QWidget):
                     by_metric, keys, x_mode, smoothing, log_x, log_y, figsize=(width, height), dpi=dpi
                 )
             chart.zoom_to(zoom)
+            tasks.check()
             # laid out and drawn here, off the GUI thread; no canvas of the GUI holds this figure yet
             rendered = render(chart.figure, ratio)
             return ChartAnswer(fresh, chart, rendered, problems, views, note)
@@ -335,8 +341,7 @@ class ChartTab(QWidget):
         if self.chart is not None:
             _let_go(self.chart)
         self.chart = None
-        self.canvas.figure.clear()
-        self.canvas.figure.set_layout_engine("none")
+        dispose(self.canvas.figure)
 
 
 def _let_go(chart: MetricChart) -> None:

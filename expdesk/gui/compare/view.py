@@ -26,6 +26,7 @@ from expdesk.gui.compare.chart_tab import ChartTab
 from expdesk.gui.compare.media_tab import MediaTab
 from expdesk.gui.compare.plots_tab import ParallelTab, ScatterTab
 from expdesk.gui.compare.table_tab import TableTab
+from expdesk.gui.compare.widgets import LazyTab
 from expdesk.gui.compare.workers import ChangeRelay, TaskRunner, attach_listener
 from expdesk.gui.elided_label import ElidedLabel
 from expdesk.index.reader import IndexReader
@@ -53,6 +54,7 @@ class CompareView(QWidget):
         self.index = index
         self.keys = list(dict.fromkeys(keys))
         self.runs: list[dict[str, Any]] = []
+        self._table: DiffTable | None = None  # the diff of `runs` (the lazily made tabs start from it)
         self.directions: dict[str, Direction] = {}
         self._closed = False
         self._tasks = TaskRunner(index, self)
@@ -78,14 +80,12 @@ class CompareView(QWidget):
         layout.addWidget(self.tabs, 1)
         self.table_tab = TableTab(lambda path, data: self._write_later(Path(path), data))
         self.charts = ChartTab(self.index, self._tasks, self._ask_figure)
-        self.parallel = ParallelTab(self._ask_figure)
-        self.scatter = ScatterTab(self._ask_figure)
+        # the other tabs are made when first shown (or used), with the runs loaded by then
         self.tabs.addTab(self.table_tab, "Table")
         self.tabs.addTab(self.charts, "Charts")
-        self.tabs.addTab(self.parallel, "Parallel coordinates")
-        self.tabs.addTab(self.scatter, "Scatter")
-        self.media = MediaTab(self.index.reader)
-        self.tabs.addTab(self.media, "Media")
+        self._parallel = LazyTab(self.tabs, "Parallel coordinates", self._new_parallel)
+        self._scatter = LazyTab(self.tabs, "Scatter", self._new_scatter)
+        self._media = LazyTab(self.tabs, "Media", self._new_media)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.table_tab.step_changed.connect(self._request_table)
         self.table_tab.direction_chosen.connect(self.set_direction)
@@ -98,6 +98,40 @@ class CompareView(QWidget):
             QKeySequence("Esc"),
         ):
             QShortcut(keys, self, self.close)
+
+    @property
+    def parallel(self) -> ParallelTab:
+        return self._parallel.page()
+
+    @property
+    def scatter(self) -> ScatterTab:
+        return self._scatter.page()
+
+    @property
+    def media(self) -> MediaTab:
+        return self._media.page()
+
+    def _new_parallel(self) -> ParallelTab:
+        tab = ParallelTab(self._ask_figure)
+        if self._table is not None:
+            tab.set_runs(self.runs, self._table)
+        return tab
+
+    def _new_scatter(self) -> ScatterTab:
+        tab = ScatterTab(self._ask_figure)
+        if self._table is not None:
+            tab.set_runs(self.runs, self._table)
+        return tab
+
+    def _new_media(self) -> MediaTab:
+        tab = MediaTab(self.index.reader)
+        if self._table is not None:
+            tab.show_runs(self.runs, self._legend())
+        return tab
+
+    def _legend(self) -> dict[str, str]:
+        legend = self._table.legend if self._table is not None else []
+        return dict(zip([r["key"] for r in self.runs], legend, strict=False))
 
     # -- loading ------------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -149,24 +183,28 @@ class CompareView(QWidget):
 
     def _show_runs(self, result: _RunsResult) -> None:
         first = not self.runs
-        self.runs = result.runs
+        self.runs, self._table = result.runs, result.table
         self.table_tab.show_table(result.table)
         found = len(self.runs)
         gone = len(self.keys) - found
         self.status.set_full_text(
             f"Comparing {found} runs" + (f" ({gone} no longer in the index)" if gone else "")
         )
-        self.parallel.set_runs(self.runs, result.table)
-        self.scatter.set_runs(self.runs, result.table)
+        for plots in (self._parallel.made(), self._scatter.made()):
+            if plots is not None:
+                plots.set_runs(self.runs, result.table)
         # parallel coordinates and scatter are drawn when their tab is shown, not on every reload
         self._on_tab_changed(self.tabs.currentIndex())
-        keys = [r["key"] for r in self.runs]
-        self.charts.set_runs(self.runs, dict(zip(keys, result.table.legend, strict=False)), first)
-        self.media.show_runs(self.runs, dict(zip(keys, result.table.legend, strict=False)))
+        self.charts.set_runs(self.runs, self._legend(), first)
+        if (media := self._media.made()) is not None:
+            media.show_runs(self.runs, self._legend())
         self.table_ready.emit()
 
     def _on_tab_changed(self, index: int) -> None:
         tab = self.tabs.widget(index)
+        for lazy in (self._parallel, self._scatter, self._media):
+            if lazy.holds(tab):
+                tab = lazy.page()
         if isinstance(tab, (ParallelTab, ScatterTab)):
             tab.draw()
 
@@ -235,7 +273,8 @@ class CompareView(QWidget):
         self._detach_listener()
         self._live_timer.stop()
         self._tasks.shutdown(wait=False)  # a chart rendering on it finishes on its own
-        self.media.shutdown()
+        if (media := self._media.made()) is not None:
+            media.shutdown()
         # A closed window may live on until its owner drops it: free its series now, so a compare
         # opened next reuses this memory instead of faulting in fresh pages.
         self.charts.release()

@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from expdesk.compare.series import RawSeries
+from expdesk.core.threads import background
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 
@@ -29,6 +30,10 @@ SERVER_FORMAT = "mlflow-remote"
 class TaskRelay(QObject):
     finished = Signal(str, int, object)  # kind, generation, result
     failed = Signal(str, int, str)  # kind, generation, message
+
+
+class Cancelled(Exception):
+    """Raised by a task whose window closed while it ran (`TaskRunner.cancelled`): it ends quietly."""
 
 
 class _Task:
@@ -42,9 +47,12 @@ class _Task:
         self._index, self._relay, self._kind, self._gen, self._fn = index, relay, kind, generation, fn
 
     def run(self) -> None:  # worker thread
+        background()
         try:
             with self._index.reader() as reader:
                 result = self._fn(reader)
+        except Cancelled:
+            return
         except Exception as exc:  # reported to the GUI, which shows it; the pool thread must survive
             message = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()
@@ -78,6 +86,13 @@ class TaskRunner:
         self.pool = QThreadPool(parent)
         self.pool.setMaxThreadCount(threads)
         self._generations: dict[str, int] = {}
+        #: set by `shutdown`: a long task checks it between its steps (`check`) and stops early
+        self.cancelled = threading.Event()
+
+    def check(self) -> None:
+        """Raise `Cancelled` if the owner shut down (worker thread: between a task's steps)."""
+        if self.cancelled.is_set():
+            raise Cancelled
 
     def submit(self, kind: str, fn: Callable[[IndexReader], Any]) -> int:
         generation = self._generations.get(kind, 0) + 1
@@ -92,6 +107,7 @@ class TaskRunner:
         """Drop queued tasks; running ones finish. `wait=False`: not waited for here (a compare window
         closing while its chart renders held the GUI thread 0.1-0.3 s, bench_soak.py): the pool and relay
         leave their owner and stay alive until idle; what they report reaches nobody (or a closed owner)."""
+        self.cancelled.set()
         self.pool.clear()
         if wait:
             self.pool.waitForDone()

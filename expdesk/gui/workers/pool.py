@@ -15,6 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
+from expdesk.core.threads import background
+
 Callback = Callable[[Any], None]
 ErrorCallback = Callable[[str], None]
 
@@ -73,6 +75,7 @@ class _Job:
         self.closing = closing
 
     def run(self) -> None:
+        background()
         if self.closing.is_set():
             return  # the pool is stopping: nobody wants the answer
         try:
