@@ -7,11 +7,13 @@ open a comparison of a few runs, close it, open a detail chart, close it, clear 
 
 Printed: RSS at start, after warm-up and at the end (and once a minute); the Python object count (after a
 full collection, at the same three moments); the refcount drift of None/True/False between warm-up and
-end (taken in the same state: views closed, filter cleared, collected); the longest event-loop stalls
+end (taken in the same state: the writer paused and its lines indexed, views closed, filter cleared, the
+first run in the detail panel, collected); the longest event-loop stalls
 (gaps between ticks of a 10 ms heartbeat beyond its interval) after warm-up, each with what the driver
 did last. Targets (issue 15): RSS growth after warm-up < 10 %, no drift, longest stall < 100 ms.
 
     python benchmarks/bench_soak.py [--minutes 10] [--warmup 60] [--runs 20] [--every 3] [--skip ACTIONS]
+        [--compare-tab charts|table] [--stacks] [--no-heap-upkeep]
     (QT_QPA_PLATFORM=offscreen by default; run under xvfb-run for a real X server)
 """
 
@@ -59,12 +61,18 @@ def make_workspace(folder: Path, runs: int) -> list[Path]:
 
 
 def writer_main(folder: Path, stop_file: Path) -> int:
-    """Append one line per run every APPEND_EVERY s until `stop_file` exists (a separate process)."""
+    """Append one line per run every APPEND_EVERY s until `stop_file` exists (a separate process); while
+    `<stop_file>.pause` exists it writes nothing (the main process takes a snapshot)."""
+    pause_file = stop_file.with_suffix(".pause")
     runs = sorted(p for p in folder.iterdir() if p.is_dir())
     rng = random.Random(1)
     step = 20
     next_at = time.monotonic()
     while not stop_file.exists():
+        if pause_file.exists():
+            time.sleep(APPEND_EVERY)
+            next_at = time.monotonic()
+            continue
         for run in runs:
             line = {"step": step, "loss": 2.0 / (step + 1) + rng.random() * 0.01, "acc": min(1.0, step / 1e4)}
             with open(run / "metrics.jsonl", "a", encoding="utf-8") as fh:
@@ -90,6 +98,55 @@ def object_count() -> int:
     return len(gc.get_objects())  # objects created since gc.freeze() (the app freezes its imports)
 
 
+class GcWatch:
+    """Every cyclic-GC pass (any thread) by generation: a full collection holds the GIL while it walks every
+    tracked object, and the GUI thread waits for it. Passes of 1 ms or more are kept with their end time
+    (to tell how much of a stall they cover); the others only counted (the list must not grow the RSS)."""
+
+    def __init__(self) -> None:
+        self.long: list[tuple[float, float]] = []  # (end, seconds) of passes >= 1 ms
+        self.by_generation = [[0, 0.0, 0.0] for _ in range(3)]  # passes, seconds, longest
+        self._start: dict[int, float] = {}
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def reset(self) -> None:
+        """Count from now on (the end of the warm-up)."""
+        self.by_generation = [[0, 0.0, 0.0] for _ in range(3)]
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        import threading
+
+        now, tid = time.perf_counter(), threading.get_ident()
+        if phase == "start":
+            self._start[tid] = now
+        elif tid in self._start:
+            took = now - self._start.pop(tid)
+            tally = self.by_generation[info["generation"]]
+            tally[0] += 1
+            tally[1] += took
+            tally[2] = max(tally[2], took)
+            if took >= 0.001:
+                self.long.append((now, took))
+
+    def within(self, start: float, end: float) -> float:
+        """ms of collections that ended between `start` and `end` (perf_counter seconds)."""
+        return sum(d for t, d in self.long if start <= t <= end) * 1000
+
+    def report(self) -> None:
+        for generation, (passes, seconds, longest) in enumerate(self.by_generation):
+            if passes:
+                print(
+                    f"  gc generation {generation}: {passes:6d} passes, {seconds * 1000:7.0f} ms in all,"
+                    f" longest {longest * 1000:5.1f} ms"
+                )
+
+
 class Heartbeat:
     """A precise 10 ms timer on the GUI thread; a late tick = the event loop was busy (a stall)."""
 
@@ -108,6 +165,9 @@ class Heartbeat:
         #: a wait (for a CPU, for the GIL, for matplotlib's render lock), not work of the GUI thread
         self.stall_cpu: list[float] = []
         self.lateness: list[float] = []  # every tick's delay (ms) while measuring: the distribution
+        #: ms of cyclic GC (any thread) during each stall, as `stalls` (set `gc_watch` to measure it)
+        self.stall_gc: list[float] = []
+        self.gc_watch: GcWatch | None = None
         self.measuring = False
         self.started = time.perf_counter()
 
@@ -132,6 +192,7 @@ class Heartbeat:
         now, cpu = time.perf_counter(), time.thread_time()
         stall = (now - self._last) * 1000 - HEARTBEAT_MS
         busy = (cpu - self._last_cpu) * 1000
+        before = self._last
         self._last, self._last_cpu = now, cpu
         if not self.measuring:
             return
@@ -139,6 +200,7 @@ class Heartbeat:
         if stall > 20:
             self.stalls.append((stall, now - self.started, self._last_action()))
             self.stall_cpu.append(busy)
+            self.stall_gc.append(self.gc_watch.within(before, now) if self.gc_watch is not None else 0.0)
 
 
 class StallSampler:
@@ -289,7 +351,7 @@ def run(args: argparse.Namespace) -> int:
     stop_file = base / "stop-writer"
     writer = subprocess.Popen([sys.executable, __file__, "--writer", str(workspace), str(stop_file)])
 
-    tune_process()
+    tune_process(heap_upkeep=not args.no_heap_upkeep)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     configure_application(app)
@@ -305,6 +367,8 @@ def run(args: argparse.Namespace) -> int:
     driver = Driver(window, set(filter(None, args.skip.split(","))), args.compare_tab)
     beat = Heartbeat(lambda: driver.last)
     figures: dict[str, Any] = {"start_rss": rss_mb(), "start_objects": object_count()}
+    gc_watch = GcWatch().__enter__()
+    beat.gc_watch = gc_watch
     beat.start()
     sampler = StallSampler(beat) if args.stacks else None
     if sampler is not None:
@@ -318,6 +382,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"      driver every {args.every} s; warm-up {args.warmup} s, then {args.minutes} min; {os.getloadavg()=}"
     )
+    print(f"      heap upkeep (arena cap + periodic malloc_trim): {'off' if args.no_heap_upkeep else 'on'}")
     print(f"start:    RSS {figures['start_rss']:7.1f} MB   objects {figures['start_objects']:,}")
 
     drive = QTimer()
@@ -325,17 +390,41 @@ def run(args: argparse.Namespace) -> int:
     drive.timeout.connect(driver.tick)
     drive.start()
 
+    pause_file = stop_file.with_suffix(".pause")
+    indexed = {"at": time.monotonic()}
+    window.indexing_finished.connect(lambda _report: indexed.__setitem__("at", time.monotonic()))
+
+    def pump(seconds: float) -> None:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            app.processEvents()
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            time.sleep(0.01)
+
     def settle() -> None:
-        """Close what the driver opened and let deferred deletes and queued slots run."""
+        """The same state at each snapshot: the writer paused and its lines indexed, the views the driver
+        opened closed, the filter cleared, the first run in the detail panel, deferred deletes run."""
+        pause_file.touch()
         driver.quiesce()
+        from expdesk.compare.chart_layout import render_idle
         from expdesk.gui.compare.workers import wait_retired
 
         # a compare window closed while its chart rendered lets that render finish on its own: its figure
         # and series would count at one snapshot and not at the other
         wait_retired()
-        for _ in range(50):
-            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-            app.processEvents()
+        render_idle()  # (closed charts are cleared on the render thread)
+        # the writer's last lines indexed: no indexing pass for 1.5 s (the watcher's debounce is shorter)
+        deadline = time.monotonic() + 30
+        pump(0.5)
+        while time.monotonic() - indexed["at"] < 1.5 and time.monotonic() < deadline:
+            pump(0.1)
+        if window.model.rowCount():
+            window.table.selectRow(0)
+            window.open_detail()
+        pump(1.5)
+
+    def resume() -> None:
+        pause_file.unlink(missing_ok=True)
 
     def snapshot(name: str) -> None:
         settle()
@@ -345,6 +434,7 @@ def run(args: argparse.Namespace) -> int:
         figures[f"{name}_refs"] = refcounts()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         figures[f"{name}_cpu"] = (time.monotonic(), usage.ru_utime + usage.ru_stime, time.thread_time())
+        resume()
         beat.skip()
 
     phase = {"warm": False, "next_minute": warmup_end + 60}
@@ -356,6 +446,7 @@ def run(args: argparse.Namespace) -> int:
             phase["warm"] = True
             snapshot("warm")
             beat.measuring = True
+            gc_watch.reset()
             print(
                 f"warm-up:  RSS {figures['warm_rss']:7.1f} MB   objects {figures['warm_objects']:,}"
                 f"   runs shown {window.model.rowCount()}"
@@ -450,6 +541,15 @@ def run(args: argparse.Namespace) -> int:
             f"   median {statistics.median(values):5.0f} ms   longest {max(values):6.0f} ms"
             f"   (GUI CPU in it: at most {max(p[1] for p in pairs):4.0f} ms)"
         )
+    gc_watch.__exit__()
+    if beat.stall_gc:
+        worst = sorted(zip(beat.stalls, beat.stall_gc, strict=True), reverse=True)[:5]
+        print(
+            "cyclic GC (any thread) in the longest stalls: "
+            + ", ".join(f"{gc_ms:.0f} of {ms:.0f} ms" for (ms, _at, _what), gc_ms in worst)
+        )
+    print("cyclic GC after warm-up:")
+    gc_watch.report()
     if sampler is not None:
         sampler.report()
     print(
@@ -475,6 +575,11 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=3.0, help="seconds between two driver actions")
     parser.add_argument(
         "--skip", default="", help="driver actions to leave out, e.g. open_compare,open_chart (attribution)"
+    )
+    parser.add_argument(
+        "--no-heap-upkeep",
+        action="store_true",
+        help="leave glibc's malloc defaults (no arena cap, no periodic trim) to measure what they buy",
     )
     parser.add_argument(
         "--stacks", action="store_true", help="sample the GUI thread's stack during stalls (where they go)"

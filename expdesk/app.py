@@ -14,6 +14,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from expdesk import __version__
+from expdesk.core import heap
 from expdesk.core.errors import ExpdeskError
 from expdesk.resources_path import APP_ID, icon_path, icon_pngs
 
@@ -43,7 +44,11 @@ def configure_application(app: QCoreApplication) -> None:
     QGuiApplication.setDesktopFileName(APP_ID)
 
 
-def tune_process() -> None:
+#: started by `tune_process`: gives the C heap's free pages back to the system during a long session
+_TRIMMER: heap.HeapTrimmer | None = None
+
+
+def tune_process(heap_upkeep: bool = True) -> None:
     """Process-wide settings for the GUI, made once before the first window.
 
     Measured with benchmarks/bench_gui.py (10,000 runs x 2,000 columns; PySide6 6.11.3, CPython 3.11.7,
@@ -68,6 +73,26 @@ def tune_process() -> None:
     # machine the helpers are scheduled late and a table paint waited 50-100 ms with the GUI thread idle
     # (horizontal scroll max 100 -> 34 ms). Qt reads the variable once, at the first such fill.
     os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
+    # Not done, measured (benchmarks/README.md, Soak): running the workers at nice 10 so the GUI thread
+    # gets a core first. A worker holds the GIL at times (a cyclic GC pass throughout), and a low-priority
+    # holder is the last to get a core back: beside two busy processes (a training job) the soak's longest
+    # stall was 979 ms (139 over 100 ms) vs 186 ms (11) without it. Nor a young GC generation of 10,000
+    # (CPython: 700): the same stalls there, 23 MB more RSS.
+    if heap_upkeep:
+        _tune_heap()
+
+
+def _tune_heap() -> None:
+    """Two malloc arenas and a trim every 20 s (expdesk/core/heap.py says why).
+
+    Measured with benchmarks/bench_soak.py, 10 minutes (20 live runs, a comparison on its Charts tab
+    opened and closed every 21 s; PySide6 6.9.3, CPython 3.11, glibc 2.36, 2 cores, load ~1): RSS after
+    the 60 s warm-up 182-184 MB, growth to the end +4.3 % and +4.9 % (+7.9 % in an earlier build); with
+    `--no-heap-upkeep` 204 MB after warm-up, +11.2 % to the end, objects flat in all of them."""
+    global _TRIMMER
+    heap.limit_arenas(2)
+    if _TRIMMER is None:
+        _TRIMMER = heap.HeapTrimmer().start()
 
 
 def run_app(args: argparse.Namespace) -> int:

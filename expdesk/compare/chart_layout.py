@@ -17,8 +17,6 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.legend import Legend
 
-from expdesk.core.threads import background
-
 #: figure sizes (inches) are compared to this many decimals: the Qt canvas derives its size as pixels / dpi,
 #: a worker as inches given, and the two may differ in the last bits of a float
 _SIZE_DECIMALS = 4
@@ -27,7 +25,7 @@ _SIZE_DECIMALS = 4
 #: module state), and matplotlib keeps a font object per thread (font_manager.get_font, up to 64 cached):
 #: rendered on short-lived pool threads, each new thread loaded its own fonts, and the soak benchmark's RSS
 #: grew by ~90 MB before it levelled off. (Not named expdesk-*: it lives as long as the process.)
-_RENDERER = ThreadPoolExecutor(1, thread_name_prefix="matplotlib-render", initializer=background)
+_RENDERER = ThreadPoolExecutor(1, thread_name_prefix="matplotlib-render")
 
 
 def tick_labels(axis: Axis) -> tuple[Any, ...]:

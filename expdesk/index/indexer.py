@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from expdesk.core.entities import RunRef, RunUpdate
-from expdesk.core.threads import background
 from expdesk.index import store
 from expdesk.index.batch import CursorMoved, Entry, apply_batch, prepare_batch
 from expdesk.index.db import open_reader
@@ -234,9 +233,7 @@ class Indexer:
         expected = {ref.key: _canonical(cursor) for ref, cursor in todo}
         done = report.unchanged
         queue = deque(todo)
-        with ThreadPoolExecutor(
-            max_workers=self.workers, thread_name_prefix="expdesk-read", initializer=background
-        ) as pool:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="expdesk-read") as pool:
             pending: dict[Future[list[Entry]], list[ReadItem]] = {}
             while pending or queue:
                 # a few batches in flight: memory stays flat however large the store is

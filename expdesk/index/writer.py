@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from expdesk.core.errors import ExpdeskError
-from expdesk.core.threads import background
 from expdesk.index.db import journal_mode, open_reader, open_writer
 from expdesk.index.lock import Holder, LockUnavailable, WriterLock
 from expdesk.index.parts.build import hidden_among, rejoin
@@ -182,7 +181,6 @@ class Writer:
             self._thread.join()
 
     def _run(self) -> None:
-        background()
         try:
             while True:
                 try:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from expdesk.core.entities import RunRef
-from expdesk.core.threads import background
 from expdesk.index.indexer import IndexReport
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
@@ -235,7 +234,6 @@ class Watcher:
 
     # -- worker thread ------------------------------------------------------------------------------
     def _run(self) -> None:
-        background()  # (the observers' threads it starts inherit it)
         observers = Observers(
             PathHandler(self._on_path),
             self.poll_interval,

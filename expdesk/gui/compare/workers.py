@@ -19,7 +19,6 @@ from typing import Any
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from expdesk.compare.series import RawSeries
-from expdesk.core.threads import background
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 
@@ -47,7 +46,6 @@ class _Task:
         self._index, self._relay, self._kind, self._gen, self._fn = index, relay, kind, generation, fn
 
     def run(self) -> None:  # worker thread
-        background()
         try:
             with self._index.reader() as reader:
                 result = self._fn(reader)

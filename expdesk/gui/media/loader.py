@@ -19,7 +19,6 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, Q
 from PySide6.QtGui import QImage, QImageReader
 
 from expdesk.compare.media import Cell, ItemRef, load_item
-from expdesk.core.threads import background
 from expdesk.index.reader import IndexReader
 
 #: the largest encoded image decoded for a thumbnail or the enlarged view (bigger: a placeholder says so)
@@ -66,7 +65,6 @@ class _Job(QRunnable):
         self.loader, self.kind, self.generation, self.fn = loader, kind, generation, fn
 
     def run(self) -> None:  # worker thread
-        background()
         try:
             with self.loader.reader_factory() as reader:
                 result = self.fn(reader)
@@ -85,7 +83,6 @@ class _ThumbRunner(QRunnable):
         self.loader = loader
 
     def run(self) -> None:  # worker thread
-        background()
         loader = self.loader
         try:
             with loader.reader_factory() as reader:

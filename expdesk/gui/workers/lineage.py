@@ -12,8 +12,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from expdesk.core.threads import background
-
 
 class JobSignals(QObject):
     progress = Signal(int, int, int, str)  # generation, done, total, message
@@ -41,7 +39,6 @@ class Job:
         self._cancel.set()
 
     def run(self) -> None:  # worker thread
-        background()
         try:
             result = self.fn(self._progress, self._cancel.is_set)
         except InterruptedError:

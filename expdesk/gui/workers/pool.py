@@ -15,8 +15,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
-from expdesk.core.threads import background
-
 Callback = Callable[[Any], None]
 ErrorCallback = Callable[[str], None]
 
@@ -75,7 +73,6 @@ class _Job:
         self.closing = closing
 
     def run(self) -> None:
-        background()
         if self.closing.is_set():
             return  # the pool is stopping: nobody wants the answer
         try:
