@@ -215,6 +215,7 @@ class StallSampler:
         self._gui = threading.get_ident()
         self._stop = threading.Event()
         self.samples: dict[str, int] = {}
+        self.others: dict[str, int] = {}  # innermost frames of the other threads, sampled in stalls
         self.total = 0
         self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
 
@@ -226,6 +227,7 @@ class StallSampler:
         self._thread.join()
 
     def _run(self) -> None:
+        import threading
         import traceback
 
         while not self._stop.wait(0.005):
@@ -235,6 +237,13 @@ class StallSampler:
             if frame is None:
                 continue
             self.total += 1
+            # what the other threads run meanwhile (the GUI thread may be waiting for the GIL one holds)
+            for ident, other in sys._current_frames().items():
+                if ident in (self._gui, threading.get_ident()):
+                    continue
+                inner = traceback.extract_stack(other)[-3:]
+                where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(inner))
+                self.others[where] = self.others.get(where, 0) + 1
             stack = traceback.extract_stack(frame)
             # the innermost frames of ours and of matplotlib/Qt glue say where the time goes
             lines = [
@@ -250,6 +259,9 @@ class StallSampler:
             f"GUI-thread stacks sampled in stalls (> {self._after * 1000:.0f} ms late): {self.total} samples"
         )
         for key, n in sorted(self.samples.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"  {n:5d}  {key}")
+        print("the other threads meanwhile (innermost frames; a sleeping or waiting thread counts too):")
+        for key, n in sorted(self.others.items(), key=lambda kv: -kv[1])[:top]:
             print(f"  {n:5d}  {key}")
 
 
