@@ -32,8 +32,10 @@ from expdesk.gui.elided_label import ElidedLabel
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
 
-#: runs that keep writing are re-read at most this often (ms): a burst of commits is one reload
-LIVE_DEBOUNCE_MS = 300
+#: runs that keep writing are re-read at most this often (ms): a burst of commits is one reload. A live
+#: chart costs 200-400 ms of rendering on a worker, whose GIL the GUI thread shares: at 300 ms a comparison
+#: of live runs re-rendered back to back (bench_soak.py). Once a second still follows a training run closely.
+LIVE_DEBOUNCE_MS = 1000
 
 
 @dataclass
