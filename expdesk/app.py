@@ -87,8 +87,8 @@ def _tune_heap() -> None:
 
     Measured with benchmarks/bench_soak.py, 10 minutes (20 live runs, a comparison on its Charts tab
     opened and closed every 21 s; PySide6 6.9.3, CPython 3.11, glibc 2.36, 2 cores, load ~1): RSS after
-    the 60 s warm-up 182-184 MB, growth to the end +4.3 % and +4.9 % (+7.9 % in an earlier build); with
-    `--no-heap-upkeep` 204 MB after warm-up, +11.2 % to the end, objects flat in all of them."""
+    the 60 s warm-up 179-184 MB, growth to the end +4.3 to +8.6 % in five runs of the last builds; with
+    `--no-heap-upkeep` 204 MB after warm-up, +11.2 % to the end; objects flat in all of them."""
     global _TRIMMER
     heap.limit_arenas(2)
     if _TRIMMER is None:
