@@ -13,7 +13,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from matplotlib.figure import Figure
 from PySide6.QtCore import QTimer, Signal
@@ -31,6 +31,8 @@ from expdesk.gui.compare.workers import ChangeRelay, TaskRunner, attach_listener
 from expdesk.gui.elided_label import ElidedLabel
 from expdesk.index.reader import IndexReader
 from expdesk.index.service import Index
+
+_Plots = TypeVar("_Plots", ParallelTab, ScatterTab)
 
 #: runs that keep writing are re-read at most this often (ms): a burst of commits is one reload. A live
 #: chart costs 200-400 ms of rendering on a worker, whose GIL the GUI thread shares: at 300 ms a comparison
@@ -85,8 +87,8 @@ class CompareView(QWidget):
         # the other tabs are made when first shown (or used), with the runs loaded by then
         self.tabs.addTab(self.table_tab, "Table")
         self.tabs.addTab(self.charts, "Charts")
-        self._parallel = LazyTab(self.tabs, "Parallel coordinates", self._new_parallel)
-        self._scatter = LazyTab(self.tabs, "Scatter", self._new_scatter)
+        self._parallel = LazyTab(self.tabs, "Parallel coordinates", lambda: self._new_plots(ParallelTab))
+        self._scatter = LazyTab(self.tabs, "Scatter", lambda: self._new_plots(ScatterTab))
         self._media = LazyTab(self.tabs, "Media", self._new_media)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.table_tab.step_changed.connect(self._request_table)
@@ -113,14 +115,8 @@ class CompareView(QWidget):
     def media(self) -> MediaTab:
         return self._media.page()
 
-    def _new_parallel(self) -> ParallelTab:
-        tab = ParallelTab(self._ask_figure)
-        if self._table is not None:
-            tab.set_runs(self.runs, self._table)
-        return tab
-
-    def _new_scatter(self) -> ScatterTab:
-        tab = ScatterTab(self._ask_figure)
+    def _new_plots(self, kind: type[_Plots]) -> _Plots:
+        tab = kind(self._ask_figure)
         if self._table is not None:
             tab.set_runs(self.runs, self._table)
         return tab
@@ -197,9 +193,10 @@ class CompareView(QWidget):
                 plots.set_runs(self.runs, result.table)
         # parallel coordinates and scatter are drawn when their tab is shown, not on every reload
         self._on_tab_changed(self.tabs.currentIndex())
-        self.charts.set_runs(self.runs, self._legend(), first)
+        legend = self._legend()
+        self.charts.set_runs(self.runs, legend, first)
         if (media := self._media.made()) is not None:
-            media.show_runs(self.runs, self._legend())
+            media.show_runs(self.runs, legend)
         self.table_ready.emit()
 
     def _on_tab_changed(self, index: int) -> None:
